@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nabla needs to build, test and run its demo. Idempotent: quiet and
+# quick when everything is already there. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libdnnl-dev            # GEMM and convolution (oneDNN)
+  zlib1g-dev             # gzip-compressed IDX files
+  nlohmann-json3-dev     # model specs, safetensors headers, reference data
+  libcli11-dev           # the nabla command line
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  dataset-fashion-mnist  # the default data set
+)
+if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
+  packages+=(python3-torch)  # the peer in bench/compare, never a build or test dependency
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
