@@ -15,6 +15,9 @@ packages=(
 )
 if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   packages+=(python3-torch)  # the peer in bench/compare, never a build or test dependency
+  # PyTorch's BLAS: without it Debian's torch falls back to the reference BLAS (~1 GFLOP/s),
+  # which would not be PyTorch's best configuration.
+  packages+=(libopenblas0-pthread)
 fi
 
 missing=()

@@ -1,6 +1,11 @@
 // The umbrella header: everything public in nabla.
 #pragma once
 
+#include "nabla/data.hpp"
 #include "nabla/error.hpp"
+#include "nabla/io.hpp"
+#include "nabla/nn.hpp"
 #include "nabla/ops.hpp"
+#include "nabla/optim.hpp"
 #include "nabla/tensor.hpp"
+#include "nabla/train.hpp"

@@ -1,6 +1,7 @@
 // Broadcasting binary arithmetic and comparisons. Gradients are summed back to each input's
 // shape over the broadcast axes (sum_to).
 #include <cmath>
+#include <type_traits>
 
 #include "autograd/node.hpp"
 #include "ops/elementwise.hpp"
@@ -85,12 +86,20 @@ Tensor pow(const Tensor& a, double exponent) {
 }
 
 namespace {
-// Gradient of max/min flows to the selected input; ties split it evenly, as in PyTorch.
+template <class T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  return false;
+}
+
+// Gradient of max/min flows to the selected input; ties split it evenly, as in PyTorch. A NaN
+// on either side is the result, as torch.maximum/minimum.
 Tensor select_between(const Tensor& a, const Tensor& b, bool take_max, const char* op,
                       const char* node) {
-  Tensor out = take_max
-                   ? map2(a, b, op, [](auto x, auto y) { return x >= y ? x : y; }, kAnyNumeric)
-                   : map2(a, b, op, [](auto x, auto y) { return x <= y ? x : y; }, kAnyNumeric);
+  Tensor out = take_max ? map2(a, b, op, [](auto x, auto y) { return x >= y || is_nan(x) ? x : y; },
+                               kAnyNumeric)
+                        : map2(a, b, op, [](auto x, auto y) { return x <= y || is_nan(x) ? x : y; },
+                               kAnyNumeric);
   if (needs_grad({a, b})) {
     record(node, {a, b}, {out}, [a, b, take_max](auto& g) {
       auto weight_a = [take_max](auto x, auto y) {

@@ -1,17 +1,21 @@
 // Reductions over any axes with keepdim. sum is the primitive; its backward broadcasts the
-// gradient back over the reduced axes.
+// gradient back over the reduced axes. max/min along an axis find their indices with a kernel
+// and, when a gradient is needed, take their values with gather, whose backward routes the
+// gradient to the selected elements.
 #include <algorithm>
 #include <numeric>
 
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
 #include "kernels/cpu/reduce.hpp"
+#include "kernels/cpu/reduce_arg.hpp"
 #include "ops/shape_util.hpp"
 
 namespace nabla {
 
 using autograd::needs_grad;
 using autograd::record;
+using kernels::cpu::Extreme;
 
 namespace {
 // Sum of contiguous `x` over normalized `axes`, result shaped with keepdim.
@@ -79,6 +83,102 @@ Tensor mean(const Tensor& x, const Axes& axes_in, bool keepdim) {
   int64_t count = 1;
   for (int64_t a : axes) count *= x.shape()[a];
   return sum(x, axes, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count, 1)));
+}
+
+Tensor var(const Tensor& x, const Axes& axes_in, int64_t correction, bool keepdim) {
+  NABLA_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got dtype ", x.dtype(),
+              " (convert it with .to(DType::f32))");
+  NABLA_CHECK(correction >= 0, "var: correction must be >= 0, got ", correction);
+  const Axes axes = normalize_axes(axes_in, x.dim(), "var", x.shape());
+  int64_t count = 1;
+  for (int64_t a : axes) count *= x.shape()[a];
+  // As torch.var: no degrees of freedom left divides by zero (inf, or nan for a zero sum).
+  const double scale = 1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0));
+  Tensor out, centre;
+  {
+    NoGradGuard no_grad;  // two passes (mean, then squared deviations) for accuracy
+    centre = mean(x, axes, true);
+    const Tensor deviation = x - centre;
+    out = sum(deviation * deviation, axes, keepdim) * scale;
+  }
+  if (needs_grad({x})) {
+    record("VarBackward", {x}, {out}, [x, centre, scale](auto& g) {
+      const Tensor grad = reshape(g[0], centre.shape()) * (2 * scale);
+      return std::vector<Tensor>{(x - centre) * grad};
+    });
+  }
+  return out;
+}
+
+namespace {
+// Extreme values along `axis` and their first indices; NaN counts as the extreme.
+ValuesIndices extreme_along(const Tensor& x, int64_t axis, bool keepdim, Extreme kind,
+                            const char* op) {
+  const int64_t a = normalize_axis(axis, x.dim(), op, x.shape());
+  const Shape shape = x.dim() == 0 ? Shape{1} : x.shape();  // a scalar reduces as shape [1]
+  const int64_t len = shape[a];
+  NABLA_CHECK(len > 0, op, ": cannot reduce axis ", axis, " of size 0 (shape ", x.shape(),
+              "); expected a non-empty axis");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < a; ++d) outer *= shape[d];
+  for (int64_t d = a + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
+  const Shape out_shape = x.dim() == 0 ? Shape{} : reduced_shape(shape, {a}, keepdim);
+  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
+  ValuesIndices result{make_tensor(out_shape, x.dtype()), make_tensor(out_shape, DType::i64)};
+  dispatch_numeric(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::arg_extreme(in.data<T>(), outer, len, inner, kind, result.values.data<T>(),
+                              result.indices.data<int64_t>());
+  });
+  if (needs_grad({x})) {
+    // The values again, as a gather that autograd records: its backward puts the gradient at
+    // the selected indices and zeros elsewhere.
+    const Shape kept_shape = reduced_shape(x.shape(), {a}, true);
+    result.values = reshape(gather(x, a, reshape(result.indices, kept_shape)), out_shape);
+  }
+  return result;
+}
+
+// The extreme over all elements. PyTorch 1.13's max()/min() backward splits the gradient evenly
+// among the elements equal to the result, and so does this.
+Tensor extreme_all(const Tensor& x, Extreme kind, const char* op) {
+  NABLA_CHECK(x.numel() > 0, op, ": cannot reduce an empty tensor of shape ", x.shape(),
+              "; expected at least one element");
+  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
+  Tensor out = make_tensor({}, x.dtype());
+  dispatch_numeric(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    out.data<T>()[0] = kernels::cpu::extreme(in.data<T>(), in.numel(), kind);
+  });
+  if (needs_grad({x})) {
+    record(kind == Extreme::max ? "MaxBackward" : "MinBackward", {x}, {out},
+           [x, o = out.detach()](auto& g) {
+             const Tensor ties = eq(x, o).to(x.dtype());
+             const double count = sum(ties).item();
+             if (count == 0) return std::vector<Tensor>{zeros(x.shape(), x.dtype())};  // NaN
+             return std::vector<Tensor>{ties * (g[0] * (1.0 / count))};
+           });
+  }
+  return out;
+}
+}  // namespace
+
+ValuesIndices max(const Tensor& x, int64_t axis, bool keepdim) {
+  return extreme_along(x, axis, keepdim, Extreme::max, "max");
+}
+ValuesIndices min(const Tensor& x, int64_t axis, bool keepdim) {
+  return extreme_along(x, axis, keepdim, Extreme::min, "min");
+}
+Tensor max(const Tensor& x) { return extreme_all(x, Extreme::max, "max"); }
+Tensor min(const Tensor& x) { return extreme_all(x, Extreme::min, "min"); }
+
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
+  NoGradGuard no_grad;  // indices only: nothing to differentiate
+  return extreme_along(x, axis, keepdim, Extreme::max, "argmax").indices;
+}
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) {
+  NoGradGuard no_grad;
+  return extreme_along(x, axis, keepdim, Extreme::min, "argmin").indices;
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

@@ -100,6 +100,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   Tensor out = map2(map2(expand(cb, shape).detach(), mask, "where",
                   [](auto v, auto m) { return m ? decltype(v)(0) : v; }, false),
              picked_a, "where", [](auto v, auto w) { return v + w; }, false);
+  if (dtype == DType::boolean) out = cast_to(out, DType::boolean);  // computed as u8
   if (needs_grad({a, b})) {
     record("WhereBackward", {a, b}, {out}, [mask, sa = a.shape(), sb = b.shape()](auto& g) {
       Tensor ga = map2(g[0], mask, "where", [](auto v, auto m) { return m ? v : decltype(v)(0); });

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Side-by-side: the classic MLP on Fashion-MNIST in nabla and in PyTorch, on this machine, now.
+
+For each batch size, runs nabla_compare_mlp (bench/compare/mlp.cpp) and bench/compare/mlp.py at
+each thread count, one process per run, and compares the fastest configuration of each side:
+seconds per epoch (the median of the epochs of a run), samples/s, test accuracy after the last
+epoch and peak resident memory. PyTorch runs in its best configuration here: OPENBLAS_NUM_THREADS=1
+(OpenBLAS must not fight torch's OpenMP threads), MALLOC_MMAP_THRESHOLD_=268435456 (no page
+faults on fresh large buffers), OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_json(command, env):
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"compare: {' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def pytorch_env():
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    env["MALLOC_MMAP_THRESHOLD_"] = "268435456"
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(name, None)
+    return env
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default="build", help="nabla's build folder")
+    parser.add_argument("--python", default=sys.executable, help="a python3 with torch")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--data", default="", help="folder of the four IDX files")
+    parser.add_argument("--out", help="also write all results as JSON here")
+    args = parser.parse_args()
+
+    nabla_exe = os.path.join(args.build, "bench", "nabla_compare_mlp")
+    if not os.access(nabla_exe, os.X_OK):
+        sys.exit(f"compare: {nabla_exe} not found; build it first (make bench)")
+    data = ["--data", args.data] if args.data else []
+    common = ["--epochs", str(args.epochs)] + data
+
+    runs = []
+    for batch in args.batch_sizes:
+        for threads in args.threads:
+            size = ["--batch-size", str(batch), "--threads", str(threads)]
+            for side, command, env in (
+                    ("nabla", [nabla_exe] + size + common, dict(os.environ)),
+                    ("pytorch", [args.python, os.path.join(HERE, "mlp.py")] + size + common,
+                     pytorch_env())):
+                print(f"compare: {side} batch {batch}, {threads} thread(s) ...", file=sys.stderr,
+                      flush=True)
+                result = run_json(command, env)
+                result["side"] = side
+                runs.append(result)
+
+    print("\nAll runs (s/epoch = median of the epochs of one run):")
+    print(f"{'side':8} {'batch':>5} {'threads':>7} {'s/epoch':>8} {'samples/s':>10} "
+          f"{'test acc':>8} {'peak MB':>8}  epochs (s)")
+    for r in runs:
+        print(f"{r['side']:8} {r['batch_size']:>5} {r['threads']:>7} {r['s_per_epoch']:>8.3f} "
+              f"{r['samples_per_s']:>10.0f} {r['test_accuracy']:>8.4f} {r['peak_rss_mb']:>8.0f}  "
+              f"{' '.join(f'{s:.3f}' for s in r['epoch_seconds'])}")
+
+    rows = []
+    for batch in args.batch_sizes:
+        best = {side: min((r for r in runs if r["side"] == side and r["batch_size"] == batch),
+                          key=lambda r: r["s_per_epoch"]) for side in ("nabla", "pytorch")}
+        rows.append((batch, best["nabla"], best["pytorch"]))
+
+    print(f"\nClassic MLP on Fashion-MNIST, {args.epochs} epochs; each side at its fastest thread "
+          "count (in brackets):")
+    header = (f"{'workload':14} {'nabla s/ep':>11} {'torch s/ep':>11} {'ratio':>6} "
+              f"{'nabla smp/s':>11} {'torch smp/s':>11} {'nabla acc':>9} {'torch acc':>9} "
+              f"{'nabla MB':>8} {'torch MB':>8} {'mem ratio':>9}")
+    print(header)
+    print("-" * len(header))
+    for batch, n, t in rows:
+        print(f"{'mlp batch ' + str(batch):14} "
+              f"{n['s_per_epoch']:>7.3f} [{n['threads']}] {t['s_per_epoch']:>7.3f} [{t['threads']}] "
+              f"{n['s_per_epoch'] / t['s_per_epoch']:>6.2f} "
+              f"{n['samples_per_s']:>11.0f} {t['samples_per_s']:>11.0f} "
+              f"{n['test_accuracy']:>9.4f} {t['test_accuracy']:>9.4f} "
+              f"{n['peak_rss_mb']:>8.0f} {t['peak_rss_mb']:>8.0f} "
+              f"{n['peak_rss_mb'] / t['peak_rss_mb']:>9.2f}")
+    print("ratio = nabla s/epoch / PyTorch s/epoch (below 1: nabla is faster); "
+          "mem ratio = nabla peak MB / PyTorch peak MB")
+
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"runs": runs, "versus": [
+                {"batch_size": b, "nabla": n, "pytorch": t} for b, n, t in rows]}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

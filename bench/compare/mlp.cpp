@@ -1,0 +1,186 @@
+// The classic Keras MLP trained with nabla, as the peer of bench/compare/mlp.py (PyTorch):
+// Flatten -> Dense(128, relu) -> Dense(10, softmax); Adam(1e-3); sparse categorical cross-entropy
+// (computed from the logits, fused); Fashion-MNIST preloaded in memory as f32 in [0, 1]; shuffled
+// batches. By default the Keras-style Model runs it (compile + fit + evaluate, what a user writes);
+// --loop runs the PyTorch-style loop (nn::Sequential, DataLoader, optim::Adam, cross_entropy).
+// Prints one JSON object on stdout: seconds per epoch (median of the epochs), samples/s, test
+// accuracy after the last epoch and the peak resident memory of the process.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/data.hpp"
+#include "nabla/nabla.hpp"
+#include "nabla/nn.hpp"
+#include "nabla/optim.hpp"
+#include "nabla/train.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int64_t batch_size = 32;
+  int64_t epochs = 5;
+  int threads = 0;  // 0: nabla's default (NABLA_NUM_THREADS, else all cores)
+  uint64_t seed = 0;
+  std::string data;  // empty: Debian's Fashion-MNIST
+  bool loop = false;
+};
+
+struct Result {
+  std::vector<double> epoch_seconds;
+  double test_accuracy = 0;
+  double final_loss = 0;  // mean training loss of the last epoch
+};
+
+const char* kUsage =
+    "usage: nabla_compare_mlp [--batch-size N] [--epochs N] [--threads N] [--seed N] [--data DIR]"
+    " [--loop]\n";
+
+Options parse(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      NABLA_CHECK(i + 1 < argc, "nabla_compare_mlp: ", arg, " needs a value\n", kUsage);
+      return argv[++i];
+    };
+    if (arg == "--batch-size") {
+      options.batch_size = std::stoll(value());
+    } else if (arg == "--epochs") {
+      options.epochs = std::stoll(value());
+    } else if (arg == "--threads") {
+      options.threads = std::stoi(value());
+    } else if (arg == "--seed") {
+      options.seed = std::stoull(value());
+    } else if (arg == "--data") {
+      options.data = value();
+    } else if (arg == "--loop") {
+      options.loop = true;
+    } else {
+      NABLA_CHECK(false, "nabla_compare_mlp: unknown option ", arg, "\n", kUsage);
+    }
+  }
+  NABLA_CHECK(options.batch_size > 0 && options.epochs > 0,
+              "nabla_compare_mlp: expected a positive batch size and epoch count, got ",
+              options.batch_size, " and ", options.epochs);
+  return options;
+}
+
+// Times each epoch of Model::fit from its begin to its end callback.
+class EpochTimer : public nabla::train::Callback {
+ public:
+  void on_epoch_begin(int64_t) override { start_ = Clock::now(); }
+  void on_epoch_end(int64_t, nabla::train::Logs& logs) override {
+    seconds.push_back(std::chrono::duration<double>(Clock::now() - start_).count());
+    last_loss = logs.at("loss");
+  }
+  std::vector<double> seconds;
+  double last_loss = 0;
+
+ private:
+  Clock::time_point start_;
+};
+
+// The classic example, as a Keras user writes it.
+Result run_keras(const nabla::data::MnistData& data, const Options& options) {
+  using namespace nabla;
+  Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, "softmax")});
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  auto timer = std::make_shared<EpochTimer>();
+  train::FitOptions fit;
+  fit.epochs = options.epochs;
+  fit.batch_size = options.batch_size;
+  fit.verbose = 0;
+  fit.callbacks = {timer};
+  fit.seed = options.seed;
+  model.fit(data.train_images, data.train_labels, fit);
+  const auto report = model.evaluate(data.test_images, data.test_labels, 1000, 0);
+  return {timer->seconds, report["accuracy"], timer->last_loss};
+}
+
+// The same training written as a PyTorch-style loop.
+Result run_loop(const nabla::data::MnistData& data, const Options& options) {
+  using namespace nabla;
+  auto linear = [](int64_t in_features, int64_t out_features) {
+    nn::LinearOptions linear_options;
+    linear_options.in_features = in_features;
+    return std::make_shared<nn::Linear>(out_features, linear_options);
+  };
+  nn::Sequential model(
+      {std::make_shared<nn::Flatten>(), linear(784, 128), nn::ReLU(), linear(128, 10)});
+  optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
+  data::DataLoader loader(data.train_images, data.train_labels,
+                          {.batch_size = options.batch_size, .seed = options.seed});
+  Result result;
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    const Clock::time_point start = Clock::now();
+    model.train();
+    double loss_sum = 0;
+    for (auto& batch : loader) {
+      optimizer.zero_grad();
+      Tensor loss = cross_entropy(model(batch.inputs), batch.targets);
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item() * static_cast<double>(batch.size());
+    }
+    result.final_loss = loss_sum / static_cast<double>(loader.dataset_size());
+    result.epoch_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  NoGradGuard no_grad;
+  model.eval();
+  Tensor predicted = argmax(model(data.test_images), 1);
+  result.test_accuracy =
+      sum(eq(predicted, data.test_labels)).item() / static_cast<double>(data.test_labels.numel());
+  return result;
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+void print_json(const Result& result, const Options& options, int64_t train_size) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double seconds = median(result.epoch_seconds);
+  std::printf(
+      "{\"framework\": \"nabla (%s)\", \"batch_size\": %lld, \"threads\": %d, "
+      "\"epochs\": %lld, \"epoch_seconds\": [",
+      options.loop ? "PyTorch-style loop" : "Keras-style Model",
+      static_cast<long long>(options.batch_size), nabla::get_num_threads(),
+      static_cast<long long>(options.epochs));
+  for (size_t i = 0; i < result.epoch_seconds.size(); ++i)
+    std::printf("%s%.4f", i ? ", " : "", result.epoch_seconds[i]);
+  std::printf(
+      "], \"s_per_epoch\": %.6f, \"samples_per_s\": %.1f, \"test_accuracy\": %.4f, "
+      "\"final_loss\": %.6f, \"peak_rss_mb\": %.1f}\n",
+      seconds, static_cast<double>(train_size) / seconds, result.test_accuracy, result.final_loss,
+      static_cast<double>(usage.ru_maxrss) / 1024.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options options = parse(argc, argv);
+    if (options.threads > 0) nabla::set_num_threads(options.threads);
+    nabla::manual_seed(options.seed);
+    const nabla::data::MnistData data = nabla::data::load_fashion_mnist(options.data);
+    const Result result = options.loop ? run_loop(data, options) : run_keras(data, options);
+    print_json(result, options, data.train_images.size(0));
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "nabla_compare_mlp: error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The classic Keras MLP trained with PyTorch, as the peer of nabla_compare_mlp.
+
+Flatten -> Linear(784, 128) -> ReLU -> Linear(128, 10); Adam(lr=1e-3); CrossEntropyLoss (from
+logits); Fashion-MNIST preloaded in memory as float tensors in [0, 1]; shuffled batches taken by
+indexing the preloaded tensors (PyTorch's fastest way: a DataLoader over a TensorDataset collates
+sample by sample and is several times slower). Prints one JSON object on stdout: seconds per
+epoch (median of the epochs), samples/s, test accuracy after the last epoch and peak RSS.
+
+Run it with OPENBLAS_NUM_THREADS=1 and MALLOC_MMAP_THRESHOLD_=268435456, OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset (bench/compare/compare.py does): PyTorch's best configuration here.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import statistics
+import struct
+import time
+
+import numpy as np
+import torch
+
+DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(path):
+    """Reads an unsigned-byte IDX file, plain or gzip, into a numpy array."""
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path += ".gz"
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic >> 8 != 0x08:
+        raise SystemExit(f"mlp.py: {path}: not an unsigned-byte IDX file (magic {magic:#x})")
+    ndim = magic & 0xFF
+    shape = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load(data_dir):
+    def images(name):
+        pixels = read_idx(os.path.join(data_dir, name)).astype(np.float32)
+        pixels /= 255.0  # in place: no second float copy of the data set
+        return torch.from_numpy(pixels)
+
+    def labels(name):
+        return torch.from_numpy(read_idx(os.path.join(data_dir, name)).astype(np.int64))
+
+    return (images("train-images-idx3-ubyte"), labels("train-labels-idx1-ubyte"),
+            images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x_train, y_train, x_test, y_test = load(args.data)
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    n = x_train.shape[0]
+    epoch_seconds = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n)
+        loss_sum = 0.0
+        for first in range(0, n, args.batch_size):
+            index = order[first:first + args.batch_size]
+            inputs, targets = x_train[index], y_train[index]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(index)
+        epoch_seconds.append(time.perf_counter() - start)
+
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum())
+                      for i in range(0, x_test.shape[0], 1000))
+
+    seconds = statistics.median(epoch_seconds)
+    print(json.dumps({
+        "framework": "pytorch " + torch.__version__,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "epochs": args.epochs,
+        "epoch_seconds": [round(s, 4) for s in epoch_seconds],
+        "s_per_epoch": seconds,
+        "samples_per_s": n / seconds,
+        "test_accuracy": correct / x_test.shape[0],
+        "final_loss": loss_sum / n,  # mean training loss of the last epoch
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs nabla's benchmarks from a build folder (`make bench` builds nabla_bench, nabla and
+# nabla_compare_mlp first; this script builds nothing):
+#   1. kernel microbenchmarks (GEMM against the measured FMA peak, elementwise, softmax
+#      cross-entropy, MLP training step), 3 repetitions, medians;
+#   2. the side-by-side comparison with PyTorch on the classic MLP (bench/compare/);
+#   3. the compile time of a program including <nabla/nabla.hpp> and the size of libnabla.so.
+# Usage: bench/run.sh [BUILD_DIR]   (default: build). PYTHON selects the python3 that has torch.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+python=${PYTHON:-/usr/bin/python3}
+results="$build/bench-results"
+mkdir -p "$results"
+
+for exe in bench/nabla_bench bench/nabla_compare_mlp; do
+  [[ -x "$build/$exe" ]] || { echo "bench: $build/$exe not found; run 'make bench'" >&2; exit 1; }
+done
+
+echo "== Kernels (nabla_bench; results in $results/kernels.json) =="
+"$build/bench/nabla_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$results/kernels.json" --benchmark_out_format=json
+"$python" "$root/bench/summary.py" "$results/kernels.json"
+
+echo
+echo "== nabla vs PyTorch (bench/compare; results in $results/compare.json) =="
+"$python" "$root/bench/compare/compare.py" --build "$build" --python "$python" \
+  --out "$results/compare.json"
+
+echo
+echo "== Build footprint =="
+# A one-line program against the public headers, compiled without ccache, median of 3.
+program="$results/include_nabla.cpp"
+echo '#include <nabla/nabla.hpp>
+int main() { return static_cast<int>(nabla::ones({2, 2}).sum().item()); }' > "$program"
+# One untimed compile first: shows any error plainly and warms the file cache.
+g++ -std=c++20 -I "$root/include" -c "$program" -o "$results/include_nabla.o"
+# bash's `time` gives wall and CPU seconds; CPU time is the steadier figure on a busy machine.
+TIMEFORMAT='%R %U %S'
+timings=()
+for _ in 1 2 3; do
+  timings+=("$( { time g++ -std=c++20 -I "$root/include" -c "$program" \
+                  -o "$results/include_nabla.o" ; } 2>&1 )")
+done
+printf '%s\n' "${timings[@]}" | "$python" -c '
+import statistics, sys
+rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+wall = statistics.median(r[0] for r in rows)
+cpu = statistics.median(r[1] + r[2] for r in rows)
+print(f"compile time of a program including <nabla/nabla.hpp> (g++ -std=c++20 -c, median of 3): "
+      f"{wall:.2f} s wall, {cpu:.2f} s CPU")'
+library=$(readlink -f "$build/src/libnabla.so")
+awk -v bytes="$(stat -c %s "$library")" -v path="$library" \
+  'BEGIN { printf "libnabla.so: %.2f MB (%s)\n", bytes / 1048576, path }'

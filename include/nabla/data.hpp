@@ -1,0 +1,198 @@
+// Data: datasets, the batching DataLoader (seeded per-epoch shuffle, background prefetch),
+// readers for IDX (MNIST/Fashion-MNIST, plain or gzip) and CSV, and simple transforms. The first
+// axis of every input/target tensor is the sample axis. Readers fail with an Error that names the
+// file, what was wrong and how to fix it.
+#pragma once
+
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nabla/tensor.hpp"
+
+namespace nabla::data {
+
+struct Example {
+  Tensor input;
+  Tensor target;  // may be undefined (unlabelled data)
+};
+
+struct Batch {
+  Tensor inputs;   // [batch, ...]
+  Tensor targets;  // [batch, ...]; undefined when the dataset has no targets
+  int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  virtual Example get(int64_t index) const = 0;
+  // The examples at `indices` stacked along a new first axis. The default copies each get(i)
+  // into one buffer (all examples must share shape and dtype); datasets backed by tensors
+  // override it to copy rows directly. Must be safe to call from the prefetch thread.
+  virtual Batch get_batch(const std::vector<int64_t>& indices) const;
+};
+
+// Samples are the rows (first axis) of `inputs` and `targets`; targets may be undefined.
+// Batches are gathered with one memcpy per row (one per run of consecutive rows).
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor inputs, Tensor targets = Tensor());
+  int64_t size() const override;
+  Example get(int64_t index) const override;  // views of row `index`
+  Batch get_batch(const std::vector<int64_t>& indices) const override;
+  const Tensor& inputs() const { return inputs_; }
+  const Tensor& targets() const { return targets_; }
+
+ private:
+  Tensor inputs_;   // contiguous
+  Tensor targets_;  // contiguous or undefined
+};
+
+// Copies rows `indices` of `source` (first axis) into a new contiguous tensor [indices.size(),
+// ...]. Consecutive indices are copied as one block. Error when an index is out of range.
+Tensor gather_rows(const Tensor& source, const std::vector<int64_t>& indices);
+
+struct DataLoaderOptions {
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  bool drop_last = false;  // drop a last batch smaller than batch_size
+  uint64_t seed = 0;       // with the epoch number, fixes the shuffle order
+  bool prefetch = true;    // assemble the next batches on a background thread
+};
+
+// Iterates a dataset in batches, one epoch at a time. Epoch e visits every sample once, in the
+// order of a permutation seeded by (seed, e) when shuffling: epochs differ, runs repeat. Use
+// either a range-for (each begin() starts the next epoch) or next():
+//   for (auto& batch : loader) {...}            // epoch 0, then epoch 1 on the next loop, ...
+//   while (auto batch = loader.next()) {...}    // nullopt ends the epoch; the next call starts
+//                                               // the following one
+// With prefetch, one background thread keeps up to two batches ready; batches are identical to
+// those without prefetch. Errors raised while assembling a batch surface from next().
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options = {});
+  DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options = {});  // TensorDataset
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Batches per epoch (the last partial batch counts unless drop_last).
+  int64_t num_batches() const;
+  int64_t dataset_size() const { return dataset_->size(); }
+  const DataLoaderOptions& options() const { return options_; }
+  const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
+
+  // Starts epoch `epoch` now (dropping what is left of the current one).
+  void start_epoch(int64_t epoch);
+  // The epoch in progress, or the last one finished; -1 before the first.
+  int64_t epoch() const { return epoch_; }
+  // Next batch of the current epoch; nullopt when it is over. Starts the next epoch when none is
+  // in progress.
+  std::optional<Batch> next();
+  // The sample order of epoch `epoch` (identity when not shuffling).
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Batch*;
+    using reference = Batch&;
+    Iterator() = default;
+    explicit Iterator(DataLoader* loader);
+    Batch& operator*() { return *current_; }
+    Batch* operator->() { return &*current_; }
+    Iterator& operator++();
+    bool operator==(const Iterator& other) const { return done() == other.done(); }
+    bool operator!=(const Iterator& other) const { return !(*this == other); }
+
+   private:
+    bool done() const { return !current_.has_value(); }
+    DataLoader* loader_ = nullptr;
+    std::optional<Batch> current_;
+  };
+  Iterator begin();  // starts the next epoch
+  Iterator end() { return Iterator(); }
+
+ private:
+  struct Prefetcher;  // the background thread and its bounded queue (src/data/data_loader.cpp)
+  Batch make_batch(int64_t batch_index) const;
+
+  std::shared_ptr<Dataset> dataset_;
+  DataLoaderOptions options_;
+  int64_t epoch_ = -1;
+  bool in_epoch_ = false;
+  std::vector<int64_t> order_;
+  int64_t next_batch_ = 0;  // next batch index handed out
+  std::unique_ptr<Prefetcher> prefetcher_;
+};
+
+// ---- IDX files (the MNIST format: big-endian header, unsigned-byte data) ----
+// Reads an IDX file of unsigned bytes (magic 0x000008NN, NN = number of axes), plain or gzip
+// (any file starting with the gzip signature). Returns a u8 tensor of the stored shape.
+Tensor read_idx(const std::string& path);
+// Writes a u8 tensor as IDX; gzip-compressed when `path` ends in ".gz". Via a temporary file.
+void write_idx(const std::string& path, const Tensor& tensor);
+
+// MNIST-layout data sets (MNIST, Fashion-MNIST, KMNIST).
+struct MnistData {
+  Tensor train_images;  // [60000, 28, 28]: f32 in [0, 1], or u8 when raw
+  Tensor train_labels;  // [60000]: i64, or u8 when raw
+  Tensor test_images;   // [10000, 28, 28]
+  Tensor test_labels;   // [10000]
+};
+
+// Where Debian's dataset-fashion-mnist package puts the files.
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+// The ten class names of Fashion-MNIST, by label.
+const std::vector<std::string>& fashion_mnist_classes();
+
+// Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte (each plain or with .gz) from `dir`. raw = true keeps the stored u8.
+MnistData load_mnist(const std::string& dir, bool raw = false);
+// load_mnist on `dir`, or on kFashionMnistDir when `dir` is empty.
+MnistData load_fashion_mnist(const std::string& dir = "", bool raw = false);
+
+// ---- CSV ----
+struct CsvOptions {
+  char delimiter = ',';
+  // Whether the first line holds column names; nullopt: detected (a first line with any
+  // non-numeric field is a header).
+  std::optional<bool> header;
+  DType dtype = DType::f32;  // f32 or f64 (i64 parses integers)
+};
+struct CsvTable {
+  std::vector<std::string> columns;  // names from the header, else "0", "1", ...
+  Tensor values;                     // [rows, columns]
+  // The column named `name`; Error listing the columns when there is none.
+  int64_t column_index(const std::string& name) const;
+};
+// Numeric CSV (empty lines skipped, fields may be quoted). Errors name the file, line and column.
+CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
+
+// ---- transforms (not recorded by autograd; return new tensors) ----
+// (x - mean) / std, as f32 (f64 stays f64).
+Tensor normalize(const Tensor& x, double mean, double std);
+// Per-channel normalization along `channel_axis` (e.g. 1 for [N, C, H, W]).
+Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std,
+                 int64_t channel_axis);
+// x * factor converted to a floating dtype (u8 images: scale(x, 1.0 / 255)).
+Tensor scale(const Tensor& x, double factor, DType dtype = DType::f32);
+
+struct Split {
+  Tensor train_inputs, train_targets;
+  Tensor validation_inputs, validation_targets;
+};
+// Holds out round(fraction * N) samples for validation (0 <= fraction < 1). shuffle: the samples
+// are permuted with `seed` first; otherwise the last samples are held out, as Keras's
+// validation_split does. targets may be undefined.
+Split train_validation_split(const Tensor& inputs, const Tensor& targets, double fraction,
+                             uint64_t seed = 0, bool shuffle = true);
+
+}  // namespace nabla::data

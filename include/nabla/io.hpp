@@ -1,0 +1,109 @@
+// Input/output of models: safetensors files (the public format, readable by Hugging Face's
+// `safetensors` and PyTorch tooling), JSON model specs (a Sequential described in a file, as the
+// CLI takes them), built-in model presets compiled into the library, and checkpoints (weights as
+// safetensors with the model spec in the metadata). Files are written to a temporary file in the
+// same folder and renamed, so that a failure never leaves a half-written file.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/nn.hpp"
+#include "nabla/tensor.hpp"
+
+namespace nabla::io {
+
+// ---- safetensors ----
+// Layout: 8-byte little-endian header length N, N bytes of JSON header
+//   {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
+//    "__metadata__": {"key": "value"}}
+// padded with spaces to a multiple of 8, then the raw little-endian data of every tensor.
+// DTypes: f32 "F32", f64 "F64", i64 "I64", u8 "U8", bool "BOOL". Tensors are written in name
+// order, back to back.
+struct SafeTensors {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+// Errors name the path and what is wrong (truncated header, bad JSON, unknown dtype, offsets
+// outside the data or overlapping, shape/size mismatch).
+SafeTensors load_safetensors(const std::string& path);
+
+// ---- JSON model specs ----
+// {"name": "mlp", "input_shape": [28, 28],
+//  "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 128, "activation": "relu"},
+//             {"type": "Dense", "units": 10, "activation": "softmax"}],
+//  "training": {"optimizer": "adam", "lr": 0.001, "loss": "sparse_categorical_crossentropy",
+//               "metrics": ["accuracy"], "batch_size": 32, "epochs": 5}}
+// Top-level keys: name, description, input_shape (without the batch axis), layers, training.
+// Layer types (Keras and PyTorch names): Dense/Linear (units|out_features, activation,
+// use_bias|bias, kernel_initializer, bias_initializer, in_features), Flatten, Dropout (rate|p),
+// Activation (activation|name), ReLU, Sigmoid, Tanh, Softmax. Unknown keys are errors (typos do
+// not pass silently); errors name the source and the JSON path of the bad field:
+//   model spec mlp.json: layers[1].units: expected a positive integer, got "abc"
+
+// The "training" section; fields absent from the spec keep these defaults.
+struct TrainingSpec {
+  std::string optimizer = "adam";
+  double lr = -1;  // <= 0: the optimizer's default
+  std::string loss = "sparse_categorical_crossentropy";
+  std::vector<std::string> metrics = {"accuracy"};
+  int64_t batch_size = 32;
+  int64_t epochs = 5;
+  double validation_split = 0;
+  bool present = false;  // whether the spec had a "training" section
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string description;  // optional free text ("description" in the JSON)
+  Shape input_shape;        // without the batch axis; empty when the spec gives none
+  std::string json;         // the spec as given (validated)
+  TrainingSpec training;
+};
+
+// Validates the whole spec (layers included) without building anything.
+ModelSpec parse_model_spec(const std::string& json_text, const std::string& source_name);
+// Reads and parses a spec file; the error for a missing file names the path.
+ModelSpec load_model_spec(const std::string& path);
+// Builds the Sequential a spec describes. With an input_shape, the model is built (parameters
+// created with the default generator) so that it is ready for summary() and training.
+std::shared_ptr<nn::Sequential> build_model(const ModelSpec& spec);
+std::shared_ptr<nn::Sequential> model_from_spec(const std::string& json_text,
+                                                const std::string& source_name);
+// The JSON spec of a Sequential made of the layer types above (Error for any other layer),
+// pretty-printed. `training` is written when given.
+std::string model_to_spec(const nn::Sequential& model, const std::string& name,
+                          const Shape& input_shape, const TrainingSpec* training = nullptr);
+
+// ---- built-in presets (models/*.json, compiled into the library) ----
+std::vector<std::string> builtin_model_names();  // sorted
+// The JSON text of preset `name`; Error listing the known presets when there is none.
+std::string builtin_model_spec(const std::string& name);
+
+// ---- checkpoints ----
+// Metadata key holding the model spec in a checkpoint.
+inline constexpr const char* kModelSpecKey = "nabla.model_spec";
+// Writes model.state_dict() as safetensors (PyTorch names: "0.weight", "0.bias", ...). Unless
+// `metadata` already has kModelSpecKey, a Sequential's spec (named "model", with `input_shape`)
+// is stored under it; modules that no spec can describe are saved without one. "format": "pt"
+// is added, as Hugging Face tools expect of PyTorch-layout weights.
+void save_model(const std::string& path, const nn::Module& model,
+                std::map<std::string, std::string> metadata = {}, const Shape& input_shape = {});
+// Loads weights saved by save_model (or any safetensors state dict) into `model` in place
+// (strict: missing/unexpected names and shape mismatches are Errors naming the file).
+void load_weights(const std::string& path, nn::Module& model, bool strict = true);
+
+struct LoadedModel {
+  std::shared_ptr<nn::Sequential> model;
+  ModelSpec spec;
+  std::map<std::string, std::string> metadata;
+};
+// Rebuilds the model from the spec stored in a checkpoint and loads its weights. Error when the
+// file holds no spec.
+LoadedModel load_model(const std::string& path);
+
+}  // namespace nabla::io

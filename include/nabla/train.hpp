@@ -1,0 +1,497 @@
+// Keras-style training: a Model wraps an nn::Module and gives it compile / fit / evaluate /
+// predict / summary / save, with losses and metrics reachable by their Keras names, callbacks
+// (early stopping, checkpoints, CSV logs, learning-rate schedules), a Keras progress bar and a
+// per-epoch History. When the network ends with a softmax (or sigmoid) and the loss is a
+// cross-entropy, training feeds the pre-activation logits to the fused, numerically stable loss;
+// predict() still returns probabilities.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "nabla/nn.hpp"
+#include "nabla/optim.hpp"
+#include "nabla/tensor.hpp"
+
+namespace nabla::data {
+class DataLoader;
+}  // namespace nabla::data
+
+namespace nabla::train {
+
+class Model;
+
+// ---- losses ----
+// A loss maps a batch of model outputs and targets to a scalar (the batch mean).
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  virtual std::string name() const = 0;  // the Keras name
+  virtual Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const = 0;
+  // The final activation ("softmax", "sigmoid") this loss can fold in; "" for none. When the
+  // network ends with it, the model computes from_logits() on the pre-activation values.
+  virtual std::string fused_activation() const { return ""; }
+  virtual Tensor from_logits(const Tensor& logits, const Tensor& y_true) const;
+  // Converts targets to what the loss expects (labels to i64, values to f32) and checks them
+  // against the model's output shape (batch axis included); `where` names the caller in errors.
+  virtual Tensor prepare_targets(const Tensor& y_true, const Shape& output_shape,
+                                 const std::string& where) const;
+};
+using LossPtr = std::shared_ptr<Loss>;
+
+// Integer labels [N] against class scores [N, C]. from_logits: the outputs are logits already.
+class SparseCategoricalCrossentropy : public Loss {
+ public:
+  explicit SparseCategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  std::string name() const override { return "sparse_categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  std::string fused_activation() const override { return from_logits_ ? "" : "softmax"; }
+  Tensor from_logits(const Tensor& logits, const Tensor& y_true) const override;
+  Tensor prepare_targets(const Tensor& y_true, const Shape& output_shape,
+                         const std::string& where) const override;
+
+ private:
+  bool from_logits_;
+};
+
+// One-hot (or probability) targets [N, C] against class scores [N, C].
+class CategoricalCrossentropy : public Loss {
+ public:
+  explicit CategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  std::string name() const override { return "categorical_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  std::string fused_activation() const override { return from_logits_ ? "" : "softmax"; }
+  Tensor from_logits(const Tensor& logits, const Tensor& y_true) const override;
+
+ private:
+  bool from_logits_;
+};
+
+// Targets in [0, 1] against probabilities of the same shape.
+class BinaryCrossentropy : public Loss {
+ public:
+  explicit BinaryCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
+  std::string name() const override { return "binary_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  std::string fused_activation() const override { return from_logits_ ? "" : "sigmoid"; }
+  Tensor from_logits(const Tensor& logits, const Tensor& y_true) const override;
+
+ private:
+  bool from_logits_;
+};
+
+class MeanSquaredError : public Loss {
+ public:
+  std::string name() const override { return "mean_squared_error"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+};
+
+class MeanAbsoluteError : public Loss {
+ public:
+  std::string name() const override { return "mean_absolute_error"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+};
+
+class Huber : public Loss {
+ public:
+  explicit Huber(double delta = 1.0) : delta_(delta) {}
+  std::string name() const override { return "huber"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+
+ private:
+  double delta_;
+};
+
+// By Keras name: sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy,
+// mse/mean_squared_error, mae/mean_absolute_error, huber/huber_loss. Unknown -> Error listing
+// the known names.
+LossPtr make_loss(const std::string& name);
+
+// ---- metrics ----
+// A metric accumulates over the batches of an epoch (in doubles) and reports one number.
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual std::string name() const = 0;  // the key in logs and History
+  virtual void reset() = 0;
+  // `y_pred` holds the model's outputs, or its logits when `logits` is true (the final softmax or
+  // sigmoid was folded into the loss; rankings are the same, thresholds move to 0).
+  virtual void update(const Tensor& y_pred, const Tensor& y_true, bool logits) = 0;
+  virtual double result() const = 0;
+};
+using MetricPtr = std::shared_ptr<Metric>;
+
+// Fraction of correct predictions. kind automatic (the name "accuracy") picks by shapes: integer
+// labels [N] with scores [N, C] -> sparse categorical; targets shaped like the outputs with C > 1
+// -> categorical (argmax of both); otherwise binary (threshold 0.5 on probabilities).
+class Accuracy : public Metric {
+ public:
+  enum class Kind { automatic, sparse_categorical, categorical, binary };
+  explicit Accuracy(Kind kind = Kind::automatic, std::string name = "accuracy");
+  std::string name() const override { return name_; }
+  void reset() override { correct_ = total_ = 0; }
+  void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
+  double result() const override { return total_ > 0 ? correct_ / total_ : 0.0; }
+
+ private:
+  Kind kind_;
+  std::string name_;
+  double correct_ = 0, total_ = 0;
+};
+
+// Whether the true class is among the k highest scores (integer labels or one-hot targets).
+class TopKAccuracy : public Metric {
+ public:
+  explicit TopKAccuracy(int64_t k = 5, std::string name = "");  // default name top_<k>_accuracy
+  std::string name() const override { return name_; }
+  void reset() override { correct_ = total_ = 0; }
+  void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
+  double result() const override { return total_ > 0 ? correct_ / total_ : 0.0; }
+
+ private:
+  int64_t k_;
+  std::string name_;
+  double correct_ = 0, total_ = 0;
+};
+
+// Mean squared or absolute error over all elements, as a metric.
+class MeanError : public Metric {
+ public:
+  enum class Kind { squared, absolute };
+  explicit MeanError(Kind kind, std::string name);
+  std::string name() const override { return name_; }
+  void reset() override { sum_ = count_ = 0; }
+  void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
+  double result() const override { return count_ > 0 ? sum_ / count_ : 0.0; }
+
+ private:
+  Kind kind_;
+  std::string name_;
+  double sum_ = 0, count_ = 0;
+};
+
+// By Keras name: accuracy/acc, sparse_categorical_accuracy, categorical_accuracy,
+// binary_accuracy, top_<k>_accuracy (e.g. top_5_accuracy), sparse_top_k_categorical_accuracy and
+// top_k_categorical_accuracy (k = 5), mse/mean_squared_error, mae/mean_absolute_error. The
+// name "loss" is not a metric (the loss is always reported); make_metric rejects it.
+MetricPtr make_metric(const std::string& name);
+
+// ---- logs, history ----
+// Named values of one batch or epoch, in insertion order ("loss", "accuracy", "val_loss", ...).
+class Logs {
+ public:
+  void set(const std::string& name, double value);  // adds or replaces
+  std::optional<double> get(std::string_view name) const;
+  double at(std::string_view name) const;  // Error listing the names when absent
+  bool contains(std::string_view name) const { return get(name).has_value(); }
+  const std::vector<std::pair<std::string, double>>& items() const { return items_; }
+  std::vector<std::pair<std::string, double>>& items() { return items_; }
+  void clear() { items_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, double>> items_;
+};
+
+// What fit() returns: every epoch's logs by name, as Keras's History.history.
+struct History {
+  std::vector<int64_t> epoch;  // 0-based numbers of the epochs run
+  std::map<std::string, std::vector<double>> history;
+  const std::vector<double>& operator[](const std::string& name) const;  // Error when absent
+};
+
+// ---- callbacks ----
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual void on_train_begin() {}
+  virtual void on_train_end(const Logs& /*last_epoch_logs*/) {}
+  virtual void on_epoch_begin(int64_t /*epoch*/) {}
+  // Callbacks may add entries to the epoch's logs (LearningRateScheduler adds "lr").
+  virtual void on_epoch_end(int64_t /*epoch*/, Logs& /*logs*/) {}
+  // Running means of the epoch so far; the same Logs object is updated in place every step.
+  virtual void on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) {}
+
+  void set_model(Model* model) { model_ = model; }
+
+ protected:
+  Model& model() const;  // Error when the callback is not attached to a fit
+
+ private:
+  Model* model_ = nullptr;
+};
+using CallbackPtr = std::shared_ptr<Callback>;
+
+// "min" or "max" for a monitored quantity; "auto" picks max for accuracy-like names.
+bool monitor_higher_is_better(const std::string& monitor, const std::string& mode);
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  double min_delta = 0;  // smaller improvements do not count
+  int64_t patience = 0;  // epochs without improvement before stopping
+  std::string mode = "auto";
+  bool restore_best_weights = false;  // at the end of training, load the best epoch's weights
+};
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(EarlyStoppingOptions options = {});
+  void on_train_begin() override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void on_train_end(const Logs& logs) override;
+  int64_t stopped_epoch() const { return stopped_epoch_; }  // -1: ran to the end
+  int64_t best_epoch() const { return best_epoch_; }
+  double best() const { return best_; }
+
+ private:
+  EarlyStoppingOptions options_;
+  bool higher_is_better_;
+  double best_ = 0;
+  int64_t best_epoch_ = -1;
+  int64_t wait_ = 0;
+  int64_t stopped_epoch_ = -1;
+  nn::StateDict best_weights_;
+};
+
+struct ModelCheckpointOptions {
+  std::string monitor = "val_loss";
+  bool save_best_only = false;
+  std::string mode = "auto";
+};
+// Saves the model (Model::save) after each epoch, or only when the monitored value improved.
+// The path may hold fields from the epoch's logs: "ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"
+// ({epoch} counts from 1, as Keras's).
+class ModelCheckpoint : public Callback {
+ public:
+  explicit ModelCheckpoint(std::string filepath, ModelCheckpointOptions options = {});
+  void on_train_begin() override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  const std::vector<std::string>& saved() const { return saved_; }  // paths written
+
+ private:
+  std::string filepath_;
+  ModelCheckpointOptions options_;
+  bool higher_is_better_;
+  std::optional<double> best_;
+  std::vector<std::string> saved_;
+};
+
+// Writes one CSV row per epoch: "epoch" (0-based, as Keras) then the log names sorted. The whole
+// file is rewritten through a temporary file each epoch, so it is never left half-written.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::string filename, char separator = ',', bool append = false);
+  void on_train_begin() override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+
+ private:
+  std::string filename_;
+  char separator_;
+  bool append_;
+  std::vector<std::string> columns_;
+  std::string content_;
+};
+
+// Sets the optimizer's learning rate each epoch, either from a Keras-style function
+// schedule(epoch, lr) -> lr (called at the start of every epoch) or by stepping a PyTorch-style
+// scheduler built on model.optimizer() (at the end of every epoch). Adds "lr" to the logs.
+class LearningRateScheduler : public Callback {
+ public:
+  explicit LearningRateScheduler(std::function<double(int64_t epoch, double lr)> schedule);
+  explicit LearningRateScheduler(std::shared_ptr<optim::LRScheduler> scheduler);
+  void on_epoch_begin(int64_t epoch) override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+
+ private:
+  std::function<double(int64_t, double)> schedule_;
+  std::shared_ptr<optim::LRScheduler> scheduler_;
+};
+
+// ---- progress bar ----
+// Keras's Progbar: "1875/1875 [==============================] - 3s 1ms/step - loss: 0.4970".
+// verbose 1: redrawn in place with '\r' when `dynamic` (a terminal), at most every 50 ms;
+// otherwise printed once, when the epoch ends. verbose 2: one short line per epoch
+// ("1875/1875 - 3s - loss: 0.4970 - 3s/epoch - 1ms/step"). verbose 0: silent.
+class ProgressBar {
+ public:
+  ProgressBar(int64_t target, int verbose, std::ostream& out, bool dynamic);
+  // `current` steps done; `logs` hold the running values to show.
+  void update(int64_t current, const Logs& logs);
+  // The epoch's final line with all of `logs` (validation values included).
+  void finish(const Logs& logs);
+  // Ends a partially drawn line (before an error is reported), so that output stays readable.
+  void abandon();
+  // The text of a line for `current` steps done after `elapsed` seconds (no control
+  // characters, no newline). final: elapsed time and time per step instead of the ETA.
+  std::string render(int64_t current, double elapsed, const Logs& logs, bool final) const;
+
+ private:
+  double seconds_since_start() const;
+  int64_t target_;
+  int verbose_;
+  std::ostream& out_;
+  bool dynamic_;
+  int64_t start_ns_;
+  double last_draw_ = -1;
+  size_t last_width_ = 0;
+  int64_t current_ = 0;
+  bool line_open_ = false;  // a dynamic line is drawn without its newline
+};
+
+// ---- the model ----
+struct ValidationData {
+  Tensor x{};
+  Tensor y{};
+};
+
+struct FitOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 32;
+  double validation_split = 0;  // holds out the last fraction of the samples (as Keras)
+  ValidationData validation_data{};  // used instead of validation_split when x is defined
+  bool shuffle = true;
+  int64_t initial_epoch = 0;  // resume: epochs run from initial_epoch to epochs - 1
+  int verbose = 1;            // 0 silent, 1 progress bar, 2 one line per epoch
+  std::vector<CallbackPtr> callbacks{};
+  uint64_t seed = 0;  // shuffle order of each epoch
+};
+
+// Results of evaluate(): "loss" and every metric by name; for classification, the confusion
+// matrix and per-class precision, recall and F1 with their macro averages.
+struct EvaluationReport {
+  std::map<std::string, double> metrics;
+  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]; empty if none
+  std::vector<double> precision, recall, f1;    // per class
+  double macro_precision = 0, macro_recall = 0, macro_f1 = 0;
+
+  double operator[](const std::string& name) const;  // Error listing the names when absent
+  bool is_classification() const { return !confusion.empty(); }
+  // The metrics, then (classification) a per-class table and the confusion matrix.
+  std::string to_string(const std::vector<std::string>& class_names = {}) const;
+};
+
+// Arguments of compile() that take a Keras name or an object.
+struct OptimizerArg {
+  OptimizerArg(const char* name) : name(name) {}  // NOLINT: implicit by design
+  OptimizerArg(std::string name) : name(std::move(name)) {}  // NOLINT
+  template <class O>
+  OptimizerArg(std::unique_ptr<O> optimizer) : optimizer(std::move(optimizer)) {}  // NOLINT
+  std::string name;
+  std::unique_ptr<optim::Optimizer> optimizer;
+};
+struct LossArg {
+  LossArg(const char* name) : loss(make_loss(name)) {}                  // NOLINT
+  LossArg(const std::string& name) : loss(make_loss(name)) {}           // NOLINT
+  template <class L>
+  LossArg(std::shared_ptr<L> loss) : loss(std::move(loss)) {}           // NOLINT
+  LossPtr loss;
+};
+struct MetricArg {
+  MetricArg(const char* name) : name(name) {}                            // NOLINT
+  MetricArg(std::string name) : name(std::move(name)) {}                 // NOLINT
+  template <class M>
+  MetricArg(std::shared_ptr<M> metric) : metric(std::move(metric)) {}    // NOLINT
+  std::string name;
+  MetricPtr metric;
+};
+
+class Model {
+ public:
+  explicit Model(nn::ModulePtr module, std::string name = "");
+  // A Sequential of the layers (Keras's Sequential([...])).
+  explicit Model(std::vector<nn::ModulePtr> layers, std::string name = "");
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  // Creates the parameters of lazy layers for inputs of `input_shape` (without the batch axis).
+  void build(const Shape& input_shape);
+  bool built() const { return built_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }  // batch axis included (1)
+
+  // optimizer: name ("adam", "sgd", ...) with its defaults, or an object; loss: Keras name or
+  // object; metrics: names or objects ("accuracy" and the loss are printed in every epoch).
+  void compile(OptimizerArg optimizer = "rmsprop",
+               LossArg loss = "sparse_categorical_crossentropy",
+               std::vector<MetricArg> metrics = {});
+  bool compiled() const;
+
+  History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
+  EvaluationReport evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32,
+                            int verbose = 1);
+  // Outputs for all samples, as the network computes them (probabilities after a softmax).
+  Tensor predict(const Tensor& x, int64_t batch_size = 32);
+
+  // Keras's table: Layer (type), Output Shape, Param #, then total/trainable/non-trainable.
+  std::string summary() const;
+
+  // Weights as safetensors with the model spec (and the compile settings) in the metadata
+  // (nabla::io); load() rebuilds and compiles the network from it. Optimizer state is not saved.
+  void save(const std::string& path, std::map<std::string, std::string> metadata = {}) const;
+  void load_weights(const std::string& path);
+  // `metadata`, when given, receives the file's metadata (the spec included).
+  static Model load(const std::string& path,
+                    std::map<std::string, std::string>* metadata = nullptr);
+
+  nn::Module& module() const { return *module_; }
+  const nn::ModulePtr& module_ptr() const { return module_; }
+  optim::Optimizer& optimizer() const;  // Error before compile()
+  const Loss& loss() const;             // Error before compile()
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Callbacks call this to end fit() after the current batch.
+  void stop_training() { stop_training_ = true; }
+  bool stop_training_requested() const { return stop_training_; }
+
+ private:
+  struct Compiled;  // optimizer, loss, metrics, and the plan that skips a final softmax
+  Compiled& compiled_state(const std::string& where) const;
+  Tensor prepare_inputs(const Tensor& x, const std::string& where) const;
+  void ensure_built(const Tensor& x, const std::string& where);
+  void attach_parameters();
+  Tensor forward_for_loss(const Tensor& x);
+  Tensor compute_loss(const Tensor& output, const Tensor& targets) const;
+  void run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, ProgressBar& bar,
+                 const std::vector<CallbackPtr>& callbacks, Logs& logs);
+  // Loss and metrics over (x, targets) in eval mode; fills the confusion matrix of `report`.
+  Logs evaluate_logs(const Tensor& x, const Tensor& targets, int64_t batch_size,
+                     EvaluationReport* report, ProgressBar* bar);
+
+  nn::ModulePtr module_;
+  std::string name_;
+  bool built_ = false;
+  Shape input_shape_;
+  Shape output_shape_;
+  std::unique_ptr<Compiled> compiled_;
+  bool stop_training_ = false;
+};
+
+using Sequential = Model;
+
+}  // namespace nabla::train
+
+// Keras-style layer constructors, so that a model reads as in the Keras tutorials:
+//   Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, "softmax")});
+namespace nabla::layers {
+inline nn::ModulePtr Dense(int64_t units, const std::string& activation = "") {
+  return std::make_shared<nn::Dense>(units, activation);
+}
+inline nn::ModulePtr Flatten() { return std::make_shared<nn::Flatten>(); }
+inline nn::ModulePtr Dropout(double rate) { return std::make_shared<nn::Dropout>(rate); }
+inline nn::ModulePtr Activation(const std::string& name) {
+  return std::make_shared<nn::Activation>(name);
+}
+}  // namespace nabla::layers
+
+namespace nabla {
+using train::Model;
+using train::Sequential;
+}  // namespace nabla

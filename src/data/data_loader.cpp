@@ -1,0 +1,168 @@
+// DataLoader: per-epoch seeded order, batching, and a one-thread prefetcher with a bounded queue.
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "nabla/data.hpp"
+
+namespace nabla::data {
+
+// Assembles batches 0..count-1 of an epoch on a background thread, at most kCapacity ahead of
+// the consumer. Batches come out in order; an error while assembling batch k is rethrown by
+// pop() after batches 0..k-1 were handed out.
+struct DataLoader::Prefetcher {
+  static constexpr size_t kCapacity = 2;
+
+  Prefetcher(std::function<Batch(int64_t)> make, int64_t count)
+      : make_(std::move(make)), count_(count), thread_([this] { run(); }) {}
+
+  ~Prefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    thread_.join();
+  }
+
+  Batch pop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return !queue_.empty() || finished_; });
+    if (queue_.empty()) {
+      NABLA_CHECK(error_ != nullptr, "DataLoader: read past the end of the epoch");
+      std::rethrow_exception(error_);
+    }
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    space_.notify_one();
+    return batch;
+  }
+
+ private:
+  void run() {
+    try {
+      for (int64_t i = 0; i < count_; ++i) {
+        {
+          std::unique_lock<std::mutex> lock(mutex_);
+          space_.wait(lock, [this] { return queue_.size() < kCapacity || stop_; });
+          if (stop_) break;
+        }
+        Batch batch = make_(i);  // outside the lock: this is the work that overlaps the step
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          queue_.push_back(std::move(batch));
+        }
+        ready_.notify_one();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = true;
+    }
+    ready_.notify_all();
+  }
+
+  std::function<Batch(int64_t)> make_;
+  int64_t count_;
+  std::mutex mutex_;
+  std::condition_variable ready_;  // a batch was queued or the thread finished
+  std::condition_variable space_;  // a batch was taken or the thread must stop
+  std::deque<Batch> queue_;
+  bool stop_ = false;
+  bool finished_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  NABLA_CHECK(dataset_ != nullptr, "DataLoader: expected a dataset, got null");
+  NABLA_CHECK(options_.batch_size > 0, "DataLoader: batch_size must be positive, got ",
+              options_.batch_size);
+}
+
+DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
+    : DataLoader(std::make_shared<TensorDataset>(std::move(inputs), std::move(targets)), options) {}
+
+DataLoader::~DataLoader() = default;
+
+int64_t DataLoader::num_batches() const {
+  const int64_t n = dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
+  const int64_t n = dataset_->size();
+  if (!options_.shuffle) {
+    std::vector<int64_t> order(n);
+    for (int64_t i = 0; i < n; ++i) order[i] = i;
+    return order;
+  }
+  // One generator per epoch, seeded from (seed, epoch) through a splitmix64 step, so that any
+  // epoch's order can be recomputed on its own (resuming, prefetching) and runs repeat.
+  uint64_t z = options_.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(epoch + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  Generator generator(z ^ (z >> 31));
+  return randperm(n, &generator).to_vector<int64_t>();
+}
+
+void DataLoader::start_epoch(int64_t epoch) {
+  NABLA_CHECK(epoch >= 0, "DataLoader::start_epoch: epoch must be >= 0, got ", epoch);
+  prefetcher_.reset();  // joins the thread before the order it reads changes
+  epoch_ = epoch;
+  order_ = epoch_order(epoch);
+  next_batch_ = 0;
+  in_epoch_ = true;
+  const int64_t count = num_batches();
+  if (options_.prefetch && count > 0) {
+    prefetcher_ = std::make_unique<Prefetcher>([this](int64_t i) { return make_batch(i); }, count);
+  }
+}
+
+Batch DataLoader::make_batch(int64_t batch_index) const {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  const int64_t begin = batch_index * options_.batch_size;
+  const int64_t end = std::min(n, begin + options_.batch_size);
+  return dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
+}
+
+std::optional<Batch> DataLoader::next() {
+  if (!in_epoch_) start_epoch(epoch_ + 1);
+  if (next_batch_ >= num_batches()) {
+    in_epoch_ = false;
+    prefetcher_.reset();
+    return std::nullopt;
+  }
+  try {
+    Batch batch = prefetcher_ ? prefetcher_->pop() : make_batch(next_batch_);
+    ++next_batch_;
+    return batch;
+  } catch (...) {
+    // A failed batch ends the epoch; the next call starts the following one.
+    in_epoch_ = false;
+    prefetcher_.reset();
+    throw;
+  }
+}
+
+DataLoader::Iterator::Iterator(DataLoader* loader) : loader_(loader), current_(loader->next()) {}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  current_ = loader_->next();
+  return *this;
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  start_epoch(epoch_ + 1);
+  return Iterator(this);
+}
+
+}  // namespace nabla::data

@@ -1,0 +1,23 @@
+// Lookup of the built-in model presets.
+#include "io/builtin_models.hpp"
+#include "nabla/io.hpp"
+
+namespace nabla::io {
+
+std::vector<std::string> builtin_model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : internal::builtin_model_table()) names.push_back(name);
+  return names;  // sorted: the table is a std::map
+}
+
+std::string builtin_model_spec(const std::string& name) {
+  const auto& table = internal::builtin_model_table();
+  const auto it = table.find(name);
+  if (it != table.end()) return it->second;
+  std::string known;
+  for (const auto& preset : builtin_model_names()) known += (known.empty() ? "" : ", ") + preset;
+  detail::throw_error(detail::str("unknown built-in model \"", name,
+                                  "\"; built-in models: ", known.empty() ? "(none)" : known));
+}
+
+}  // namespace nabla::io

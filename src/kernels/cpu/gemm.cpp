@@ -1,0 +1,71 @@
+#include "kernels/cpu/gemm.hpp"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "nabla/error.hpp"
+
+namespace nabla::kernels::cpu {
+
+namespace {
+// C = beta * C, without reading C when beta == 0 (it may be uninitialized).
+template <class T>
+void scale_output(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* row = C + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + N, T(0));
+    } else if (beta != T(1)) {
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) {  // oneDNN rejects K == 0; the product is empty
+    scale_output(M, N, beta, C, ldc);
+    return;
+  }
+  const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha,
+                                          A, lda, B, ldb, beta, C, ldc);
+  NABLA_CHECK(status == dnnl_success, "gemm: oneDNN sgemm failed with status ",
+              static_cast<int>(status), " for M=", M, ", N=", N, ", K=", K, ", lda=", lda,
+              ", ldb=", ldb, ", ldc=", ldc, ", trans_a=", trans_a, ", trans_b=", trans_b);
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
+          const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
+          int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  scale_output(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0.0) return;
+  // Panels of op(B) are packed row-major so that the inner loop streams both B and C rows
+  // contiguously whatever the transposes; kKc x kNc doubles stay in L2 across all rows of C.
+  constexpr int64_t kKc = 256, kNc = 512;
+  std::vector<double> panel(static_cast<size_t>(std::min(K, kKc) * std::min(N, kNc)));
+  for (int64_t jc = 0; jc < N; jc += kNc) {
+    const int64_t nc = std::min(kNc, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKc) {
+      const int64_t kc = std::min(kKc, K - pc);
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t j = 0; j < nc; ++j)
+          panel[p * nc + j] = trans_b ? B[(jc + j) * ldb + pc + p] : B[(pc + p) * ldb + jc + j];
+#pragma omp parallel for schedule(static) if (M * nc * kc >= (1 << 18))
+      for (int64_t i = 0; i < M; ++i) {
+        double* c = C + i * ldc + jc;
+        for (int64_t p = 0; p < kc; ++p) {
+          const double a = alpha * (trans_a ? A[(pc + p) * lda + i] : A[i * lda + pc + p]);
+          const double* b = panel.data() + p * nc;
+          for (int64_t j = 0; j < nc; ++j) c[j] += a * b[j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace nabla::kernels::cpu

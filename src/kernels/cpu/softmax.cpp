@@ -1,0 +1,292 @@
+#include "kernels/cpu/softmax.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/loop.hpp"
+
+namespace nabla::kernels::cpu {
+
+namespace {
+
+// Softmax spends its time in exp. std::exp is an opaque library call, and a polynomial exp written
+// as scalar code does not vectorize either: its range clamps are comparisons, which GCC will not
+// if-convert under the default -ftrapping-math. So the exp loops use GCC vector types explicitly,
+// as wide as the target's registers (no ABI change for the internal functions taking them).
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
+template <class T>
+struct Pack {
+  typedef T V __attribute__((vector_size(kVectorBytes)));
+  static constexpr int64_t kLanes = kVectorBytes / sizeof(T);
+
+  static V broadcast(T x) { return V{} + x; }
+  // `lanes` elements from p; the remaining lanes hold `fill`.
+  static V load(const T* p, int64_t lanes, T fill = 0) {
+    V v = lanes == kLanes ? V{} : broadcast(fill);
+    std::memcpy(&v, p, lanes * sizeof(T));
+    return v;
+  }
+  static void store(T* p, V v, int64_t lanes) { std::memcpy(p, &v, lanes * sizeof(T)); }
+  static V max(V a, V b) { return a > b ? a : b; }  // NaN in a is dropped: exp(NaN) flags it later
+  static T sum(V v) {
+    T s = 0;
+    for (int64_t i = 0; i < kLanes; ++i) s += v[i];
+    return s;
+  }
+  static T max_lane(V v) {
+    T m = v[0];
+    for (int64_t i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+    return m;
+  }
+};
+
+// Cephes' expf: x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n built in
+// the exponent bits (as two factors, so that results down to subnormals and up to overflow come out
+// right); within about 1 ulp of std::exp. exp(-inf) = 0, exp(inf) = inf, NaN stays NaN.
+[[gnu::always_inline]] inline Pack<float>::V exp_pack(Pack<float>::V x) {
+  using P = Pack<float>;
+  typedef int32_t I __attribute__((vector_size(kVectorBytes)));
+  const P::V low = P::broadcast(-104.0f), high = P::broadcast(89.0f);  // e^-104 rounds to 0
+  const P::V round = P::broadcast(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  P::V xc = x < low ? low : x;  // NaN passes through both selects
+  xc = xc > high ? high : xc;
+  const P::V t = xc * 1.44269504088896341f + round;
+  const P::V n = t - round;
+  P::V r = xc - n * 0.693359375f;  // ln2 in two parts so that n * hi is exact
+  r = r - n * -2.12194440e-4f;
+  P::V p = P::broadcast(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const P::V e_r = p * r * r + r + 1.0f;
+  const I n_int = std::bit_cast<I>(t) - std::bit_cast<I>(round);
+  const I n_half = n_int >> 1, n_rest = n_int - n_half;
+  return e_r * std::bit_cast<P::V>((n_half + 127) << 23) * std::bit_cast<P::V>((n_rest + 127) << 23);
+}
+// f64 is the precision path (gradient checks): the library's exp, lane by lane.
+inline Pack<double>::V exp_pack(Pack<double>::V x) {
+  for (int64_t i = 0; i < Pack<double>::kLanes; ++i) x[i] = std::exp(x[i]);
+  return x;
+}
+
+// Calls f(i, lanes) over [0, n) in packs; only the last may have fewer lanes.
+template <class T, class F>
+void for_packs(int64_t n, F&& f) {
+  constexpr int64_t kLanes = Pack<T>::kLanes;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) f(i, kLanes);
+  if (i < n) f(i, n - i);
+}
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Inner blocks of the [outer, dim, inner] kernels: accumulators for this many columns stay in L1.
+constexpr int64_t kBlock = 256;
+
+bool worth_threads(int64_t total, int64_t units) {
+  return total >= kParallelThreshold && units > 1;
+}
+
+template <class T>
+T row_max(const T* x, int64_t n) {
+  using P = Pack<T>;
+  typename P::V m = P::broadcast(-kInf);
+  for_packs<T>(n, [&](int64_t i, int64_t lanes) { m = P::max(P::load(x + i, lanes, -kInf), m); });
+  return P::max_lane(m);
+}
+
+// Sum of exp(x - shift); with `out`, also stores the exponentials there.
+template <class T>
+T sum_exp(const T* x, int64_t n, T shift, T* out) {
+  using P = Pack<T>;
+  typename P::V acc{};
+  for_packs<T>(n, [&](int64_t i, int64_t lanes) {
+    // Padding lanes read -inf, whose exp adds 0.
+    const typename P::V e = exp_pack(P::load(x + i, lanes, -kInf) - shift);
+    if (out) P::store(out + i, e, lanes);
+    acc += e;
+  });
+  return P::sum(acc);
+}
+
+// One row, start to finish while it is in cache: max, exponentials and their sum, normalize.
+template <bool kLog, class T>
+void normalize_row(const T* x, int64_t n, T* out) {
+  const T m = row_max(x, n);
+  if constexpr (kLog) {
+    // (x - m) - log(s), not x - (m + log(s)): the entries near the maximum, the ones that matter,
+    // then do not lose the low bits of log(s) to the rounding of a large m + log(s).
+    const T log_sum = std::log(sum_exp<T>(x, n, m, nullptr));
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = (x[i] - m) - log_sum;
+  } else {
+    const T inv = T(1) / sum_exp(x, n, m, out);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] *= inv;
+  }
+}
+
+template <bool kLog, class T>
+void normalize_rows(const T* x, int64_t rows, int64_t cols, T* out) {
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
+  for (int64_t r = 0; r < rows; ++r) normalize_row<kLog>(x + r * cols, cols, out + r * cols);
+}
+
+// [outer, dim, inner] with inner > 1: each unit is one outer index and a block of inner columns;
+// every loop runs along contiguous columns, so no axis is permuted to the end first.
+template <bool kLog, class T>
+void normalize_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* out) {
+  if (inner == 1) return normalize_rows<kLog>(x, outer, dim, out);
+  using P = Pack<T>;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock, units = outer * blocks;
+#pragma omp parallel for schedule(static) if (worth_threads(outer * dim * inner, units))
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t o = u / blocks, b = (u % blocks) * kBlock, w = std::min(kBlock, inner - b);
+    const T* xs = x + o * dim * inner + b;
+    T* os = out + o * dim * inner + b;
+    T m[kBlock], s[kBlock];
+    std::fill_n(m, w, -kInf);
+    std::fill_n(s, w, T(0));
+    for (int64_t d = 0; d < dim; ++d) {
+      for_packs<T>(w, [&](int64_t k, int64_t lanes) {
+        P::store(m + k, P::max(P::load(xs + d * inner + k, lanes), P::load(m + k, lanes)), lanes);
+      });
+    }
+    for (int64_t d = 0; d < dim; ++d) {
+      for_packs<T>(w, [&](int64_t k, int64_t lanes) {
+        const auto e = exp_pack(P::load(xs + d * inner + k, lanes) - P::load(m + k, lanes));
+        if constexpr (!kLog) P::store(os + d * inner + k, e, lanes);
+        P::store(s + k, P::load(s + k, lanes) + e, lanes);
+      });
+    }
+    for (int64_t k = 0; k < w; ++k) s[k] = kLog ? std::log(s[k]) : T(1) / s[k];
+    for (int64_t d = 0; d < dim; ++d) {
+      const T* row = xs + d * inner;
+      T* orow = os + d * inner;
+#pragma omp simd
+      for (int64_t k = 0; k < w; ++k) orow[k] = kLog ? (row[k] - m[k]) - s[k] : orow[k] * s[k];
+    }
+  }
+}
+
+// The two backward formulas share one shape: a sum along the axis, then an elementwise update.
+//   softmax:      s = sum(g * y),  grad_x = y * (g - s)
+//   log_softmax:  s = sum(g),      grad_x = g - exp(y) * s
+template <bool kLog, class V>
+V backward_value(V y, V g, V s) {
+  if constexpr (kLog) {
+    return g - exp_pack(y) * s;
+  } else {
+    return y * (g - s);
+  }
+}
+
+template <bool kLog, class T>
+void backward_rows(const T* y, const T* g, int64_t rows, int64_t cols, T* grad_x) {
+  using P = Pack<T>;
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* yr = y + r * cols;
+    const T* gr = g + r * cols;
+    T* out = grad_x + r * cols;
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < cols; ++i) s += kLog ? gr[i] : gr[i] * yr[i];
+    const typename P::V sv = P::broadcast(s);
+    for_packs<T>(cols, [&](int64_t i, int64_t lanes) {
+      P::store(out + i, backward_value<kLog>(P::load(yr + i, lanes), P::load(gr + i, lanes), sv),
+               lanes);
+    });
+  }
+}
+
+template <bool kLog, class T>
+void backward_axis(const T* y, const T* g, int64_t outer, int64_t dim, int64_t inner, T* grad_x) {
+  if (inner == 1) return backward_rows<kLog>(y, g, outer, dim, grad_x);
+  using P = Pack<T>;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock, units = outer * blocks;
+#pragma omp parallel for schedule(static) if (worth_threads(outer * dim * inner, units))
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t o = u / blocks, b = (u % blocks) * kBlock, w = std::min(kBlock, inner - b);
+    const int64_t base = o * dim * inner + b;
+    T s[kBlock];
+    std::fill_n(s, w, T(0));
+    for (int64_t d = 0; d < dim; ++d) {
+      const T* yr = y + base + d * inner;
+      const T* gr = g + base + d * inner;
+#pragma omp simd
+      for (int64_t k = 0; k < w; ++k) s[k] += kLog ? gr[k] : gr[k] * yr[k];
+    }
+    for (int64_t d = 0; d < dim; ++d) {
+      const int64_t at = base + d * inner;
+      for_packs<T>(w, [&](int64_t k, int64_t lanes) {
+        const auto value = backward_value<kLog>(P::load(y + at + k, lanes),
+                                                P::load(g + at + k, lanes), P::load(s + k, lanes));
+        P::store(grad_x + at + k, value, lanes);
+      });
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void softmax_rows(const T* x, int64_t rows, int64_t cols, T* out) {
+  normalize_rows<false>(x, rows, cols, out);
+}
+template <class T>
+void log_softmax_rows(const T* x, int64_t rows, int64_t cols, T* out) {
+  normalize_rows<true>(x, rows, cols, out);
+}
+template <class T>
+void logsumexp_rows(const T* x, int64_t rows, int64_t cols, T* out) {
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T m = row_max(x + r * cols, cols);
+    out[r] = m + std::log(sum_exp<T>(x + r * cols, cols, m, nullptr));
+  }
+}
+template <class T>
+void softmax_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* out) {
+  normalize_axis<false>(x, outer, dim, inner, out);
+}
+template <class T>
+void log_softmax_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* out) {
+  normalize_axis<true>(x, outer, dim, inner, out);
+}
+template <class T>
+void softmax_backward_axis(const T* y, const T* g, int64_t outer, int64_t dim, int64_t inner,
+                           T* grad_x) {
+  backward_axis<false>(y, g, outer, dim, inner, grad_x);
+}
+template <class T>
+void log_softmax_backward_axis(const T* y, const T* g, int64_t outer, int64_t dim, int64_t inner,
+                               T* grad_x) {
+  backward_axis<true>(y, g, outer, dim, inner, grad_x);
+}
+
+#define NABLA_SOFTMAX_INSTANTIATE(T)                                                         \
+  template void softmax_rows<T>(const T*, int64_t, int64_t, T*);                             \
+  template void log_softmax_rows<T>(const T*, int64_t, int64_t, T*);                         \
+  template void logsumexp_rows<T>(const T*, int64_t, int64_t, T*);                           \
+  template void softmax_axis<T>(const T*, int64_t, int64_t, int64_t, T*);                    \
+  template void log_softmax_axis<T>(const T*, int64_t, int64_t, int64_t, T*);                \
+  template void softmax_backward_axis<T>(const T*, const T*, int64_t, int64_t, int64_t, T*); \
+  template void log_softmax_backward_axis<T>(const T*, const T*, int64_t, int64_t, int64_t, T*);
+NABLA_SOFTMAX_INSTANTIATE(float)
+NABLA_SOFTMAX_INSTANTIATE(double)
+#undef NABLA_SOFTMAX_INSTANTIATE
+
+}  // namespace nabla::kernels::cpu

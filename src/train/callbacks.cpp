@@ -1,0 +1,269 @@
+// Logs, History and the callbacks: early stopping, checkpoints, CSV logs, learning-rate schedules.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include "data/file_util.hpp"
+#include "nabla/train.hpp"
+
+namespace nabla::train {
+namespace {
+
+template <class Items>
+std::string joined_names(const Items& items) {
+  std::string names;
+  for (const auto& item : items) names += (names.empty() ? "" : ", ") + item.first;
+  return names.empty() ? "none" : names;
+}
+
+// The value the callback `who` monitors; Error naming what is available when it is absent.
+double monitored_value(const Logs& logs, const std::string& monitor, const char* who) {
+  const std::optional<double> value = logs.get(monitor);
+  NABLA_CHECK(value.has_value(), who, ": the monitored value '", monitor,
+              "' is not in the epoch's logs (available: ", joined_names(logs.items()), ")",
+              monitor.starts_with("val_") ? "; pass validation data or a validation_split" : "");
+  return *value;
+}
+
+// Fills "{epoch:02d}" / "{val_loss:.3f}" fields of a path from the epoch (counted from 1) and
+// its logs. A field's format is printf's without the '%'.
+std::string format_path(const std::string& pattern, int64_t epoch, const Logs& logs) {
+  std::string out;
+  size_t i = 0;
+  while (i < pattern.size()) {
+    if (pattern[i] != '{') {
+      out += pattern[i++];
+      continue;
+    }
+    const size_t close = pattern.find('}', i);
+    NABLA_CHECK(close != std::string::npos, "ModelCheckpoint: unclosed '{' in path '", pattern,
+                "'");
+    const std::string field = pattern.substr(i + 1, close - i - 1);
+    const size_t colon = field.find(':');
+    const std::string key = field.substr(0, colon);
+    std::string spec = colon == std::string::npos ? "" : field.substr(colon + 1);
+    const bool is_epoch = key == "epoch";
+    if (spec.empty()) spec = is_epoch ? "d" : ".4f";
+    const bool valid = spec.find_first_not_of("0123456789.") == spec.size() - 1 &&
+                       (is_epoch ? spec.back() == 'd' : std::string("feg").find(spec.back()) !=
+                                                            std::string::npos);
+    NABLA_CHECK(valid, "ModelCheckpoint: bad format '", spec, "' for field '", key, "' in path '",
+                pattern, "' (expected e.g. {epoch:02d} or {val_loss:.4f})");
+    char buffer[128];
+    if (is_epoch) {
+      std::string format = "%";
+      format.append(spec, 0, spec.size() - 1);
+      format += "lld";
+      std::snprintf(buffer, sizeof(buffer), format.c_str(), static_cast<long long>(epoch + 1));
+    } else {
+      std::string format = "%";
+      format += spec;
+      std::snprintf(buffer, sizeof(buffer), format.c_str(),
+                    monitored_value(logs, key, "ModelCheckpoint"));
+    }
+    out += buffer;
+    i = close + 1;
+  }
+  return out;
+}
+
+bool improved(double current, double best, double min_delta, bool higher_is_better) {
+  return higher_is_better ? current - min_delta > best : current + min_delta < best;
+}
+
+}  // namespace
+
+// ---- Logs ----
+void Logs::set(const std::string& name, double value) {
+  for (auto& item : items_) {
+    if (item.first == name) {
+      item.second = value;
+      return;
+    }
+  }
+  items_.emplace_back(name, value);
+}
+
+std::optional<double> Logs::get(std::string_view name) const {
+  for (const auto& item : items_) {
+    if (item.first == name) return item.second;
+  }
+  return std::nullopt;
+}
+
+double Logs::at(std::string_view name) const {
+  const std::optional<double> value = get(name);
+  NABLA_CHECK(value.has_value(), "Logs: no value named '", name, "' (available: ",
+              joined_names(items_), ")");
+  return *value;
+}
+
+const std::vector<double>& History::operator[](const std::string& name) const {
+  const auto it = history.find(name);
+  NABLA_CHECK(it != history.end(), "History: no metric named '", name, "' (recorded: ",
+              joined_names(history), ")");
+  return it->second;
+}
+
+Model& Callback::model() const {
+  NABLA_CHECK(model_ != nullptr, "Callback: not attached to a model (it is attached by fit())");
+  return *model_;
+}
+
+bool monitor_higher_is_better(const std::string& monitor, const std::string& mode) {
+  if (mode == "max") return true;
+  if (mode == "min") return false;
+  NABLA_CHECK(mode == "auto", "monitor mode must be 'auto', 'min' or 'max', got '", mode, "'");
+  for (const char* word : {"acc", "auc", "precision", "recall", "f1"}) {
+    if (monitor.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// ---- EarlyStopping ----
+EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
+    : options_(std::move(options)),
+      higher_is_better_(monitor_higher_is_better(options_.monitor, options_.mode)) {
+  NABLA_CHECK(options_.patience >= 0, "EarlyStopping: patience must be >= 0, got ",
+              options_.patience);
+  options_.min_delta = std::abs(options_.min_delta);
+}
+
+void EarlyStopping::on_train_begin() {
+  best_ = higher_is_better_ ? -std::numeric_limits<double>::infinity()
+                            : std::numeric_limits<double>::infinity();
+  best_epoch_ = -1;
+  wait_ = 0;
+  stopped_epoch_ = -1;
+  best_weights_.clear();
+}
+
+void EarlyStopping::on_epoch_end(int64_t epoch, Logs& logs) {
+  const double current = monitored_value(logs, options_.monitor, "EarlyStopping");
+  if (improved(current, best_, options_.min_delta, higher_is_better_)) {
+    best_ = current;
+    best_epoch_ = epoch;
+    wait_ = 0;
+    if (options_.restore_best_weights) {
+      NoGradGuard no_grad;
+      best_weights_.clear();
+      for (const auto& [name, tensor] : model().module().state_dict()) {
+        best_weights_[name] = tensor.detach().clone();
+      }
+    }
+    return;
+  }
+  // Stops after `patience` epochs in a row without improvement, as Keras does.
+  if (++wait_ >= options_.patience) {
+    stopped_epoch_ = epoch;
+    model().stop_training();
+  }
+}
+
+void EarlyStopping::on_train_end(const Logs& /*logs*/) {
+  if (options_.restore_best_weights && !best_weights_.empty()) {
+    model().module().load_state_dict(best_weights_);
+  }
+}
+
+// ---- ModelCheckpoint ----
+ModelCheckpoint::ModelCheckpoint(std::string filepath, ModelCheckpointOptions options)
+    : filepath_(std::move(filepath)),
+      options_(std::move(options)),
+      higher_is_better_(monitor_higher_is_better(options_.monitor, options_.mode)) {
+  NABLA_CHECK(!filepath_.empty(), "ModelCheckpoint: expected a file path, got an empty one");
+}
+
+void ModelCheckpoint::on_train_begin() {
+  best_.reset();
+  saved_.clear();
+}
+
+void ModelCheckpoint::on_epoch_end(int64_t epoch, Logs& logs) {
+  if (options_.save_best_only) {
+    const double current = monitored_value(logs, options_.monitor, "ModelCheckpoint");
+    if (best_.has_value() && !improved(current, *best_, 0, higher_is_better_)) return;
+    best_ = current;
+  }
+  const std::string path = format_path(filepath_, epoch, logs);
+  model().save(path);
+  saved_.push_back(path);
+}
+
+// ---- CSVLogger ----
+CSVLogger::CSVLogger(std::string filename, char separator, bool append)
+    : filename_(std::move(filename)), separator_(separator), append_(append) {
+  NABLA_CHECK(!filename_.empty(), "CSVLogger: expected a file name, got an empty one");
+}
+
+void CSVLogger::on_train_begin() {
+  columns_.clear();
+  content_.clear();
+  if (!append_ || !std::filesystem::exists(filename_)) return;
+  content_ = data::internal::read_file(filename_, "CSVLogger");
+  if (content_.empty()) return;
+  if (content_.back() != '\n') content_ += '\n';
+  // Appended rows keep the columns of the existing header (after "epoch").
+  const std::string header = content_.substr(0, content_.find('\n'));
+  size_t start = header.find(separator_);
+  while (start != std::string::npos) {
+    const size_t end = header.find(separator_, start + 1);
+    columns_.push_back(header.substr(start + 1, end == std::string::npos ? end : end - start - 1));
+    start = end;
+  }
+}
+
+void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
+  if (columns_.empty()) {
+    for (const auto& item : logs.items()) columns_.push_back(item.first);
+    std::sort(columns_.begin(), columns_.end());
+    content_ += "epoch";
+    for (const auto& column : columns_) content_ += separator_ + column;
+    content_ += '\n';
+  }
+  content_ += std::to_string(epoch);
+  for (const auto& column : columns_) {
+    content_ += separator_;
+    const std::optional<double> value = logs.get(column);
+    if (!value.has_value()) {
+      content_ += "NA";
+      continue;
+    }
+    char buffer[64];
+    std::snprintf(buffer, sizeof(buffer), "%.8g", *value);
+    content_ += buffer;
+  }
+  content_ += '\n';
+  data::internal::AtomicFile file(filename_, "CSVLogger");
+  file.write(content_.data(), content_.size());
+  file.commit();
+}
+
+// ---- LearningRateScheduler ----
+LearningRateScheduler::LearningRateScheduler(std::function<double(int64_t, double)> schedule)
+    : schedule_(std::move(schedule)) {
+  NABLA_CHECK(schedule_ != nullptr, "LearningRateScheduler: expected a schedule function");
+}
+
+LearningRateScheduler::LearningRateScheduler(std::shared_ptr<optim::LRScheduler> scheduler)
+    : scheduler_(std::move(scheduler)) {
+  NABLA_CHECK(scheduler_ != nullptr, "LearningRateScheduler: expected a scheduler, got null");
+}
+
+void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
+  if (!schedule_) return;
+  optim::Optimizer& optimizer = model().optimizer();
+  const double lr = schedule_(epoch, optimizer.lr());
+  NABLA_CHECK(std::isfinite(lr) && lr >= 0, "LearningRateScheduler: the schedule returned lr ",
+              lr, " for epoch ", epoch, "; expected a finite value >= 0");
+  optimizer.set_lr(lr);
+}
+
+void LearningRateScheduler::on_epoch_end(int64_t /*epoch*/, Logs& logs) {
+  logs.set("lr", model().optimizer().lr());  // the rate this epoch ran with
+  if (scheduler_) scheduler_->step();
+}
+
+}  // namespace nabla::train

@@ -1,0 +1,47 @@
+// Pieces of the training code shared between its files. Internal.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/train.hpp"
+
+namespace nabla::train {
+
+struct Model::Compiled {
+  std::unique_ptr<optim::Optimizer> optimizer;
+  LossPtr loss;
+  std::vector<MetricPtr> metrics;
+  // When the network ends with the activation the loss can fold in (a softmax before a
+  // cross-entropy), training runs `body` and then `head` without its activation (or nothing
+  // when the activation is a layer of its own), and the loss takes those logits.
+  bool fused = false;
+  std::vector<nn::Module*> body;
+  nn::Linear* head = nullptr;
+};
+
+}  // namespace nabla::train
+
+namespace nabla::train::internal {
+
+// Whether make_loss / make_metric know `name` (a saved model's compile settings are kept only
+// when they can be rebuilt by name).
+bool is_known_loss(const std::string& name);
+bool is_known_metric(const std::string& name);
+
+// How evaluate() reads classes from outputs and targets, decided by the loss.
+enum class Task { none, sparse, categorical, binary };
+Task classification_task(const Loss& loss, const Shape& output_shape);
+int64_t num_classes(Task task, const Shape& output_shape);
+// Counts each sample into confusion[true][predicted]. logits: outputs before the final
+// activation (a sigmoid's threshold is then 0).
+void add_to_confusion(std::vector<std::vector<int64_t>>& confusion, const Tensor& output,
+                      const Tensor& targets, Task task, bool logits);
+// Per-class precision, recall, F1 and their macro averages from report.confusion.
+void compute_class_scores(EvaluationReport& report);
+
+// Keras's layer names: "Dense" -> "dense", "ReLU" -> "re_lu".
+std::string snake_case(const std::string& type_name);
+
+}  // namespace nabla::train::internal

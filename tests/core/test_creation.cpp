@@ -1,0 +1,88 @@
+// Creation functions, dtype conversion, random generators and the caching allocator.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "nabla/nabla.hpp"
+
+using namespace nabla;
+
+TEST(Creation, FilledTensors) {
+  EXPECT_EQ(zeros({2, 2}).to_vector<float>(), (std::vector<float>(4, 0.f)));
+  EXPECT_EQ(ones({3}, DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_EQ(full({2}, 2.5, DType::f64).to_vector<double>(), (std::vector<double>{2.5, 2.5}));
+  EXPECT_EQ(arange(1, 2, 0.25, DType::f32).to_vector<float>(),
+            (std::vector<float>{1, 1.25, 1.5, 1.75}));
+  EXPECT_EQ(linspace(0, 1, 5, DType::f64).to_vector<double>(),
+            (std::vector<double>{0, 0.25, 0.5, 0.75, 1}));
+  EXPECT_EQ(from_vector(std::vector<bool>{true, false}).to_string(),
+            "tensor([True, False], shape=[2], dtype=bool)");
+}
+
+TEST(Creation, CountMismatchIsAnError) {
+  try {
+    from_vector(std::vector<float>{1, 2, 3}, {2, 2});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "from_vector: 3 values do not fill shape [2, 2] (4 elements)");
+  }
+}
+
+TEST(Creation, DtypeConversion) {
+  Tensor t = from_vector(std::vector<float>{1.7f, -2.2f});
+  EXPECT_EQ(t.to(DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{1, -2}));
+  EXPECT_EQ(t.to(DType::f64).dtype(), DType::f64);
+  EXPECT_EQ(from_vector(std::vector<uint8_t>{0, 255}).to(DType::f32).to_vector<float>(),
+            (std::vector<float>{0, 255}));
+}
+
+TEST(Random, SameSeedSameNumbers) {
+  Generator a(42), b(42), c(43);
+  Tensor x = randn({100}, DType::f32, &a), y = randn({100}, DType::f32, &b);
+  Tensor z = randn({100}, DType::f32, &c);
+  EXPECT_EQ(x.to_vector<float>(), y.to_vector<float>());
+  EXPECT_NE(x.to_vector<float>(), z.to_vector<float>());
+}
+
+TEST(Random, Moments) {
+  Generator gen(7);
+  Tensor n = normal({200000}, 2.0, 3.0, DType::f64, &gen);
+  EXPECT_NEAR(mean(n).item<double>(), 2.0, 0.03);
+  EXPECT_NEAR(std::sqrt(var(n).item<double>()), 3.0, 0.03);
+  Tensor u = uniform({200000}, -1, 1, DType::f64, &gen);
+  EXPECT_NEAR(mean(u).item<double>(), 0.0, 0.01);
+  EXPECT_GE(min(u).item<double>(), -1.0);
+  EXPECT_LT(max(u).item<double>(), 1.0);
+  Tensor b = bernoulli({200000}, 0.3, DType::f64, &gen);
+  EXPECT_NEAR(mean(b).item<double>(), 0.3, 0.005);
+  Tensor p = randperm(50, &gen);
+  std::vector<int64_t> v = p.to_vector<int64_t>();
+  std::sort(v.begin(), v.end());
+  for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(v[i], i);
+}
+
+TEST(Allocator, FreedBlocksAreReused) {
+  auto step = [] {
+    Tensor t = zeros({1000});
+    Tensor u = t + 1.0;
+  };
+  step();  // warm up: the blocks this step needs are now cached
+  const uint64_t before = allocator_stats().system_allocations;
+  for (int i = 0; i < 100; ++i) step();
+  EXPECT_EQ(allocator_stats().system_allocations, before);
+}
+
+TEST(Allocator, BlocksAre64ByteAligned) {
+  for (int64_t n : {1, 3, 17, 1000, 12345}) {
+    Tensor t = empty({n});
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw_data()) % 64, 0u);
+  }
+}
+
+TEST(Threads, SetAndGet) {
+  const int before = get_num_threads();
+  set_num_threads(1);
+  EXPECT_EQ(get_num_threads(), 1);
+  set_num_threads(before);
+  EXPECT_THROW(set_num_threads(0), Error);
+}

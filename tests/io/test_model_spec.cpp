@@ -1,0 +1,297 @@
+#include <gtest/gtest.h>
+
+#include "data/test_util.hpp"
+#include "nabla/nabla.hpp"
+#include "nabla/train.hpp"
+
+using namespace nabla;
+using nabla::testing::error_of;
+using nabla::testing::TempDir;
+using nabla::testing::write_bytes;
+
+namespace {
+
+constexpr const char* kMlp = R"({
+  "name": "mlp", "input_shape": [28, 28],
+  "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 128, "activation": "relu"},
+             {"type": "Dense", "units": 10, "activation": "softmax"}],
+  "training": {"optimizer": "adam", "lr": 0.001, "loss": "sparse_categorical_crossentropy",
+               "metrics": ["accuracy"], "batch_size": 32, "epochs": 5}})";
+
+// The error for the MLP spec with one layer (index 1) replaced by `layer`.
+std::string layer_error(const std::string& layer) {
+  const std::string text = R"({"name": "mlp", "layers": [{"type": "Flatten"}, )" + layer + "]}";
+  return error_of([&] { io::parse_model_spec(text, "mlp.json"); });
+}
+
+std::string spec_error(const std::string& text) {
+  return error_of([&] { io::parse_model_spec(text, "mlp.json"); });
+}
+
+}  // namespace
+
+TEST(ModelSpec, ParsesTheClassicMlp) {
+  const io::ModelSpec spec = io::parse_model_spec(kMlp, "mlp.json");
+  EXPECT_EQ(spec.name, "mlp");
+  EXPECT_EQ(spec.input_shape, (Shape{28, 28}));
+  EXPECT_EQ(spec.json, kMlp);
+  EXPECT_TRUE(spec.training.present);
+  EXPECT_EQ(spec.training.optimizer, "adam");
+  EXPECT_DOUBLE_EQ(spec.training.lr, 0.001);
+  EXPECT_EQ(spec.training.loss, "sparse_categorical_crossentropy");
+  EXPECT_EQ(spec.training.metrics, (std::vector<std::string>{"accuracy"}));
+  EXPECT_EQ(spec.training.batch_size, 32);
+  EXPECT_EQ(spec.training.epochs, 5);
+
+  auto model = io::build_model(spec);
+  ASSERT_EQ(model->size(), 3u);
+  EXPECT_EQ(model->layers()[0]->type_name(), "Flatten");
+  EXPECT_EQ(model->layers()[1]->type_name(), "Dense");
+  EXPECT_EQ(model->num_parameters(), 784 * 128 + 128 + 128 * 10 + 10);
+  const Tensor out = model->forward(zeros({2, 28, 28}));
+  EXPECT_EQ(out.shape(), (Shape{2, 10}));
+}
+
+TEST(ModelSpec, DefaultsWithoutTrainingOrInputShape) {
+  const io::ModelSpec spec =
+      io::parse_model_spec(R"({"layers": [{"type": "Linear", "out_features": 3}]})", "x");
+  EXPECT_EQ(spec.name, "model");
+  EXPECT_TRUE(spec.input_shape.empty());
+  EXPECT_FALSE(spec.training.present);
+  EXPECT_EQ(spec.training.batch_size, 32);
+  auto model = io::build_model(spec);
+  EXPECT_EQ(model->num_parameters(), 0);  // lazy until the first forward
+  EXPECT_EQ(model->forward(zeros({4, 5})).shape(), (Shape{4, 3}));
+  EXPECT_EQ(model->num_parameters(), 18);
+}
+
+TEST(ModelSpec, PyTorchAndKerasNamesBuildTheSameNetwork) {
+  auto torch_style = io::model_from_spec(R"({"input_shape": [6], "layers": [
+      {"type": "Linear", "out_features": 4, "bias": false}, {"type": "ReLU"},
+      {"type": "Dropout", "p": 0.1}, {"type": "Linear", "out_features": 2}, {"type": "Softmax"}]})",
+                                         "torch.json");
+  auto keras_style = io::model_from_spec(R"({"input_shape": [6], "layers": [
+      {"type": "Dense", "units": 4, "use_bias": false, "kernel_initializer": "he_normal"},
+      {"type": "Activation", "activation": "relu"}, {"type": "Dropout", "rate": 0.1},
+      {"type": "Dense", "units": 2}, {"type": "Activation", "activation": "softmax"}]})",
+                                         "keras.json");
+  EXPECT_EQ(torch_style->num_parameters(), 24 + 10);
+  EXPECT_EQ(keras_style->num_parameters(), 24 + 10);
+  EXPECT_EQ(torch_style->layers()[1]->type_name(), "ReLU");
+  auto* dropout = dynamic_cast<nn::Dropout*>(keras_style->layers()[2].get());
+  ASSERT_NE(dropout, nullptr);
+  EXPECT_DOUBLE_EQ(dropout->p(), 0.1);
+  auto* linear = dynamic_cast<nn::Linear*>(torch_style->layers()[0].get());
+  ASSERT_NE(linear, nullptr);
+  EXPECT_FALSE(linear->bias().defined());
+}
+
+TEST(ModelSpec, ErrorsNameTheJsonPath) {
+  EXPECT_EQ(layer_error(R"({"type": "Dense", "units": "abc"})"),
+            R"(model spec mlp.json: layers[1].units: expected a positive integer, got "abc")");
+  EXPECT_EQ(layer_error(R"({"type": "Linear", "out_features": 0})"),
+            "model spec mlp.json: layers[1].out_features: expected a positive integer, got 0");
+  EXPECT_EQ(layer_error(R"({"type": "Conv2D", "filters": 3})"),
+            R"(model spec mlp.json: layers[1].type: unknown layer type "Conv2D"; known types: )"
+            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+  EXPECT_EQ(layer_error(R"({"units": 3})"),
+            "model spec mlp.json: layers[1]: missing \"type\"; known types: Activation, Dense, "
+            "Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+  EXPECT_EQ(layer_error(R"({"type": "Dense", "unit": 3})"),
+            "model spec mlp.json: layers[1].unit: unknown key for a Dense layer; known keys: type, "
+            "units, out_features, activation, use_bias, bias, kernel_initializer, "
+            "bias_initializer, in_features");
+  EXPECT_EQ(layer_error(R"({"type": "Dense"})"),
+            "model spec mlp.json: layers[1]: missing \"units\" (or \"out_features\"): the number "
+            "of outputs");
+  EXPECT_EQ(layer_error(R"({"type": "Dense", "units": 2, "out_features": 2})"),
+            "model spec mlp.json: layers[1]: give either \"units\" or \"out_features\", not both");
+  EXPECT_EQ(layer_error(R"({"type": "Dense", "units": 2, "use_bias": "yes"})"),
+            R"(model spec mlp.json: layers[1].use_bias: expected true or false, got "yes")");
+  EXPECT_EQ(layer_error(R"({"type": "Dropout", "rate": 1.5})"),
+            "model spec mlp.json: layers[1].rate: expected a number in [0, 1), got 1.5");
+  EXPECT_EQ(layer_error(R"(7)"), "model spec mlp.json: layers[1]: expected a layer object, got 7");
+  EXPECT_EQ(layer_error(R"({"type": "Flatten", "start_dim": 1})"),
+            "model spec mlp.json: layers[1].start_dim: unknown key for a Flatten layer; known "
+            "keys: type");
+  // Names the library knows are checked where they are written.
+  const std::string activation =
+      layer_error(R"({"type": "Dense", "units": 2, "activation": "relux"})");
+  EXPECT_EQ(activation.rfind("model spec mlp.json: layers[1].activation: activation: unknown name "
+                             "'relux'",
+                             0),
+            0u)
+      << activation;
+  const std::string init =
+      layer_error(R"({"type": "Dense", "units": 2, "kernel_initializer": "glorot"})");
+  EXPECT_EQ(init.rfind("model spec mlp.json: layers[1].kernel_initializer: ", 0), 0u) << init;
+  EXPECT_NE(init.find("glorot_uniform"), std::string::npos) << init;  // lists the known names
+}
+
+TEST(ModelSpec, TopLevelAndTrainingErrors) {
+  EXPECT_EQ(spec_error(R"({"layers": []})"),
+            "model spec mlp.json: layers: expected a non-empty list of layers, got []");
+  EXPECT_EQ(spec_error(R"({"name": "x"})"),
+            "model spec mlp.json: missing \"layers\": the list of layers");
+  EXPECT_EQ(spec_error(R"([1])"),
+            "model spec mlp.json: expected a JSON object at the top level, got array");
+  EXPECT_EQ(spec_error(R"({"layer": []})"),
+            "model spec mlp.json: layer: unknown key for a model spec; known keys: name, "
+            "description, input_shape, layers, training");
+  EXPECT_EQ(spec_error(R"({"input_shape": [28, -1], "layers": [{"type": "Flatten"}]})"),
+            "model spec mlp.json: input_shape[1]: expected a positive integer, got -1");
+  EXPECT_EQ(spec_error(R"({"name": 5, "layers": [{"type": "Flatten"}]})"),
+            "model spec mlp.json: name: expected a string, got 5");
+  const std::string flatten = R"({"layers": [{"type": "Flatten"}], "training": )";
+  EXPECT_EQ(spec_error(flatten + R"({"lr": -1}})"),
+            "model spec mlp.json: training.lr: expected a positive number, got -1");
+  EXPECT_EQ(spec_error(flatten + R"({"epochs": 2.5}})"),
+            "model spec mlp.json: training.epochs: expected a positive integer, got 2.5");
+  EXPECT_EQ(spec_error(flatten + R"({"batchsize": 2}})"),
+            "model spec mlp.json: training.batchsize: unknown key for \"training\"; known keys: "
+            "optimizer, lr, learning_rate, loss, metrics, batch_size, epochs, validation_split");
+  const std::string optimizer = spec_error(flatten + R"({"optimizer": "adamax"}})");
+  EXPECT_EQ(optimizer.rfind("model spec mlp.json: training.optimizer: ", 0), 0u) << optimizer;
+  EXPECT_NE(optimizer.find("adamax"), std::string::npos);
+  const std::string loss = spec_error(flatten + R"({"loss": "hinge"}})");
+  EXPECT_EQ(loss.rfind("model spec mlp.json: training.loss: ", 0), 0u) << loss;
+  const std::string metric = spec_error(flatten + R"({"metrics": ["accuracy", "f1"]}})");
+  EXPECT_EQ(metric.rfind("model spec mlp.json: training.metrics[1]: ", 0), 0u) << metric;
+}
+
+TEST(ModelSpec, InvalidJsonGivesLineAndColumn) {
+  const std::string message = spec_error("{\n  \"layers\": [\n    {\"type\": \"Flatten\"},,\n]}");
+  EXPECT_EQ(message.rfind("model spec mlp.json: invalid JSON at line 3, column 25: ", 0), 0u)
+      << message;
+}
+
+TEST(ModelSpec, LoadFromFile) {
+  TempDir dir;
+  write_bytes(dir.file("mlp.json"), kMlp);
+  EXPECT_EQ(io::load_model_spec(dir.file("mlp.json")).name, "mlp");
+  write_bytes(dir.file("bad.json"), R"({"layers": [{"type": "Dense", "units": "abc"}]})");
+  EXPECT_EQ(error_of([&] { io::load_model_spec(dir.file("bad.json")); }),
+            "model spec " + dir.file("bad.json") +
+                ": layers[0].units: expected a positive integer, got \"abc\"");
+  EXPECT_EQ(error_of([&] { io::load_model_spec(dir.file("none.json")); }),
+            "model spec: cannot open " + dir.file("none.json") + ": No such file or directory");
+}
+
+TEST(ModelSpec, InputShapeTheLayersRejectIsAnError) {
+  const std::string message = error_of([] {
+    io::model_from_spec(R"({"name": "m", "input_shape": [3, 4], "layers": [
+        {"type": "Dense", "units": 2, "in_features": 5}]})",
+                        "m.json");
+  });
+  EXPECT_EQ(message.rfind("model spec m: the layers do not accept input_shape [3, 4]: ", 0), 0u)
+      << message;
+}
+
+TEST(ModelSpec, WriteAndReadBack) {
+  auto model = io::model_from_spec(R"({"input_shape": [4, 2], "layers": [
+      {"type": "Flatten"}, {"type": "Linear", "out_features": 5, "bias": false},
+      {"type": "Tanh"}, {"type": "Dropout", "rate": 0.25},
+      {"type": "Dense", "units": 3, "activation": "sigmoid"},
+      {"type": "Activation", "activation": "log_softmax"}]})",
+                                   "x");
+  io::TrainingSpec training;
+  training.optimizer = "sgd";
+  training.lr = 0.5;
+  training.epochs = 2;
+  const std::string text = io::model_to_spec(*model, "small", {4, 2}, &training);
+  EXPECT_EQ(text, R"({
+  "name": "small",
+  "input_shape": [
+    4,
+    2
+  ],
+  "layers": [
+    {
+      "type": "Flatten"
+    },
+    {
+      "type": "Linear",
+      "out_features": 5,
+      "bias": false
+    },
+    {
+      "type": "Tanh"
+    },
+    {
+      "type": "Dropout",
+      "rate": 0.25
+    },
+    {
+      "type": "Dense",
+      "units": 3,
+      "activation": "sigmoid"
+    },
+    {
+      "type": "Activation",
+      "activation": "log_softmax"
+    }
+  ],
+  "training": {
+    "optimizer": "sgd",
+    "lr": 0.5,
+    "loss": "sparse_categorical_crossentropy",
+    "metrics": [
+      "accuracy"
+    ],
+    "batch_size": 32,
+    "epochs": 2
+  }
+}
+)");
+  const io::ModelSpec back = io::parse_model_spec(text, "back");
+  EXPECT_EQ(back.training.epochs, 2);
+  EXPECT_EQ(io::build_model(back)->num_parameters(), model->num_parameters());
+
+  // Without an input shape the known input sizes are written, so that weights can be loaded.
+  const std::string lazy = io::model_to_spec(*model, "small", {});
+  auto rebuilt = io::model_from_spec(lazy, "lazy");
+  EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters());
+}
+
+TEST(ModelSpec, UnsupportedLayersCannotBeWritten) {
+  struct Custom : nn::Module {
+    Tensor forward(const Tensor& x) override { return x; }
+    std::string type_name() const override { return "Custom"; }
+  };
+  nn::Sequential model;
+  model.add(std::make_shared<nn::Flatten>());
+  model.add(std::make_shared<Custom>());
+  EXPECT_EQ(error_of([&] { io::model_to_spec(model, "m", {2}); }),
+            "model_to_spec: layer 1 (Custom) cannot be written as a model spec; spec layer types: "
+            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+}
+
+TEST(Presets, MlpHas101770Parameters) {
+  const std::vector<std::string> names = io::builtin_model_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "mlp"), names.end());
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  auto model = io::model_from_spec(io::builtin_model_spec("mlp"), "mlp");
+  EXPECT_EQ(model->build({28, 28}), (Shape{1, 10}));
+  EXPECT_EQ(model->num_parameters(), 101770);
+  train::Model keras(model, "mlp");
+  keras.build({28, 28});
+  EXPECT_NE(keras.summary().find("Total params: 101,770"), std::string::npos) << keras.summary();
+}
+
+TEST(Presets, EveryPresetParsesAndBuilds) {
+  for (const std::string& name : io::builtin_model_names()) {
+    const io::ModelSpec spec = io::parse_model_spec(io::builtin_model_spec(name), name);
+    EXPECT_EQ(spec.name, name) << "the preset's name matches its file name";
+    EXPECT_FALSE(spec.description.empty()) << name;
+    EXPECT_FALSE(spec.input_shape.empty()) << name;
+    EXPECT_GT(io::build_model(spec)->num_parameters(), 0) << name;
+  }
+}
+
+TEST(Presets, UnknownPresetListsTheKnownOnes) {
+  const std::string message = error_of([] { io::builtin_model_spec("resnet50"); });
+  std::string known;
+  for (const auto& name : io::builtin_model_names()) known += (known.empty() ? "" : ", ") + name;
+  EXPECT_EQ(message, "unknown built-in model \"resnet50\"; built-in models: " + known);
+  EXPECT_NE(known.find("mlp"), std::string::npos);
+}

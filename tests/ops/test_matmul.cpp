@@ -1,0 +1,214 @@
+// matmul (torch.matmul semantics, broadcast batch axes) and linear: values and gradients against
+// PyTorch, gradcheck in f64 for every form including non-contiguous operands, a naive-loop check of
+// the f32 gemm path, the copies avoided, and error messages.
+#include <gtest/gtest.h>
+
+#include "nabla/nabla.hpp"
+#include "ops/matmul_loss_reference.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace nabla;
+using nabla::testing::error_message;
+using nabla::testing::leaf;
+using nabla::testing::matmul_loss_reference;
+using nabla::testing::noncontiguous_leaf;
+using nabla::testing::reference_cases;
+using nabla::testing::strided_leaf;
+using nabla::testing::tensor_from_json;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+constexpr double kRtol = 1e-5, kAtol = 1e-5;  // f32 sums of a few products, in another order
+
+Tensor input_leaf(const nlohmann::json& c, const char* name, bool strided) {
+  Tensor t = tensor_from_json(c.at(name));
+  return strided ? strided_leaf(t) : t.requires_grad_();
+}
+
+// out = f(inputs) and the inputs' gradients for grad_out, compared with the case's values.
+void expect_case(const nlohmann::json& c, const std::vector<std::string>& names,
+                 const std::function<Tensor(const Inputs&)>& f, bool strided) {
+  Inputs inputs;
+  for (const auto& name : names)
+    inputs.push_back(c.contains(name) ? input_leaf(c, name.c_str(), strided) : Tensor());
+  Tensor out = f(inputs);
+  EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), kRtol, kAtol);
+  out.backward(tensor_from_json(c.at("grad_out")));
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!inputs[i].defined()) continue;
+    SCOPED_TRACE("grad_" + names[i]);
+    EXPECT_ALL_CLOSE(inputs[i].grad(), tensor_from_json(c.at("grad_" + names[i])), kRtol, kAtol);
+  }
+}
+
+// C = op(A) @ op(B) in double, reading the operands through at<float>.
+std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  std::vector<double> c(M * N, 0.0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t k = 0; k < K; ++k)
+        c[i * N + j] += static_cast<double>(a.at<float>({i, k})) * b.at<float>({k, j});
+  return c;
+}
+
+void expect_matches_naive(const Tensor& a, const Tensor& b) {
+  const Tensor out = matmul(a, b);
+  const std::vector<double> expected = naive_matmul(a, b);
+  const std::vector<float> actual = out.to_vector<float>();
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-4) << i;
+}
+
+}  // namespace
+
+TEST(Matmul, MatchesPyTorch) {
+  for (const auto& name : reference_cases("matmul/")) {
+    for (bool strided : {false, true}) {
+      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
+      expect_case(
+          matmul_loss_reference().at(name), {"a", "b"},
+          [](const Inputs& in) { return matmul(in[0], in[1]); }, strided);
+    }
+  }
+}
+
+TEST(Linear, MatchesPyTorch) {
+  for (const auto& name : reference_cases("linear/")) {
+    for (bool strided : {false, true}) {
+      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
+      expect_case(
+          matmul_loss_reference().at(name), {"x", "weight", "bias"},
+          [](const Inputs& in) { return linear(in[0], in[1], in[2]); }, strided);
+    }
+  }
+}
+
+TEST(Matmul, F32AgreesWithNaiveLoopInEveryLayout) {
+  Generator gen(7);
+  const Tensor a = randn({64, 48}, DType::f32, &gen), b = randn({48, 32}, DType::f32, &gen);
+  expect_matches_naive(a, b);
+  // Transposed views reach gemm as transpose flags.
+  const Tensor at = a.t().contiguous().t(), bt = b.t().contiguous().t();
+  expect_matches_naive(at, b);
+  expect_matches_naive(a, bt);
+  expect_matches_naive(at, bt);
+  // Row-strided slices are read in place (leading dimension > columns); every other column is not.
+  const Tensor wide = randn({64, 96}, DType::f32, &gen);
+  expect_matches_naive(wide.slice(1, 0, 48), b);
+  expect_matches_naive(wide.slice(1, 0, 96, 2), b);
+}
+
+TEST(Matmul, ManySmallMatricesSpreadOverThreadsMatchPerMatrixProducts) {
+  Generator gen(3);
+  const Tensor a = randn({64, 16, 16}, DType::f32, &gen), b = randn({64, 16, 16}, DType::f32, &gen);
+  const Tensor out = matmul(a, b);
+  for (int64_t i : {0, 31, 63})
+    EXPECT_ALL_CLOSE(out.select(0, i), matmul(a.select(0, i), b.select(0, i)), 1e-6, 1e-6);
+}
+
+TEST(Matmul, GradcheckEveryForm) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{3, 4}, {4, 2}},       {{5}, {5}},
+      {{4}, {4, 3}},          {{3, 4}, {4}},
+      {{2, 3, 4}, {2, 4, 2}}, {{2, 1, 3, 4}, {3, 4, 2}},
+      {{2, 3, 4}, {4, 2}},    {{3, 4}, {2, 4, 2}},
+      {{2, 3, 4}, {4}},       {{4}, {2, 4, 3}},
+      {{1, 3, 4}, {2, 4, 2}}};
+  auto f = [](const Inputs& in) { return matmul(in[0], in[1]); };
+  for (const auto& [sa, sb] : shapes) {
+    SCOPED_TRACE(detail::str(sa, " @ ", sb));
+    EXPECT_GRADCHECK(f, {leaf(sa, 1), leaf(sb, 2)});
+    EXPECT_GRADCHECK(f, {noncontiguous_leaf(sa, 3), noncontiguous_leaf(sb, 4)});
+  }
+}
+
+TEST(Linear, GradcheckWithAndWithoutBias) {
+  auto with_bias = [](const Inputs& in) { return linear(in[0], in[1], in[2]); };
+  auto without_bias = [](const Inputs& in) { return linear(in[0], in[1]); };
+  EXPECT_GRADCHECK(with_bias, {leaf({4, 3}, 1), leaf({5, 3}, 2), leaf({5}, 3)});
+  EXPECT_GRADCHECK(with_bias, {leaf({2, 3, 3}, 1), leaf({2, 3}, 2), leaf({2}, 3)});
+  EXPECT_GRADCHECK(with_bias, {leaf({3}, 1), leaf({4, 3}, 2), leaf({4}, 3)});
+  EXPECT_GRADCHECK(without_bias, {leaf({4, 3}, 1), leaf({5, 3}, 2)});
+  EXPECT_GRADCHECK(with_bias,
+                   {noncontiguous_leaf({4, 3}, 1), noncontiguous_leaf({5, 3}, 2), leaf({5}, 3)});
+  EXPECT_GRADCHECK(without_bias, {noncontiguous_leaf({2, 4, 3}, 1), leaf({5, 3}, 2)});
+}
+
+TEST(Linear, EqualsMatmulWithTransposedWeightPlusBias) {
+  Generator gen(5);
+  const Tensor x = randn({2, 7, 6}, DType::f32, &gen), w = randn({4, 6}, DType::f32, &gen);
+  const Tensor b = randn({4}, DType::f32, &gen);
+  EXPECT_ALL_CLOSE(linear(x, w, b), matmul(x, w.t()) + b, 1e-5, 1e-5);
+}
+
+TEST(Matmul, EmptyOperands) {
+  EXPECT_EQ(matmul(ones({0, 3}), ones({3, 4})).shape(), (Shape{0, 4}));
+  // An empty inner dimension gives zeros, as a sum over nothing.
+  EXPECT_EQ(matmul(ones({2, 0}), ones({0, 3})).to_vector<float>(), std::vector<float>(6, 0.f));
+  EXPECT_EQ(linear(ones({2, 0}), ones({3, 0}), ones({3})).to_vector<float>(),
+            std::vector<float>(6, 1.f));
+}
+
+TEST(Matmul, TransposedOperandsAndLinearAllocateOnlyTheirOutput) {
+  Generator gen(9);
+  const Tensor x = randn({32, 64}, DType::f32, &gen), w = randn({16, 64}, DType::f32, &gen);
+  const Tensor b = randn({16}, DType::f32, &gen);
+  const Tensor wt = w.t();                          // [64, 16], strides [1, 64]
+  const Tensor w_columns = w.t().contiguous().t();  // [16, 64], strides [1, 16]
+  NoGradGuard no_grad;
+  auto allocations = [](const std::function<void()>& f) {
+    const uint64_t before = allocator_stats().allocations;
+    f();
+    return allocator_stats().allocations - before;
+  };
+  EXPECT_EQ(allocations([&] { matmul(x, wt); }), 1u);
+  EXPECT_EQ(allocations([&] { matmul(x.t(), x); }), 1u);
+  EXPECT_EQ(allocations([&] { linear(x, w, b); }), 1u);
+  EXPECT_EQ(allocations([&] { linear(x, w_columns, b); }), 1u);
+}
+
+TEST(Matmul, ErrorMessages) {
+  EXPECT_EQ(error_message([] {
+              matmul(ones({2, 3}), ones({4, 5}));
+            }),
+            "matmul: shapes [2, 3] and [4, 5] cannot be multiplied (3 != 4)");
+  EXPECT_EQ(error_message([] { matmul(ones({3}), ones({4})); }),
+            "matmul: shapes [3] and [4] cannot be multiplied (3 != 4)");
+  EXPECT_EQ(error_message([] {
+              matmul(ones({2, 2, 3}), ones({3, 3, 4}));
+            }),
+            "matmul: shapes [2, 2, 3] and [3, 3, 4] cannot be multiplied (batch dimensions [2] "
+            "and [3] cannot be broadcast together)");
+  EXPECT_EQ(error_message([] {
+              matmul(ones({2, 3}), ones({3, 2}, DType::f64));
+            }),
+            "matmul: expected operands of the same dtype, got f32 and f64");
+  EXPECT_EQ(error_message([] {
+              matmul(ones({2, 3}, DType::i64), ones({3, 2}, DType::i64));
+            }),
+            "matmul: expected floating tensors (f32 or f64), got i64");
+  EXPECT_EQ(error_message([] { matmul(scalar_tensor(2), ones({3})); }),
+            "matmul: both operands need at least one axis, got shapes [] and [3]");
+}
+
+TEST(Linear, ErrorMessages) {
+  EXPECT_EQ(error_message([] {
+              linear(ones({4, 5}), ones({3, 6}));
+            }),
+            "linear: input of shape [4, 5] and weight of shape [3, 6] do not match (5 input "
+            "features != in_features 6)");
+  EXPECT_EQ(error_message([] {
+              linear(ones({4, 6}), ones({3, 6}), ones({4}));
+            }),
+            "linear: expected a bias of shape [3] for a weight of shape [3, 6], got shape [4]");
+  EXPECT_EQ(error_message([] {
+              linear(ones({4, 6}), ones({6}));
+            }),
+            "linear: expected a weight of shape [out_features, in_features], got shape [6]");
+  EXPECT_EQ(error_message([] {
+              linear(ones({4, 6}), ones({3, 6}, DType::f64));
+            }),
+            "linear: expected input and weight of the same dtype, got f32 and f64");
+}

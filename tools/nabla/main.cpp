@@ -1,0 +1,64 @@
+// nabla: the command line. Every failure is one line "nabla: error: ..." on stderr and a non-zero
+// exit (2 for usage errors, 1 for everything else); never a stack trace.
+#include <iostream>
+#include <string>
+
+#include "common.hpp"
+
+namespace {
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+int fail(const std::string& message, int code) {
+  std::cerr << "nabla: error: " << one_line(message) << std::endl;
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nabla: train, evaluate and inspect neural networks from the command line.",
+               "nabla"};
+  app.footer(
+      "Examples:\n"
+      "  nabla train                          # the classic MLP on Fashion-MNIST, 5 epochs\n"
+      "  nabla train --epochs 10 --out runs/mlp\n"
+      "  nabla evaluate --checkpoint runs/mlp\n"
+      "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
+      "  nabla summary --model mlp\n"
+      "Run 'nabla COMMAND --help' for the options of a command.");
+  app.require_subcommand(1);
+  const std::vector<nabla::cli::Command> commands = {
+      nabla::cli::add_train_command(app), nabla::cli::add_evaluate_command(app),
+      nabla::cli::add_predict_command(app), nabla::cli::add_summary_command(app)};
+  if (argc == 1) {
+    std::cout << app.help();
+    return 0;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string where = "nabla";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    return fail(std::string(e.what()) + " (see '" + where + " --help')", 2);
+  }
+  try {
+    for (const nabla::cli::Command& command : commands) {
+      if (command.app->parsed()) command.run();
+    }
+  } catch (const std::exception& e) {  // nabla::Error and anything from the standard library
+    std::cout.flush();
+    return fail(e.what(), 1);
+  }
+  return 0;
+}
