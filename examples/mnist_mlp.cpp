@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
 #include <nabla/nabla.hpp>
 
 using namespace nabla;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -353,7 +354,7 @@ struct ValidationData {
 struct FitOptions {
   int64_t epochs = 1;
   int64_t batch_size = 32;
-  double validation_split = 0;  // holds out the last fraction of the samples (as Keras)
+  double validation_split = 0;       // holds out the last fraction of the samples (as Keras)
   ValidationData validation_data{};  // used instead of validation_split when x is defined
   bool shuffle = true;
   int64_t initial_epoch = 0;  // resume: epochs run from initial_epoch to epochs - 1
@@ -378,7 +379,7 @@ struct EvaluationReport {
 
 // Arguments of compile() that take a Keras name or an object.
 struct OptimizerArg {
-  OptimizerArg(const char* name) : name(name) {}  // NOLINT: implicit by design
+  OptimizerArg(const char* name) : name(name) {}             // NOLINT: implicit by design
   OptimizerArg(std::string name) : name(std::move(name)) {}  // NOLINT
   template <class O>
   OptimizerArg(std::unique_ptr<O> optimizer) : optimizer(std::move(optimizer)) {}  // NOLINT
@@ -386,17 +387,17 @@ struct OptimizerArg {
   std::unique_ptr<optim::Optimizer> optimizer;
 };
 struct LossArg {
-  LossArg(const char* name) : loss(make_loss(name)) {}                  // NOLINT
-  LossArg(const std::string& name) : loss(make_loss(name)) {}           // NOLINT
+  LossArg(const char* name) : loss(make_loss(name)) {}         // NOLINT
+  LossArg(const std::string& name) : loss(make_loss(name)) {}  // NOLINT
   template <class L>
-  LossArg(std::shared_ptr<L> loss) : loss(std::move(loss)) {}           // NOLINT
+  LossArg(std::shared_ptr<L> loss) : loss(std::move(loss)) {}  // NOLINT
   LossPtr loss;
 };
 struct MetricArg {
-  MetricArg(const char* name) : name(name) {}                            // NOLINT
-  MetricArg(std::string name) : name(std::move(name)) {}                 // NOLINT
+  MetricArg(const char* name) : name(name) {}             // NOLINT
+  MetricArg(std::string name) : name(std::move(name)) {}  // NOLINT
   template <class M>
-  MetricArg(std::shared_ptr<M> metric) : metric(std::move(metric)) {}    // NOLINT
+  MetricArg(std::shared_ptr<M> metric) : metric(std::move(metric)) {}  // NOLINT
   std::string name;
   MetricPtr metric;
 };
@@ -404,8 +405,11 @@ struct MetricArg {
 class Model {
  public:
   explicit Model(nn::ModulePtr module, std::string name = "");
-  // A Sequential of the layers (Keras's Sequential([...])).
+  // A Sequential of the layers (Keras's Sequential([...])). The initializer-list form makes
+  // Model({layer}) a Sequential of one layer rather than the layer itself.
   explicit Model(std::vector<nn::ModulePtr> layers, std::string name = "");
+  Model(std::initializer_list<nn::ModulePtr> layers, std::string name = "")
+      : Model(std::vector<nn::ModulePtr>(layers), std::move(name)) {}
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
   ~Model();
@@ -418,8 +422,7 @@ class Model {
 
   // optimizer: name ("adam", "sgd", ...) with its defaults, or an object; loss: Keras name or
   // object; metrics: names or objects ("accuracy" and the loss are printed in every epoch).
-  void compile(OptimizerArg optimizer = "rmsprop",
-               LossArg loss = "sparse_categorical_crossentropy",
+  void compile(OptimizerArg optimizer = "rmsprop", LossArg loss = "sparse_categorical_crossentropy",
                std::vector<MetricArg> metrics = {});
   bool compiled() const;
 
@@ -479,7 +482,8 @@ using Sequential = Model;
 }  // namespace nabla::train
 
 // Keras-style layer constructors, so that a model reads as in the Keras tutorials:
-//   Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, "softmax")});
+//   Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10,
+//   "softmax")});
 namespace nabla::layers {
 inline nn::ModulePtr Dense(int64_t units, const std::string& activation = "") {
   return std::make_shared<nn::Dense>(units, activation);

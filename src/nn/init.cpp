@@ -90,9 +90,10 @@ std::vector<double> orthonormal_columns(std::vector<double> a, int64_t m, int64_
       for (int64_t i = k; i < m; ++i) q[i * n + j] -= 2 * dot * v[i - k];
     }
   }
-  for (int64_t j = 0; j < n; ++j)
+  for (int64_t j = 0; j < n; ++j) {
     if (r_diag[j] < 0)
       for (int64_t i = 0; i < m; ++i) q[i * n + j] = -q[i * n + j];
+  }
   return q;
 }
 

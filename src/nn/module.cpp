@@ -39,23 +39,30 @@ void collect_modes(Module& m, std::vector<std::pair<Module*, bool>>& out) {
 
 }  // namespace
 
+namespace {
+// A name for a new entry of `kind` ("parameter", "buffer", "submodule"): non-empty, no '.', since
+// dots separate path components, and not yet used among `entries`.
+template <class Entries>
+void check_new_name(const std::string& owner, const char* kind, const std::string& name,
+                    const Entries& entries) {
+  NABLA_CHECK(!name.empty() && name.find('.') == std::string::npos, owner, ": invalid ", kind,
+              " name '", name, "' (expected a non-empty name without '.')");
+  for (const auto& entry : entries) {
+    NABLA_CHECK(entry.first != name, owner, ": a ", kind, " named '", name,
+                "' is already registered");
+  }
+}
+}  // namespace
+
 void Module::register_child(const std::string& name, std::shared_ptr<Module> module) {
   NABLA_CHECK(module != nullptr, type_name(), ": cannot register a null module as '", name, "'");
-  NABLA_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
-              ": invalid submodule name '", name, "' (expected a non-empty name without '.')");
-  for (const auto& entry : children_)
-    NABLA_CHECK(entry.first != name, type_name(), ": a submodule named '", name,
-                "' is already registered");
+  check_new_name(type_name(), "submodule", name, children_);
   children_.emplace_back(name, std::move(module));
 }
 
 Tensor& Module::register_parameter(const std::string& name, Tensor value) {
   NABLA_CHECK(value.defined(), type_name(), ": parameter '", name, "' is an undefined tensor");
-  NABLA_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
-              ": invalid parameter name '", name, "' (expected a non-empty name without '.')");
-  for (const auto& entry : parameters_)
-    NABLA_CHECK(entry.first != name, type_name(), ": a parameter named '", name,
-                "' is already registered");
+  check_new_name(type_name(), "parameter", name, parameters_);
   value.requires_grad_(true);
   parameters_.emplace_back(name, std::move(value));
   return parameters_.back().second;
@@ -63,11 +70,7 @@ Tensor& Module::register_parameter(const std::string& name, Tensor value) {
 
 Tensor& Module::register_buffer(const std::string& name, Tensor value) {
   NABLA_CHECK(value.defined(), type_name(), ": buffer '", name, "' is an undefined tensor");
-  NABLA_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
-              ": invalid buffer name '", name, "' (expected a non-empty name without '.')");
-  for (const auto& entry : buffers_)
-    NABLA_CHECK(entry.first != name, type_name(), ": a buffer named '", name,
-                "' is already registered");
+  check_new_name(type_name(), "buffer", name, buffers_);
   buffers_.emplace_back(name, std::move(value));
   return buffers_.back().second;
 }
@@ -121,8 +124,9 @@ StateDict Module::state_dict() const {
   append_named(parameters_, "", all, nullptr);
   append_named(buffers_, "", all, nullptr);
   for (const auto& [name, t] : all) out[name] = t.detach();
-  for (const auto& [name, child] : children_)
-    for (const auto& [key, t] : child->state_dict()) out[name + "." + key] = t;
+  for (const auto& [name, child] : children_) {
+    for (const auto& [key, t] : child->state_dict()) out[name + '.' + key] = t;
+  }
   return out;
 }
 

@@ -16,28 +16,17 @@ using autograd::record;
 
 namespace {
 
-// Records a one-input op whose input gradient is dfn(grad, saved) elementwise, `saved` being the
-// input or the detached output, whichever the derivative is cheaper from.
-template <class D>
-void record_elementwise(const char* node, const Tensor& x, const Tensor& out, const Tensor& saved,
-                        D dfn) {
-  if (!needs_grad({x})) return;
-  record(node, {x}, {out}, [saved, dfn](auto& g) {
-    return std::vector<Tensor>{map2(g[0], saved, "backward", dfn)};
-  });
-}
-
-constexpr double kSqrtHalf = 0.70710678118654752440;      // 1/sqrt(2)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;    // 1/sqrt(2*pi)
-constexpr double kSqrt2OverPi = 0.79788456080286535588;   // sqrt(2/pi)
-constexpr double kGeluCubic = 0.044715;                   // the tanh approximation's x^3 term
+constexpr double kSqrtHalf = 0.70710678118654752440;     // 1/sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/sqrt(2*pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2/pi)
+constexpr double kGeluCubic = 0.044715;                  // the tanh approximation's x^3 term
 
 }  // namespace
 
 Tensor relu(const Tensor& x) {
   // `v < 0 ? 0 : v` keeps NaN (and -0), as torch.relu does.
   Tensor out = map1(x, "relu", [](auto v) { return v < 0 ? decltype(v)(0) : v; });
-  record_elementwise("ReluBackward", x, out, out.detach(),
+  record_pointwise("ReluBackward", x, out, out.detach(),
                      [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); });
   return out;
 }
@@ -46,7 +35,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   Tensor out = map1(x, "leaky_relu", [negative_slope](auto v) {
     return v > 0 ? v : v * static_cast<decltype(v)>(negative_slope);
   });
-  record_elementwise("LeakyReluBackward", x, out, x, [negative_slope](auto g, auto v) {
+  record_pointwise("LeakyReluBackward", x, out, x, [negative_slope](auto g, auto v) {
     return v > 0 ? g : g * static_cast<decltype(g)>(negative_slope);
   });
   return out;
@@ -56,7 +45,7 @@ Tensor elu(const Tensor& x, double alpha) {
   Tensor out = map1(x, "elu", [alpha](auto v) {
     return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v);
   });
-  record_elementwise("EluBackward", x, out, x, [alpha](auto g, auto v) {
+  record_pointwise("EluBackward", x, out, x, [alpha](auto g, auto v) {
     return v > 0 ? g : g * static_cast<decltype(g)>(alpha) * std::exp(v);
   });
   return out;
@@ -70,7 +59,7 @@ Tensor gelu(const Tensor& x, bool tanh_approximation) {
       const T u = T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v);
       return T(0.5) * v * (1 + std::tanh(u));
     });
-    record_elementwise("GeluBackward", x, out, x, [](auto g, auto v) {
+    record_pointwise("GeluBackward", x, out, x, [](auto g, auto v) {
       using T = decltype(v);
       const T t = std::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v));
       const T du = T(kSqrt2OverPi) * (1 + 3 * T(kGeluCubic) * v * v);
@@ -83,7 +72,7 @@ Tensor gelu(const Tensor& x, bool tanh_approximation) {
     using T = decltype(v);
     return T(0.5) * v * (1 + std::erf(v * T(kSqrtHalf)));
   });
-  record_elementwise("GeluBackward", x, out, x, [](auto g, auto v) {
+  record_pointwise("GeluBackward", x, out, x, [](auto g, auto v) {
     using T = decltype(v);
     const T cdf = T(0.5) * (1 + std::erf(v * T(kSqrtHalf)));
     const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
@@ -95,14 +84,14 @@ Tensor gelu(const Tensor& x, bool tanh_approximation) {
 Tensor sigmoid(const Tensor& x) {
   // exp(-v) overflows to inf for very negative v, giving exactly 0: no NaN on either side.
   Tensor out = map1(x, "sigmoid", [](auto v) { return 1 / (1 + std::exp(-v)); });
-  record_elementwise("SigmoidBackward", x, out, out.detach(),
+  record_pointwise("SigmoidBackward", x, out, out.detach(),
                      [](auto g, auto y) { return g * y * (1 - y); });
   return out;
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor out = map1(x, "tanh", [](auto v) { return std::tanh(v); });
-  record_elementwise("TanhBackward", x, out, out.detach(),
+  record_pointwise("TanhBackward", x, out, out.detach(),
                      [](auto g, auto y) { return g * (1 - y * y); });
   return out;
 }
@@ -115,13 +104,14 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
     const T z = v * T(beta);
     return z > T(threshold) ? v : std::log1p(std::exp(z)) / T(beta);
   });
-  record_elementwise("SoftplusBackward", x, out, x, [beta, threshold](auto g, auto v) -> decltype(g) {
-    using T = decltype(v);
-    const T z = v * T(beta);
-    if (z > T(threshold)) return g;
-    const T e = std::exp(z);
-    return g * e / (e + 1);
-  });
+  record_pointwise("SoftplusBackward", x, out, x,
+                     [beta, threshold](auto g, auto v) -> decltype(g) {
+                       using T = decltype(v);
+                       const T z = v * T(beta);
+                       if (z > T(threshold)) return g;
+                       const T e = std::exp(z);
+                       return g * e / (e + 1);
+                     });
   return out;
 }
 
@@ -134,9 +124,13 @@ struct AxisSplit {
 AxisSplit split_at(const Shape& shape, int64_t axis) {
   AxisSplit s;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    if (d < axis) s.outer *= shape[d];
-    else if (d == axis) s.dim = shape[d];
-    else s.inner *= shape[d];
+    if (d < axis) {
+      s.outer *= shape[d];
+    } else if (d == axis) {
+      s.dim = shape[d];
+    } else {
+      s.inner *= shape[d];
+    }
   }
   return s;
 }
@@ -161,7 +155,8 @@ Tensor softmax_family(const Tensor& x, int64_t axis_in, bool log) {
              Tensor grad_x = make_tensor(y.shape(), y.dtype());
              dispatch_floating(y.dtype(), "softmax backward", [&](auto tag) {
                using T = decltype(tag);
-               auto kernel = log ? cpu::log_softmax_backward_axis<T> : cpu::softmax_backward_axis<T>;
+               auto kernel =
+                   log ? cpu::log_softmax_backward_axis<T> : cpu::softmax_backward_axis<T>;
                kernel(y.data<T>(), grad.data<T>(), s.outer, s.dim, s.inner, grad_x.data<T>());
              });
              return std::vector<Tensor>{grad_x};

@@ -2,9 +2,11 @@
 //   map1(x, "exp", [](auto v) { return std::exp(v); })
 //   map2(a, b, "mul", [](auto x, auto y) { return x * y; })
 // Inputs are promoted to a common dtype, broadcast, and computed by the vectorized kernels.
-// They do not record autograd: each op records its own backward next to its forward.
+// map1/map2 do not record autograd: each op records its own backward next to its forward, for
+// one-input ops usually with record_pointwise.
 #pragma once
 
+#include "autograd/node.hpp"
 #include "core/dispatch.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "ops/shape_util.hpp"
@@ -14,7 +16,7 @@ namespace nabla {
 // f over the elements of a floating tensor (f32/f64), same dtype out.
 template <class F>
 Tensor map1(const Tensor& x, const char* op, F f) {
-  Tensor in = x.contiguous();
+  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());  // not recorded
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
@@ -55,6 +57,17 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f, bool floating
     dispatch_numeric(dtype, op, run);
   }
   return out;
+}
+
+// Records a one-input op whose input gradient is map2(grad, saved, dfn): `saved` is the input or
+// the output (detached), whichever the derivative is cheaper from.
+template <class D>
+void record_pointwise(const char* node, const Tensor& x, const Tensor& out, const Tensor& saved,
+                      D dfn) {
+  if (!autograd::needs_grad({x})) return;
+  autograd::record(node, {x}, {out}, [saved, dfn](auto& g) {
+    return std::vector<Tensor>{map2(g[0], saved, "backward", dfn)};
+  });
 }
 
 }  // namespace nabla

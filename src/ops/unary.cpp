@@ -10,17 +10,6 @@ namespace nabla {
 using autograd::needs_grad;
 using autograd::record;
 
-namespace {
-// Records a one-input op whose input gradient is map2(grad, saved, dfn) for a saved tensor.
-template <class D>
-void record_unary(const char* node, const Tensor& x, const Tensor& out, const Tensor& saved, D dfn) {
-  if (!needs_grad({x})) return;
-  record(node, {x}, {out}, [saved, dfn](auto& g) {
-    return std::vector<Tensor>{map2(g[0], saved, "backward", dfn)};
-  });
-}
-}  // namespace
-
 Tensor neg(const Tensor& x) {
   if (!is_floating(x.dtype())) return mul(x, scalar_tensor(-1, x.dtype()));
   Tensor out = map1(x, "neg", [](auto v) { return -v; });
@@ -32,33 +21,33 @@ Tensor neg(const Tensor& x) {
 
 Tensor exp(const Tensor& x) {
   Tensor out = map1(x, "exp", [](auto v) { return std::exp(v); });
-  record_unary("ExpBackward", x, out, out.detach(), [](auto g, auto y) { return g * y; });
+  record_pointwise("ExpBackward", x, out, out.detach(), [](auto g, auto y) { return g * y; });
   return out;
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = map1(x, "log", [](auto v) { return std::log(v); });
-  record_unary("LogBackward", x, out, x, [](auto g, auto v) { return g / v; });
+  record_pointwise("LogBackward", x, out, x, [](auto g, auto v) { return g / v; });
   return out;
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = map1(x, "sqrt", [](auto v) { return std::sqrt(v); });
-  record_unary("SqrtBackward", x, out, out.detach(), [](auto g, auto y) { return g / (2 * y); });
+  record_pointwise("SqrtBackward", x, out, out.detach(), [](auto g, auto y) { return g / (2 * y); });
   return out;
 }
 
 Tensor rsqrt(const Tensor& x) {
   Tensor out = map1(x, "rsqrt", [](auto v) { return 1 / std::sqrt(v); });
   // d/dx x^(-1/2) = -1/2 * y^3
-  record_unary("RsqrtBackward", x, out, out.detach(),
+  record_pointwise("RsqrtBackward", x, out, out.detach(),
                [](auto g, auto y) { return g * y * y * y * decltype(y)(-0.5); });
   return out;
 }
 
 Tensor abs(const Tensor& x) {
   Tensor out = map1(x, "abs", [](auto v) { return std::abs(v); });
-  record_unary("AbsBackward", x, out, x, [](auto g, auto v) {
+  record_pointwise("AbsBackward", x, out, x, [](auto g, auto v) {
     return v > 0 ? g : (v < 0 ? -g : decltype(g)(0));
   });
   return out;
@@ -66,7 +55,7 @@ Tensor abs(const Tensor& x) {
 
 Tensor square(const Tensor& x) {
   Tensor out = map1(x, "square", [](auto v) { return v * v; });
-  record_unary("SquareBackward", x, out, x, [](auto g, auto v) { return 2 * g * v; });
+  record_pointwise("SquareBackward", x, out, x, [](auto g, auto v) { return 2 * g * v; });
   return out;
 }
 
@@ -78,7 +67,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     return v < T(l) ? T(l) : (v > T(h) ? T(h) : v);
   });
   // Gradient passes where the input is inside [min, max] (inclusive, as PyTorch).
-  record_unary("ClampBackward", x, out, x, [l, h](auto g, auto v) {
+  record_pointwise("ClampBackward", x, out, x, [l, h](auto g, auto v) {
     using T = decltype(v);
     return (v >= T(l) && v <= T(h)) ? g : T(0);
   });

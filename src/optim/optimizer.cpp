@@ -64,9 +64,10 @@ Tensor& Optimizer::slot(size_t i, const std::string& name) {
 
 std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> out;
-  for (size_t i = 0; i < state_.size(); ++i)
+  for (size_t i = 0; i < state_.size(); ++i) {
     for (const auto& [slot_name, value] : state_[i])
       out[std::to_string(i) + "." + slot_name] = value.clone();
+  }
   out["step"] = scalar_tensor(static_cast<double>(steps_), DType::f64);
   out["lr"] = scalar_tensor(lr_, DType::f64);
   return out;

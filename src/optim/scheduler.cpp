@@ -24,7 +24,8 @@ StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
 }
 
 double StepLR::lr_at(int64_t epoch) const {
-  return base_lr_ * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+  const int64_t decays = epoch / step_size_;  // integer division: whole steps only
+  return base_lr_ * std::pow(gamma_, static_cast<double>(decays));
 }
 
 MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma)

@@ -46,9 +46,9 @@ std::string format_path(const std::string& pattern, int64_t epoch, const Logs& l
     std::string spec = colon == std::string::npos ? "" : field.substr(colon + 1);
     const bool is_epoch = key == "epoch";
     if (spec.empty()) spec = is_epoch ? "d" : ".4f";
-    const bool valid = spec.find_first_not_of("0123456789.") == spec.size() - 1 &&
-                       (is_epoch ? spec.back() == 'd' : std::string("feg").find(spec.back()) !=
-                                                            std::string::npos);
+    const bool valid =
+        spec.find_first_not_of("0123456789.") == spec.size() - 1 &&
+        (is_epoch ? spec.back() == 'd' : std::string("feg").find(spec.back()) != std::string::npos);
     NABLA_CHECK(valid, "ModelCheckpoint: bad format '", spec, "' for field '", key, "' in path '",
                 pattern, "' (expected e.g. {epoch:02d} or {val_loss:.4f})");
     char buffer[128];
@@ -95,15 +95,15 @@ std::optional<double> Logs::get(std::string_view name) const {
 
 double Logs::at(std::string_view name) const {
   const std::optional<double> value = get(name);
-  NABLA_CHECK(value.has_value(), "Logs: no value named '", name, "' (available: ",
-              joined_names(items_), ")");
+  NABLA_CHECK(value.has_value(), "Logs: no value named '", name,
+              "' (available: ", joined_names(items_), ")");
   return *value;
 }
 
 const std::vector<double>& History::operator[](const std::string& name) const {
   const auto it = history.find(name);
-  NABLA_CHECK(it != history.end(), "History: no metric named '", name, "' (recorded: ",
-              joined_names(history), ")");
+  NABLA_CHECK(it != history.end(), "History: no metric named '", name,
+              "' (recorded: ", joined_names(history), ")");
   return it->second;
 }
 
@@ -256,8 +256,8 @@ void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
   if (!schedule_) return;
   optim::Optimizer& optimizer = model().optimizer();
   const double lr = schedule_(epoch, optimizer.lr());
-  NABLA_CHECK(std::isfinite(lr) && lr >= 0, "LearningRateScheduler: the schedule returned lr ",
-              lr, " for epoch ", epoch, "; expected a finite value >= 0");
+  NABLA_CHECK(std::isfinite(lr) && lr >= 0, "LearningRateScheduler: the schedule returned lr ", lr,
+              " for epoch ", epoch, "; expected a finite value >= 0");
   optimizer.set_lr(lr);
 }
 

@@ -23,8 +23,8 @@ Tensor float_targets_like_outputs(const Tensor& y_true, const Shape& output_shap
   Tensor y = is_floating(y_true.dtype()) ? y_true : y_true.to(DType::f32);
   const int64_t out_dim = static_cast<int64_t>(output_shape.size());
   if (y.dim() == out_dim - 1 && output_shape.back() == 1) y = y.unsqueeze(-1);
-  NABLA_CHECK(y.dim() == out_dim && std::equal(y.shape().begin() + 1, y.shape().end(),
-                                               output_shape.begin() + 1),
+  NABLA_CHECK(y.dim() == out_dim &&
+                  std::equal(y.shape().begin() + 1, y.shape().end(), output_shape.begin() + 1),
               where, ": ", loss_name, " expects targets of shape ",
               shape_with_batch(output_shape, "N"), " for a model with outputs ",
               shape_with_batch(output_shape, "N"), ", got ", y.shape());
@@ -91,8 +91,8 @@ Tensor SparseCategoricalCrossentropy::prepare_targets(const Tensor& y_true,
   const int64_t* data = labels.data<int64_t>();
   const int64_t n = labels.numel();
   for (int64_t i = 0; i < n; ++i) {
-    NABLA_CHECK(data[i] >= 0 && data[i] < classes, where, ": label ", data[i], " (sample ",
-                i, ") is out of range for a model with ", classes, " outputs: ", name(),
+    NABLA_CHECK(data[i] >= 0 && data[i] < classes, where, ": label ", data[i], " (sample ", i,
+                ") is out of range for a model with ", classes, " outputs: ", name(),
                 " expects labels in [0, ", classes, ")");
   }
   return labels;

@@ -47,8 +47,10 @@ Tensor labels_i64(const Tensor& y_true) {
 }
 
 bool sparse_layout(const Tensor& y_pred, const Tensor& y_true) {
-  return y_pred.dim() >= 2 && y_pred.size(-1) > 1 && y_true.numel() * y_pred.size(-1) == y_pred.numel() &&
-         (y_true.dim() == y_pred.dim() - 1 || (y_true.dim() == y_pred.dim() && y_true.size(-1) == 1));
+  return y_pred.dim() >= 2 && y_pred.size(-1) > 1 &&
+         y_true.numel() * y_pred.size(-1) == y_pred.numel() &&
+         (y_true.dim() == y_pred.dim() - 1 ||
+          (y_true.dim() == y_pred.dim() && y_true.size(-1) == 1));
 }
 
 // Index of the true class of each row: the label, or the argmax of a one-hot row.
@@ -175,8 +177,7 @@ const MetricTable& metric_table() {
       {"acc", [] { return std::make_shared<Accuracy>(Kind::automatic, "acc"); }},
       {"sparse_categorical_accuracy",
        [] {
-         return std::make_shared<Accuracy>(Kind::sparse_categorical,
-                                           "sparse_categorical_accuracy");
+         return std::make_shared<Accuracy>(Kind::sparse_categorical, "sparse_categorical_accuracy");
        }},
       {"categorical_accuracy",
        [] { return std::make_shared<Accuracy>(Kind::categorical, "categorical_accuracy"); }},

@@ -127,8 +127,8 @@ void Model::attach_parameters() {
 
 void Model::compile(OptimizerArg optimizer, LossArg loss, std::vector<MetricArg> metrics) {
   auto compiled = std::make_unique<Compiled>();
-  compiled->optimizer = optimizer.optimizer ? std::move(optimizer.optimizer)
-                                            : optim::make_optimizer(optimizer.name);
+  compiled->optimizer =
+      optimizer.optimizer ? std::move(optimizer.optimizer) : optim::make_optimizer(optimizer.name);
   NABLA_CHECK(loss.loss != nullptr, "compile: expected a loss, got null");
   compiled->loss = std::move(loss.loss);
   for (MetricArg& metric : metrics) {
@@ -198,8 +198,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   NABLA_CHECK(options.epochs >= 0 && options.initial_epoch >= 0,
               "fit: epochs and initial_epoch must be >= 0, got ", options.epochs, " and ",
               options.initial_epoch);
-  NABLA_CHECK(options.batch_size > 0, "fit: batch_size must be positive, got ",
-              options.batch_size);
+  NABLA_CHECK(options.batch_size > 0, "fit: batch_size must be positive, got ", options.batch_size);
   NABLA_CHECK(options.validation_split >= 0 && options.validation_split < 1,
               "fit: validation_split must lie in [0, 1), got ", options.validation_split);
   NABLA_CHECK(options.verbose >= 0 && options.verbose <= 2, "fit: verbose must be 0, 1 or 2, got ",

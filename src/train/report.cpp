@@ -148,7 +148,8 @@ std::string EvaluationReport::to_string(const std::vector<std::string>& class_na
   };
   // Matrix rows carry the class index too, since its columns are numbered.
   auto row_label = [&](size_t c) {
-    return c < class_names.size() ? class_names[c] + " " + std::to_string(c) : std::to_string(c);
+    return c < class_names.size() ? class_names[c] + " (" + std::to_string(c) + ")"
+                                  : std::to_string(c);
   };
   size_t name_width = 9;  // "macro avg"
   for (size_t c = 0; c < classes; ++c) name_width = std::max(name_width, row_label(c).size());
@@ -167,8 +168,8 @@ std::string EvaluationReport::to_string(const std::vector<std::string>& class_na
     text += buffer;
   }
   std::snprintf(buffer, sizeof(buffer), "%*s  %9.4f  %6.4f  %8.4f  %7lld\n",
-                static_cast<int>(name_width), "macro avg", macro_precision, macro_recall,
-                macro_f1, static_cast<long long>(total));
+                static_cast<int>(name_width), "macro avg", macro_precision, macro_recall, macro_f1,
+                static_cast<long long>(total));
   text += buffer;
 
   text += "\nconfusion matrix (rows: true class, columns: predicted class)\n";
@@ -177,7 +178,7 @@ std::string EvaluationReport::to_string(const std::vector<std::string>& class_na
     for (int64_t count : row) largest = std::max(largest, count);
   }
   const size_t cell =
-      std::max(std::to_string(largest).size(), std::to_string(classes - 1).size()) + 1;
+      std::max(std::to_string(largest).size(), std::to_string(classes - 1).size()) + 2;
   auto pad_left = [](const std::string& cell_text, size_t width) {
     return std::string(width > cell_text.size() ? width - cell_text.size() : 0, ' ') + cell_text;
   };

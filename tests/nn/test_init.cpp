@@ -88,7 +88,7 @@ TEST(Init, UniformAndNormalFamiliesMatchPyTorch) {
 }
 
 TEST(Init, LecunNormalIsKerasTruncatedNormal) {
-  const auto& ref = load_reference("nn_optim").at("init").at("lecun_normal");
+  const auto ref = load_reference("nn_optim").at("init").at("lecun_normal");
   Generator gen(7);
   Tensor w = weight(ref);
   nn::init::lecun_normal_(w, &gen);

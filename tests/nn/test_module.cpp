@@ -119,7 +119,7 @@ TEST(Module, StrictLoadErrorsNameKeysAndShapes) {
 }
 
 TEST(Module, LoadsPyTorchStateDictAndMatchesItsOutput) {
-  const auto& c = load_reference("nn_optim").at("module").at("mlp");
+  const auto c = load_reference("nn_optim").at("module").at("mlp");
   nn::Sequential model(
       {std::make_shared<nn::Linear>(5), nn::ReLU(), std::make_shared<nn::Linear>(3)});
   const Tensor x = tensor_from_json(c.at("input"));

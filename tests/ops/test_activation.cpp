@@ -137,8 +137,7 @@ TEST(Activation, SoftmaxF32KernelsAgreeWithF64OnLargeTensors) {
   const Tensor g64 = g32.to(DType::f64);
   for (const bool log : {false, true}) {
     for (const int64_t axis : {0, 1, 2}) {
-      SCOPED_TRACE(std::string(log ? "log_softmax" : "softmax") + " axis " +
-                   std::to_string(axis));
+      SCOPED_TRACE(std::string(log ? "log_softmax" : "softmax") + " axis " + std::to_string(axis));
       auto run = [&](const Tensor& x, const Tensor& g) {
         Tensor leaf_x = x.detach().requires_grad_();
         Tensor y = log ? log_softmax(leaf_x, axis) : softmax(leaf_x, axis);
@@ -174,7 +173,7 @@ TEST(Activation, EdgeValues) {
   const auto r = relu(x).to_vector<double>();
   EXPECT_EQ(r[0], 0.0);
   EXPECT_EQ(r[3], 1000.0);
-  EXPECT_TRUE(std::isnan(r[4]));  // NaN is kept, as torch.relu
+  EXPECT_TRUE(std::isnan(r[4]));                // NaN is kept, as torch.relu
   EXPECT_EQ(softplus(f64({30})).item(), 30.0);  // above the threshold: x itself
   EXPECT_NEAR(softplus(f64({-30})).item(), std::exp(-30.0), 1e-25);
   EXPECT_EQ(elu(f64({-1000})).item(), -1.0);
@@ -219,9 +218,14 @@ TEST(Activation, SavedOutputsDoNotLeakTheGraph) {
 // ---- errors ----
 
 TEST(Activation, ErrorMessages) {
-  EXPECT_EQ(error_message([] { softmax(zeros({2, 3}), 2); }),
-            "softmax: axis 2 is out of range for a tensor of shape [2, 3] (expected -2 <= axis < 2)");
-  EXPECT_EQ(error_message([] { log_softmax(zeros({2, 3}), -3); }),
+  EXPECT_EQ(error_message([] {
+              softmax(zeros({2, 3}), 2);
+            }),
+            "softmax: axis 2 is out of range for a tensor of shape [2, 3] (expected -2 <= "
+            "axis < 2)");
+  EXPECT_EQ(error_message([] {
+              log_softmax(zeros({2, 3}), -3);
+            }),
             "log_softmax: axis -3 is out of range for a tensor of shape [2, 3] (expected -2 <= "
             "axis < 2)");
   EXPECT_EQ(error_message([] { softmax(arange(3)); }),

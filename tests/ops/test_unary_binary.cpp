@@ -117,9 +117,7 @@ TEST(Binary, WhereGradcheck) {
   EXPECT_GRADCHECK(f, {noncontiguous_leaf({3, 4}, 3), leaf({3, 1}, 4)});
   // The condition broadcasts too: [3, 1] against [4].
   const Tensor column = from_vector(std::vector<bool>{true, false, true}, {3, 1});
-  const nabla::testing::Function g = [&](const Inputs& in) {
-    return where(column, in[0], in[1]);
-  };
+  const nabla::testing::Function g = [&](const Inputs& in) { return where(column, in[0], in[1]); };
   EXPECT_GRADCHECK(g, {leaf({4}, 5), leaf({1}, 6)});
 }
 
@@ -224,10 +222,14 @@ TEST(Unary, LargeNonContiguousInputTakesTheParallelPath) {
 // ---- errors ----
 
 TEST(Binary, BroadcastMismatchNamesOpAndShapes) {
-  EXPECT_EQ(error_message([] { add(zeros({2, 3}), zeros({4})); }),
+  EXPECT_EQ(error_message([] {
+              add(zeros({2, 3}), zeros({4}));
+            }),
             "add: shapes [2, 3] and [4] cannot be broadcast together (axis -1 has sizes 3 and 4; "
             "expected equal sizes or 1)");
-  EXPECT_EQ(error_message([] { mul(zeros({2, 3, 5}), zeros({4, 1})); }),
+  EXPECT_EQ(error_message([] {
+              mul(zeros({2, 3, 5}), zeros({4, 1}));
+            }),
             "mul: shapes [2, 3, 5] and [4, 1] cannot be broadcast together (axis -2 has sizes 3 "
             "and 4; expected equal sizes or 1)");
 }

@@ -35,7 +35,7 @@ TEST(Clip, GradNormMatchesPyTorch) {
 }
 
 TEST(Clip, GradValueMatchesPyTorch) {
-  const auto& c = load_reference("nn_optim").at("clip").at("value");
+  const auto c = load_reference("nn_optim").at("clip").at("value");
   Tensor p = zeros({4, 5}, DType::f64).requires_grad_();
   p.set_grad(tensor_from_json(c.at("grad")));
   clip_grad_value({p}, c.at("clip_value").get<double>());

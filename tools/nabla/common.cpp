@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -27,7 +28,9 @@ std::string data_dir_or_default(const std::string& dir) {
   return dir.empty() ? data::kFashionMnistDir : dir;
 }
 
-data::MnistData load_data(const std::string& dir) { return data::load_mnist(data_dir_or_default(dir)); }
+data::MnistData load_data(const std::string& dir) {
+  return data::load_mnist(data_dir_or_default(dir));
+}
 
 std::vector<std::string> class_names_for(const std::string& data_dir, int64_t classes) {
   std::string lowered = data_dir_or_default(data_dir);
@@ -120,8 +123,8 @@ std::vector<int64_t> parse_int_list(const std::string& text, const char* what) {
     const std::string item = text.substr(start, end - start);
     NABLA_CHECK(!item.empty() && item.size() < 18 &&
                     item.find_first_not_of("0123456789") == std::string::npos,
-                what, ": expected non-negative integers separated by commas, got '", item,
-                "' in '", text, "'");
+                what, ": expected non-negative integers separated by commas, got '", item, "' in '",
+                text, "'");
     values.push_back(std::stoll(item));
     start = end + 1;
   }

@@ -28,8 +28,7 @@ void run_evaluate(const EvaluateOptions& options) {
       loaded.model.evaluate(data.test_images, data.test_labels, options.batch_size, 0);
   const int64_t classes = loaded.model.output_shape().back();
   std::cout << "Model " << loaded.model.name() << " on the test set of "
-            << data_dir_or_default(data_dir) << " (" << data.test_images.size(0)
-            << " samples)\n";
+            << data_dir_or_default(data_dir) << " (" << data.test_images.size(0) << " samples)\n";
   std::cout << report.to_string(class_names_from(loaded.metadata, data_dir, classes));
   if (report.metrics.count("accuracy") != 0) {
     char line[64];

@@ -1,5 +1,6 @@
 // nabla predict: class and probabilities for test images (by index) or for an image file (binary
 // PGM, or an IDX file of one or more images), from a checkpoint written by `nabla train --out`.
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -144,9 +145,9 @@ Command add_predict_command(CLI::App& app) {
   sub->add_option("--checkpoint,-c", options->checkpoint,
                   "Folder written by `nabla train --out` (or its model.safetensors)")
       ->required();
-  auto* index = sub->add_option("--index,-i", options->indices,
-                                "Test-set images by index, comma-separated")
-                    ->capture_default_str();
+  auto* index =
+      sub->add_option("--index,-i", options->indices, "Test-set images by index, comma-separated")
+          ->capture_default_str();
   sub->add_option("--image", options->image,
                   "An image file instead: binary PGM (P5) or IDX, 28x28 grey levels")
       ->excludes(index);

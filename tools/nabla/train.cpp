@@ -75,9 +75,9 @@ void run_train(const TrainOptions& options) {
 
   const std::string data_dir = data_dir_or_default(options.data_dir);
   std::cout << "Training " << spec.name << " on " << data_dir << ": " << x_train.size(0)
-            << " samples, " << training.epochs << " epochs, batch " << training.batch_size << ", "
-            << training.optimizer << " (lr " << model.optimizer().lr() << "), seed "
-            << options.seed << "\n";
+            << " samples, " << training.epochs << (training.epochs == 1 ? " epoch" : " epochs")
+            << ", batch " << training.batch_size << ", " << training.optimizer << " (lr "
+            << model.optimizer().lr() << "), seed " << options.seed << "\n";
   std::vector<train::CallbackPtr> callbacks;
   namespace fs = std::filesystem;
   if (!options.out.empty()) {
@@ -91,9 +91,8 @@ void run_train(const TrainOptions& options) {
              .verbose = options.verbose,
              .callbacks = callbacks,
              .seed = options.seed});
-  const train::EvaluationReport report =
-      model.evaluate(data.test_images, data.test_labels, training.batch_size,
-                     options.verbose > 0 ? 2 : 0);
+  const train::EvaluationReport report = model.evaluate(
+      data.test_images, data.test_labels, training.batch_size, options.verbose > 0 ? 2 : 0);
   print_test_result(report);
 
   if (!options.out.empty()) {
@@ -106,8 +105,8 @@ void run_train(const TrainOptions& options) {
         {kDataDirKey, data_dir}};
     model.save((fs::path(options.out) / kWeightsFile).string(), std::move(metadata));
     write_text_file((fs::path(options.out) / kSpecFile).string(), spec_json + "\n");
-    std::cout << "Saved " << kWeightsFile << ", " << kSpecFile << " and " << kMetricsFile
-              << " to " << options.out << "\n";
+    std::cout << "Saved " << kWeightsFile << ", " << kSpecFile << " and " << kMetricsFile << " to "
+              << options.out << "\n";
   }
 }
 
@@ -131,9 +130,9 @@ Command add_train_command(CLI::App& app) {
           ->check(CLI::PositiveNumber);
   options->optimizer_given = sub->add_option(
       "--optimizer", options->optimizer, "sgd, adam, adamw, rmsprop or adagrad (default: adam)");
-  options->lr_given =
-      sub->add_option("--lr", options->lr, "Learning rate (default: the optimizer's, 0.001 for adam)")
-          ->check(CLI::PositiveNumber);
+  options->lr_given = sub->add_option("--lr", options->lr,
+                                      "Learning rate (default: the optimizer's, 0.001 for adam)")
+                          ->check(CLI::PositiveNumber);
   sub->add_option("--seed", options->seed, "Seed of the initial weights and the shuffling")
       ->capture_default_str();
   sub->add_option("--threads", options->threads, "Compute threads (default: all cores)")

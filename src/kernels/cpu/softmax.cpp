@@ -58,7 +58,7 @@ struct Pack {
   typedef int32_t I __attribute__((vector_size(kVectorBytes)));
   const P::V low = P::broadcast(-104.0f), high = P::broadcast(89.0f);  // e^-104 rounds to 0
   const P::V round = P::broadcast(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-  P::V xc = x < low ? low : x;  // NaN passes through both selects
+  P::V xc = x < low ? low : x;                   // NaN passes through both selects
   xc = xc > high ? high : xc;
   const P::V t = xc * 1.44269504088896341f + round;
   const P::V n = t - round;
@@ -73,7 +73,8 @@ struct Pack {
   const P::V e_r = p * r * r + r + 1.0f;
   const I n_int = std::bit_cast<I>(t) - std::bit_cast<I>(round);
   const I n_half = n_int >> 1, n_rest = n_int - n_half;
-  return e_r * std::bit_cast<P::V>((n_half + 127) << 23) * std::bit_cast<P::V>((n_rest + 127) << 23);
+  return e_r * std::bit_cast<P::V>((n_half + 127) << 23) *
+         std::bit_cast<P::V>((n_rest + 127) << 23);
 }
 // f64 is the precision path (gradient checks): the library's exp, lane by lane.
 inline Pack<double>::V exp_pack(Pack<double>::V x) {
