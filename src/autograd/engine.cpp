@@ -22,7 +22,13 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
   NABLA_CHECK(g.shape() == leaf->shape, "backward: gradient of shape ", g.shape(),
               " computed for a leaf of shape ", leaf->shape);
   if (!leaf->grad) {
-    leaf->grad = contiguous_copy(g, leaf->dtype).impl_ptr();
+    // A gradient nothing else refers to becomes the leaf's grad as it is (as PyTorch does);
+    // anything shared, strided or of another dtype is copied, so later accumulation in place
+    // cannot reach another tensor.
+    const bool owned = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
+                       g.is_contiguous() && g.offset() == 0 && g.dtype() == leaf->dtype &&
+                       !g.requires_grad();
+    leaf->grad = owned ? grads[0].impl_ptr() : contiguous_copy(g, leaf->dtype).impl_ptr();
   } else {
     Tensor acc(leaf->grad);
     accumulate_into(acc, g);

@@ -1,5 +1,6 @@
-// Model::save / load_weights / load through nabla::io: safetensors weights with the model spec and
-// the compile settings in the metadata.
+// Model::save / load_weights / load: safetensors weights with the model spec and the compile
+// settings in the metadata. Members of train::Model, defined here because io knows train (never
+// the other way round).
 #include <cctype>
 
 #include "nabla/io.hpp"
