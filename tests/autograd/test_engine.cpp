@@ -2,19 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
+#include "support/errors.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
 
 namespace {
 Tensor vec(std::vector<double> v) { return from_vector(v); }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 }  // namespace
 
 TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
@@ -38,7 +32,7 @@ TEST(Autograd, SecondBackwardThroughFreedGraphIsAnError) {
   Tensor x = vec({1, 2}).requires_grad_();
   Tensor y = (x * x).sum();
   y.backward();
-  EXPECT_EQ(error_of([&] { y.backward(); }),
+  EXPECT_EQ(error_message([&] { y.backward(); }),
             "backward: the graph through SumBackward was already freed by an earlier backward(); "
             "pass retain_graph=true to the first backward() to backpropagate through it twice");
 }
@@ -54,7 +48,7 @@ TEST(Autograd, RetainGraphAllowsASecondBackward) {
 TEST(Autograd, NonScalarNeedsAnExplicitGradient) {
   Tensor x = vec({1, 2}).requires_grad_();
   Tensor y = x * 3.0;
-  EXPECT_EQ(error_of([&] { y.backward(); }),
+  EXPECT_EQ(error_message([&] { y.backward(); }),
             "backward: a gradient can be created implicitly only for scalar outputs, but the "
             "tensor has shape [2] (pass a gradient of that shape)");
   y.backward(vec({1, 10}));
@@ -85,16 +79,16 @@ TEST(Autograd, LeafAndNonLeafSemantics) {
   EXPECT_TRUE(y.requires_grad());
   y.sum().backward();
   EXPECT_FALSE(y.grad().defined());  // non-leaf gradients are not kept, as in PyTorch
-  EXPECT_EQ(error_of([&] { y.requires_grad_(false); }),
+  EXPECT_EQ(error_message([&] { y.requires_grad_(false); }),
             "requires_grad_: only leaf tensors can stop requiring grad; use detach() on a "
             "computed tensor");
-  EXPECT_EQ(error_of([&] { arange(3).requires_grad_(); }),
+  EXPECT_EQ(error_message([&] { arange(3).requires_grad_(); }),
             "requires_grad_: only floating tensors can require grad, got dtype i64");
 }
 
 TEST(Autograd, BackwardWithoutGraphIsAnError) {
   Tensor x = vec({1, 2});
-  EXPECT_NE(error_of([&] { x.sum().backward(); }).find("does not require grad"),
+  EXPECT_NE(error_message([&] { x.sum().backward(); }).find("does not require grad"),
             std::string::npos);
 }
 

@@ -3,8 +3,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 using nabla::testing::TempDir;
 using nabla::testing::write_bytes;
 
@@ -19,7 +19,7 @@ TEST(Csv, HeaderDetectedAndValuesRead) {
   EXPECT_EQ(table.values.to_vector<float>(),
             (std::vector<float>{5.1f, 3.5f, 0, 4.9f, 3.0f, 1, 6.2f, -0.25f, 2}));
   EXPECT_EQ(table.column_index("class"), 2);
-  EXPECT_EQ(error_of([&] { table.column_index("petal"); }),
+  EXPECT_EQ(error_message([&] { table.column_index("petal"); }),
             "CsvTable: no column named \"petal\"; columns: sepal_length, sepal_width, class");
 }
 
@@ -42,22 +42,22 @@ TEST(Csv, NoHeaderOtherDelimiterAndDtypes) {
 TEST(Csv, ErrorsNameFileLineAndColumn) {
   TempDir dir;
   write_bytes(dir.file("bad.csv"), "a,b\n1,2\n3,x7\n");
-  EXPECT_EQ(error_of([&] { data::read_csv(dir.file("bad.csv")); }),
+  EXPECT_EQ(error_message([&] { data::read_csv(dir.file("bad.csv")); }),
             "read_csv: " + dir.file("bad.csv") + ":3: column 2 (b): expected a number, got \"x7\"");
   write_bytes(dir.file("ragged.csv"), "1,2,3\n4,5\n");
   EXPECT_EQ(
-      error_of([&] { data::read_csv(dir.file("ragged.csv")); }),
+      error_message([&] { data::read_csv(dir.file("ragged.csv")); }),
       "read_csv: " + dir.file("ragged.csv") + ":2: expected 3 fields like the first line, got 2");
   write_bytes(dir.file("frac.csv"), "1.5\n");
   data::CsvOptions integers;
   integers.dtype = DType::i64;
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               data::read_csv(dir.file("frac.csv"), integers);
             }).find("value 1.5 in row 1, column 1 is not an integer"),
             std::string::npos);
   write_bytes(dir.file("empty.csv"), "\n\n");
-  EXPECT_EQ(error_of([&] { data::read_csv(dir.file("empty.csv")); }),
+  EXPECT_EQ(error_message([&] { data::read_csv(dir.file("empty.csv")); }),
             "read_csv: " + dir.file("empty.csv") + " holds no data");
-  EXPECT_EQ(error_of([&] { data::read_csv(dir.file("none.csv")); }),
+  EXPECT_EQ(error_message([&] { data::read_csv(dir.file("none.csv")); }),
             "read_csv: cannot open " + dir.file("none.csv") + ": No such file or directory");
 }

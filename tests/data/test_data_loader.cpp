@@ -6,8 +6,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 
 namespace {
 
@@ -57,16 +57,16 @@ TEST(TensorDataset, GetAndBatch) {
   EXPECT_EQ(batch.inputs.to_vector<float>(),
             (std::vector<float>{4, 4.5, -4, 0, 0.5, 0, 1, 1.5, -1, 2, 2.5, -2}));
   EXPECT_EQ(batch.targets.to_vector<int64_t>(), (std::vector<int64_t>{4, 0, 1, 2}));
-  EXPECT_EQ(error_of([&] { dataset->get(5); }),
+  EXPECT_EQ(error_message([&] { dataset->get(5); }),
             "TensorDataset::get: index 5 out of range for 5 samples");
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(error_message([&] {
               dataset->get_batch({1, 7});
             }),
             "gather_rows: index 7 out of range for 5 rows");
 }
 
 TEST(TensorDataset, MismatchedSampleCounts) {
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(error_message([] {
               data::TensorDataset(zeros({4, 2}), zeros({3}));
             }),
             "TensorDataset: inputs have 4 samples (shape [4, 2]) but targets have 3 (shape [3]); "
@@ -200,7 +200,7 @@ TEST(DataLoader, ErrorsFromThePrefetchThreadSurfaceInOrder) {
                             {.batch_size = 3, .shuffle = false, .prefetch = prefetch});
     EXPECT_TRUE(loader.next().has_value());  // 0..2
     EXPECT_TRUE(loader.next().has_value());  // 3..5
-    EXPECT_EQ(error_of([&] { loader.next(); }), "SquaresDataset: sample 7 is unreadable");
+    EXPECT_EQ(error_message([&] { loader.next(); }), "SquaresDataset: sample 7 is unreadable");
     // The failed epoch is over; the next call starts epoch 1 from its first batch.
     auto batch = loader.next();
     ASSERT_TRUE(batch.has_value());
@@ -210,7 +210,7 @@ TEST(DataLoader, ErrorsFromThePrefetchThreadSurfaceInOrder) {
 }
 
 TEST(DataLoader, InvalidOptionsAndEmptyDatasets) {
-  EXPECT_EQ(error_of([] { data::DataLoader(numbered(3), {.batch_size = 0}); }),
+  EXPECT_EQ(error_message([] { data::DataLoader(numbered(3), {.batch_size = 0}); }),
             "DataLoader: batch_size must be positive, got 0");
   data::DataLoader empty(zeros({0, 2}), Tensor());
   EXPECT_EQ(empty.num_batches(), 0);

@@ -5,8 +5,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 using nabla::testing::read_bytes;
 using nabla::testing::TempDir;
 using nabla::testing::write_bytes;
@@ -70,7 +70,7 @@ TEST(Idx, HandWrittenFileReads) {
 TEST(Idx, MissingFileNamesThePath) {
   TempDir dir;
   const std::string path = dir.file("absent-idx1-ubyte");
-  EXPECT_EQ(error_of([&] { data::read_idx(path); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(path); }),
             "read_idx: cannot open " + path + ": No such file or directory");
 }
 
@@ -79,12 +79,12 @@ TEST(Idx, WrongMagicNamesFoundAndExpected) {
   std::string bytes = idx3_header(1, 1, 1) + std::string(1, '\0');
   bytes[2] = 0x0D;  // float data: not what MNIST files hold
   write_bytes(dir.file("float-idx"), bytes);
-  EXPECT_EQ(error_of([&] { data::read_idx(dir.file("float-idx")); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("float-idx")); }),
             "read_idx: " + dir.file("float-idx") +
                 " has magic number 0x00000D03, expected 0x0000080N for unsigned bytes with N axes "
                 "(0x00000801 for labels, 0x00000803 for images); is it an IDX file?");
   write_bytes(dir.file("text"), "hello world, not idx");
-  EXPECT_NE(error_of([&] { data::read_idx(dir.file("text")); }).find("magic number 0x68656C6C"),
+  EXPECT_NE(error_message([&] { data::read_idx(dir.file("text")); }).find("magic number 0x68656C6C"),
             std::string::npos);
 }
 
@@ -92,15 +92,15 @@ TEST(Idx, TruncatedFileNamesExpectedAndActualSize) {
   TempDir dir;
   // Declares 2x3x3 = 18 data bytes after a 16-byte header, holds 10.
   write_bytes(dir.file("short"), idx3_header(2, 3, 3) + std::string(10, '\x07'));
-  EXPECT_EQ(error_of([&] { data::read_idx(dir.file("short")); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("short")); }),
             "read_idx: " + dir.file("short") +
                 " is truncated: shape [2, 3, 3] needs 34 bytes, the file has 26");
   write_bytes(dir.file("header"), idx3_header(2, 3, 3).substr(0, 9));
   EXPECT_EQ(
-      error_of([&] { data::read_idx(dir.file("header")); }),
+      error_message([&] { data::read_idx(dir.file("header")); }),
       "read_idx: " + dir.file("header") + " is truncated: expected a 16-byte header, got 9 bytes");
   write_bytes(dir.file("tiny"), std::string{0, 0});
-  EXPECT_EQ(error_of([&] { data::read_idx(dir.file("tiny")); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("tiny")); }),
             "read_idx: " + dir.file("tiny") +
                 " is truncated: expected at least 4 bytes (the magic number), got 2");
 }
@@ -110,7 +110,7 @@ TEST(Idx, TruncatedGzipStream) {
   data::write_idx(dir.file("t.gz"), pattern_u8({50, 20, 20}));
   const std::string full = read_bytes(dir.file("t.gz"));
   write_bytes(dir.file("cut.gz"), full.substr(0, full.size() / 2));
-  EXPECT_EQ(error_of([&] { data::read_idx(dir.file("cut.gz")); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("cut.gz")); }),
             "read_idx: " + dir.file("cut.gz") +
                 " is truncated: the gzip stream ends early; download or copy it again");
 }
@@ -118,7 +118,7 @@ TEST(Idx, TruncatedGzipStream) {
 TEST(Idx, TrailingBytesAreAnError) {
   TempDir dir;
   write_bytes(dir.file("long"), idx3_header(1, 1, 2) + std::string(5, '\x01'));
-  EXPECT_EQ(error_of([&] { data::read_idx(dir.file("long")); }),
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("long")); }),
             "read_idx: " + dir.file("long") +
                 " has more data than its header declares (shape [1, 1, 2], 18 bytes); is it an "
                 "IDX file?");
@@ -126,12 +126,12 @@ TEST(Idx, TrailingBytesAreAnError) {
 
 TEST(Idx, WriteRejectsNonBytesAndLeavesNoFile) {
   TempDir dir;
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               data::write_idx(dir.file("f"), zeros({2, 2}));
             }).find("write_idx: expected a u8 tensor"),
             std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir.file("f")));
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               data::write_idx(dir.file("missing/x"), pattern_u8({2}));
             }).find("write_idx: cannot write " + dir.file("missing/x")),
             std::string::npos);
@@ -172,7 +172,7 @@ TEST(Mnist, LoadsScaledImagesAndI64Labels) {
 }
 
 TEST(Mnist, MissingFolderSaysWhereAndHowToInstall) {
-  EXPECT_EQ(error_of([] { data::load_fashion_mnist("/nonexistent/fmnist"); }),
+  EXPECT_EQ(error_message([] { data::load_fashion_mnist("/nonexistent/fmnist"); }),
             "Fashion-MNIST: folder /nonexistent/fmnist does not exist; install it with `apt-get "
             "install dataset-fashion-mnist` or pass --data DIR");
 }
@@ -182,7 +182,7 @@ TEST(Mnist, MissingFileSaysWhereItLooked) {
   write_mini_mnist(dir);
   std::filesystem::remove(dir.file("t10k-labels-idx1-ubyte"));
   const std::string plain = dir.file("t10k-labels-idx1-ubyte");
-  EXPECT_EQ(error_of([&] { data::load_fashion_mnist(dir.path().string()); }),
+  EXPECT_EQ(error_message([&] { data::load_fashion_mnist(dir.path().string()); }),
             "Fashion-MNIST: t10k-labels-idx1-ubyte not found in " + dir.path().string() +
                 " (looked for " + plain + " and " + plain +
                 ".gz); install it with `apt-get install dataset-fashion-mnist` or pass --data DIR");
@@ -191,7 +191,7 @@ TEST(Mnist, MissingFileSaysWhereItLooked) {
 TEST(Mnist, CountMismatchIsAnError) {
   TempDir dir;
   write_mini_mnist(dir, /*train_labels=*/4);
-  EXPECT_EQ(error_of([&] { data::load_mnist(dir.path().string()); }),
+  EXPECT_EQ(error_message([&] { data::load_mnist(dir.path().string()); }),
             "MNIST-format data set: " + dir.file("train-images-idx3-ubyte.gz") +
                 " holds 5 images but " + dir.file("train-labels-idx1-ubyte.gz") +
                 " holds 4 labels; expected one label per image");

@@ -5,8 +5,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 
 TEST(Transforms, ScaleBytesToUnitFloats) {
   Tensor bytes = from_vector(std::vector<uint8_t>{0, 51, 255}, {3});
@@ -15,7 +15,7 @@ TEST(Transforms, ScaleBytesToUnitFloats) {
   EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{0, 0.2f, 1}));
   EXPECT_EQ(data::scale(bytes, 2, DType::f64).to_vector<double>(),
             (std::vector<double>{0, 102, 510}));
-  EXPECT_EQ(error_of([&] { data::scale(bytes, 2, DType::i64); }),
+  EXPECT_EQ(error_message([&] { data::scale(bytes, 2, DType::i64); }),
             "scale: expected a floating result dtype, got i64");
 }
 
@@ -27,9 +27,9 @@ TEST(Transforms, NormalizeScalarAndPerChannel) {
   Tensor per_channel = data::normalize(images, {1, 5}, {1, 2}, 1);
   EXPECT_EQ(per_channel.shape(), (Shape{1, 2, 2}));
   EXPECT_EQ(per_channel.to_vector<float>(), (std::vector<float>{0, 2, 0, 1}));
-  EXPECT_EQ(error_of([&] { data::normalize(images, {1}, {1}, 1); }),
+  EXPECT_EQ(error_message([&] { data::normalize(images, {1}, {1}, 1); }),
             "normalize: expected 2 means and stds (axis 1 of shape [1, 2, 2]), got 1 and 1");
-  EXPECT_EQ(error_of([&] { data::normalize(x, 0, 0); }), "normalize: std must be positive, got 0");
+  EXPECT_EQ(error_message([&] { data::normalize(x, 0, 0); }), "normalize: std must be positive, got 0");
 }
 
 TEST(Transforms, TrainValidationSplitShuffled) {
@@ -57,6 +57,6 @@ TEST(Transforms, TrainValidationSplitKerasStyleHoldsOutTheLastSamples) {
   EXPECT_EQ(split.validation_inputs.to_vector<float>(), (std::vector<float>{6, 7}));
   EXPECT_EQ(split.train_inputs.shape(), (Shape{3, 2}));
   EXPECT_FALSE(split.train_targets.defined());
-  EXPECT_EQ(error_of([&] { data::train_validation_split(inputs, Tensor(), 1.0); }),
+  EXPECT_EQ(error_message([&] { data::train_validation_split(inputs, Tensor(), 1.0); }),
             "train_validation_split: fraction must be in [0, 1), got 1");
 }

@@ -3,8 +3,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 using nabla::testing::TempDir;
 
 namespace {
@@ -66,19 +66,19 @@ TEST(Checkpoint, Errors) {
   TempDir dir;
   const std::string path = dir.file("w.safetensors");
   io::save_safetensors(path, {{"0.weight", zeros({2, 3})}});
-  EXPECT_EQ(error_of([&] { io::load_model(path); }),
+  EXPECT_EQ(error_message([&] { io::load_model(path); }),
             "load_model: " + path +
                 " holds no model spec (metadata key nabla.model_spec); build "
                 "the model in code and use load_weights");
 
   nn::Sequential lazy;
   lazy.add(std::make_shared<nn::Linear>(2));
-  EXPECT_EQ(error_of([&] { io::load_weights(path, lazy); }),
+  EXPECT_EQ(error_message([&] { io::load_weights(path, lazy); }),
             "load_weights: " + path +
                 " holds 1 tensors but the model has no parameters yet (lazy "
                 "layers create them at the first forward); call build(input_shape) first");
 
   auto model = mlp(4);
-  const std::string message = error_of([&] { io::load_weights(path, *model); });
+  const std::string message = error_message([&] { io::load_weights(path, *model); });
   EXPECT_EQ(message.rfind("load_weights: " + path + ": ", 0), 0u) << message;
 }

@@ -4,8 +4,8 @@
 #include "nabla/nabla.hpp"
 #include "nabla/train.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 using nabla::testing::TempDir;
 using nabla::testing::write_bytes;
 
@@ -21,11 +21,11 @@ constexpr const char* kMlp = R"({
 // The error for the MLP spec with one layer (index 1) replaced by `layer`.
 std::string layer_error(const std::string& layer) {
   const std::string text = R"({"name": "mlp", "layers": [{"type": "Flatten"}, )" + layer + "]}";
-  return error_of([&] { io::parse_model_spec(text, "mlp.json"); });
+  return error_message([&] { io::parse_model_spec(text, "mlp.json"); });
 }
 
 std::string spec_error(const std::string& text) {
-  return error_of([&] { io::parse_model_spec(text, "mlp.json"); });
+  return error_message([&] { io::parse_model_spec(text, "mlp.json"); });
 }
 
 }  // namespace
@@ -170,15 +170,15 @@ TEST(ModelSpec, LoadFromFile) {
   write_bytes(dir.file("mlp.json"), kMlp);
   EXPECT_EQ(io::load_model_spec(dir.file("mlp.json")).name, "mlp");
   write_bytes(dir.file("bad.json"), R"({"layers": [{"type": "Dense", "units": "abc"}]})");
-  EXPECT_EQ(error_of([&] { io::load_model_spec(dir.file("bad.json")); }),
+  EXPECT_EQ(error_message([&] { io::load_model_spec(dir.file("bad.json")); }),
             "model spec " + dir.file("bad.json") +
                 ": layers[0].units: expected a positive integer, got \"abc\"");
-  EXPECT_EQ(error_of([&] { io::load_model_spec(dir.file("none.json")); }),
+  EXPECT_EQ(error_message([&] { io::load_model_spec(dir.file("none.json")); }),
             "model spec: cannot open " + dir.file("none.json") + ": No such file or directory");
 }
 
 TEST(ModelSpec, InputShapeTheLayersRejectIsAnError) {
-  const std::string message = error_of([] {
+  const std::string message = error_message([] {
     io::model_from_spec(R"({"name": "m", "input_shape": [3, 4], "layers": [
         {"type": "Dense", "units": 2, "in_features": 5}]})",
                         "m.json");
@@ -261,7 +261,7 @@ TEST(ModelSpec, UnsupportedLayersCannotBeWritten) {
   nn::Sequential model;
   model.add(std::make_shared<nn::Flatten>());
   model.add(std::make_shared<Custom>());
-  EXPECT_EQ(error_of([&] { io::model_to_spec(model, "m", {2}); }),
+  EXPECT_EQ(error_message([&] { io::model_to_spec(model, "m", {2}); }),
             "model_to_spec: layer 1 (Custom) cannot be written as a model spec; spec layer types: "
             "Activation, Dense, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
 }
@@ -289,7 +289,7 @@ TEST(Presets, EveryPresetParsesAndBuilds) {
 }
 
 TEST(Presets, UnknownPresetListsTheKnownOnes) {
-  const std::string message = error_of([] { io::builtin_model_spec("resnet50"); });
+  const std::string message = error_message([] { io::builtin_model_spec("resnet50"); });
   std::string known;
   for (const auto& name : io::builtin_model_names()) known += (known.empty() ? "" : ", ") + name;
   EXPECT_EQ(message, "unknown built-in model \"resnet50\"; built-in models: " + known);

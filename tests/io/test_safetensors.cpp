@@ -6,8 +6,8 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-using nabla::testing::error_of;
 using nabla::testing::read_bytes;
 using nabla::testing::TempDir;
 using nabla::testing::write_bytes;
@@ -115,7 +115,7 @@ TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
   const std::string path = dir.file("bad.safetensors");
   const auto load_error = [&](const std::string& bytes) {
     write_bytes(path, bytes);
-    return error_of([&] { io::load_safetensors(path); });
+    return error_message([&] { io::load_safetensors(path); });
   };
   const std::string prefix = "load_safetensors: " + path + ": ";
   EXPECT_EQ(load_error("abc"),
@@ -148,7 +148,7 @@ TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
             prefix + "__metadata__[\"n\"] is 1, expected a string");
   EXPECT_EQ(load_error(file_bytes(R"({"x":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}})", "")),
             prefix + "tensor \"x\": shape [-1] holds a non-integer or negative size");
-  EXPECT_EQ(error_of([&] { io::load_safetensors(dir.file("nope")); }),
+  EXPECT_EQ(error_message([&] { io::load_safetensors(dir.file("nope")); }),
             "load_safetensors: cannot open " + dir.file("nope") + ": No such file or directory");
 }
 
@@ -158,7 +158,7 @@ TEST(SafeTensors, WritesAtomically) {
   io::save_safetensors(path, {{"w", ones({4})}});
   const std::string before = read_bytes(path);
   // A failing save leaves the previous file as it was and no temporary file behind.
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(error_message([&] {
               io::save_safetensors(path, {{"w", ones({2})}, {"bad", Tensor()}});
             }),
             "save_safetensors: tensor \"bad\" is undefined");
@@ -171,7 +171,7 @@ TEST(SafeTensors, WritesAtomically) {
     ++files;
   }
   EXPECT_EQ(files, 1);
-  EXPECT_EQ(error_of([&] { io::save_safetensors(dir.file("no/such/dir.safetensors"), {}); }),
+  EXPECT_EQ(error_message([&] { io::save_safetensors(dir.file("no/such/dir.safetensors"), {}); }),
             "save_safetensors: cannot write " + dir.file("no/such/dir.safetensors") +
                 ": No such file or directory");
 }

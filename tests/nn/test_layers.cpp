@@ -3,21 +3,12 @@
 #include <cmath>
 
 #include "nabla/nabla.hpp"
+#include "support/errors.hpp"
 #include "nabla/nn.hpp"
 #include "support/reference.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
-
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-}  // namespace
 
 TEST(Linear, LazyBuildAtFirstForward) {
   nn::Linear layer(4);
@@ -29,7 +20,7 @@ TEST(Linear, LazyBuildAtFirstForward) {
   EXPECT_EQ(layer.weight().shape(), (Shape{4, 3}));
   EXPECT_EQ(layer.bias().shape(), (Shape{4}));
   EXPECT_EQ(layer.bias().to_vector<float>(), std::vector<float>(4, 0.f));  // "zeros"
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(error_message([&] {
               layer(ones({2, 5}));
             }),
             "Linear: expected input with 3 features (last axis), got shape [2, 5]");
@@ -63,7 +54,7 @@ TEST(Linear, GlorotUniformDefaultAndOtherInitializers) {
   EXPECT_EQ(ones_init.weight().to_vector<float>(), std::vector<float>(4, 1.f));
   EXPECT_FALSE(ones_init.bias().defined());
   EXPECT_EQ(ones_init.parameters().size(), 1u);
-  EXPECT_EQ(error_of([] { nn::Linear(0); }), "Linear: out_features must be >= 1, got 0");
+  EXPECT_EQ(error_message([] { nn::Linear(0); }), "Linear: out_features must be >= 1, got 0");
 }
 
 TEST(Dense, AppliesItsActivation) {
@@ -114,5 +105,5 @@ TEST(Dropout, ScalesInTrainingAndIsIdentityInEval) {
   EXPECT_NEAR(zeros_count / 10000.0, 0.25, 0.03);
   drop.eval();
   EXPECT_EQ(drop(x).to_vector<float>(), x.to_vector<float>());
-  EXPECT_EQ(error_of([] { nn::Dropout(1.5); }), "Dropout: p must be in [0, 1], got 1.5");
+  EXPECT_EQ(error_message([] { nn::Dropout(1.5); }), "Dropout: p must be in [0, 1], got 1.5");
 }

@@ -1,23 +1,16 @@
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
+#include "support/errors.hpp"
 #include "nabla/nn.hpp"
 #include "support/reference.hpp"
 
+using nabla::testing::error_message;
 using namespace nabla;
 using nabla::testing::load_reference;
 using nabla::testing::tensor_from_json;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // A module with its own parameter and buffer registered around a child, to check ordering.
 class Scaled : public nn::Module {
@@ -74,7 +67,7 @@ TEST(Module, SharedParametersAreListedOnce) {
 
 TEST(Module, RegistrationErrors) {
   nn::Sequential model;
-  EXPECT_EQ(error_of([&] { model.add(nullptr); }), "Sequential::add: layer 0 is null");
+  EXPECT_EQ(error_message([&] { model.add(nullptr); }), "Sequential::add: layer 0 is null");
 }
 
 TEST(Module, StateDictRoundTripCopiesInPlace) {
@@ -98,18 +91,18 @@ TEST(Module, StrictLoadErrorsNameKeysAndShapes) {
   nn::StateDict state = model.state_dict();
   nn::StateDict missing = state;
   missing.erase("0.bias");
-  EXPECT_EQ(error_of([&] { model.load_state_dict(missing); }),
+  EXPECT_EQ(error_message([&] { model.load_state_dict(missing); }),
             "load_state_dict: the state dict does not match the Sequential model: missing "
             "key(s) '0.bias'; (pass strict=false to load the matching keys only)");
   nn::StateDict extra = state;
   extra["0.scale"] = ones({2});
   extra["1.weight"] = ones({2});
-  EXPECT_EQ(error_of([&] { model.load_state_dict(extra); }),
+  EXPECT_EQ(error_message([&] { model.load_state_dict(extra); }),
             "load_state_dict: the state dict does not match the Sequential model: unexpected "
             "key(s) '0.scale', '1.weight'; (pass strict=false to load the matching keys only)");
   nn::StateDict wrong = state;
   wrong["0.weight"] = zeros({3, 2});
-  EXPECT_EQ(error_of([&] { model.load_state_dict(wrong, false); }),
+  EXPECT_EQ(error_message([&] { model.load_state_dict(wrong, false); }),
             "load_state_dict: shape mismatch for '0.weight': the state dict has [3, 2], the model "
             "has [2, 3]");
   // Not strict: matching keys load, the rest is ignored.
