@@ -34,7 +34,7 @@ std::string str(const Args&... args) {
 }  // namespace nabla
 
 // NABLA_CHECK(cond, parts...): throws nabla::Error with the parts streamed together.
-#define NABLA_CHECK(cond, ...)                                            \
-  do {                                                                    \
+#define NABLA_CHECK(cond, ...)                                                    \
+  do {                                                                            \
     if (!(cond)) ::nabla::detail::throw_error(::nabla::detail::str(__VA_ARGS__)); \
   } while (0)

@@ -86,13 +86,14 @@ void ones_(Tensor& t);
 void constant_(Tensor& t, double value);
 void uniform_(Tensor& t, double low = 0, double high = 1, Generator* gen = nullptr);
 void normal_(Tensor& t, double mean = 0, double std = 1, Generator* gen = nullptr);
-void xavier_uniform_(Tensor& t, double gain = 1, Generator* gen = nullptr);   // Glorot
+void xavier_uniform_(Tensor& t, double gain = 1, Generator* gen = nullptr);  // Glorot
 void xavier_normal_(Tensor& t, double gain = 1, Generator* gen = nullptr);
 void kaiming_uniform_(Tensor& t, double a = 0, FanMode mode = FanMode::fan_in,
                       const std::string& nonlinearity = "leaky_relu", Generator* gen = nullptr);
 void kaiming_normal_(Tensor& t, double a = 0, FanMode mode = FanMode::fan_in,
                      const std::string& nonlinearity = "leaky_relu", Generator* gen = nullptr);
-void lecun_normal_(Tensor& t, Generator* gen = nullptr);  // truncated normal as Keras, std 1/sqrt(fan_in)
+void lecun_normal_(Tensor& t,
+                   Generator* gen = nullptr);  // truncated normal as Keras, std 1/sqrt(fan_in)
 void orthogonal_(Tensor& t, double gain = 1, Generator* gen = nullptr);
 // By Keras or PyTorch name: "zeros", "ones", "glorot_uniform"/"xavier_uniform", "glorot_normal",
 // "xavier_normal", "he_uniform"/"kaiming_uniform", "he_normal", "kaiming_normal", "lecun_normal",
@@ -105,9 +106,9 @@ void apply(const std::string& name, Tensor& t, Generator* gen = nullptr);
 
 // ---- layers ----
 struct LinearOptions {
-  int64_t in_features = -1;           // -1: inferred at the first forward
+  int64_t in_features = -1;  // -1: inferred at the first forward
   bool bias = true;
-  std::string activation = "";        // applied after the affine map ("" = none)
+  std::string activation = "";                        // applied after the affine map ("" = none)
   std::string kernel_initializer = "glorot_uniform";  // Keras defaults for Dense
   std::string bias_initializer = "zeros";
 };

@@ -108,7 +108,7 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& red
 Tensor huber_loss(const Tensor& input, const Tensor& target, double delta = 1.0,
                   const std::string& reduction = "mean");
 struct CrossEntropyOptions {
-  Tensor weight;                  // per-class weights [C], optional
+  Tensor weight;  // per-class weights [C], optional
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
   std::string reduction = "mean";

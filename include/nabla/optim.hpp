@@ -216,7 +216,7 @@ struct ReduceLROnPlateauOptions {
   std::string mode = "min";  // "min" (loss) or "max" (accuracy)
   double factor = 0.1;
   int64_t patience = 10;
-  double threshold = 1e-4;   // relative, as PyTorch's default threshold_mode "rel"
+  double threshold = 1e-4;  // relative, as PyTorch's default threshold_mode "rel"
   int64_t cooldown = 0;
   double min_lr = 0;
 };

@@ -24,15 +24,25 @@ std::ostream& operator<<(std::ostream& os, DType dtype);
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<int64_t>() { return DType::i64; }
+constexpr DType dtype_of<int64_t>() {
+  return DType::i64;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::u8;
+}
 template <>
-constexpr DType dtype_of<bool>() { return DType::boolean; }
+constexpr DType dtype_of<bool>() {
+  return DType::boolean;
+}
 
 class TensorImpl;
 class Generator;
@@ -63,32 +73,32 @@ class Tensor {
   T* data();
   template <class T>
   const T* data() const;
-  void* raw_data() const;                      // first element, any dtype
+  void* raw_data() const;  // first element, any dtype
   template <class T>
-  T item() const;                              // one-element tensors
+  T item() const;  // one-element tensors
   template <class T>
   T at(std::initializer_list<int64_t> index) const;  // one element, any layout
   template <class T>
-  std::vector<T> to_vector() const;            // all elements in row-major order
-  double item() const;                         // one element, converted to double
+  std::vector<T> to_vector() const;  // all elements in row-major order
+  double item() const;               // one element, converted to double
 
   // --- autograd ---
   bool requires_grad() const;
-  Tensor& requires_grad_(bool on = true);      // only on leaves
+  Tensor& requires_grad_(bool on = true);  // only on leaves
   bool is_leaf() const;
-  Tensor grad() const;                         // undefined until a backward reaches it
+  Tensor grad() const;  // undefined until a backward reaches it
   void set_grad(const Tensor& grad);
   void zero_grad(bool set_to_none = true);
   // Backpropagates from this tensor. A non-scalar needs an explicit `gradient` of its shape.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
-  Tensor detach() const;                       // same data, cut from the graph
+  Tensor detach() const;  // same data, cut from the graph
 
   // --- views (share storage; differentiable) ---
-  Tensor reshape(const Shape& shape) const;    // a view when the strides allow, else a copy
-  Tensor view(const Shape& shape) const;       // always a view, Error when impossible
+  Tensor reshape(const Shape& shape) const;  // a view when the strides allow, else a copy
+  Tensor view(const Shape& shape) const;     // always a view, Error when impossible
   Tensor flatten(int64_t start_axis = 0, int64_t end_axis = -1) const;
   Tensor transpose(int64_t axis0, int64_t axis1) const;
-  Tensor t() const;                            // 2-d transpose
+  Tensor t() const;  // 2-d transpose
   Tensor permute(const Shape& axes) const;
   Tensor slice(int64_t axis, int64_t start, int64_t end, int64_t step = 1) const;
   Tensor select(int64_t axis, int64_t index) const;  // removes the axis
@@ -98,11 +108,11 @@ class Tensor {
   Tensor expand(const Shape& shape) const;
 
   // --- copies ---
-  Tensor contiguous() const;                   // this tensor when already contiguous
+  Tensor contiguous() const;  // this tensor when already contiguous
   Tensor clone() const;
-  Tensor to(DType dtype) const;                // differentiable between floating types
-  Tensor& copy_(const Tensor& src);            // in place, broadcasting src; not recorded
-  Tensor& fill_(double value);                 // in place; not recorded
+  Tensor to(DType dtype) const;      // differentiable between floating types
+  Tensor& copy_(const Tensor& src);  // in place, broadcasting src; not recorded
+  Tensor& fill_(double value);       // in place; not recorded
 
   // --- a few common ops as methods (the free functions in ops.hpp are the full set) ---
   Tensor sum() const;
@@ -158,9 +168,9 @@ class Generator {
   explicit Generator(uint64_t seed = 0) { manual_seed(seed); }
   void manual_seed(uint64_t seed);
   uint64_t seed() const { return seed_; }
-  uint64_t next_u64();    // splitmix64/xoshiro256** stream
-  double next_double();   // uniform in [0, 1)
-  double next_normal();   // standard normal (Box-Muller, cached pair)
+  uint64_t next_u64();   // splitmix64/xoshiro256** stream
+  double next_double();  // uniform in [0, 1)
+  double next_normal();  // standard normal (Box-Muller, cached pair)
   std::vector<uint64_t> state() const;
   void set_state(const std::vector<uint64_t>& state);
 
@@ -181,7 +191,7 @@ Tensor normal(const Shape& shape, double mean, double std, DType dtype = DType::
               Generator* gen = nullptr);
 Tensor bernoulli(const Shape& shape, double p, DType dtype = DType::f32, Generator* gen = nullptr);
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* gen = nullptr);  // i64
-Tensor randperm(int64_t n, Generator* gen = nullptr);                                    // i64
+Tensor randperm(int64_t n, Generator* gen = nullptr);                                     // i64
 
 // --- autograd mode ---
 bool is_grad_enabled();

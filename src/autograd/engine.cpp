@@ -37,8 +37,8 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
 }
 
 void accumulate_into(Tensor& dst, const Tensor& src) {
-  NABLA_CHECK(dst.shape() == src.shape(), "accumulate: shapes ", dst.shape(), " and ",
-              src.shape(), " differ");
+  NABLA_CHECK(dst.shape() == src.shape(), "accumulate: shapes ", dst.shape(), " and ", src.shape(),
+              " differ");
   Tensor s = src.dtype() == dst.dtype() ? src : contiguous_copy(src, dst.dtype());
   dispatch_floating(dst.dtype(), "accumulate", [&](auto tag) {
     using T = decltype(tag);
@@ -47,17 +47,18 @@ void accumulate_into(Tensor& dst, const Tensor& src) {
     ops.strides = {dst.strides(), s.strides()};
     for (auto& st : ops.strides)
       for (auto& v : st) v *= sizeof(T);
-    for_each_row<2>(dst.shape(), ops, [](std::array<char*, 2> p, std::array<int64_t, 2> st,
-                                         int64_t n) {
-      if (st[0] == sizeof(T) && st[1] == sizeof(T)) {
-        T* d = reinterpret_cast<T*>(p[0]);
-        const T* x = reinterpret_cast<const T*>(p[1]);
-        for (int64_t i = 0; i < n; ++i) d[i] += x[i];
-        return;
-      }
-      for (int64_t i = 0; i < n; ++i)
-        *reinterpret_cast<T*>(p[0] + i * st[0]) += *reinterpret_cast<const T*>(p[1] + i * st[1]);
-    });
+    for_each_row<2>(dst.shape(), ops,
+                    [](std::array<char*, 2> p, std::array<int64_t, 2> st, int64_t n) {
+                      if (st[0] == sizeof(T) && st[1] == sizeof(T)) {
+                        T* d = reinterpret_cast<T*>(p[0]);
+                        const T* x = reinterpret_cast<const T*>(p[1]);
+                        for (int64_t i = 0; i < n; ++i) d[i] += x[i];
+                        return;
+                      }
+                      for (int64_t i = 0; i < n; ++i)
+                        *reinterpret_cast<T*>(p[0] + i * st[0]) +=
+                            *reinterpret_cast<const T*>(p[1] + i * st[1]);
+                    });
   });
 }
 
@@ -88,8 +89,8 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(const char* name, const std::vector<Tensor>& inputs,
-            const std::vector<Tensor>& outputs, BackwardFn fn) {
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            BackwardFn fn) {
   auto node = std::make_shared<FunctionNode>(name, std::move(fn));
   node->next_edges.reserve(inputs.size());
   for (const Tensor& in : inputs) node->next_edges.push_back(gradient_edge(in));
@@ -167,14 +168,16 @@ void run_backward(const Edge& root, const Tensor& root_grad, bool retain_graph) 
 namespace nabla {
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  NABLA_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn "
-                               "(was it computed from tensors with requires_grad, outside "
-                               "NoGradGuard?)");
+  NABLA_CHECK(requires_grad(),
+              "backward: the tensor does not require grad and has no grad_fn "
+              "(was it computed from tensors with requires_grad, outside "
+              "NoGradGuard?)");
   Tensor g = gradient;
   if (!g.defined()) {
-    NABLA_CHECK(numel() == 1, "backward: a gradient can be created implicitly only for scalar "
-                              "outputs, but the tensor has shape ", shape(),
-                " (pass a gradient of that shape)");
+    NABLA_CHECK(numel() == 1,
+                "backward: a gradient can be created implicitly only for scalar "
+                "outputs, but the tensor has shape ",
+                shape(), " (pass a gradient of that shape)");
     g = ones(shape(), dtype());
   } else {
     NABLA_CHECK(g.shape() == shape(), "backward: gradient has shape ", g.shape(),
@@ -188,10 +191,13 @@ bool Tensor::requires_grad() const {
 }
 
 Tensor& Tensor::requires_grad_(bool on) {
-  NABLA_CHECK(is_leaf() || on, "requires_grad_: only leaf tensors can stop requiring grad; use "
-                               "detach() on a computed tensor");
-  NABLA_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require "
-                                           "grad, got dtype ", dtype());
+  NABLA_CHECK(is_leaf() || on,
+              "requires_grad_: only leaf tensors can stop requiring grad; use "
+              "detach() on a computed tensor");
+  NABLA_CHECK(!on || is_floating(dtype()),
+              "requires_grad_: only floating tensors can require "
+              "grad, got dtype ",
+              dtype());
   impl()->requires_grad = on;
   return *this;
 }
@@ -201,8 +207,8 @@ bool Tensor::is_leaf() const { return impl()->grad_fn == nullptr; }
 Tensor Tensor::grad() const { return Tensor(impl()->grad); }
 
 void Tensor::set_grad(const Tensor& grad) {
-  NABLA_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient shape ",
-              grad.shape(), " differs from the tensor's shape ", shape());
+  NABLA_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient shape ", grad.shape(),
+              " differs from the tensor's shape ", shape());
   impl()->grad = grad.impl_ptr();
 }
 
@@ -214,8 +220,6 @@ void Tensor::zero_grad(bool set_to_none) {
   }
 }
 
-Tensor Tensor::detach() const {
-  return make_view(*this, shape(), strides(), offset());
-}
+Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
 
 }  // namespace nabla

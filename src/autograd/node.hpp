@@ -69,8 +69,8 @@ bool needs_grad(std::initializer_list<Tensor> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);
 
 // Makes `outputs` the outputs of a new node whose backward is `fn`, with edges to `inputs`.
-void record(const char* name, const std::vector<Tensor>& inputs,
-            const std::vector<Tensor>& outputs, BackwardFn fn);
+void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            BackwardFn fn);
 
 // dst += src elementwise (same shape, floating); used to sum gradients where paths meet.
 void accumulate_into(Tensor& dst, const Tensor& src);

@@ -19,8 +19,8 @@ constexpr int64_t kParallelThreshold = 1 << 15;
 
 template <size_t N>
 struct LoopOperands {
-  std::array<char*, N> ptrs;      // first element of each operand
-  std::array<Shape, N> strides;   // in bytes, already broadcast to the loop shape (0 = repeat)
+  std::array<char*, N> ptrs;     // first element of each operand
+  std::array<Shape, N> strides;  // in bytes, already broadcast to the loop shape (0 = repeat)
 };
 
 // Merges axes that are contiguous with respect to each other in every operand; drops size-1 axes.

@@ -99,8 +99,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
 Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generator* gen) {
   NABLA_CHECK(low <= high, "uniform: expected low <= high, got low=", low, ", high=", high);
   Generator& g = pick(gen);
-  return fill_random(shape, dtype, "uniform",
-                     [&] { return low + (high - low) * g.next_double(); });
+  return fill_random(shape, dtype, "uniform", [&] { return low + (high - low) * g.next_double(); });
 }
 Tensor normal(const Shape& shape, double mean, double std, DType dtype, Generator* gen) {
   NABLA_CHECK(std >= 0, "normal: expected std >= 0, got ", std);

@@ -22,22 +22,32 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape) {
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::i64: return "i64";
-    case DType::u8: return "u8";
-    case DType::boolean: return "bool";
+    case DType::f32:
+      return "f32";
+    case DType::f64:
+      return "f64";
+    case DType::i64:
+      return "i64";
+    case DType::u8:
+      return "u8";
+    case DType::boolean:
+      return "bool";
   }
   return "?";
 }
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::f32: return 4;
-    case DType::f64: return 8;
-    case DType::i64: return 8;
-    case DType::u8: return 1;
-    case DType::boolean: return 1;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 8;
+    case DType::i64:
+      return 8;
+    case DType::u8:
+      return 1;
+    case DType::boolean:
+      return 1;
   }
   return 1;
 }
@@ -78,7 +88,8 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, int64_t o
 Tensor make_tensor(const Shape& shape, DType dtype) {
   for (int64_t s : shape) NABLA_CHECK(s >= 0, "tensor: negative size in shape ", shape);
   auto storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), dtype);
-  return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0));
+  return Tensor(
+      std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0));
 }
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
@@ -91,8 +102,9 @@ Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
 namespace {
 const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
-  NABLA_CHECK(impl != nullptr, "tensor: use of an undefined tensor (default-constructed, or a "
-                               "gradient that was never computed)");
+  NABLA_CHECK(impl != nullptr,
+              "tensor: use of an undefined tensor (default-constructed, or a "
+              "gradient that was never computed)");
   return *impl;
 }
 }  // namespace
@@ -128,8 +140,8 @@ bool Tensor::shares_storage(const Tensor& other) const {
 }
 
 void Tensor::check_dtype(DType expected, const char* what) const {
-  NABLA_CHECK(dtype() == expected, what, ": the tensor has dtype ", dtype(),
-              ", but was read as ", expected, " (convert it with .to(DType::", expected, "))");
+  NABLA_CHECK(dtype() == expected, what, ": the tensor has dtype ", dtype(), ", but was read as ",
+              expected, " (convert it with .to(DType::", expected, "))");
 }
 
 double Tensor::item() const {
@@ -155,22 +167,22 @@ void copy_elements(const Tensor& dst, const Tensor& src_broadcast) {
     using D = decltype(dtag);
     dispatch_all(src_broadcast.dtype(), [&](auto stag) {
       using S = decltype(stag);
-      for_each_row<2>(dst.shape(), ops, [](std::array<char*, 2> p, std::array<int64_t, 2> st,
-                                           int64_t n) {
-        if (st[0] == sizeof(D) && st[1] == sizeof(S)) {
-          D* d = reinterpret_cast<D*>(p[0]);
-          const S* s = reinterpret_cast<const S*>(p[1]);
-          if constexpr (std::is_same_v<D, S>) {
-            std::memcpy(d, s, n * sizeof(D));
-          } else {
-            for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
-          }
-          return;
-        }
-        for (int64_t i = 0; i < n; ++i)
-          *reinterpret_cast<D*>(p[0] + i * st[0]) =
-              static_cast<D>(*reinterpret_cast<const S*>(p[1] + i * st[1]));
-      });
+      for_each_row<2>(dst.shape(), ops,
+                      [](std::array<char*, 2> p, std::array<int64_t, 2> st, int64_t n) {
+                        if (st[0] == sizeof(D) && st[1] == sizeof(S)) {
+                          D* d = reinterpret_cast<D*>(p[0]);
+                          const S* s = reinterpret_cast<const S*>(p[1]);
+                          if constexpr (std::is_same_v<D, S>) {
+                            std::memcpy(d, s, n * sizeof(D));
+                          } else {
+                            for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+                          }
+                          return;
+                        }
+                        for (int64_t i = 0; i < n; ++i)
+                          *reinterpret_cast<D*>(p[0] + i * st[0]) =
+                              static_cast<D>(*reinterpret_cast<const S*>(p[1] + i * st[1]));
+                      });
     });
   });
 }
@@ -185,9 +197,8 @@ Shape broadcast_strides(const Tensor& src, const Shape& shape, const char* op) {
     if (src.shape()[i] == shape[d]) {
       strides[d] = src.strides()[i];
     } else {
-      NABLA_CHECK(src.shape()[i] == 1, op, ": cannot broadcast shape ", src.shape(), " to ",
-                  shape, " (axis ", i, " has size ", src.shape()[i], ", expected 1 or ",
-                  shape[d], ")");
+      NABLA_CHECK(src.shape()[i] == 1, op, ": cannot broadcast shape ", src.shape(), " to ", shape,
+                  " (axis ", i, " has size ", src.shape()[i], ", expected 1 or ", shape[d], ")");
     }
   }
   return strides;
@@ -213,10 +224,10 @@ Tensor& Tensor::fill_(double value) {
     ops.ptrs = {static_cast<char*>(raw_data())};
     ops.strides = {strides()};
     for (auto& s : ops.strides[0]) s *= sizeof(T);
-    for_each_row<1>(shape(), ops, [v](std::array<char*, 1> p, std::array<int64_t, 1> st,
-                                      int64_t n) {
-      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
-    });
+    for_each_row<1>(shape(), ops,
+                    [v](std::array<char*, 1> p, std::array<int64_t, 1> st, int64_t n) {
+                      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
+                    });
   });
   return *this;
 }
@@ -231,8 +242,7 @@ Tensor contiguous_copy(const Tensor& src, DType dtype) {
 // ---------------------------------------------------------------- printing
 
 namespace {
-void print_elements(std::ostream& os, const Tensor& t, int64_t axis, int64_t offset,
-                    int indent) {
+void print_elements(std::ostream& os, const Tensor& t, int64_t axis, int64_t offset, int indent) {
   const int64_t n = t.shape()[axis];
   const bool last = axis == t.dim() - 1;
   constexpr int64_t kEdge = 3;  // elements shown at each end of a long axis, as PyTorch does
@@ -340,8 +350,8 @@ namespace {
 template <class T>
 Tensor from_values(const T* values, int64_t count, const Shape& shape) {
   Shape s = shape.empty() ? Shape{count} : shape;
-  NABLA_CHECK(shape_numel(s) == count, "from_vector: ", count,
-              " values do not fill shape ", s, " (", shape_numel(s), " elements)");
+  NABLA_CHECK(shape_numel(s) == count, "from_vector: ", count, " values do not fill shape ", s,
+              " (", shape_numel(s), " elements)");
   Tensor t = make_tensor(s, dtype_of<T>());
   std::copy(values, values + count, t.data<T>());
   return t;

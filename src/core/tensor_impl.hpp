@@ -34,7 +34,7 @@ class TensorImpl {
   DType dtype;
 
   // autograd
-  bool requires_grad = false;              // set on leaves by the user, on outputs by ops
+  bool requires_grad = false;               // set on leaves by the user, on outputs by ops
   std::shared_ptr<autograd::Node> grad_fn;  // null for leaves
   uint32_t output_nr = 0;                   // which output of grad_fn this tensor is
   std::shared_ptr<TensorImpl> grad;

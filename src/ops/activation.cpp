@@ -27,7 +27,7 @@ Tensor relu(const Tensor& x) {
   // `v < 0 ? 0 : v` keeps NaN (and -0), as torch.relu does.
   Tensor out = map1(x, "relu", [](auto v) { return v < 0 ? decltype(v)(0) : v; });
   record_pointwise("ReluBackward", x, out, out.detach(),
-                     [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); });
+                   [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); });
   return out;
 }
 
@@ -85,14 +85,14 @@ Tensor sigmoid(const Tensor& x) {
   // exp(-v) overflows to inf for very negative v, giving exactly 0: no NaN on either side.
   Tensor out = map1(x, "sigmoid", [](auto v) { return 1 / (1 + std::exp(-v)); });
   record_pointwise("SigmoidBackward", x, out, out.detach(),
-                     [](auto g, auto y) { return g * y * (1 - y); });
+                   [](auto g, auto y) { return g * y * (1 - y); });
   return out;
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor out = map1(x, "tanh", [](auto v) { return std::tanh(v); });
   record_pointwise("TanhBackward", x, out, out.detach(),
-                     [](auto g, auto y) { return g * (1 - y * y); });
+                   [](auto g, auto y) { return g * (1 - y * y); });
   return out;
 }
 
@@ -104,14 +104,13 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
     const T z = v * T(beta);
     return z > T(threshold) ? v : std::log1p(std::exp(z)) / T(beta);
   });
-  record_pointwise("SoftplusBackward", x, out, x,
-                     [beta, threshold](auto g, auto v) -> decltype(g) {
-                       using T = decltype(v);
-                       const T z = v * T(beta);
-                       if (z > T(threshold)) return g;
-                       const T e = std::exp(z);
-                       return g * e / (e + 1);
-                     });
+  record_pointwise("SoftplusBackward", x, out, x, [beta, threshold](auto g, auto v) -> decltype(g) {
+    using T = decltype(v);
+    const T z = v * T(beta);
+    if (z > T(threshold)) return g;
+    const T e = std::exp(z);
+    return g * e / (e + 1);
+  });
   return out;
 }
 

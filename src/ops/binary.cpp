@@ -17,10 +17,13 @@ constexpr bool kAnyNumeric = false;
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
-  Tensor out = alpha == 1 ? map2(a, b, "add", [](auto x, auto y) { return x + y; }, kAnyNumeric)
-                          : map2(a, b, "add", [alpha](auto x, auto y) {
-                              return x + static_cast<decltype(y)>(alpha) * y;
-                            }, kAnyNumeric);
+  Tensor out =
+      alpha == 1 ? map2(
+                       a, b, "add", [](auto x, auto y) { return x + y; }, kAnyNumeric)
+                 : map2(
+                       a, b, "add",
+                       [alpha](auto x, auto y) { return x + static_cast<decltype(y)>(alpha) * y; },
+                       kAnyNumeric);
   if (needs_grad({a, b})) {
     record("AddBackward", {a, b}, {out}, [sa = a.shape(), sb = b.shape(), alpha](auto& g) {
       return std::vector<Tensor>{sum_to(g[0], sa), sum_to(alpha == 1 ? g[0] : g[0] * alpha, sb)};
@@ -32,7 +35,8 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return add(a, b, -alpha); }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = map2(a, b, "mul", [](auto x, auto y) { return x * y; }, kAnyNumeric);
+  Tensor out = map2(
+      a, b, "mul", [](auto x, auto y) { return x * y; }, kAnyNumeric);
   if (needs_grad({a, b})) {
     record("MulBackward", {a, b}, {out}, [a, b](auto& g) {
       return std::vector<Tensor>{a.requires_grad() ? sum_to(mul(g[0], b), a.shape()) : Tensor(),
@@ -96,10 +100,12 @@ bool is_nan(T v) {
 // on either side is the result, as torch.maximum/minimum.
 Tensor select_between(const Tensor& a, const Tensor& b, bool take_max, const char* op,
                       const char* node) {
-  Tensor out = take_max ? map2(a, b, op, [](auto x, auto y) { return x >= y || is_nan(x) ? x : y; },
-                               kAnyNumeric)
-                        : map2(a, b, op, [](auto x, auto y) { return x <= y || is_nan(x) ? x : y; },
-                               kAnyNumeric);
+  Tensor out =
+      take_max
+          ? map2(
+                a, b, op, [](auto x, auto y) { return x >= y || is_nan(x) ? x : y; }, kAnyNumeric)
+          : map2(
+                a, b, op, [](auto x, auto y) { return x <= y || is_nan(x) ? x : y; }, kAnyNumeric);
   if (needs_grad({a, b})) {
     record(node, {a, b}, {out}, [a, b, take_max](auto& g) {
       auto weight_a = [take_max](auto x, auto y) {
@@ -124,9 +130,10 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 }
 
 // ---- comparisons ----
-#define NABLA_COMPARISON(name, expr)                                                       \
-  Tensor name(const Tensor& a, const Tensor& b) {                                          \
-    return map2(a, b, #name, [](auto x, auto y) { return expr; }, kAnyNumeric, Result::boolean); \
+#define NABLA_COMPARISON(name, expr)                                                     \
+  Tensor name(const Tensor& a, const Tensor& b) {                                        \
+    return map2(                                                                         \
+        a, b, #name, [](auto x, auto y) { return expr; }, kAnyNumeric, Result::boolean); \
   }
 NABLA_COMPARISON(eq, x == y)
 NABLA_COMPARISON(ne, x != y)

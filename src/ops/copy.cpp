@@ -11,9 +11,8 @@ Tensor cast_to(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
   Tensor out = contiguous_copy(t, dtype);
   if (needs_grad({t}) && is_floating(dtype)) {
-    record("ToBackward", {t}, {out}, [from = t.dtype()](auto& g) {
-      return std::vector<Tensor>{cast_to(g[0], from)};
-    });
+    record("ToBackward", {t}, {out},
+           [from = t.dtype()](auto& g) { return std::vector<Tensor>{cast_to(g[0], from)}; });
   }
   return out;
 }

@@ -2,12 +2,13 @@
 // gradient back over the reduced axes. max/min along an axis find their indices with a kernel
 // and, when a gradient is needed, take their values with gather, whose backward routes the
 // gradient to the selected elements.
+#include "kernels/cpu/reduce.hpp"
+
 #include <algorithm>
 #include <numeric>
 
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
-#include "kernels/cpu/reduce.hpp"
 #include "kernels/cpu/reduce_arg.hpp"
 #include "ops/shape_util.hpp"
 
@@ -41,7 +42,8 @@ Tensor sum_kernel(const Tensor& x_in, const Axes& axes) {
   }
   int64_t reduced = 1;
   for (int64_t a : axes) reduced *= x_in.shape()[a];
-  const int64_t kept = reduced == 0 ? shape_numel(kept_shape) : x.numel() / std::max<int64_t>(reduced, 1);
+  const int64_t kept =
+      reduced == 0 ? shape_numel(kept_shape) : x.numel() / std::max<int64_t>(reduced, 1);
   const DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
   if (!is_floating(x.dtype()) && x.dtype() != DType::i64) x = contiguous_copy(x, DType::i64);
   Tensor out = make_tensor(kept_shape, out_dtype);
@@ -64,8 +66,9 @@ Tensor sum_kernel(const Tensor& x_in, const Axes& axes) {
 Tensor sum(const Tensor& x, const Axes& axes_in, bool keepdim) {
   const Axes axes = normalize_axes(axes_in, x.dim(), "sum", x.shape());
   Tensor out = sum_kernel(x, axes);
-  if (!keepdim) out = make_view(out, reduced_shape(x.shape(), axes, false),
-                                contiguous_strides(reduced_shape(x.shape(), axes, false)), 0);
+  if (!keepdim)
+    out = make_view(out, reduced_shape(x.shape(), axes, false),
+                    contiguous_strides(reduced_shape(x.shape(), axes, false)), 0);
   if (needs_grad({x})) {
     record("SumBackward", {x}, {out}, [in = x.shape(), axes](auto& g) {
       // Put the reduced axes back as size 1, then broadcast.

@@ -6,8 +6,9 @@ namespace nabla {
 
 int64_t normalize_axis(int64_t axis, int64_t dim, const char* op, const Shape& shape) {
   const int64_t d = std::max<int64_t>(dim, 1);
-  NABLA_CHECK(axis >= -d && axis < d, op, ": axis ", axis, " is out of range for a tensor of shape ",
-              shape, " (expected ", -d, " <= axis < ", d, ")");
+  NABLA_CHECK(axis >= -d && axis < d, op, ": axis ", axis,
+              " is out of range for a tensor of shape ", shape, " (expected ", -d, " <= axis < ", d,
+              ")");
   return axis < 0 ? axis + d : axis;
 }
 
@@ -31,8 +32,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     NABLA_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b,
-                " cannot be broadcast together (axis ", static_cast<int64_t>(i) - static_cast<int64_t>(n),
-                " has sizes ", da, " and ", db, "; expected equal sizes or 1)");
+                " cannot be broadcast together (axis ",
+                static_cast<int64_t>(i) - static_cast<int64_t>(n), " has sizes ", da, " and ", db,
+                "; expected equal sizes or 1)");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -56,11 +58,16 @@ Shape broadcast_strides_to(const Tensor& t, const Shape& shape, const char* op) 
 DType promote_types(DType a, DType b) {
   auto rank = [](DType d) {
     switch (d) {
-      case DType::boolean: return 0;
-      case DType::u8: return 1;
-      case DType::i64: return 2;
-      case DType::f32: return 3;
-      case DType::f64: return 4;
+      case DType::boolean:
+        return 0;
+      case DType::u8:
+        return 1;
+      case DType::i64:
+        return 2;
+      case DType::f32:
+        return 3;
+      case DType::f64:
+        return 4;
     }
     return 0;
   };
@@ -71,8 +78,10 @@ Shape reduced_shape(const Shape& shape, const Axes& axes, bool keepdim) {
   Shape out;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
     const bool reduced = std::find(axes.begin(), axes.end(), d) != axes.end();
-    if (!reduced) out.push_back(shape[d]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(shape[d]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }

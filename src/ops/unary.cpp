@@ -13,9 +13,8 @@ using autograd::record;
 Tensor neg(const Tensor& x) {
   if (!is_floating(x.dtype())) return mul(x, scalar_tensor(-1, x.dtype()));
   Tensor out = map1(x, "neg", [](auto v) { return -v; });
-  if (needs_grad({x})) record("NegBackward", {x}, {out}, [](auto& g) {
-    return std::vector<Tensor>{neg(g[0])};
-  });
+  if (needs_grad({x}))
+    record("NegBackward", {x}, {out}, [](auto& g) { return std::vector<Tensor>{neg(g[0])}; });
   return out;
 }
 
@@ -33,7 +32,8 @@ Tensor log(const Tensor& x) {
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = map1(x, "sqrt", [](auto v) { return std::sqrt(v); });
-  record_pointwise("SqrtBackward", x, out, out.detach(), [](auto g, auto y) { return g / (2 * y); });
+  record_pointwise("SqrtBackward", x, out, out.detach(),
+                   [](auto g, auto y) { return g / (2 * y); });
   return out;
 }
 
@@ -41,15 +41,14 @@ Tensor rsqrt(const Tensor& x) {
   Tensor out = map1(x, "rsqrt", [](auto v) { return 1 / std::sqrt(v); });
   // d/dx x^(-1/2) = -1/2 * y^3
   record_pointwise("RsqrtBackward", x, out, out.detach(),
-               [](auto g, auto y) { return g * y * y * y * decltype(y)(-0.5); });
+                   [](auto g, auto y) { return g * y * y * y * decltype(y)(-0.5); });
   return out;
 }
 
 Tensor abs(const Tensor& x) {
   Tensor out = map1(x, "abs", [](auto v) { return std::abs(v); });
-  record_pointwise("AbsBackward", x, out, x, [](auto g, auto v) {
-    return v > 0 ? g : (v < 0 ? -g : decltype(g)(0));
-  });
+  record_pointwise("AbsBackward", x, out, x,
+                   [](auto g, auto v) { return v > 0 ? g : (v < 0 ? -g : decltype(g)(0)); });
   return out;
 }
 
@@ -84,11 +83,14 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   // infinity or NaN of the unselected side into the result (a mask product would).
   Tensor mask = cast_to(condition, DType::u8);
   Tensor ca = cast_to(a, dtype), cb = cast_to(b, dtype);
-  Tensor picked_a = map2(expand(ca, shape).detach(), mask, "where",
-                         [](auto v, auto m) { return m ? v : decltype(v)(0); }, false);
-  Tensor out = map2(map2(expand(cb, shape).detach(), mask, "where",
-                  [](auto v, auto m) { return m ? decltype(v)(0) : v; }, false),
-             picked_a, "where", [](auto v, auto w) { return v + w; }, false);
+  Tensor picked_a = map2(
+      expand(ca, shape).detach(), mask, "where",
+      [](auto v, auto m) { return m ? v : decltype(v)(0); }, false);
+  Tensor out = map2(
+      map2(
+          expand(cb, shape).detach(), mask, "where",
+          [](auto v, auto m) { return m ? decltype(v)(0) : v; }, false),
+      picked_a, "where", [](auto v, auto w) { return v + w; }, false);
   if (dtype == DType::boolean) out = cast_to(out, DType::boolean);  // computed as u8
   if (needs_grad({a, b})) {
     record("WhereBackward", {a, b}, {out}, [mask, sa = a.shape(), sb = b.shape()](auto& g) {

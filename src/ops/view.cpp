@@ -26,8 +26,8 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
     }
   }
   if (unknown >= 0) {
-    NABLA_CHECK(known != 0 && numel % known == 0, op, ": cannot reshape a tensor of shape ",
-                from, " (", numel, " elements) to ", requested);
+    NABLA_CHECK(known != 0 && numel % known == 0, op, ": cannot reshape a tensor of shape ", from,
+                " (", numel, " elements) to ", requested);
     shape[unknown] = numel / known;
   }
   NABLA_CHECK(shape_numel(shape) == numel, op, ": cannot reshape a tensor of shape ", from, " (",
@@ -47,7 +47,8 @@ std::optional<Shape> view_strides(const Tensor& t, const Shape& shape) {
   int64_t tensor_numel = 1, view_numel = 1;
   for (int64_t d = static_cast<int64_t>(old_shape.size()) - 1; d >= 0; --d) {
     tensor_numel *= old_shape[d];
-    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+    if (d == 0 ||
+        (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
       while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
         strides[view_d] = view_numel * chunk_base_stride;
         view_numel *= shape[view_d];

@@ -44,4 +44,14 @@ void compute_class_scores(EvaluationReport& report);
 // Keras's layer names: "Dense" -> "dense", "ReLU" -> "re_lu".
 std::string snake_case(const std::string& type_name);
 
+// Index of the largest score in a row (the first on ties), as argmax.
+template <class T>
+int64_t argmax_row(const T* row, int64_t cols) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < cols; ++j) {
+    if (row[j] > row[best]) best = j;
+  }
+  return best;
+}
+
 }  // namespace nabla::train::internal

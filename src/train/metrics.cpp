@@ -18,15 +18,6 @@ struct Rows {
   const T* row(int64_t i) const { return data + i * cols; }
 };
 
-template <class T>
-int64_t argmax_row(const T* row, int64_t cols) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < cols; ++j) {
-    if (row[j] > row[best]) best = j;
-  }
-  return best;
-}
-
 // Calls f(Rows<T>) with the contiguous scores as f32 or f64.
 template <class F>
 void with_rows(const Tensor& scores, int64_t cols, const char* what, F&& f) {
@@ -63,7 +54,7 @@ std::vector<int64_t> true_classes(const Tensor& y_pred, const Tensor& y_true, co
   const int64_t cols = y_pred.size(-1);
   with_rows(y_true.to(y_pred.dtype()), cols, what, [&](auto rows) {
     classes.resize(rows.rows);
-    for (int64_t i = 0; i < rows.rows; ++i) classes[i] = argmax_row(rows.row(i), cols);
+    for (int64_t i = 0; i < rows.rows; ++i) classes[i] = internal::argmax_row(rows.row(i), cols);
   });
   return classes;
 }
@@ -94,7 +85,8 @@ void Accuracy::update(const Tensor& y_pred, const Tensor& y_true, bool logits) {
     const int64_t cols = y_pred.size(-1);
     with_rows(y_pred, cols, name_.c_str(), [&](auto rows) {
       int64_t correct = 0;
-      for (int64_t i = 0; i < rows.rows; ++i) correct += argmax_row(rows.row(i), cols) == label[i];
+      for (int64_t i = 0; i < rows.rows; ++i)
+        correct += internal::argmax_row(rows.row(i), cols) == label[i];
       correct_ += static_cast<double>(correct);
       total_ += static_cast<double>(rows.rows);
     });
@@ -103,7 +95,8 @@ void Accuracy::update(const Tensor& y_pred, const Tensor& y_true, bool logits) {
     const int64_t cols = y_pred.size(-1);
     with_rows(y_pred, cols, name_.c_str(), [&](auto rows) {
       int64_t correct = 0;
-      for (int64_t i = 0; i < rows.rows; ++i) correct += argmax_row(rows.row(i), cols) == truth[i];
+      for (int64_t i = 0; i < rows.rows; ++i)
+        correct += internal::argmax_row(rows.row(i), cols) == truth[i];
       correct_ += static_cast<double>(correct);
       total_ += static_cast<double>(rows.rows);
     });

@@ -24,15 +24,6 @@ int64_t num_classes(Task task, const Shape& output_shape) {
 
 namespace {
 
-template <class T>
-int64_t argmax_row(const T* row, int64_t cols) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < cols; ++j) {
-    if (row[j] > row[best]) best = j;
-  }
-  return best;
-}
-
 // Predicted class of each row of `output` (f64 copy: evaluation is not the hot path).
 std::vector<int64_t> predicted_classes(const Tensor& output, Task task, bool logits) {
   const std::vector<double> values = output.to(DType::f64).to_vector<double>();
@@ -44,7 +35,8 @@ std::vector<int64_t> predicted_classes(const Tensor& output, Task task, bool log
     return classes;
   }
   const int64_t cols = output.size(1);
-  for (int64_t i = 0; i < rows; ++i) classes[i] = argmax_row(values.data() + i * cols, cols);
+  for (int64_t i = 0; i < rows; ++i)
+    classes[i] = internal::argmax_row(values.data() + i * cols, cols);
   return classes;
 }
 
@@ -58,7 +50,8 @@ std::vector<int64_t> true_classes(const Tensor& targets, Task task) {
     return classes;
   }
   const int64_t cols = targets.size(1);
-  for (int64_t i = 0; i < rows; ++i) classes[i] = argmax_row(values.data() + i * cols, cols);
+  for (int64_t i = 0; i < rows; ++i)
+    classes[i] = internal::argmax_row(values.data() + i * cols, cols);
   return classes;
 }
 

@@ -22,8 +22,8 @@ TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
 
 TEST(Autograd, PathsThatMeetAreSummed) {
   Tensor x = vec({3}).requires_grad_();
-  Tensor y = x * x;            // dy/dx = 2x
-  Tensor z = y * x + y + x;    // x^3 + x^2 + x -> 3x^2 + 2x + 1 = 34
+  Tensor y = x * x;          // dy/dx = 2x
+  Tensor z = y * x + y + x;  // x^3 + x^2 + x -> 3x^2 + 2x + 1 = 34
   z.sum().backward();
   EXPECT_DOUBLE_EQ(x.grad().item<double>(), 34);
 }

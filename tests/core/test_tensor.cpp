@@ -9,7 +9,8 @@ TEST(Tensor, CreationAndPrinting) {
   Tensor t = from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_EQ(t.shape(), (Shape{2, 3}));
   EXPECT_EQ(t.strides(), (Shape{3, 1}));
-  EXPECT_EQ(t.to_string(), "tensor([[1., 2., 3.],\n        [4., 5., 6.]], shape=[2, 3], dtype=f32)");
+  EXPECT_EQ(t.to_string(),
+            "tensor([[1., 2., 3.],\n        [4., 5., 6.]], shape=[2, 3], dtype=f32)");
   EXPECT_EQ(arange(4).to_string(), "tensor([0, 1, 2, 3], shape=[4], dtype=i64)");
   EXPECT_EQ(scalar_tensor(2.5).to_string(), "tensor(2.5, shape=[], dtype=f32)");
 }
@@ -34,8 +35,9 @@ TEST(Tensor, WrongDtypeReadIsAnError) {
     t.data<double>();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "data: the tensor has dtype f32, but was read as f64 (convert it with "
-                           ".to(DType::f64))");
+    EXPECT_STREQ(e.what(),
+                 "data: the tensor has dtype f32, but was read as f64 (convert it with "
+                 ".to(DType::f64))");
   }
 }
 

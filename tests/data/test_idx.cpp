@@ -84,8 +84,9 @@ TEST(Idx, WrongMagicNamesFoundAndExpected) {
                 " has magic number 0x00000D03, expected 0x0000080N for unsigned bytes with N axes "
                 "(0x00000801 for labels, 0x00000803 for images); is it an IDX file?");
   write_bytes(dir.file("text"), "hello world, not idx");
-  EXPECT_NE(error_message([&] { data::read_idx(dir.file("text")); }).find("magic number 0x68656C6C"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message([&] { data::read_idx(dir.file("text")); }).find("magic number 0x68656C6C"),
+      std::string::npos);
 }
 
 TEST(Idx, TruncatedFileNamesExpectedAndActualSize) {

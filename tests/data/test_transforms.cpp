@@ -29,7 +29,8 @@ TEST(Transforms, NormalizeScalarAndPerChannel) {
   EXPECT_EQ(per_channel.to_vector<float>(), (std::vector<float>{0, 2, 0, 1}));
   EXPECT_EQ(error_message([&] { data::normalize(images, {1}, {1}, 1); }),
             "normalize: expected 2 means and stds (axis 1 of shape [1, 2, 2]), got 1 and 1");
-  EXPECT_EQ(error_message([&] { data::normalize(x, 0, 0); }), "normalize: std must be positive, got 0");
+  EXPECT_EQ(error_message([&] { data::normalize(x, 0, 0); }),
+            "normalize: std must be positive, got 0");
 }
 
 TEST(Transforms, TrainValidationSplitShuffled) {

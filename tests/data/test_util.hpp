@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include "support/errors.hpp"
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <string>
 
 #include "nabla/error.hpp"
+#include "support/errors.hpp"
 
 namespace nabla::testing {
 

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "nabla/nabla.hpp"
-#include "support/errors.hpp"
 #include "nabla/nn.hpp"
+#include "support/errors.hpp"
 #include "support/reference.hpp"
 
 using nabla::testing::error_message;

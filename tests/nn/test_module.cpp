@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
-#include "support/errors.hpp"
 #include "nabla/nn.hpp"
+#include "support/errors.hpp"
 #include "support/reference.hpp"
 
 using nabla::testing::error_message;

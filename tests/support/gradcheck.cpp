@@ -16,9 +16,7 @@ int64_t storage_index(const Tensor& t, int64_t i) {
   return pos;
 }
 
-double* base_pointer(const Tensor& t) {
-  return static_cast<double*>(t.raw_data()) - t.offset();
-}
+double* base_pointer(const Tensor& t) { return static_cast<double*>(t.raw_data()) - t.offset(); }
 }  // namespace
 
 Tensor leaf(const Shape& shape, uint64_t seed) {
@@ -91,8 +89,8 @@ Tensor noncontiguous_leaf(const Shape& shape, uint64_t seed) {
       }
       if (std::abs(a - numeric) > options.atol + options.rtol * std::abs(numeric)) {
         if (++bad <= 5)
-          failures << "\n  input " << k << " element " << i << ": analytic " << a
-                   << ", numeric " << numeric;
+          failures << "\n  input " << k << " element " << i << ": analytic " << a << ", numeric "
+                   << numeric;
       }
     }
   }

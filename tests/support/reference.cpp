@@ -26,9 +26,8 @@ Tensor tensor_from_json(const nlohmann::json& j) {
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol,
                                      double atol) {
   if (actual.shape() != expected.shape())
-    return ::testing::AssertionFailure()
-           << "shape " << detail::str(actual.shape()) << " != expected "
-           << detail::str(expected.shape());
+    return ::testing::AssertionFailure() << "shape " << detail::str(actual.shape())
+                                         << " != expected " << detail::str(expected.shape());
   Tensor a = actual.detach().to(DType::f64).contiguous();
   Tensor e = expected.detach().to(DType::f64).contiguous();
   const double* pa = a.data<double>();

@@ -75,8 +75,9 @@ void sgd_dispatch(int64_t b, int64_t e, T* param, const T* grad, T* buf, const S
 }
 
 template <class T, bool kDecoupled, bool kL2, bool kAmsgrad>
-void adam_block(int64_t b, int64_t e, T* __restrict__ param, const T* __restrict__ grad, T* __restrict__ exp_avg, T* __restrict__ exp_avg_sq,
-                T* __restrict__ max_exp_avg_sq, const AdamStep& h) {
+void adam_block(int64_t b, int64_t e, T* __restrict__ param, const T* __restrict__ grad,
+                T* __restrict__ exp_avg, T* __restrict__ exp_avg_sq, T* __restrict__ max_exp_avg_sq,
+                const AdamStep& h) {
   const T scale = static_cast<T>(h.param_scale), wd = static_cast<T>(h.weight_decay);
   const T beta1 = static_cast<T>(h.beta1), beta2 = static_cast<T>(h.beta2);
   const T one_minus_beta1 = static_cast<T>(1 - h.beta1);
