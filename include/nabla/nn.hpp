@@ -156,6 +156,22 @@ std::shared_ptr<Activation> Sigmoid();
 std::shared_ptr<Activation> Tanh();
 std::shared_ptr<Activation> Softmax();
 
+// x * scale + offset, in f32 for integer inputs: Keras's Rescaling(1/255) turns raw pixel values
+// into [0, 1] inside the model, so that image data can stay in memory as bytes.
+class Rescaling : public Module {
+ public:
+  explicit Rescaling(double scale, double offset = 0);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Rescaling"; }
+  std::string extra_repr() const override;
+  double scale() const { return scale_; }
+  double offset() const { return offset_; }
+
+ private:
+  double scale_;
+  double offset_;
+};
+
 // Flattens all axes after the batch axis.
 class Flatten : public Module {
  public:

@@ -444,6 +444,9 @@ class Model {
                     std::map<std::string, std::string>* metadata = nullptr);
 
   nn::Module& module() const { return *module_; }
+  // True when the first layer is a Rescaling: the model then takes raw integer data (pixel
+  // bytes) and scales it itself, so the data can stay in memory 4x smaller than as f32.
+  bool takes_raw_inputs() const;
   const nn::ModulePtr& module_ptr() const { return module_; }
   optim::Optimizer& optimizer() const;  // Error before compile()
   const Loss& loss() const;             // Error before compile()
@@ -458,6 +461,7 @@ class Model {
   struct Compiled;  // optimizer, loss, metrics, and the plan that skips a final softmax
   Compiled& compiled_state(const std::string& where) const;
   Tensor prepare_inputs(const Tensor& x, const std::string& where) const;
+  Tensor batch_inputs(const Tensor& batch) const;
   void ensure_built(const Tensor& x, const std::string& where);
   void attach_parameters();
   Tensor forward_for_loss(const Tensor& x);

@@ -1,5 +1,6 @@
 #include "core/allocator.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -12,6 +13,9 @@ namespace nabla {
 namespace {
 
 constexpr size_t kAlignment = 64;
+// Blocks this large (whole data sets, not a training step's tensors) go back to the system when
+// freed: caching them would keep a freed data set resident for the life of the process.
+constexpr size_t kLargestCachedBlock = size_t{64} << 20;
 
 // Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two, so that
 // a cached block wastes at most a quarter of its size.
@@ -41,6 +45,18 @@ namespace core {
 void* allocate(size_t nbytes) {
   size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
   Cache& c = cache();
+  if (cls >= kLargestCachedBlock) {
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      c.stats.allocations++;
+      c.stats.system_allocations++;
+      c.stats.bytes_in_use += cls;
+      c.stats.peak_bytes_in_use = std::max(c.stats.peak_bytes_in_use, c.stats.bytes_in_use);
+    }
+    void* p = std::aligned_alloc(kAlignment, cls);
+    NABLA_CHECK(p != nullptr, "allocator: out of memory allocating ", nbytes, " bytes");
+    return p;
+  }
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     c.stats.allocations++;
@@ -71,6 +87,10 @@ void deallocate(void* ptr, size_t nbytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.stats.bytes_in_use -= cls;
+  if (cls >= kLargestCachedBlock) {
+    std::free(ptr);
+    return;
+  }
   c.stats.bytes_cached += cls;
   c.free_blocks[cls].push_back(ptr);
 }

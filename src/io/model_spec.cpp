@@ -25,6 +25,8 @@ struct LayerSpec {
   std::string kernel_initializer;  // "" = the layer's default
   std::string bias_initializer;
   double rate = 0;
+  double scale = 1;  // Rescaling
+  double offset = 0;
 };
 
 // The layer types and the keys each accepts (besides "type"); aliases are listed together.
@@ -44,6 +46,7 @@ const std::vector<LayerType>& layer_types() {
        {"units", "out_features", "activation", "use_bias", "bias", "kernel_initializer",
         "bias_initializer", "in_features"}},
       {"ReLU", {}},
+      {"Rescaling", {"scale", "offset"}},
       {"Sigmoid", {}},
       {"Softmax", {}},
       {"Tanh", {}},
@@ -214,6 +217,13 @@ LayerSpec parse_layer(const SpecReader& reader, const Json& layer, const std::st
     const Json* rate = reader.find(layer, path, {"rate", "p"});
     if (rate == nullptr) reader.fail(path, "missing \"rate\" (or \"p\"): the drop probability");
     spec.rate = reader.number(*rate, at(layer.contains("rate") ? "rate" : "p"), 0, 1);
+  } else if (spec.type == "Rescaling") {
+    const Json* scale = reader.find(layer, path, {"scale"});
+    if (scale == nullptr)
+      reader.fail(path, "missing \"scale\": the factor inputs are multiplied by");
+    spec.scale = reader.number(*scale, at("scale"), -1e30, 1e30, true);
+    if (const Json* offset = reader.find(layer, path, {"offset"}))
+      spec.offset = reader.number(*offset, at("offset"), -1e30, 1e30, true);
   } else if (spec.type == "Activation") {
     const Json* name = reader.find(layer, path, {"activation", "name"});
     if (name == nullptr) reader.fail(path, "missing \"activation\": the activation's name");
@@ -349,6 +359,7 @@ nn::ModulePtr make_layer(const LayerSpec& layer) {
     return std::make_shared<nn::Linear>(layer.units, options);
   }
   if (layer.type == "Flatten") return std::make_shared<nn::Flatten>();
+  if (layer.type == "Rescaling") return std::make_shared<nn::Rescaling>(layer.scale, layer.offset);
   if (layer.type == "Dropout") return std::make_shared<nn::Dropout>(layer.rate);
   if (layer.type == "Activation") return std::make_shared<nn::Activation>(layer.activation);
   if (layer.type == "ReLU") return nn::ReLU();
@@ -384,6 +395,10 @@ OrderedJson layer_to_json(const nn::Module& layer, size_t index) {
     return out;
   }
   if (dynamic_cast<const nn::Flatten*>(&layer) != nullptr) return OrderedJson{{"type", "Flatten"}};
+  if (const auto* rescaling = dynamic_cast<const nn::Rescaling*>(&layer)) {
+    return OrderedJson{
+        {"type", "Rescaling"}, {"scale", rescaling->scale()}, {"offset", rescaling->offset()}};
+  }
   if (const auto* dropout = dynamic_cast<const nn::Dropout*>(&layer)) {
     return OrderedJson{{"type", "Dropout"}, {"rate", dropout->p()}};
   }

@@ -1,4 +1,5 @@
-// Parameter-free layers: Activation (by name), Flatten and Dropout.
+// Parameter-free layers: Activation (by name), Rescaling, Flatten and Dropout.
+#include <cmath>
 #include <map>
 #include <sstream>
 
@@ -35,6 +36,21 @@ std::shared_ptr<Activation> ReLU() { return std::make_shared<Activation>("relu")
 std::shared_ptr<Activation> Sigmoid() { return std::make_shared<Activation>("sigmoid"); }
 std::shared_ptr<Activation> Tanh() { return std::make_shared<Activation>("tanh"); }
 std::shared_ptr<Activation> Softmax() { return std::make_shared<Activation>("softmax"); }
+
+Rescaling::Rescaling(double scale, double offset) : scale_(scale), offset_(offset) {
+  NABLA_CHECK(std::isfinite(scale) && std::isfinite(offset),
+              "Rescaling: scale and offset must be finite, got scale=", scale, ", offset=", offset);
+}
+
+Tensor Rescaling::forward(const Tensor& x) {
+  const Tensor input = is_floating(x.dtype()) ? x : x.to(DType::f32);
+  const Tensor scaled = input * scale_;
+  return offset_ == 0 ? scaled : scaled + offset_;
+}
+
+std::string Rescaling::extra_repr() const {
+  return detail::str("scale=", scale_, ", offset=", offset_);
+}
 
 Tensor Flatten::forward(const Tensor& x) {
   NABLA_CHECK(x.dim() >= 1, "Flatten: expected an input with a batch axis, got shape ", x.shape());

@@ -164,7 +164,21 @@ Tensor Model::prepare_inputs(const Tensor& x, const std::string& where) const {
   NABLA_CHECK(x.defined() && x.dim() >= 1, where,
               ": expected inputs with a sample axis first, got ",
               x.defined() ? "a 0-d tensor" : "none");
-  return is_floating(x.dtype()) ? x : x.to(DType::f32);
+  // Integer data (raw pixels) stays as it is, 4x smaller than f32; each batch is cast when it
+  // enters the network (batch_inputs), as Keras casts inputs to the layers' dtype.
+  return x;
+}
+
+bool Model::takes_raw_inputs() const {
+  const auto* sequential = dynamic_cast<const nn::Sequential*>(module_.get());
+  return sequential != nullptr && sequential->size() > 0 &&
+         dynamic_cast<const nn::Rescaling*>(sequential->layers()[0].get()) != nullptr;
+}
+
+// A batch as the network takes it: f32 unless the first layer rescales integers itself.
+Tensor Model::batch_inputs(const Tensor& batch) const {
+  if (is_floating(batch.dtype()) || takes_raw_inputs()) return batch;
+  return batch.to(DType::f32);
 }
 
 void Model::ensure_built(const Tensor& x, const std::string& where) {
@@ -177,8 +191,9 @@ void Model::ensure_built(const Tensor& x, const std::string& where) {
               shape_with_batch(with_batch_axis(input_shape_), "N"), ", got x of shape ", x.shape());
 }
 
-Tensor Model::forward_for_loss(const Tensor& x) {
+Tensor Model::forward_for_loss(const Tensor& batch) {
   const Compiled& compiled = *compiled_;
+  const Tensor x = batch_inputs(batch);
   if (!compiled.fused) return module_->forward(x);
   Tensor h = x;
   for (nn::Module* layer : compiled.body) h = layer->forward(h);
@@ -389,7 +404,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   Tensor result;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t end = std::min(n, start + batch_size);
-    const Tensor output = module_->forward(inputs.slice(0, start, end));
+    const Tensor output = module_->forward(batch_inputs(inputs.slice(0, start, end)));
     if (!result.defined()) {
       result_shape = output.shape();
       result_shape[0] = n;

@@ -36,7 +36,7 @@ TEST(Checkpoint, SaveModelThenLoadWeights) {
   const io::ModelSpec spec = io::parse_model_spec(file.metadata.at(io::kModelSpecKey), "meta");
   EXPECT_EQ(spec.input_shape, (Shape{28, 28}));
   EXPECT_EQ(file.tensors.size(), 4u);
-  EXPECT_EQ(file.tensors.at("1.weight").shape(), (Shape{128, 784}));  // PyTorch names and layout
+  EXPECT_EQ(file.tensors.at("2.weight").shape(), (Shape{128, 784}));  // PyTorch names and layout
 
   auto fresh = mlp(2);
   EXPECT_NE(fresh->named_parameters()[0].second.to_vector<float>(),

@@ -93,10 +93,10 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
             "model spec mlp.json: layers[1].out_features: expected a positive integer, got 0");
   EXPECT_EQ(layer_error(R"({"type": "Conv2D", "filters": 3})"),
             R"(model spec mlp.json: layers[1].type: unknown layer type "Conv2D"; known types: )"
-            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Rescaling, Sigmoid, Softmax, Tanh");
   EXPECT_EQ(layer_error(R"({"units": 3})"),
             "model spec mlp.json: layers[1]: missing \"type\"; known types: Activation, Dense, "
-            "Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+            "Dropout, Flatten, Linear, ReLU, Rescaling, Sigmoid, Softmax, Tanh");
   EXPECT_EQ(layer_error(R"({"type": "Dense", "unit": 3})"),
             "model spec mlp.json: layers[1].unit: unknown key for a Dense layer; known keys: type, "
             "units, out_features, activation, use_bias, bias, kernel_initializer, "
@@ -263,7 +263,7 @@ TEST(ModelSpec, UnsupportedLayersCannotBeWritten) {
   model.add(std::make_shared<Custom>());
   EXPECT_EQ(error_message([&] { io::model_to_spec(model, "m", {2}); }),
             "model_to_spec: layer 1 (Custom) cannot be written as a model spec; spec layer types: "
-            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh");
+            "Activation, Dense, Dropout, Flatten, Linear, ReLU, Rescaling, Sigmoid, Softmax, Tanh");
 }
 
 TEST(Presets, MlpHas101770Parameters) {

@@ -28,8 +28,12 @@ std::string data_dir_or_default(const std::string& dir) {
   return dir.empty() ? data::kFashionMnistDir : dir;
 }
 
-data::MnistData load_data(const std::string& dir) {
-  return data::load_mnist(data_dir_or_default(dir));
+data::MnistData load_data(const std::string& dir, const train::Model& model) {
+  if (!model.takes_raw_inputs()) return data::load_mnist(data_dir_or_default(dir));
+  data::MnistData data = data::load_mnist(data_dir_or_default(dir), /*raw=*/true);
+  data.train_labels = data.train_labels.to(DType::i64);
+  data.test_labels = data.test_labels.to(DType::i64);
+  return data;
 }
 
 std::vector<std::string> class_names_for(const std::string& data_dir, int64_t classes) {

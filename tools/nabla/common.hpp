@@ -36,8 +36,10 @@ inline constexpr const char* kDataDirKey = "nabla.data_dir";
 // --model: a JSON model file (a path that exists or ends in .json) or a built-in preset name.
 io::ModelSpec resolve_model_spec(const std::string& name_or_path);
 
-// --data: a folder with the four MNIST-layout IDX files; "" is Debian's Fashion-MNIST.
-data::MnistData load_data(const std::string& dir);
+// --data: a folder with the four MNIST-layout IDX files; "" is Debian's Fashion-MNIST. Images
+// stay raw bytes for a model that starts with a Rescaling layer (all presets do: 47 MB instead of
+// 188 MB for the training set), and are scaled to [0, 1] as f32 for any other; labels are i64.
+data::MnistData load_data(const std::string& dir, const train::Model& model);
 std::string data_dir_or_default(const std::string& dir);
 
 // Class names for labels 0..classes-1: Fashion-MNIST's for its folder, else the label numbers.

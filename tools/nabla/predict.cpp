@@ -66,13 +66,15 @@ Tensor read_pgm(const std::string& path) {
   return from_vector(pixels, {height, width});
 }
 
-// Images of an image file, scaled to [0, 1], with a batch axis.
-Tensor read_images(const std::string& path, const Shape& input_shape) {
+// Images of an image file with a batch axis: raw bytes for a model that rescales them itself,
+// else scaled to [0, 1].
+Tensor read_images(const std::string& path, const train::Model& model) {
+  const Shape& input_shape = model.input_shape();
   std::ifstream probe(path, std::ios::binary);
   NABLA_CHECK(probe.good(), "--image ", path, ": cannot open the file");
   const bool pgm = probe.get() == 'P';
   const Tensor raw = pgm ? read_pgm(path) : data::read_idx(path);
-  Tensor images = data::scale(raw, 1.0 / 255);
+  Tensor images = model.takes_raw_inputs() ? raw : data::scale(raw, 1.0 / 255);
   if (images.dim() == static_cast<int64_t>(input_shape.size())) images = images.unsqueeze(0);
   const Shape sample(images.shape().begin() + 1, images.shape().end());
   NABLA_CHECK(sample == input_shape, "--image ", path, ": the model takes images of shape ",
@@ -109,7 +111,7 @@ void run_predict(const PredictOptions& options) {
       class_names_from(loaded.metadata, data_dir, model.output_shape()[1]);
 
   if (!options.image.empty()) {
-    const Tensor images = read_images(options.image, model.input_shape());
+    const Tensor images = read_images(options.image, model);
     const Tensor probabilities = model.predict(images);
     for (int64_t i = 0; i < images.size(0); ++i) {
       print_prediction(options.image + (images.size(0) > 1 ? "[" + std::to_string(i) + "]" : ""),
@@ -118,7 +120,7 @@ void run_predict(const PredictOptions& options) {
     return;
   }
   const std::vector<int64_t> indices = parse_index_list(options.indices);
-  const data::MnistData data = load_data(data_dir);
+  const data::MnistData data = load_data(data_dir, model);
   const int64_t count = data.test_images.size(0);
   for (int64_t index : indices) {
     NABLA_CHECK(index < count, "--index ", index, " is out of range: the test set holds ", count,

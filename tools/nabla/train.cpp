@@ -58,7 +58,9 @@ void run_train(const TrainOptions& options) {
   const train::LossPtr loss = train::make_loss(training.loss);
   if (!options.out.empty()) ensure_writable_dir(options.out);
 
-  data::MnistData data = load_data(options.data_dir);
+  manual_seed(options.seed);  // the initial weights
+  train::Model model(io::build_model(spec), spec.name);
+  data::MnistData data = load_data(options.data_dir, model);  // raw bytes if the model rescales
   Tensor x_train = data.train_images, y_train = data.train_labels;
   if (options.limit > 0 && options.limit < x_train.size(0)) {
     x_train = x_train.slice(0, 0, options.limit);
@@ -66,9 +68,6 @@ void run_train(const TrainOptions& options) {
   }
   const Shape sample_shape(x_train.shape().begin() + 1, x_train.shape().end());
   if (spec.input_shape.empty()) spec.input_shape = sample_shape;
-
-  manual_seed(options.seed);  // the initial weights
-  train::Model model(io::build_model(spec), spec.name);
   model.build(spec.input_shape);
   std::vector<train::MetricArg> metrics(training.metrics.begin(), training.metrics.end());
   model.compile(std::move(optimizer), loss, std::move(metrics));
