@@ -295,3 +295,20 @@ TEST(Presets, UnknownPresetListsTheKnownOnes) {
   EXPECT_EQ(message, "unknown built-in model \"resnet50\"; built-in models: " + known);
   EXPECT_NE(known.find("mlp"), std::string::npos);
 }
+
+TEST(ModelSpec, RescalingRoundTripsAndMarksRawInputs) {
+  const auto model = io::model_from_spec(
+      R"({"name": "r", "input_shape": [4], "layers": [{"type": "Rescaling", "scale": 0.5,
+          "offset": 1}, {"type": "Dense", "units": 2}]})",
+      "r.json");
+  const auto* rescaling = dynamic_cast<const nn::Rescaling*>(model->layers()[0].get());
+  ASSERT_NE(rescaling, nullptr);
+  EXPECT_EQ(rescaling->scale(), 0.5);
+  EXPECT_EQ(rescaling->offset(), 1);
+  const std::string text = io::model_to_spec(*model, "r", {4});
+  EXPECT_NE(text.find(R"("type": "Rescaling")"), std::string::npos) << text;
+  EXPECT_EQ(error_message([] {
+              io::model_from_spec(R"({"name": "r", "layers": [{"type": "Rescaling"}]})", "r.json");
+            }),
+            "model spec r.json: layers[0]: missing \"scale\": the factor inputs are multiplied by");
+}

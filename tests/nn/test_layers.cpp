@@ -107,3 +107,23 @@ TEST(Dropout, ScalesInTrainingAndIsIdentityInEval) {
   EXPECT_EQ(drop(x).to_vector<float>(), x.to_vector<float>());
   EXPECT_EQ(error_message([] { nn::Dropout(1.5); }), "Dropout: p must be in [0, 1], got 1.5");
 }
+
+TEST(Rescaling, ScalesBytesIntoFloatsInsideTheModel) {
+  nn::Rescaling rescale(1.0 / 255);
+  const Tensor pixels = from_vector(std::vector<uint8_t>{0, 51, 255}, {1, 3});
+  const Tensor out = rescale(pixels);
+  EXPECT_EQ(out.dtype(), DType::f32);
+  EXPECT_TRUE(nabla::testing::all_close(out, from_vector(std::vector<float>{0, 0.2f, 1}, {1, 3})));
+  nn::Rescaling shift(2.0, -1.0);  // [0, 1] -> [-1, 1]
+  EXPECT_EQ(shift(from_vector(std::vector<float>{0, 0.5f, 1})).to_vector<float>(),
+            (std::vector<float>{-1, 0, 1}));
+  EXPECT_EQ(error_message([] { nn::Rescaling bad(std::nan("")); }),
+            "Rescaling: scale and offset must be finite, got scale=nan, offset=0");
+}
+
+TEST(Rescaling, PassesTheScaledGradient) {
+  nn::Rescaling rescale(3.0, 1.0);
+  Tensor x = from_vector(std::vector<double>{1, 2}).requires_grad_();
+  rescale(x).sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{3, 3}));
+}
