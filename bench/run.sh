@@ -18,6 +18,11 @@ for exe in bench/nabla_bench bench/nabla_compare_mlp; do
   [[ -x "$build/$exe" ]] || { echo "bench: $build/$exe not found; run 'make bench'" >&2; exit 1; }
 done
 
+# Timings on a shared machine are only as good as its idleness: say how busy it was.
+read -r load1 _ < /proc/loadavg
+echo "bench: $(nproc) cores, load average $load1 at start$(awk -v l="$load1" \
+  'BEGIN { if (l > 0.5) printf " (busy: other processes will distort the timings)" }')"
+
 echo "== Kernels (nabla_bench; results in $results/kernels.json) =="
 "$build/bench/nabla_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$results/kernels.json" --benchmark_out_format=json

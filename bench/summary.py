@@ -45,7 +45,8 @@ def main():
         print(f"  {b['label']:32} {a['threads']:>7} {b['GFLOPs']:>8.1f} {pct:>8.1f}%")
     for kind, what in (("BM_Add", "add"), ("BM_Relu", "relu")):
         for a, b in by_kind.get(kind, []):
-            print(f"  {what} on 1M floats, {a['threads']} thread(s): {b['bytes_per_s'] / 1e9:.1f} GB/s")
+            print(f"  {what} on 1M floats, {a['threads']} thread(s): "
+                  f"{b['bytes_per_s'] / 1e9:.1f} GB/s")
     for a, b in by_kind.get("BM_SoftmaxCrossEntropy", []):
         print(f"  softmax cross-entropy fwd+bwd [{a['rows']}, {a['classes']}], {a['threads']} "
               f"thread(s): {b['real_time']:.1f} {b['time_unit']}")

@@ -2,7 +2,9 @@
 """Side-by-side: the classic MLP on Fashion-MNIST in nabla and in PyTorch, on this machine, now.
 
 For each batch size, runs nabla_compare_mlp (bench/compare/mlp.cpp) and bench/compare/mlp.py at
-each thread count, one process per run, and compares the fastest configuration of each side:
+each thread count, one process per run, and compares the fastest configuration of each side.
+nabla runs as `nabla train` does (images kept as bytes, a Rescaling(1/255) layer first) and, for
+reference, with the images preloaded as f32 like PyTorch's ("nabla-f32"). Compared:
 seconds per epoch (the median of the epochs of a run), samples/s, test accuracy after the last
 epoch and peak resident memory. PyTorch runs in its best configuration here: OPENBLAS_NUM_THREADS=1
 (OpenBLAS must not fight torch's OpenMP threads), MALLOC_MMAP_THRESHOLD_=268435456 (no page
@@ -56,6 +58,7 @@ def main():
             size = ["--batch-size", str(batch), "--threads", str(threads)]
             for side, command, env in (
                     ("nabla", [nabla_exe] + size + common, dict(os.environ)),
+                    ("nabla-f32", [nabla_exe] + size + common + ["--f32-data"], dict(os.environ)),
                     ("pytorch", [args.python, os.path.join(HERE, "mlp.py")] + size + common,
                      pytorch_env())):
                 print(f"compare: {side} batch {batch}, {threads} thread(s) ...", file=sys.stderr,
@@ -65,18 +68,19 @@ def main():
                 runs.append(result)
 
     print("\nAll runs (s/epoch = median of the epochs of one run):")
-    print(f"{'side':8} {'batch':>5} {'threads':>7} {'s/epoch':>8} {'samples/s':>10} "
+    print(f"{'side':9} {'batch':>5} {'threads':>7} {'s/epoch':>8} {'samples/s':>10} "
           f"{'test acc':>8} {'peak MB':>8}  epochs (s)")
     for r in runs:
-        print(f"{r['side']:8} {r['batch_size']:>5} {r['threads']:>7} {r['s_per_epoch']:>8.3f} "
+        print(f"{r['side']:9} {r['batch_size']:>5} {r['threads']:>7} {r['s_per_epoch']:>8.3f} "
               f"{r['samples_per_s']:>10.0f} {r['test_accuracy']:>8.4f} {r['peak_rss_mb']:>8.0f}  "
               f"{' '.join(f'{s:.3f}' for s in r['epoch_seconds'])}")
 
     rows = []
     for batch in args.batch_sizes:
         best = {side: min((r for r in runs if r["side"] == side and r["batch_size"] == batch),
-                          key=lambda r: r["s_per_epoch"]) for side in ("nabla", "pytorch")}
-        rows.append((batch, best["nabla"], best["pytorch"]))
+                          key=lambda r: r["s_per_epoch"])
+                for side in ("nabla", "nabla-f32", "pytorch")}
+        rows.append((batch, best["nabla"], best["pytorch"], best["nabla-f32"]))
 
     print(f"\nClassic MLP on Fashion-MNIST, {args.epochs} epochs; each side at its fastest thread "
           "count (in brackets):")
@@ -85,9 +89,10 @@ def main():
               f"{'nabla MB':>8} {'torch MB':>8} {'mem ratio':>9}")
     print(header)
     print("-" * len(header))
-    for batch, n, t in rows:
+    for batch, n, t, _ in rows:
         print(f"{'mlp batch ' + str(batch):14} "
-              f"{n['s_per_epoch']:>7.3f} [{n['threads']}] {t['s_per_epoch']:>7.3f} [{t['threads']}] "
+              f"{n['s_per_epoch']:>7.3f} [{n['threads']}] "
+              f"{t['s_per_epoch']:>7.3f} [{t['threads']}] "
               f"{n['s_per_epoch'] / t['s_per_epoch']:>6.2f} "
               f"{n['samples_per_s']:>11.0f} {t['samples_per_s']:>11.0f} "
               f"{n['test_accuracy']:>9.4f} {t['test_accuracy']:>9.4f} "
@@ -95,11 +100,19 @@ def main():
               f"{n['peak_rss_mb'] / t['peak_rss_mb']:>9.2f}")
     print("ratio = nabla s/epoch / PyTorch s/epoch (below 1: nabla is faster); "
           "mem ratio = nabla peak MB / PyTorch peak MB")
+    print("nabla holds the images as bytes + a Rescaling layer (as `nabla train`), PyTorch as f32;")
+    print("nabla with f32 images, as PyTorch:")
+    for batch, _, t, f in rows:
+        print(f"  mlp batch {batch}: {f['s_per_epoch']:.3f} s/epoch [{f['threads']}] "
+              f"(ratio {f['s_per_epoch'] / t['s_per_epoch']:.2f}), test acc "
+              f"{f['test_accuracy']:.4f}, peak {f['peak_rss_mb']:.0f} MB "
+              f"(mem ratio {f['peak_rss_mb'] / t['peak_rss_mb']:.2f})")
 
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"runs": runs, "versus": [
-                {"batch_size": b, "nabla": n, "pytorch": t} for b, n, t in rows]}, f, indent=1)
+                {"batch_size": b, "nabla": n, "pytorch": t, "nabla_f32": f32}
+                for b, n, t, f32 in rows]}, f, indent=1)
 
 
 if __name__ == "__main__":

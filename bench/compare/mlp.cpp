@@ -1,8 +1,11 @@
 // The classic Keras MLP trained with nabla, as the peer of bench/compare/mlp.py (PyTorch):
 // Flatten -> Dense(128, relu) -> Dense(10, softmax); Adam(1e-3); sparse categorical cross-entropy
-// (computed from the logits, fused); Fashion-MNIST preloaded in memory as f32 in [0, 1]; shuffled
-// batches. By default the Keras-style Model runs it (compile + fit + evaluate, what a user writes);
-// --loop runs the PyTorch-style loop (nn::Sequential, DataLoader, optim::Adam, cross_entropy).
+// (computed from the logits, fused); Fashion-MNIST preloaded in memory; shuffled batches.
+// By default it runs as `nabla train` does (the preset `mlp`): the images stay in memory as bytes
+// and the model's first layer, Rescaling(1/255), scales each batch; --f32-data instead preloads
+// them as f32 in [0, 1], as the PyTorch side does. The Keras-style Model runs it (compile + fit +
+// evaluate, what a user writes); --loop runs the PyTorch-style loop (nn::Sequential, DataLoader,
+// optim::Adam, cross_entropy).
 // Prints one JSON object on stdout: seconds per epoch (median of the epochs), samples/s, test
 // accuracy after the last epoch and the peak resident memory of the process.
 #include <sys/resource.h>
@@ -33,6 +36,7 @@ struct Options {
   uint64_t seed = 0;
   std::string data;  // empty: Debian's Fashion-MNIST
   bool loop = false;
+  bool f32_data = false;  // preload images as f32 rather than bytes
 };
 
 struct Result {
@@ -43,7 +47,7 @@ struct Result {
 
 const char* kUsage =
     "usage: nabla_compare_mlp [--batch-size N] [--epochs N] [--threads N] [--seed N] [--data DIR]"
-    " [--loop]\n";
+    " [--loop] [--f32-data]\n";
 
 Options parse(int argc, char** argv) {
   Options options;
@@ -65,6 +69,8 @@ Options parse(int argc, char** argv) {
       options.data = value();
     } else if (arg == "--loop") {
       options.loop = true;
+    } else if (arg == "--f32-data") {
+      options.f32_data = true;
     } else {
       NABLA_CHECK(false, "nabla_compare_mlp: unknown option ", arg, "\n", kUsage);
     }
@@ -93,7 +99,11 @@ class EpochTimer : public nabla::train::Callback {
 // The classic example, as a Keras user writes it.
 Result run_keras(const nabla::data::MnistData& data, const Options& options) {
   using namespace nabla;
-  Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, "softmax")});
+  std::vector<nn::ModulePtr> network = {layers::Flatten(), layers::Dense(128, "relu"),
+                                        layers::Dense(10, "softmax")};
+  if (!options.f32_data)
+    network.insert(network.begin(), std::make_shared<nn::Rescaling>(1.0 / 255));
+  Sequential model(network);
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
   auto timer = std::make_shared<EpochTimer>();
   train::FitOptions fit;
@@ -115,8 +125,11 @@ Result run_loop(const nabla::data::MnistData& data, const Options& options) {
     linear_options.in_features = in_features;
     return std::make_shared<nn::Linear>(out_features, linear_options);
   };
-  nn::Sequential model(
-      {std::make_shared<nn::Flatten>(), linear(784, 128), nn::ReLU(), linear(128, 10)});
+  std::vector<nn::ModulePtr> network = {std::make_shared<nn::Flatten>(), linear(784, 128),
+                                        nn::ReLU(), linear(128, 10)};
+  if (!options.f32_data)
+    network.insert(network.begin(), std::make_shared<nn::Rescaling>(1.0 / 255));
+  nn::Sequential model(network);
   optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
   data::DataLoader loader(data.train_images, data.train_labels,
                           {.batch_size = options.batch_size, .seed = options.seed});
@@ -154,11 +167,11 @@ void print_json(const Result& result, const Options& options, int64_t train_size
   getrusage(RUSAGE_SELF, &usage);
   const double seconds = median(result.epoch_seconds);
   std::printf(
-      "{\"framework\": \"nabla (%s)\", \"batch_size\": %lld, \"threads\": %d, "
+      "{\"framework\": \"nabla (%s, images as %s)\", \"batch_size\": %lld, \"threads\": %d, "
       "\"epochs\": %lld, \"epoch_seconds\": [",
       options.loop ? "PyTorch-style loop" : "Keras-style Model",
-      static_cast<long long>(options.batch_size), nabla::get_num_threads(),
-      static_cast<long long>(options.epochs));
+      options.f32_data ? "f32" : "bytes + Rescaling", static_cast<long long>(options.batch_size),
+      nabla::get_num_threads(), static_cast<long long>(options.epochs));
   for (size_t i = 0; i < result.epoch_seconds.size(); ++i)
     std::printf("%s%.4f", i ? ", " : "", result.epoch_seconds[i]);
   std::printf(
@@ -175,7 +188,10 @@ int main(int argc, char** argv) {
     const Options options = parse(argc, argv);
     if (options.threads > 0) nabla::set_num_threads(options.threads);
     nabla::manual_seed(options.seed);
-    const nabla::data::MnistData data = nabla::data::load_fashion_mnist(options.data);
+    nabla::data::MnistData data = nabla::data::load_fashion_mnist(options.data, !options.f32_data);
+    // Raw labels are bytes; the losses take i64 class indices (as `nabla train` converts them).
+    data.train_labels = data.train_labels.to(nabla::DType::i64);
+    data.test_labels = data.test_labels.to(nabla::DType::i64);
     const Result result = options.loop ? run_loop(data, options) : run_keras(data, options);
     print_json(result, options, data.train_images.size(0));
     return 0;
