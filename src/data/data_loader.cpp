@@ -46,8 +46,8 @@ struct DataLoader::Prefetcher {
 
  private:
   void run() {
-    // The batch work stays on this one thread: an OpenMP team of its own would compete with the
-    // training step's team for the same cores (spinning workers made steps ~20x slower).
+    // The batch work stays on this one thread: should it ever reach a parallel kernel, a second
+    // OpenMP team would compete with the training step's team for the same cores.
     omp_set_num_threads(1);
     try {
       for (int64_t i = 0; i < count_; ++i) {
