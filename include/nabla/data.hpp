@@ -57,12 +57,49 @@ class TensorDataset : public Dataset {
 // ...]. Consecutive indices are copied as one block. Error when an index is out of range.
 Tensor gather_rows(const Tensor& source, const std::vector<int64_t>& indices);
 
+// ---- augmentation (src/data/augment.cpp) ----
+// Random transforms of a batch of images [N, C, H, W] or [N, H, W] (u8 or floating; the dtype is
+// kept except by Normalize, which returns f32). Each sample draws its own random parameters from
+// `gen`, in sample order, so a seed fixes the result. The DataLoader applies the augmentation to
+// each batch's inputs (in its prefetch thread when prefetching) with a generator seeded by
+// (seed, epoch, batch index): runs repeat, with or without prefetch.
+class Augmentation {
+ public:
+  virtual ~Augmentation() = default;
+  virtual Tensor apply(const Tensor& batch, Generator& gen) const = 0;
+  // "RandomCrop(padding=4)": for logs and summaries.
+  virtual std::string to_string() const = 0;
+};
+using AugmentationPtr = std::shared_ptr<const Augmentation>;
+
+// Pads each image by `padding` pixels of `fill` on every side, then crops a random window of the
+// original size (torchvision's RandomCrop(size, padding)).
+AugmentationPtr random_crop(int64_t padding, double fill = 0);
+// Mirrors each image left-right (horizontal) and/or top-bottom (vertical) with probability p.
+AugmentationPtr random_flip(bool horizontal = true, bool vertical = false, double p = 0.5);
+// Shifts each image by a whole number of pixels drawn uniformly from
+// [-height_factor * H, height_factor * H] (rows) and likewise for columns; uncovered pixels get
+// `fill` (Keras's RandomTranslation with fill_mode="constant").
+AugmentationPtr random_translation(double height_factor, double width_factor, double fill = 0);
+// With probability p, sets a random rectangle of each image to `value` (Zhong et al. 2017, as
+// torchvision's RandomErasing): area fraction in [scale_min, scale_max], aspect ratio drawn
+// log-uniformly from [ratio_min, ratio_max], up to 10 tries to fit it in the image.
+AugmentationPtr random_erasing(double p = 0.5, double scale_min = 0.02, double scale_max = 0.33,
+                               double ratio_min = 0.3, double ratio_max = 3.3, double value = 0);
+// (x - mean[c]) / std[c] per channel (one value each: all channels), in f32. Deterministic.
+AugmentationPtr normalize(std::vector<double> mean, std::vector<double> std);
+// Applies the steps in order.
+AugmentationPtr compose(std::vector<AugmentationPtr> steps);
+
 struct DataLoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
   bool drop_last = false;  // drop a last batch smaller than batch_size
   uint64_t seed = 0;       // with the epoch number, fixes the shuffle order
   bool prefetch = true;    // assemble the next batches on a background thread
+  // Applied to each batch's inputs; null = none. (`= nullptr` keeps designated initializers
+  // that leave it out free of -Wmissing-field-initializers.)
+  AugmentationPtr augmentation = nullptr;
 };
 
 // Iterates a dataset in batches, one epoch at a time. Epoch e visits every sample once, in the

@@ -11,6 +11,27 @@
 #include "nabla/data.hpp"
 
 namespace nabla::data {
+namespace {
+
+constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ULL;
+
+// splitmix64's finalizer: a bijective mix whose outputs for nearby inputs look independent.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The augmentation generator's seed for one batch: a function of (seed, epoch, batch index) only,
+// so a batch is augmented the same whichever thread assembles it and whatever came before. The
+// first step starts from a different constant than the shuffle's, so the two streams differ.
+uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index) {
+  uint64_t z = mix64(seed ^ 0xA5A5A5A5F00DCAFEULL);
+  z = mix64(z + kGoldenGamma * static_cast<uint64_t>(epoch + 1));
+  return mix64(z + kGoldenGamma * static_cast<uint64_t>(batch_index + 1));
+}
+
+}  // namespace
 
 // Assembles batches 0..count-1 of an epoch on a background thread, at most kCapacity ahead of
 // the consumer. Batches come out in order; an error while assembling batch k is rethrown by
@@ -112,10 +133,7 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   }
   // One generator per epoch, seeded from (seed, epoch) through a splitmix64 step, so that any
   // epoch's order can be recomputed on its own (resuming, prefetching) and runs repeat.
-  uint64_t z = options_.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(epoch + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  Generator generator(z ^ (z >> 31));
+  Generator generator(mix64(options_.seed + kGoldenGamma * static_cast<uint64_t>(epoch + 1)));
   return randperm(n, &generator).to_vector<int64_t>();
 }
 
@@ -136,7 +154,13 @@ Batch DataLoader::make_batch(int64_t batch_index) const {
   const int64_t n = static_cast<int64_t>(order_.size());
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min(n, begin + options_.batch_size);
-  return dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
+  Batch batch =
+      dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
+  if (options_.augmentation) {
+    Generator generator(augmentation_seed(options_.seed, epoch_, batch_index));
+    batch.inputs = options_.augmentation->apply(batch.inputs, generator);
+  }
+  return batch;
 }
 
 std::optional<Batch> DataLoader::next() {
