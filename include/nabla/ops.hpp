@@ -102,6 +102,82 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype = DType::f
 // otherwise.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 
+// Zeroes whole channels (x [N, C, *spatial]: one draw per (sample, channel)) with probability p
+// and scales the rest by 1/(1-p) when training, as torch.nn.functional.dropout2d.
+Tensor dropout2d(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+
+// ---- convolution (src/ops/conv.cpp; kernels in src/kernels/cpu/conv.*) ----
+// Layouts as PyTorch: x [N, C_in, *spatial] (NCL for 1-d, NCHW for 2-d), weight
+// [C_out, C_in / groups, *kernel], bias [C_out] (optional), output [N, C_out, *out_spatial].
+// Per-axis settings take one value for every spatial axis or one per axis; empty = the default.
+struct ConvOptions {
+  std::vector<int64_t> stride{};    // default 1
+  std::vector<int64_t> padding{};   // zeros added on both sides of each axis; default 0
+  std::vector<int64_t> dilation{};  // default 1
+  int64_t groups = 1;               // C_in and C_out must be multiples (groups == C_in: depthwise)
+  // "" (use `padding`), "valid" (no padding) or "same" (Keras/TensorFlow: output size
+  // ceil(in / stride); when the total padding of an axis is odd the extra zero goes after).
+  std::string padding_mode{};
+};
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const ConvOptions& options = {});
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const ConvOptions& options = {});
+// The gradient of conv2d with respect to its input, as an op ("deconvolution"):
+// x [N, C_in, H, W], weight [C_in, C_out / groups, kH, kW] (PyTorch's layout), output
+// [N, C_out, (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1, ...].
+struct ConvTransposeOptions {
+  std::vector<int64_t> stride{};
+  std::vector<int64_t> padding{};
+  std::vector<int64_t> output_padding{};  // default 0; must be < stride or < dilation
+  std::vector<int64_t> dilation{};
+  int64_t groups = 1;
+};
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        const ConvTransposeOptions& options = {});
+
+// ---- pooling and resampling (src/ops/pool.cpp, src/ops/resample.cpp) ----
+// x [N, C, H, W]. kernel/stride/padding: one value for both axes or {rows, cols}; stride empty =
+// kernel. Max pooling pads with -inf, average pooling with zeros (counted in the divisor when
+// count_include_pad, as PyTorch). ceil_mode: output size rounds up (windows that start in the
+// padding are dropped, as PyTorch).
+Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
+                  const std::vector<int64_t>& stride = {}, const std::vector<int64_t>& padding = {},
+                  bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
+                  const std::vector<int64_t>& stride = {}, const std::vector<int64_t>& padding = {},
+                  bool ceil_mode = false, bool count_include_pad = true);
+// Average pooling to a fixed output size {rows, cols}, as torch's adaptive_avg_pool2d;
+// {1, 1} is global average pooling.
+Tensor adaptive_avg_pool2d(const Tensor& x, const std::vector<int64_t>& output_size);
+// Pads the last axes as torch.nn.functional.pad: pads = {last_before, last_after,
+// second_last_before, second_last_after, ...}; mode "constant" (with `value`), "reflect" or
+// "replicate". Negative pads crop.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::string& mode = "constant",
+           double value = 0);
+// Resizes the spatial axes of x [N, C, *spatial] (1 or 2 of them) to `size`, as
+// torch.nn.functional.interpolate: mode "nearest" or "bilinear" (2-d) / "linear" (1-d).
+Tensor interpolate(const Tensor& x, const std::vector<int64_t>& size,
+                   const std::string& mode = "nearest", bool align_corners = false);
+// interpolate to floor(in * scale_factor) per spatial axis, sampling with the given factor.
+Tensor upsample(const Tensor& x, double scale_factor, const std::string& mode = "nearest",
+                bool align_corners = false);
+
+// ---- normalization (src/ops/norm.cpp; kernels in src/kernels/cpu/norm.*) ----
+// x [N, C, *]: per channel over the batch and spatial axes. Training: normalizes with the batch
+// statistics (biased variance) and, when running_mean/running_var are defined, updates them in
+// place: r = (1 - momentum) * r + momentum * batch_stat (unbiased variance), as PyTorch. Eval:
+// normalizes with the running statistics. weight (gamma) and bias (beta) [C] are optional.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+// Normalizes over the trailing axes `normalized_shape`; weight/bias of that shape, optional.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// x [N, C, *]: normalizes each of num_groups channel groups per sample; weight/bias [C].
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
 // ---- losses (src/ops/loss.cpp); reduction: "mean", "sum" or "none" ----
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
 Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");

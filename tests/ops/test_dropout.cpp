@@ -1,5 +1,6 @@
-// Dropout (src/ops/dropout.cpp): identity outside training, the drop rate, the 1/(1-p) scale,
-// seeded repeatability, the gradient, and argument errors.
+// Dropout and dropout2d (src/ops/dropout.cpp): identity outside training, the drop rate, the
+// 1/(1-p) scale, whole channels for dropout2d, seeded repeatability, the gradient, and argument
+// errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -94,4 +95,84 @@ TEST(Dropout, ErrorMessages) {
             "dropout: probability p must be in [0, 1], got -0.1");
   EXPECT_EQ(error_message([] { dropout(arange(4), 0.5, true); }),
             "dropout: expected a floating tensor (f32 or f64), got i64");
+}
+
+// ---- dropout2d: one draw per (sample, channel) ----
+
+TEST(Dropout2d, ZeroesWholeChannelsAndScalesTheRest) {
+  Generator gen(21);
+  const Tensor y = dropout2d(ones({6, 10, 3, 4}), 0.4, true, &gen);
+  const auto v = y.to_vector<float>();
+  const float scale = static_cast<float>(1.0 / 0.6);
+  int64_t dropped = 0;
+  for (int64_t channel = 0; channel < 60; ++channel) {
+    const float first = v[channel * 12];
+    EXPECT_TRUE(first == 0.0f || first == scale) << first;
+    for (int64_t i = 1; i < 12; ++i) EXPECT_EQ(v[channel * 12 + i], first) << "channel " << channel;
+    dropped += first == 0.0f;
+  }
+  EXPECT_GT(dropped, 0);
+  EXPECT_LT(dropped, 60);
+}
+
+TEST(Dropout2d, DropsAboutPOfTheChannels) {
+  constexpr int64_t kChannels = 100000;
+  for (const double p : {0.2, 0.5}) {
+    SCOPED_TRACE(p);
+    Generator gen(3);
+    const Tensor y = dropout2d(ones({1000, 100, 2}), p, true, &gen);  // [N, C, L] also works
+    const auto v = y.to_vector<float>();
+    int64_t dropped = 0;
+    for (int64_t c = 0; c < kChannels; ++c) dropped += v[2 * c] == 0.0f;
+    EXPECT_NEAR(static_cast<double>(dropped) / kChannels, p,
+                6 * std::sqrt(p * (1 - p) / kChannels));
+  }
+}
+
+TEST(Dropout2d, IdentityWhenNotTrainingOrPZero) {
+  const Tensor x = randn({2, 3, 4, 4});
+  EXPECT_TRUE(dropout2d(x, 0.5, false).is_same(x));
+  EXPECT_TRUE(dropout2d(x, 0.0, true).is_same(x));
+  Generator gen(1);
+  EXPECT_EQ(dropout2d(x, 1.0, true, &gen).to_vector<float>(), std::vector<float>(96, 0.0f));
+}
+
+TEST(Dropout2d, GradientIsTheChannelMask) {
+  Generator gen(8);
+  const Tensor x = (rand({4, 5, 3, 2}, DType::f64, &gen) + 1.0).detach().requires_grad_();
+  const Tensor w = randn({4, 5, 3, 2}, DType::f64, &gen);
+  const Tensor y = dropout2d(x, 0.5, true, &gen);
+  (y * w).sum().backward();
+  const auto xv = x.detach().to_vector<double>(), yv = y.detach().to_vector<double>();
+  const auto wv = w.to_vector<double>(), gv = x.grad().to_vector<double>();
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double mask = yv[(i / 6) * 6] == 0 ? 0.0 : 2.0;  // x > 0: a zero is a dropped channel
+    EXPECT_DOUBLE_EQ(yv[i], xv[i] * mask);
+    EXPECT_DOUBLE_EQ(gv[i], wv[i] * mask);
+  }
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& v) {
+        Generator g(4);
+        return dropout2d(v[0], 0.3, true, &g);
+      },
+      {nabla::testing::noncontiguous_leaf({3, 4, 2, 3})});
+}
+
+TEST(Dropout2d, ErrorMessages) {
+  EXPECT_EQ(error_message([] {
+              dropout2d(zeros({2, 3, 4}), 1.5, true);
+            }),
+            "dropout2d: probability p must be in [0, 1], got 1.5");
+  EXPECT_EQ(error_message([] {
+              dropout2d(zeros({2, 3, 4}), -0.5, false);
+            }),
+            "dropout2d: probability p must be in [0, 1], got -0.5");
+  EXPECT_EQ(error_message([] {
+              dropout2d(zeros({4, 5}), 0.5, true);
+            }),
+            "dropout2d: expected input [N, C, *spatial] with at least 3 axes, got shape [4, 5]");
+  EXPECT_EQ(error_message([] {
+              dropout2d(zeros({2, 3, 4}, DType::i64), 0.5, true);
+            }),
+            "dropout2d: expected a floating tensor (f32 or f64), got i64");
 }
