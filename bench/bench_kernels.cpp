@@ -1,9 +1,11 @@
 // nabla's kernel benchmarks (Google Benchmark): GEMM against the machine's measured fp32 FMA peak,
-// elementwise ops, fused softmax cross-entropy, and a full training step of the classic MLP.
+// elementwise ops, fused softmax cross-entropy, convolution at a small CNN's shapes, and a full
+// training step of the classic MLP.
 // `make bench` runs this through bench/run.sh; timings never enter a pass/fail test.
 //
-// GEMM calls the internal kernel (src/kernels/cpu/gemm.hpp) so that the figure is oneDNN's work
-// alone; everything else goes through the public API, as a user's program would.
+// GEMM and the convolution kernel comparison call the internal kernels (src/kernels/cpu/) so that
+// the figures are the kernels' work alone; everything else goes through the public API, as a
+// user's program would.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 #include <omp.h>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "nabla/nabla.hpp"
 #include "nabla/nn.hpp"
@@ -215,6 +218,149 @@ BENCHMARK(BM_SoftmaxCrossEntropy)
     ->Args({256, 10, 1})
     ->Args({1024, 1000, 1})
     ->Args({1024, 1000, 2})
+    ->MinTime(kMinTime)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// ---- convolution at the small CNN's shapes (batch 64: conv 1->32 3x3 on 28x28, then, after a
+// 2x2 max pool, conv 32->64 3x3 on 13x13). The first layer's input is the data: training needs
+// no gradient for it, so its step computes the weight and bias gradients only.
+struct ConvShape {
+  const char* name;
+  int64_t batch, in_channels, out_channels, size, kernel;
+  bool grad_input;
+};
+
+const std::vector<ConvShape>& conv_shapes() {
+  static const std::vector<ConvShape> shapes = {
+      {"conv1 1->32 3x3 on 28x28", 64, 1, 32, 28, 3, false},
+      {"conv2 32->64 3x3 on 13x13", 64, 32, 64, 13, 3, true},
+  };
+  return shapes;
+}
+
+nabla::kernels::cpu::ConvGeometry conv_geometry(const ConvShape& s) {
+  nabla::kernels::cpu::ConvGeometry g;
+  g.batch = s.batch;
+  g.in_channels = s.in_channels;
+  g.out_channels = s.out_channels;
+  g.in_h = g.in_w = s.size;
+  g.kernel_h = g.kernel_w = s.kernel;
+  g.out_h = g.out_w = s.size - s.kernel + 1;
+  return g;
+}
+
+// The forward's floating-point operations (each gradient costs the same).
+double conv_flops(const ConvShape& s) { return 2.0 * conv_geometry(s).macs(); }
+
+void set_gflops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOPs"] =
+      benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// conv2d through the public API, no graph recorded.
+void BM_Conv2dForward(benchmark::State& state) {
+  const ConvShape& s = conv_shapes()[static_cast<size_t>(state.range(0))];
+  nabla::set_num_threads(static_cast<int>(state.range(1)));
+  nabla::Generator gen(0);
+  const nabla::Tensor x =
+      nabla::randn({s.batch, s.in_channels, s.size, s.size}, nabla::DType::f32, &gen);
+  const nabla::Tensor w =
+      nabla::randn({s.out_channels, s.in_channels, s.kernel, s.kernel}, nabla::DType::f32, &gen);
+  const nabla::Tensor b = nabla::randn({s.out_channels}, nabla::DType::f32, &gen);
+  benchmark::DoNotOptimize(nabla::conv2d(x, w, b));  // creates and caches the primitive
+  for (auto _ : state) benchmark::DoNotOptimize(nabla::conv2d(x, w, b));
+  set_gflops(state, conv_flops(s));
+  state.SetLabel(s.name);
+}
+BENCHMARK(BM_Conv2dForward)
+    ->ArgNames({"shape", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->MinTime(kMinTime)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Forward and backward as in a training step: weight and bias gradients, and the input's
+// gradient where the layer is not the first.
+void BM_Conv2dForwardBackward(benchmark::State& state) {
+  const ConvShape& s = conv_shapes()[static_cast<size_t>(state.range(0))];
+  nabla::set_num_threads(static_cast<int>(state.range(1)));
+  nabla::Generator gen(0);
+  nabla::Tensor x = nabla::randn({s.batch, s.in_channels, s.size, s.size}, nabla::DType::f32, &gen);
+  nabla::Tensor w =
+      nabla::randn({s.out_channels, s.in_channels, s.kernel, s.kernel}, nabla::DType::f32, &gen);
+  nabla::Tensor b = nabla::randn({s.out_channels}, nabla::DType::f32, &gen);
+  if (s.grad_input) x.requires_grad_();
+  w.requires_grad_();
+  b.requires_grad_();
+  const int64_t out = s.size - s.kernel + 1;
+  const nabla::Tensor grad_out =
+      nabla::randn({s.batch, s.out_channels, out, out}, nabla::DType::f32, &gen);
+  auto step = [&] {
+    x.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+    nabla::conv2d(x, w, b).backward(grad_out);
+  };
+  step();
+  for (auto _ : state) {
+    step();
+    benchmark::DoNotOptimize(w.grad());
+  }
+  set_gflops(state, conv_flops(s) * (s.grad_input ? 3 : 2));
+  state.SetLabel(s.name);
+}
+BENCHMARK(BM_Conv2dForwardBackward)
+    ->ArgNames({"shape", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->MinTime(kMinTime)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// One pass of the f32 kernel by each implementation: oneDNN primitives on nabla's plain layouts,
+// oneDNN primitives on their preferred (blocked) layouts with the reorders, and im2col +
+// dnnl_sgemm -- the comparison behind the automatic choice in src/kernels/cpu/conv.cpp.
+void BM_Conv2dKernel(benchmark::State& state) {
+  using nabla::kernels::cpu::ConvAlgorithm;
+  static const ConvAlgorithm kAlgorithms[] = {ConvAlgorithm::onednn, ConvAlgorithm::onednn_blocked,
+                                              ConvAlgorithm::im2col};
+  static const char* const kAlgorithmNames[] = {"oneDNN plain", "oneDNN blocked+reorders",
+                                                "im2col+sgemm"};
+  static const char* const kPasses[] = {"forward", "input grad", "weight+bias grad"};
+  const ConvShape& s = conv_shapes()[static_cast<size_t>(state.range(0))];
+  const int64_t pass = state.range(1);
+  const ConvAlgorithm algorithm = kAlgorithms[state.range(2)];
+  nabla::set_num_threads(static_cast<int>(state.range(3)));
+  const nabla::kernels::cpu::ConvGeometry g = conv_geometry(s);
+  nabla::Generator gen(0);
+  nabla::Tensor x = nabla::randn({g.input_numel()}, nabla::DType::f32, &gen);
+  nabla::Tensor w = nabla::randn({g.weight_numel()}, nabla::DType::f32, &gen);
+  nabla::Tensor b = nabla::randn({g.out_channels}, nabla::DType::f32, &gen);
+  nabla::Tensor y = nabla::randn({g.output_numel()}, nabla::DType::f32, &gen);
+  auto run = [&] {
+    namespace cpu = nabla::kernels::cpu;
+    if (pass == 0) {
+      cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(),
+                          algorithm);
+    } else if (pass == 1) {
+      cpu::conv2d_backward_data(g, y.data<float>(), w.data<float>(), x.data<float>(), algorithm);
+    } else {
+      cpu::conv2d_backward_weights(g, x.data<float>(), y.data<float>(), w.data<float>(),
+                                   b.data<float>(), algorithm);
+    }
+  };
+  run();  // creates and caches the primitives
+  for (auto _ : state) {
+    run();
+    benchmark::ClobberMemory();
+  }
+  set_gflops(state, conv_flops(s));
+  state.SetLabel(std::string(s.name) + ", " + kPasses[pass] + ", " +
+                 kAlgorithmNames[state.range(2)]);
+}
+BENCHMARK(BM_Conv2dKernel)
+    ->ArgNames({"shape", "pass", "algorithm", "threads"})
+    ->ArgsProduct({{0, 1}, {0, 1, 2}, {0, 1, 2}, {1, 2}})
     ->MinTime(kMinTime)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -1,0 +1,582 @@
+#include "kernels/cpu/conv.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor_impl.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/onednn.hpp"
+#include "kernels/cpu/reduce.hpp"
+#include "nabla/error.hpp"
+
+namespace nabla::kernels::cpu {
+
+int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                         int64_t pad_before, int64_t pad_after) {
+  const int64_t span = in + pad_before + pad_after - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+namespace {
+
+// ---- im2col + gemm ----
+
+// A per-thread buffer of at least n elements, reused across calls (OpenMP's threads persist), so
+// that a training step allocates no column matrices. `kSlot` separates buffers in use at once.
+template <class T, int kSlot>
+T* scratch(int64_t n) {
+  thread_local std::vector<T> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
+// The output positions [lo, hi) of an axis whose input position o * stride - pad + offset lies
+// inside [0, in); the others read padding.
+struct Range {
+  int64_t lo, hi;
+};
+
+Range valid_outputs(int64_t in, int64_t out, int64_t stride, int64_t pad, int64_t offset) {
+  auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; };
+  const int64_t lo = std::min(ceil_div(pad - offset, stride), out);
+  const int64_t hi = std::min(ceil_div(in + pad - offset, stride), out);
+  return {lo, std::max(lo, hi)};
+}
+
+// cols[(c, i, j), (oh, ow)] = x[c, oh * sh - pt + i * dh, ow * sw - pl + j * dw] (0 in padding):
+// the [channels * kH * kW, out_h * out_w] matrix whose product with the weights is the output.
+template <class T>
+void im2col(const T* x, int64_t channels, const ConvGeometry& g, T* cols) {
+  const int64_t out_w = g.out_w, plane = g.out_h * g.out_w;
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * g.in_h * g.in_w;
+    for (int64_t i = 0; i < g.kernel_h; ++i) {
+      const Range rows = valid_outputs(g.in_h, g.out_h, g.stride_h, g.pad_top, i * g.dilation_h);
+      for (int64_t j = 0; j < g.kernel_w; ++j) {
+        const int64_t shift = j * g.dilation_w - g.pad_left;
+        const Range cols_range =
+            valid_outputs(g.in_w, out_w, g.stride_w, g.pad_left, j * g.dilation_w);
+        T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * plane;
+        for (int64_t oh = 0; oh < g.out_h; ++oh) {
+          T* out = row + oh * out_w;
+          if (oh < rows.lo || oh >= rows.hi) {
+            std::fill(out, out + out_w, T(0));
+            continue;
+          }
+          const T* xr = xc + (oh * g.stride_h - g.pad_top + i * g.dilation_h) * g.in_w;
+          std::fill(out, out + cols_range.lo, T(0));
+          if (g.stride_w == 1) {
+            std::copy(xr + cols_range.lo + shift, xr + cols_range.hi + shift, out + cols_range.lo);
+          } else {
+            for (int64_t ow = cols_range.lo; ow < cols_range.hi; ++ow)
+              out[ow] = xr[ow * g.stride_w + shift];
+          }
+          std::fill(out + cols_range.hi, out + out_w, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: x[c, ih, iw] += every column entry that im2col read from it.
+template <class T>
+void col2im_add(const T* cols, int64_t channels, const ConvGeometry& g, T* x) {
+  const int64_t out_w = g.out_w, plane = g.out_h * g.out_w;
+  for (int64_t c = 0; c < channels; ++c) {
+    T* xc = x + c * g.in_h * g.in_w;
+    for (int64_t i = 0; i < g.kernel_h; ++i) {
+      const Range rows = valid_outputs(g.in_h, g.out_h, g.stride_h, g.pad_top, i * g.dilation_h);
+      for (int64_t j = 0; j < g.kernel_w; ++j) {
+        const int64_t shift = j * g.dilation_w - g.pad_left;
+        const Range cols_range =
+            valid_outputs(g.in_w, out_w, g.stride_w, g.pad_left, j * g.dilation_w);
+        const T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * plane;
+        for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+          const T* in = row + oh * out_w;
+          T* xr = xc + (oh * g.stride_h - g.pad_top + i * g.dilation_h) * g.in_w + shift;
+          for (int64_t ow = cols_range.lo; ow < cols_range.hi; ++ow) xr[ow * g.stride_w] += in[ow];
+        }
+      }
+    }
+  }
+}
+
+// A 1x1 convolution with unit stride and no padding reads the input itself as its columns.
+bool is_pointwise(const ConvGeometry& g) {
+  return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.pad_top == 0 && g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0 &&
+         g.in_h == g.out_h && g.in_w == g.out_w;
+}
+
+// The sizes of one group's products: weights [cout, k], columns [k, plane].
+struct GroupDims {
+  int64_t cin, cout, k, plane, in_plane;
+  explicit GroupDims(const ConvGeometry& g)
+      : cin(g.in_channels / g.groups),
+        cout(g.out_channels / g.groups),
+        k(cin * g.kernel_h * g.kernel_w),
+        plane(g.out_h * g.out_w),
+        in_plane(g.in_h * g.in_w) {}
+};
+
+// Multiply-adds below which a convolution stays on one thread: waking the pool costs more than
+// the work (and gradient checks run thousands of tiny convolutions).
+constexpr int64_t kParallelMacs = 1 << 18;
+
+// Runs f(task) for task in [0, tasks): one task per thread when there are enough of them (each
+// gemm then runs on one thread, as oneDNN does inside a parallel region), else one after the
+// other with each gemm using the whole pool. Tasks write disjoint outputs, so the results do not
+// depend on the thread count.
+template <class F>
+void for_each_task(const ConvGeometry& g, int64_t tasks, const F& f) {
+  if (tasks > 1 && tasks >= omp_get_max_threads() && g.macs() >= kParallelMacs) {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) f(t);
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) f(t);
+  }
+}
+
+template <class T>
+void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+  const GroupDims d(g);
+  const bool pointwise = is_pointwise(g);
+  for_each_task(g, g.batch * g.groups, [&](int64_t task) {
+    const int64_t n = task / g.groups, group = task % g.groups;
+    const T* xg = x + (n * g.in_channels + group * d.cin) * d.in_plane;
+    T* yg = y + (n * g.out_channels + group * d.cout) * d.plane;
+    const T* cols = xg;
+    if (!pointwise) {
+      T* buffer = scratch<T, 0>(d.k * d.plane);
+      im2col(xg, d.cin, g, buffer);
+      cols = buffer;
+    }
+    T beta = 0;
+    if (bias != nullptr) {  // the output starts as the bias and the product adds onto it
+      for (int64_t o = 0; o < d.cout; ++o)
+        std::fill(yg + o * d.plane, yg + (o + 1) * d.plane, bias[group * d.cout + o]);
+      beta = 1;
+    }
+    gemm(false, false, d.cout, d.plane, d.k, T(1), weight + group * d.cout * d.k, d.k, cols,
+         d.plane, beta, yg, d.plane);
+  });
+}
+
+template <class T>
+void backward_data_im2col(const ConvGeometry& g, const T* grad_y, const T* weight, T* grad_x) {
+  const GroupDims d(g);
+  const bool pointwise = is_pointwise(g);
+  for_each_task(g, g.batch * g.groups, [&](int64_t task) {
+    const int64_t n = task / g.groups, group = task % g.groups;
+    const T* gy = grad_y + (n * g.out_channels + group * d.cout) * d.plane;
+    T* gx = grad_x + (n * g.in_channels + group * d.cin) * d.in_plane;
+    const T* w = weight + group * d.cout * d.k;
+    if (pointwise) {
+      gemm(true, false, d.k, d.plane, d.cout, T(1), w, d.k, gy, d.plane, T(0), gx, d.plane);
+      return;
+    }
+    T* cols = scratch<T, 0>(d.k * d.plane);
+    gemm(true, false, d.k, d.plane, d.cout, T(1), w, d.k, gy, d.plane, T(0), cols, d.plane);
+    std::fill(gx, gx + d.cin * d.in_plane, T(0));
+    col2im_add(cols, d.cin, g, gx);
+  });
+}
+
+// The batch is split into this many fixed chunks (fewer for small batches), each summed into its
+// own partial weight gradient; the partials are then added in chunk order. The result is thus the
+// same for any thread count.
+constexpr int64_t kWeightGradChunks = 8;
+
+// Per chunk and group, partial[k, o] = cols @ grad_y^T summed over the chunk's samples: the
+// transposed product, whose long inner dimension (output positions) and wide output suit gemm
+// even when the kernel has few entries (k = 9 for a 3x3 kernel on one channel). With a bias, the
+// columns get a last row of ones, so that the same product also yields the bias gradient.
+template <class T>
+void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
+                             T* grad_bias) {
+  const GroupDims d(g);
+  const int64_t rows = d.k + (grad_bias != nullptr ? 1 : 0);
+  const int64_t block = rows * d.cout, size = block * g.groups;
+  const int64_t chunks = std::min(g.batch, kWeightGradChunks);
+  T* partials = scratch<T, 1>(chunks * size);
+#pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    T* cols = scratch<T, 0>(rows * d.plane);
+    std::fill(cols + d.k * d.plane, cols + rows * d.plane, T(1));
+    const int64_t begin = chunk * g.batch / chunks, end = (chunk + 1) * g.batch / chunks;
+    for (int64_t n = begin; n < end; ++n) {
+      for (int64_t group = 0; group < g.groups; ++group) {
+        im2col(x + (n * g.in_channels + group * d.cin) * d.in_plane, d.cin, g, cols);
+        const T* gy = grad_y + (n * g.out_channels + group * d.cout) * d.plane;
+        gemm(false, true, rows, d.cout, d.plane, T(1), cols, d.plane, gy, d.plane,
+             n == begin ? T(0) : T(1), partials + chunk * size + group * block, d.cout);
+      }
+    }
+  }
+  // Sum the chunks and transpose each group's [rows, cout] block into the [cout, k] weights.
+#pragma omp parallel for schedule(static) if (chunks * size >= (1 << 16))
+  for (int64_t e = 0; e < size; ++e) {
+    T sum = partials[e];
+    for (int64_t chunk = 1; chunk < chunks; ++chunk) sum += partials[chunk * size + e];
+    const int64_t group = e / block, r = e % block / d.cout, o = group * d.cout + e % d.cout;
+    if (r < d.k) {
+      grad_weight[o * d.k + r] = sum;
+    } else {
+      grad_bias[o] = sum;
+    }
+  }
+}
+
+// ---- oneDNN primitives ----
+
+using dnnl::memory;
+
+// nabla's layouts: NCHW data, OIHW weights ([C_out, C_in / groups, kH, kW] is goihw when split
+// into groups: the same bytes), and the bias.
+memory::desc data_desc(int64_t batch, int64_t channels, int64_t h, int64_t w) {
+  return memory::desc({batch, channels, h, w}, memory::data_type::f32, memory::format_tag::nchw);
+}
+memory::desc input_desc(const ConvGeometry& g) {
+  return data_desc(g.batch, g.in_channels, g.in_h, g.in_w);
+}
+memory::desc output_desc(const ConvGeometry& g) {
+  return data_desc(g.batch, g.out_channels, g.out_h, g.out_w);
+}
+memory::desc weights_desc(const ConvGeometry& g) {
+  const int64_t cout = g.out_channels / g.groups, cin = g.in_channels / g.groups;
+  if (g.groups == 1)
+    return memory::desc({cout, cin, g.kernel_h, g.kernel_w}, memory::data_type::f32,
+                        memory::format_tag::oihw);
+  return memory::desc({g.groups, cout, cin, g.kernel_h, g.kernel_w}, memory::data_type::f32,
+                      memory::format_tag::goihw);
+}
+memory::desc bias_desc(const ConvGeometry& g) {
+  return memory::desc({g.out_channels}, memory::data_type::f32, memory::format_tag::x);
+}
+// The same dimensions with the layout left to the primitive (blocked, e.g. nChw8c on AVX2).
+memory::desc any_layout(const memory::desc& plain) {
+  return memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
+}
+
+enum class ConvPass { forward, backward_data, backward_weights };
+
+// A primitive is specific to its geometry, pass, bias, layouts, and the thread count it was
+// created for (oneDNN sizes its per-thread work at creation).
+struct PrimitiveKey {
+  ConvGeometry geometry;
+  ConvPass pass;
+  bool bias;
+  bool blocked;
+  int threads;
+  auto operator<=>(const PrimitiveKey&) const = default;
+};
+
+// The convolution's memory arguments as nabla holds them: oneDNN argument id, plain layout, and
+// whether the primitive writes it.
+struct ArgSpec {
+  int id;
+  memory::desc plain;
+  bool output;
+};
+
+std::vector<ArgSpec> arg_specs(const ConvGeometry& g, ConvPass pass, bool bias) {
+  switch (pass) {
+    case ConvPass::forward: {
+      std::vector<ArgSpec> specs{{DNNL_ARG_SRC, input_desc(g), false},
+                                 {DNNL_ARG_WEIGHTS, weights_desc(g), false},
+                                 {DNNL_ARG_DST, output_desc(g), true}};
+      if (bias) specs.push_back({DNNL_ARG_BIAS, bias_desc(g), false});
+      return specs;
+    }
+    case ConvPass::backward_data:
+      return {{DNNL_ARG_DIFF_DST, output_desc(g), false},
+              {DNNL_ARG_WEIGHTS, weights_desc(g), false},
+              {DNNL_ARG_DIFF_SRC, input_desc(g), true}};
+    case ConvPass::backward_weights: {
+      std::vector<ArgSpec> specs{{DNNL_ARG_SRC, input_desc(g), false},
+                                 {DNNL_ARG_DIFF_DST, output_desc(g), false},
+                                 {DNNL_ARG_DIFF_WEIGHTS, weights_desc(g), true}};
+      if (bias) specs.push_back({DNNL_ARG_DIFF_BIAS, bias_desc(g), true});
+      return specs;
+    }
+  }
+  return {};
+}
+
+// A primitive and, for each argument whose chosen layout is not nabla's, the reorder into it
+// (inputs) or out of it (outputs). With plain layouts there are none: buffers are used in place.
+struct CachedConv {
+  struct Arg {
+    ArgSpec spec;
+    memory::desc layout;
+    dnnl::primitive reorder;  // empty when layout == spec.plain
+  };
+  dnnl::primitive primitive;
+  std::vector<Arg> args;
+};
+
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias,
+                                                     bool blocked) {
+  auto layout = [&](const memory::desc& d) { return blocked ? any_layout(d) : d; };
+  const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
+      padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
+  const auto kind = dnnl::prop_kind::forward_training;
+  const auto algorithm = dnnl::algorithm::convolution_direct;
+  const auto desc =
+      bias ? dnnl::convolution_forward::desc(
+                 kind, algorithm, layout(input_desc(g)), layout(weights_desc(g)), bias_desc(g),
+                 layout(output_desc(g)), strides, dilates, padding_l, padding_r)
+           : dnnl::convolution_forward::desc(kind, algorithm, layout(input_desc(g)),
+                                             layout(weights_desc(g)), layout(output_desc(g)),
+                                             strides, dilates, padding_l, padding_r);
+  return dnnl::convolution_forward::primitive_desc(desc, onednn::engine());
+}
+
+CachedConv create_conv(const PrimitiveKey& key) {
+  const ConvGeometry& g = key.geometry;
+  auto layout = [&](const memory::desc& d) { return key.blocked ? any_layout(d) : d; };
+  const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
+      padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
+  const auto algorithm = dnnl::algorithm::convolution_direct;
+  CachedConv conv;
+  dnnl::primitive_desc_base pd;
+  if (key.pass == ConvPass::forward) {
+    const auto fwd = forward_pd(g, key.bias, key.blocked);
+    conv.primitive = dnnl::convolution_forward(fwd);
+    pd = fwd;
+  } else if (key.pass == ConvPass::backward_data) {
+    const dnnl::convolution_backward_data::desc desc(
+        algorithm, layout(input_desc(g)), layout(weights_desc(g)), layout(output_desc(g)), strides,
+        dilates, padding_l, padding_r);
+    const dnnl::convolution_backward_data::primitive_desc bwd(desc, onednn::engine(),
+                                                              forward_pd(g, false, key.blocked));
+    conv.primitive = dnnl::convolution_backward_data(bwd);
+    pd = bwd;
+  } else {
+    const auto desc =
+        key.bias ? dnnl::convolution_backward_weights::desc(
+                       algorithm, layout(input_desc(g)), layout(weights_desc(g)), bias_desc(g),
+                       layout(output_desc(g)), strides, dilates, padding_l, padding_r)
+                 : dnnl::convolution_backward_weights::desc(
+                       algorithm, layout(input_desc(g)), layout(weights_desc(g)),
+                       layout(output_desc(g)), strides, dilates, padding_l, padding_r);
+    const dnnl::convolution_backward_weights::primitive_desc bwd(
+        desc, onednn::engine(), forward_pd(g, key.bias, key.blocked));
+    conv.primitive = dnnl::convolution_backward_weights(bwd);
+    pd = bwd;
+  }
+  const dnnl::engine& engine = onednn::engine();
+  for (const ArgSpec& spec : arg_specs(g, key.pass, key.bias)) {
+    CachedConv::Arg arg{spec, pd.query_md(dnnl::query::exec_arg_md, spec.id), {}};
+    if (arg.layout != spec.plain) {
+      arg.reorder =
+          spec.output
+              ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, arg.layout, engine, spec.plain))
+              : dnnl::reorder(
+                    dnnl::reorder::primitive_desc(engine, spec.plain, engine, arg.layout));
+    }
+    conv.args.push_back(arg);
+  }
+  return conv;
+}
+
+// Beyond this many cached primitives (a program feeding ever new shapes) the cache starts over.
+constexpr size_t kMaxCachedPrimitives = 64;
+
+// The primitive for a configuration, created at its first use. Returned by value (primitives are
+// reference-counted handles), so that a concurrent eviction cannot pull it from under a caller.
+CachedConv cached_conv(const PrimitiveKey& key) {
+  static std::mutex* const mutex = new std::mutex;
+  static auto* const cache = new std::map<PrimitiveKey, CachedConv>;
+  std::lock_guard<std::mutex> lock(*mutex);
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    if (cache->size() >= kMaxCachedPrimitives) cache->clear();
+    it = cache->emplace(key, create_conv(key)).first;
+  }
+  return it->second;
+}
+
+// Runs a pass on nabla's buffers (`buffers`: argument id -> plain data). Arguments in another
+// layout go through temporaries from the caching allocator, reordered in before and out after.
+void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, bool blocked,
+             const std::unordered_map<int, const float*>& buffers) {
+  try {
+    const CachedConv conv = cached_conv({g, pass, bias, blocked, omp_get_max_threads()});
+    const dnnl::engine& engine = onednn::engine();
+    dnnl::stream& stream = onednn::stream();
+    std::unordered_map<int, memory> args;
+    std::vector<Tensor> temporaries;
+    std::vector<std::pair<const CachedConv::Arg*, std::pair<memory, memory>>> outputs;
+    for (const CachedConv::Arg& arg : conv.args) {
+      memory user(arg.spec.plain, engine, const_cast<float*>(buffers.at(arg.spec.id)));
+      if (!arg.reorder) {
+        args.emplace(arg.spec.id, user);
+        continue;
+      }
+      const int64_t floats = static_cast<int64_t>(arg.layout.get_size() / sizeof(float)) + 1;
+      temporaries.push_back(make_tensor({floats}, DType::f32));
+      memory inner(arg.layout, engine, temporaries.back().raw_data());
+      if (arg.spec.output) {
+        outputs.push_back({&arg, {inner, user}});
+      } else {
+        arg.reorder.execute(stream, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, inner}});
+      }
+      args.emplace(arg.spec.id, inner);
+    }
+    conv.primitive.execute(stream, args);
+    for (auto& [arg, from_to] : outputs)
+      arg->reorder.execute(stream, {{DNNL_ARG_FROM, from_to.first}, {DNNL_ARG_TO, from_to.second}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    onednn::throw_error(what, e);
+  }
+}
+
+void forward_onednn(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
+                    float* y, bool blocked) {
+  std::unordered_map<int, const float*> buffers{
+      {DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, y}};
+  if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
+  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, blocked, buffers);
+}
+
+void backward_data_onednn(const ConvGeometry& g, const float* grad_y, const float* weight,
+                          float* grad_x, bool blocked) {
+  execute("conv2d backward (input)", g, ConvPass::backward_data, false, blocked,
+          {{DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DIFF_SRC, grad_x}});
+}
+
+void backward_weights_onednn(const ConvGeometry& g, const float* x, const float* grad_y,
+                             float* grad_weight, float* grad_bias, bool blocked) {
+  std::unordered_map<int, const float*> buffers{
+      {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
+  if (grad_bias != nullptr) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
+  execute("conv2d backward (weights)", g, ConvPass::backward_weights, grad_bias != nullptr, blocked,
+          buffers);
+}
+
+// ---- choosing the implementation ----
+
+enum class Path { im2col, onednn_plain, onednn_blocked };
+
+// The implementation of a pass. `automatic` follows the measurements of bench/bench_kernels.cpp
+// (BM_Conv2dKernel) at a small CNN's shapes on AVX2, summarized in docs/architecture.md:
+// oneDNN's direct convolution on blocked layouts, reorders included, is the fastest forward and
+// input gradient when groups have many channels (32 -> 64: 15-25% ahead of im2col + sgemm) but
+// 2-5x slower than im2col with few (1 -> 32); im2col + sgemm is the fastest weight gradient at
+// both shapes; oneDNN on plain layouts (its own gemm convolution) is never the fastest.
+Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::onednn:
+      return Path::onednn_plain;
+    case ConvAlgorithm::onednn_blocked:
+      return Path::onednn_blocked;
+    case ConvAlgorithm::im2col:
+      return Path::im2col;
+    case ConvAlgorithm::automatic:
+      break;
+  }
+  constexpr int64_t kMinBlockedChannels = 16;
+  const bool wide = g.groups == 1 && g.in_channels >= kMinBlockedChannels &&
+                    g.out_channels >= kMinBlockedChannels;
+  // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
+  const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
+  return pass != ConvPass::backward_weights && wide && padding_ok ? Path::onednn_blocked
+                                                                  : Path::im2col;
+}
+
+// f64 has no oneDNN convolution; asking for one is a caller's error.
+void check_f64_algorithm(ConvAlgorithm algorithm) {
+  NABLA_CHECK(algorithm == ConvAlgorithm::automatic || algorithm == ConvAlgorithm::im2col,
+              "conv2d: the oneDNN convolution supports f32 only, got f64");
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y,
+                    ConvAlgorithm algorithm) {
+  if (g.output_numel() == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(g, ConvPass::forward, algorithm);
+    if (path != Path::im2col)
+      return forward_onednn(g, x, weight, bias, y, path == Path::onednn_blocked);
+  } else {
+    check_f64_algorithm(algorithm);
+  }
+  forward_im2col(g, x, weight, bias, y);
+}
+
+template <class T>
+void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weight, T* grad_x,
+                          ConvAlgorithm algorithm) {
+  if (g.input_numel() == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(g, ConvPass::backward_data, algorithm);
+    if (path != Path::im2col)
+      return backward_data_onednn(g, grad_y, weight, grad_x, path == Path::onednn_blocked);
+  } else {
+    check_f64_algorithm(algorithm);
+  }
+  backward_data_im2col(g, grad_y, weight, grad_x);
+}
+
+template <class T>
+void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
+                             T* grad_bias, ConvAlgorithm algorithm) {
+  if (g.batch == 0) {  // an empty batch contributes nothing
+    std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
+    if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(g, ConvPass::backward_weights, algorithm);
+    if (path != Path::im2col)
+      return backward_weights_onednn(g, x, grad_y, grad_weight, grad_bias,
+                                     path == Path::onednn_blocked);
+  } else {
+    check_f64_algorithm(algorithm);
+  }
+  backward_weights_im2col(g, x, grad_y, grad_weight, grad_bias);
+}
+
+template <class T>
+void conv_bias_grad(const T* grad_y, int64_t batch, int64_t channels, int64_t spatial,
+                    T* grad_bias) {
+  // Sums over space per (sample, channel), then over samples: fixed orders, any thread count.
+  T* per_sample = scratch<T, 2>(batch * channels);
+  sum_trailing(grad_y, batch * channels, spatial, per_sample);
+  sum_rows_into(per_sample, batch, channels, grad_bias);
+}
+
+template <class T>
+void add_channel_bias(T* y, const T* bias, int64_t batch, int64_t channels, int64_t spatial) {
+#pragma omp parallel for schedule(static) if (batch * channels * spatial >= (1 << 16))
+  for (int64_t row = 0; row < batch * channels; ++row) {
+    const T b = bias[row % channels];
+    T* p = y + row * spatial;
+    for (int64_t i = 0; i < spatial; ++i) p[i] += b;
+  }
+}
+
+#define NABLA_INSTANTIATE_CONV(T)                                                           \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,    \
+                                  ConvAlgorithm);                                           \
+  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,        \
+                                        ConvAlgorithm);                                     \
+  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*, \
+                                           ConvAlgorithm);                                  \
+  template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                 \
+  template void add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t);
+NABLA_INSTANTIATE_CONV(float)
+NABLA_INSTANTIATE_CONV(double)
+#undef NABLA_INSTANTIATE_CONV
+
+}  // namespace nabla::kernels::cpu

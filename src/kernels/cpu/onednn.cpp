@@ -1,0 +1,23 @@
+#include "kernels/cpu/onednn.hpp"
+
+#include "nabla/error.hpp"
+
+namespace nabla::kernels::cpu::onednn {
+
+const dnnl::engine& engine() {
+  // Never destroyed: streams of threads that outlive static destruction still point to it.
+  static const dnnl::engine* const kEngine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *kEngine;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream stream(engine());
+  return stream;
+}
+
+void throw_error(const std::string& what, const dnnl::error& error) {
+  detail::throw_error(detail::str(what, ": oneDNN error: ", error.what(), " (status ",
+                                  static_cast<int>(error.status), ")"));
+}
+
+}  // namespace nabla::kernels::cpu::onednn

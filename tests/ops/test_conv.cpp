@@ -1,0 +1,486 @@
+// conv1d, conv2d and conv_transpose2d (src/ops/conv.cpp): outputs and the gradients of input,
+// weight and bias against PyTorch in f32 (oneDNN) and f64 (im2col + gemm), gradcheck of every
+// option (stride, padding, dilation, groups, Keras "same", output_padding, non-contiguous input),
+// only the needed gradients computed, both kernel paths agreeing, and the argument errors.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "kernels/cpu/conv.hpp"
+#include "nabla/nabla.hpp"
+#include "support/errors.hpp"
+#include "support/gradcheck.hpp"
+#include "support/reference.hpp"
+
+using namespace nabla;
+using nabla::testing::error_message;
+using nabla::testing::leaf;
+using nabla::testing::noncontiguous_leaf;
+using nabla::testing::tensor_from_json;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+const nlohmann::json& reference() {
+  static const nlohmann::json cases = nabla::testing::load_reference("conv");
+  return cases;
+}
+
+std::vector<int64_t> values(const nlohmann::json& options, const char* name) {
+  return options.contains(name) ? options.at(name).get<std::vector<int64_t>>()
+                                : std::vector<int64_t>{};
+}
+
+// The case's op applied with its options.
+std::function<Tensor(const Inputs&)> case_op(const nlohmann::json& c) {
+  const std::string op = c.at("op");
+  const nlohmann::json& o = c.at("options");
+  const int64_t groups = o.value("groups", 1);
+  if (op == "conv_transpose2d") {
+    ConvTransposeOptions options{values(o, "stride"), values(o, "padding"),
+                                 values(o, "output_padding"), values(o, "dilation"), groups};
+    return [options](const Inputs& in) { return conv_transpose2d(in[0], in[1], in[2], options); };
+  }
+  ConvOptions options{values(o, "stride"), values(o, "padding"), values(o, "dilation"), groups,
+                      o.value("padding_mode", "")};
+  if (op == "conv1d")
+    return [options](const Inputs& in) { return conv1d(in[0], in[1], in[2], options); };
+  return [options](const Inputs& in) { return conv2d(in[0], in[1], in[2], options); };
+}
+
+// A leaf with the values of `t` converted to `dtype`, stored with its last two axes transposed
+// when `strided` (a non-contiguous input).
+Tensor input_leaf(const Tensor& t, DType dtype, bool strided) {
+  Tensor values = t.to(dtype);
+  if (strided) values = values.transpose(-1, -2).contiguous().transpose(-1, -2);
+  Tensor l = values.detach();
+  l.requires_grad_();
+  return l;
+}
+
+// Replays a case: out and every gradient against `expected` (the case itself, or its "f64").
+void expect_case(const nlohmann::json& c, const nlohmann::json& expected, DType dtype, bool strided,
+                 double rtol, double atol) {
+  const char* names[] = {"x", "weight", "bias"};
+  Inputs inputs;
+  for (const char* name : names) {
+    const bool transposed = strided && inputs.empty();  // the input x, not weight or bias
+    inputs.push_back(c.contains(name) ? input_leaf(tensor_from_json(c.at(name)), dtype, transposed)
+                                      : Tensor());
+  }
+  EXPECT_EQ(inputs[0].is_contiguous(), !strided);
+  Tensor out = case_op(c)(inputs);
+  ASSERT_EQ(out.dtype(), dtype);
+  EXPECT_ALL_CLOSE(out, tensor_from_json(expected.at("out")).to(dtype), rtol, atol);
+  out.backward(tensor_from_json(c.at("grad_out")).to(dtype));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) continue;
+    SCOPED_TRACE(std::string("grad_") + names[i]);
+    EXPECT_ALL_CLOSE(inputs[i].grad(),
+                     tensor_from_json(expected.at(std::string("grad_") + names[i])).to(dtype), rtol,
+                     atol);
+  }
+}
+
+}  // namespace
+
+TEST(Conv, MatchesPyTorchF32) {
+  for (const auto& [name, c] : reference().items()) {
+    for (bool strided : {false, true}) {
+      SCOPED_TRACE(name + (strided ? " (non-contiguous input)" : ""));
+      expect_case(c, c, DType::f32, strided, 1e-5, 1e-5);
+    }
+  }
+}
+
+TEST(Conv, MatchesPyTorchF64) {
+  int checked = 0;
+  for (const auto& [name, c] : reference().items()) {
+    if (!c.contains("f64")) continue;
+    SCOPED_TRACE(name);
+    expect_case(c, c.at("f64"), DType::f64, false, 1e-11, 1e-12);
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);
+}
+
+// ---- gradcheck (f64) ----
+
+TEST(Conv1d, Gradcheck) {
+  const Tensor x = leaf({2, 4, 9}, 1), w = leaf({6, 2, 3}, 2), b = leaf({6}, 3);
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv1d(in[0], in[1], in[2], {.stride = {2}, .padding = {1}, .groups = 2});
+      },
+      {x, w, b});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) { return conv1d(in[0], in[1], Tensor(), {.dilation = {3}}); },
+      {leaf({1, 2, 11}, 4), leaf({3, 2, 3}, 5)});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv1d(in[0], in[1], in[2], {.stride = {2}, .padding_mode = "same"});
+      },
+      {leaf({2, 2, 8}, 6), leaf({3, 2, 4}, 7), leaf({3}, 8)});
+}
+
+TEST(Conv2d, GradcheckStridePaddingDilation) {
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], in[2], {.stride = {2, 1}, .padding = {1, 2}});
+      },
+      {leaf({2, 3, 5, 4}, 1), leaf({2, 3, 3, 2}, 2), leaf({2}, 3)});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], Tensor(), {.stride = {2}, .dilation = {2, 1}});
+      },
+      {leaf({1, 2, 7, 6}, 4), leaf({2, 2, 2, 3}, 5)});
+}
+
+TEST(Conv2d, GradcheckGroupsAndDepthwise) {
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) { return conv2d(in[0], in[1], in[2], {.padding = {1}, .groups = 2}); },
+      {leaf({2, 4, 4, 3}, 1), leaf({6, 2, 3, 3}, 2), leaf({6}, 3)});
+  // Depthwise with a channel multiplier of 2, strided.
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], in[2], {.stride = {2}, .padding = {1}, .groups = 3});
+      },
+      {leaf({1, 3, 5, 5}, 4), leaf({6, 1, 3, 3}, 5), leaf({6}, 6)});
+}
+
+TEST(Conv2d, GradcheckSameWithStride2AndEvenKernel) {
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], in[2], {.stride = {2}, .padding_mode = "same"});
+      },
+      {leaf({1, 2, 7, 6}, 1), leaf({2, 2, 4, 2}, 2), leaf({2}, 3)});
+}
+
+TEST(Conv2d, GradcheckNonContiguousInputAndPointwise) {
+  const Tensor x = noncontiguous_leaf({2, 2, 5, 4}, 1);
+  ASSERT_FALSE(x.is_contiguous());
+  EXPECT_GRADCHECK([](const Inputs& in) { return conv2d(in[0], in[1], in[2], {.padding = {1}}); },
+                   {x, leaf({3, 2, 3, 3}, 2), leaf({3}, 3)});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) { return conv2d(in[0], in[1], Tensor(), {.padding_mode = "valid"}); },
+      {noncontiguous_leaf({2, 3, 3, 4}, 4), noncontiguous_leaf({2, 3, 1, 1}, 5)});
+}
+
+TEST(ConvTranspose2d, Gradcheck) {
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv_transpose2d(in[0], in[1], in[2],
+                                {.stride = {2}, .padding = {1}, .output_padding = {1}});
+      },
+      {leaf({2, 3, 3, 2}, 1), leaf({3, 2, 3, 3}, 2), leaf({2}, 3)});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv_transpose2d(in[0], in[1], in[2], {.stride = {2, 1}, .groups = 2});
+      },
+      {leaf({1, 4, 3, 3}, 4), leaf({4, 2, 2, 3}, 5), leaf({4}, 6)});
+  // output_padding beyond the stride (allowed below the dilation), non-contiguous input.
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv_transpose2d(in[0], in[1], Tensor(), {.output_padding = {1}, .dilation = {2}});
+      },
+      {noncontiguous_leaf({1, 2, 3, 4}, 7), leaf({2, 1, 2, 2}, 8)});
+}
+
+// ---- shapes, needed gradients, kernel paths ----
+
+TEST(Conv2d, OutputShapes) {
+  const Tensor x = randn({2, 3, 7, 8});
+  // Keras "same": ceil(in / stride) whatever the kernel.
+  EXPECT_EQ(
+      conv2d(x, randn({4, 3, 4, 3}), Tensor(), {.stride = {2, 3}, .padding_mode = "same"}).shape(),
+      (Shape{2, 4, 4, 3}));
+  EXPECT_EQ(conv2d(x, randn({4, 3, 3, 3}), Tensor(), {.padding_mode = "valid"}).shape(),
+            (Shape{2, 4, 5, 6}));
+  EXPECT_EQ(conv2d(x, randn({6, 1, 3, 3}), Tensor(), {.dilation = {2}, .groups = 3}).shape(),
+            (Shape{2, 6, 3, 4}));
+  EXPECT_EQ(conv1d(randn({1, 2, 10}), randn({3, 2, 3}), Tensor(), {.stride = {3}}).shape(),
+            (Shape{1, 3, 3}));
+  // (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+  EXPECT_EQ(conv_transpose2d(x, randn({3, 2, 3, 3}), Tensor(),
+                             {.stride = {2}, .padding = {1}, .output_padding = {1, 0}})
+                .shape(),
+            (Shape{2, 2, 14, 15}));
+}
+
+TEST(Conv2d, SameWithStrideOnePreservesSizeAndPadsAfter) {
+  // A 2x2 kernel of ones over a 1x1x2x2 input: "same" adds the zero after (right/bottom).
+  const Tensor x = from_vector(std::vector<float>{1, 2, 3, 4}, {1, 1, 2, 2});
+  const Tensor y = conv2d(x, ones({1, 1, 2, 2}), Tensor(), {.padding_mode = "same"});
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{10, 6, 7, 4}));
+}
+
+TEST(Conv2d, ComputesOnlyTheNeededGradients) {
+  const Tensor x = randn({2, 3, 6, 6}), w = randn({4, 3, 3, 3}), b = randn({4});
+  const Tensor grad_out = randn({2, 4, 4, 4});
+  Tensor xa = x.detach().requires_grad_(), wa = w.detach().requires_grad_(),
+         ba = b.detach().requires_grad_();
+  conv2d(xa, wa, ba).backward(grad_out);
+
+  // Only the weight: the input gets no gradient, the weight the same one.
+  Tensor wb = w.detach().requires_grad_();
+  conv2d(x, wb, b).backward(grad_out);
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_ALL_CLOSE(wb.grad(), wa.grad(), 1e-6, 1e-6);
+
+  // Only the bias: the sum of the upstream gradient over batch and space.
+  Tensor bc = b.detach().requires_grad_();
+  conv2d(x, w, bc).backward(grad_out);
+  EXPECT_ALL_CLOSE(bc.grad(), sum(grad_out, {0, 2, 3}), 1e-5, 1e-5);
+  EXPECT_ALL_CLOSE(bc.grad(), ba.grad(), 1e-6, 1e-6);
+
+  // Only the input.
+  Tensor xd = x.detach().requires_grad_();
+  conv2d(xd, w, b).backward(grad_out);
+  EXPECT_ALL_CLOSE(xd.grad(), xa.grad(), 1e-6, 1e-6);
+  EXPECT_FALSE(w.grad().defined());
+
+  NoGradGuard no_grad;
+  EXPECT_FALSE(conv2d(xa, wa, ba).requires_grad());
+}
+
+// The f32 paths at a small CNN's layer sizes (1 -> 8 channels on 28x28: im2col; 32 -> 64 on 13x13:
+// oneDNN blocked for the forward and input gradient) against the f64 im2col path.
+TEST(Conv2d, F32MatchesF64AtCnnSizes) {
+  for (const auto& [x_shape, w_shape] :
+       {std::pair<Shape, Shape>{{3, 1, 28, 28}, {8, 1, 3, 3}}, {{2, 32, 13, 13}, {64, 32, 3, 3}}}) {
+    SCOPED_TRACE(::testing::PrintToString(w_shape));
+    Generator gen(7);
+    const Tensor x = randn(x_shape, DType::f64, &gen), w = randn(w_shape, DType::f64, &gen);
+    const Tensor b = randn({w_shape[0]}, DType::f64, &gen);
+    std::vector<Tensor> grads[2];
+    Tensor outs[2];
+    for (int k = 0; k < 2; ++k) {
+      const DType dtype = k == 0 ? DType::f32 : DType::f64;
+      Inputs in{x.to(dtype).requires_grad_(), w.to(dtype).requires_grad_(),
+                b.to(dtype).requires_grad_()};
+      outs[k] = conv2d(in[0], in[1], in[2]);
+      outs[k].backward(ones_like(outs[k]));
+      for (const Tensor& t : in) grads[k].push_back(t.grad().to(DType::f64));
+    }
+    EXPECT_ALL_CLOSE(outs[0].to(DType::f64), outs[1], 1e-4, 1e-4);
+    for (int i = 0; i < 3; ++i) EXPECT_ALL_CLOSE(grads[0][i], grads[1][i], 1e-4, 1e-3);
+  }
+}
+
+// The automatic f32 paths give bit-identical results on 1 and 2 threads (the weight gradient sums
+// its batch in fixed chunks; oneDNN's direct forward and input gradient do not split sums).
+TEST(Conv2d, SameResultsOnAnyThreadCount) {
+  const int threads = get_num_threads();
+  Generator gen(5);
+  const Tensor x0 = randn({8, 32, 9, 9}, DType::f32, &gen),
+               w0 = randn({32, 32, 3, 3}, DType::f32, &gen);
+  const Tensor b0 = randn({32}, DType::f32, &gen), v0 = randn({4, 1, 12, 12}, DType::f32, &gen);
+  const Tensor k0 = randn({16, 1, 3, 3}, DType::f32, &gen);
+  std::vector<std::vector<float>> results[2];
+  for (int t = 0; t < 2; ++t) {
+    set_num_threads(t + 1);
+    Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_(),
+           b = b0.detach().requires_grad_(), k = k0.detach().requires_grad_();
+    const Tensor y = conv2d(x, w, b, {.padding = {1}});
+    const Tensor z = conv2d(v0, k, Tensor(), {.stride = {2}});
+    (square(y).sum() + square(z).sum()).backward();
+    for (const Tensor& r : {y, x.grad(), w.grad(), b.grad(), z, k.grad()})
+      results[t].push_back(r.detach().to_vector<float>());
+  }
+  set_num_threads(threads);
+  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << i;
+}
+
+// The f32 kernel paths (oneDNN on plain layouts, oneDNN on its blocked layouts with reorders, and
+// im2col + sgemm) agree on geometries with strides, dilation, groups, asymmetric padding and a
+// 1x1 kernel, with channel counts on both sides of the automatic choice's threshold.
+TEST(ConvKernels, AllPathsAgree) {
+  using kernels::cpu::ConvAlgorithm;
+  using kernels::cpu::ConvGeometry;
+  auto geometry = [](ConvGeometry g) {
+    g.out_h = kernels::cpu::conv_output_size(g.in_h, g.kernel_h, g.stride_h, g.dilation_h,
+                                             g.pad_top, g.pad_bottom);
+    g.out_w = kernels::cpu::conv_output_size(g.in_w, g.kernel_w, g.stride_w, g.dilation_w,
+                                             g.pad_left, g.pad_right);
+    return g;
+  };
+  const ConvGeometry cases[] = {
+      geometry({.batch = 3,
+                .in_channels = 4,
+                .out_channels = 6,
+                .groups = 2,
+                .in_h = 9,
+                .in_w = 8,
+                .kernel_h = 3,
+                .kernel_w = 2,
+                .stride_h = 2,
+                .dilation_w = 2,
+                .pad_top = 1,
+                .pad_bottom = 2,
+                .pad_left = 0,
+                .pad_right = 1}),
+      geometry({.batch = 2,
+                .in_channels = 3,
+                .out_channels = 3,
+                .groups = 3,
+                .in_h = 7,
+                .in_w = 7,
+                .kernel_h = 3,
+                .kernel_w = 3,
+                .stride_h = 2,
+                .stride_w = 2,
+                .pad_top = 1,
+                .pad_bottom = 1,
+                .pad_left = 1,
+                .pad_right = 1}),
+      geometry({.batch = 5, .in_channels = 6, .out_channels = 4, .in_h = 4, .in_w = 5}),
+      geometry({.batch = 2,
+                .in_channels = 20,
+                .out_channels = 24,
+                .in_h = 7,
+                .in_w = 6,
+                .kernel_h = 3,
+                .kernel_w = 3,
+                .stride_w = 2,
+                .pad_top = 1,
+                .pad_bottom = 0,
+                .pad_left = 1,
+                .pad_right = 1}),
+      // conv1d's form: height 1.
+      geometry({.batch = 2,
+                .in_channels = 16,
+                .out_channels = 16,
+                .in_h = 1,
+                .in_w = 9,
+                .kernel_w = 3,
+                .dilation_w = 2,
+                .pad_left = 2,
+                .pad_right = 1}),
+  };
+  const ConvAlgorithm algorithms[] = {ConvAlgorithm::im2col, ConvAlgorithm::onednn,
+                                      ConvAlgorithm::onednn_blocked, ConvAlgorithm::automatic};
+  for (const ConvGeometry& g : cases) {
+    SCOPED_TRACE(::testing::Message() << "channels " << g.in_channels << ", groups " << g.groups
+                                      << ", kernel " << g.kernel_h << "x" << g.kernel_w);
+    Generator gen(3);
+    const Tensor x = randn({g.input_numel()}, DType::f32, &gen);
+    const Tensor w = randn({g.weight_numel()}, DType::f32, &gen);
+    const Tensor b = randn({g.out_channels}, DType::f32, &gen);
+    const Tensor gy = randn({g.output_numel()}, DType::f32, &gen);
+    Tensor y[4], gx[4], gw[4], gb[4];
+    for (int k = 0; k < 4; ++k) {
+      SCOPED_TRACE(k);
+      y[k] = empty({g.output_numel()});
+      gx[k] = empty({g.input_numel()});
+      gw[k] = empty({g.weight_numel()});
+      gb[k] = empty({g.out_channels});
+      kernels::cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(),
+                                   y[k].data<float>(), algorithms[k]);
+      kernels::cpu::conv2d_backward_data(g, gy.data<float>(), w.data<float>(), gx[k].data<float>(),
+                                         algorithms[k]);
+      kernels::cpu::conv2d_backward_weights(g, x.data<float>(), gy.data<float>(),
+                                            gw[k].data<float>(), gb[k].data<float>(),
+                                            algorithms[k]);
+      if (k == 0) continue;
+      EXPECT_ALL_CLOSE(y[k], y[0], 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(gx[k], gx[0], 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(gw[k], gw[0], 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(gb[k], gb[0], 1e-5, 1e-4);
+    }
+  }
+}
+
+// ---- errors ----
+
+TEST(Conv, Errors) {
+  const Tensor x = randn({2, 4, 6, 6}), w = randn({8, 4, 3, 3});
+  EXPECT_EQ(error_message([&] {
+              conv2d(randn({4, 6, 6}), w);
+            }),
+            "conv2d: expected input [N, C, H, W], got shape [4, 6, 6]");
+  EXPECT_EQ(error_message([&] {
+              conv1d(x, randn({8, 4, 3}));
+            }),
+            "conv1d: expected input [N, C, L], got shape [2, 4, 6, 6]");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({8, 4, 3}));
+            }),
+            "conv2d: expected weight [C_out, C_in / groups, kH, kW], got shape [8, 4, 3]");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({8, 3, 3, 3}));
+            }),
+            "conv2d: input of shape [2, 4, 6, 6] has 4 channels, but weight of shape "
+            "[8, 3, 3, 3] with groups = 1 expects 3 (weight.shape[1] * groups)");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({6, 1, 3, 3}), Tensor(), {.groups = 3});
+            }),
+            "conv2d: groups = 3 must divide both the input channels (4) and the output channels "
+            "(6)");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({8, 2, 3, 3}), Tensor(), {.groups = 0});
+            }),
+            "conv2d: expected groups >= 1, got 0");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({8, 4, 5, 5}), Tensor(), {.dilation = {2}});
+            }),
+            "conv2d: the kernel [5, 5] with dilation [2, 2] is larger than the padded input: input "
+            "shape [2, 4, 6, 6] with padding [0, 0] has 6 positions along spatial axis 0, the "
+            "dilated kernel spans 9");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, randn({8, 4, 7, 3}), Tensor(), {.padding = {0, 1}});
+            }),
+            "conv2d: the kernel [7, 3] with dilation [1, 1] is larger than the padded input: input "
+            "shape [2, 4, 6, 6] with padding [0, 1] has 6 positions along spatial axis 0, the "
+            "dilated kernel spans 7");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, w, Tensor(), {.stride = {1, 0}});
+            }),
+            "conv2d: expected stride values >= 1, got [1, 0]");
+  EXPECT_EQ(error_message([&] { conv2d(x, w, Tensor(), {.dilation = {0}}); }),
+            "conv2d: expected dilation values >= 1, got [0, 0]");
+  EXPECT_EQ(error_message([&] { conv2d(x, w, Tensor(), {.padding = {-1}}); }),
+            "conv2d: expected padding values >= 0, got [-1, -1]");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, w, Tensor(), {.stride = {1, 2, 3}});
+            }),
+            "conv2d: expected stride to have one value or one per spatial axis (2), got [1, 2, 3]");
+  EXPECT_EQ(error_message([&] { conv2d(x, w, Tensor(), {.padding_mode = "full"}); }),
+            "conv2d: unknown padding_mode 'full' (expected '' to use padding, 'valid' or 'same')");
+  EXPECT_EQ(
+      error_message([&] { conv2d(x, w, Tensor(), {.padding = {1}, .padding_mode = "same"}); }),
+      "conv2d: padding_mode 'same' sets the padding itself; expected no explicit padding, "
+      "got [1]");
+  EXPECT_EQ(error_message([&] { conv2d(x, w, randn({4})); }),
+            "conv2d: expected a bias of shape [8] (one per output channel), got shape [4]");
+  EXPECT_EQ(error_message([&] { conv2d(x, w.to(DType::f64)); }),
+            "conv2d: expected the weight to have the input's dtype f32, got f64");
+  EXPECT_EQ(error_message([&] { conv2d(x.to(DType::i64), w.to(DType::i64)); }),
+            "conv2d: expected a floating input (f32 or f64), got i64");
+}
+
+TEST(ConvTranspose2d, Errors) {
+  const Tensor x = randn({1, 4, 3, 3}), w = randn({4, 2, 3, 3});
+  EXPECT_EQ(error_message([&] {
+              conv_transpose2d(randn({4, 3, 3}), w);
+            }),
+            "conv_transpose2d: expected input [N, C, H, W], got shape [4, 3, 3]");
+  EXPECT_EQ(error_message([&] {
+              conv_transpose2d(x, randn({3, 2, 3, 3}));
+            }),
+            "conv_transpose2d: input of shape [1, 4, 3, 3] has 4 channels, but weight of shape "
+            "[3, 2, 3, 3] with groups = 1 expects 3 (weight.shape[0])");
+  EXPECT_EQ(error_message([&] { conv_transpose2d(x, w, Tensor(), {.groups = 3}); }),
+            "conv_transpose2d: groups = 3 must divide both the input channels (4) and the output "
+            "channels (6)");
+  EXPECT_EQ(error_message(
+                [&] { conv_transpose2d(x, w, Tensor(), {.stride = {2}, .output_padding = {2}}); }),
+            "conv_transpose2d: expected output_padding smaller than the stride or the dilation in "
+            "each axis, got output_padding [2, 2] with stride [2, 2] and dilation [1, 1]");
+  EXPECT_EQ(error_message([&] { conv_transpose2d(x, w, Tensor(), {.padding = {3}}); }),
+            "conv_transpose2d: input of shape [1, 4, 3, 3] with kernel [3, 3], stride [1, 1], "
+            "padding [3, 3], dilation [1, 1] and output_padding [0, 0] gives an empty output "
+            "(size -1 along spatial axis 0)");
+  EXPECT_EQ(error_message([&] { conv_transpose2d(x, w, Tensor(), {.stride = {0}}); }),
+            "conv_transpose2d: expected stride values >= 1, got [0, 0]");
+}
