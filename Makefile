@@ -24,7 +24,7 @@ demo: build
 
 bench: configure
 	@NABLA_WITH_BENCH=1 scripts/install-deps.sh
-	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare_mlp
+	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare
 	@bench/run.sh $(BUILD)
 
 clean:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs nabla's benchmarks from a build folder (`make bench` builds nabla_bench, nabla and
-# nabla_compare_mlp first; this script builds nothing):
+# nabla_compare first; this script builds nothing):
 #   1. kernel microbenchmarks (GEMM against the measured FMA peak, elementwise, softmax
 #      cross-entropy, MLP training step), 3 repetitions, medians;
-#   2. the side-by-side comparison with PyTorch on the classic MLP (bench/compare/);
+#   2. the side-by-side comparison with PyTorch (bench/compare/: MLP and CNN);
 #   3. the compile time of a program including <nabla/nabla.hpp> and the size of libnabla.so.
 # Usage: bench/run.sh [BUILD_DIR]   (default: build). PYTHON selects the python3 that has torch.
 set -euo pipefail
@@ -14,7 +14,7 @@ python=${PYTHON:-/usr/bin/python3}
 results="$build/bench-results"
 mkdir -p "$results"
 
-for exe in bench/nabla_bench bench/nabla_compare_mlp; do
+for exe in bench/nabla_bench bench/nabla_compare; do
   [[ -x "$build/$exe" ]] || { echo "bench: $build/$exe not found; run 'make bench'" >&2; exit 1; }
 done
 

@@ -1,13 +1,17 @@
-// The classic Keras MLP trained with nabla, as the peer of bench/compare/mlp.py (PyTorch):
-// Flatten -> Dense(128, relu) -> Dense(10, softmax); Adam(1e-3); sparse categorical cross-entropy
-// (computed from the logits, fused); Fashion-MNIST preloaded in memory; shuffled batches.
-// By default it runs as `nabla train` does (the preset `mlp`): the images stay in memory as bytes
-// and the model's first layer, Rescaling(1/255), scales each batch; --f32-data instead preloads
-// them as f32 in [0, 1], as the PyTorch side does. The Keras-style Model runs it (compile + fit +
-// evaluate, what a user writes); --loop runs the PyTorch-style loop (nn::Sequential, DataLoader,
-// optim::Adam, cross_entropy).
+// The side-by-side workloads trained with nabla, as the peers of bench/compare/train.py (PyTorch):
+//   mlp: Flatten -> Dense(128, relu) -> Dense(10, softmax) (the classic Keras example);
+//   cnn: Conv(1->32, 3) -> ReLU -> MaxPool(2) -> Conv(32->64, 3) -> ReLU -> MaxPool(2) -> Flatten
+//        -> Dense(128, relu) -> Dense(10, softmax).
+// Adam(1e-3); sparse categorical cross-entropy (computed from the logits, fused); Fashion-MNIST
+// preloaded in memory; shuffled batches. By default it runs as `nabla train` does: the images stay
+// in memory as bytes and the model's first layer, Rescaling(1/255), scales each batch; --f32-data
+// instead preloads them as f32 in [0, 1], as the PyTorch side does. The Keras-style Model runs it
+// (compile + fit + evaluate, what a user writes); --loop runs the PyTorch-style loop
+// (nn::Sequential, DataLoader, optim::Adam, cross_entropy).
 // Prints one JSON object on stdout: seconds per epoch (median of the epochs), samples/s, test
 // accuracy after the last epoch and the peak resident memory of the process.
+#include "nabla/train.hpp"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,13 +27,13 @@
 #include "nabla/nabla.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
-#include "nabla/train.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 struct Options {
+  std::string model = "mlp";  // mlp or cnn
   int64_t batch_size = 32;
   int64_t epochs = 5;
   int threads = 0;  // 0: nabla's default (NABLA_NUM_THREADS, else all cores)
@@ -46,7 +50,8 @@ struct Result {
 };
 
 const char* kUsage =
-    "usage: nabla_compare_mlp [--batch-size N] [--epochs N] [--threads N] [--seed N] [--data DIR]"
+    "usage: nabla_compare [--model mlp|cnn] [--batch-size N] [--epochs N] [--threads N] [--seed N] "
+    "[--data DIR]"
     " [--loop] [--f32-data]\n";
 
 Options parse(int argc, char** argv) {
@@ -54,10 +59,12 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
-      NABLA_CHECK(i + 1 < argc, "nabla_compare_mlp: ", arg, " needs a value\n", kUsage);
+      NABLA_CHECK(i + 1 < argc, "nabla_compare: ", arg, " needs a value\n", kUsage);
       return argv[++i];
     };
-    if (arg == "--batch-size") {
+    if (arg == "--model") {
+      options.model = value();
+    } else if (arg == "--batch-size") {
       options.batch_size = std::stoll(value());
     } else if (arg == "--epochs") {
       options.epochs = std::stoll(value());
@@ -72,11 +79,13 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--f32-data") {
       options.f32_data = true;
     } else {
-      NABLA_CHECK(false, "nabla_compare_mlp: unknown option ", arg, "\n", kUsage);
+      NABLA_CHECK(false, "nabla_compare: unknown option ", arg, "\n", kUsage);
     }
   }
+  NABLA_CHECK(options.model == "mlp" || options.model == "cnn",
+              "nabla_compare: --model must be mlp or cnn, got ", options.model);
   NABLA_CHECK(options.batch_size > 0 && options.epochs > 0,
-              "nabla_compare_mlp: expected a positive batch size and epoch count, got ",
+              "nabla_compare: expected a positive batch size and epoch count, got ",
               options.batch_size, " and ", options.epochs);
   return options;
 }
@@ -96,14 +105,30 @@ class EpochTimer : public nabla::train::Callback {
   Clock::time_point start_;
 };
 
-// The classic example, as a Keras user writes it.
+// The workload's layers as a Keras user writes them (the last layer without softmax for the
+// loop, which takes logits as PyTorch's CrossEntropyLoss does).
+std::vector<nabla::nn::ModulePtr> network(const Options& options, bool softmax) {
+  using namespace nabla;
+  const std::string head = softmax ? "softmax" : "";
+  std::vector<nn::ModulePtr> layers_list;
+  if (!options.f32_data) layers_list.push_back(layers::Rescaling(1.0 / 255));
+  if (options.model == "cnn") {
+    for (nn::ModulePtr layer : {layers::Conv2D(32, 3, "relu"), layers::MaxPooling2D(2),
+                                layers::Conv2D(64, 3, "relu"), layers::MaxPooling2D(2)}) {
+      layers_list.push_back(layer);
+    }
+  }
+  for (nn::ModulePtr layer :
+       {layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, head)}) {
+    layers_list.push_back(layer);
+  }
+  return layers_list;
+}
+
+// The workload as a Keras user writes it.
 Result run_keras(const nabla::data::MnistData& data, const Options& options) {
   using namespace nabla;
-  std::vector<nn::ModulePtr> network = {layers::Flatten(), layers::Dense(128, "relu"),
-                                        layers::Dense(10, "softmax")};
-  if (!options.f32_data)
-    network.insert(network.begin(), std::make_shared<nn::Rescaling>(1.0 / 255));
-  Sequential model(network);
+  Sequential model(network(options, true));
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
   auto timer = std::make_shared<EpochTimer>();
   train::FitOptions fit;
@@ -120,16 +145,8 @@ Result run_keras(const nabla::data::MnistData& data, const Options& options) {
 // The same training written as a PyTorch-style loop.
 Result run_loop(const nabla::data::MnistData& data, const Options& options) {
   using namespace nabla;
-  auto linear = [](int64_t in_features, int64_t out_features) {
-    nn::LinearOptions linear_options;
-    linear_options.in_features = in_features;
-    return std::make_shared<nn::Linear>(out_features, linear_options);
-  };
-  std::vector<nn::ModulePtr> network = {std::make_shared<nn::Flatten>(), linear(784, 128),
-                                        nn::ReLU(), linear(128, 10)};
-  if (!options.f32_data)
-    network.insert(network.begin(), std::make_shared<nn::Rescaling>(1.0 / 255));
-  nn::Sequential model(network);
+  nn::Sequential model(network(options, false));
+  model.build(Shape(data.train_images.shape().begin() + 1, data.train_images.shape().end()));
   optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
   data::DataLoader loader(data.train_images, data.train_labels,
                           {.batch_size = options.batch_size, .seed = options.seed});
@@ -150,7 +167,12 @@ Result run_loop(const nabla::data::MnistData& data, const Options& options) {
   }
   NoGradGuard no_grad;
   model.eval();
-  Tensor predicted = argmax(model(data.test_images), 1);
+  std::vector<Tensor> predictions;
+  for (int64_t first = 0; first < data.test_images.size(0); first += 1000) {
+    const int64_t end = std::min(first + 1000, data.test_images.size(0));
+    predictions.push_back(argmax(model(data.test_images.slice(0, first, end)), 1));
+  }
+  Tensor predicted = concat(predictions);
   result.test_accuracy =
       sum(eq(predicted, data.test_labels)).item() / static_cast<double>(data.test_labels.numel());
   return result;
@@ -167,11 +189,13 @@ void print_json(const Result& result, const Options& options, int64_t train_size
   getrusage(RUSAGE_SELF, &usage);
   const double seconds = median(result.epoch_seconds);
   std::printf(
-      "{\"framework\": \"nabla (%s, images as %s)\", \"batch_size\": %lld, \"threads\": %d, "
+      "{\"framework\": \"nabla (%s, images as %s)\", \"model\": \"%s\", \"batch_size\": %lld, "
+      "\"threads\": %d, "
       "\"epochs\": %lld, \"epoch_seconds\": [",
       options.loop ? "PyTorch-style loop" : "Keras-style Model",
-      options.f32_data ? "f32" : "bytes + Rescaling", static_cast<long long>(options.batch_size),
-      nabla::get_num_threads(), static_cast<long long>(options.epochs));
+      options.f32_data ? "f32" : "bytes + Rescaling", options.model.c_str(),
+      static_cast<long long>(options.batch_size), nabla::get_num_threads(),
+      static_cast<long long>(options.epochs));
   for (size_t i = 0; i < result.epoch_seconds.size(); ++i)
     std::printf("%s%.4f", i ? ", " : "", result.epoch_seconds[i]);
   std::printf(
@@ -192,11 +216,15 @@ int main(int argc, char** argv) {
     // Raw labels are bytes; the losses take i64 class indices (as `nabla train` converts them).
     data.train_labels = data.train_labels.to(nabla::DType::i64);
     data.test_labels = data.test_labels.to(nabla::DType::i64);
+    if (options.model == "cnn") {  // one channel: [N, 1, 28, 28]
+      data.train_images = data.train_images.unsqueeze(1);
+      data.test_images = data.test_images.unsqueeze(1);
+    }
     const Result result = options.loop ? run_loop(data, options) : run_keras(data, options);
     print_json(result, options, data.train_images.size(0));
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "nabla_compare_mlp: error: " << e.what() << "\n";
+    std::cerr << "nabla_compare: error: " << e.what() << "\n";
     return 1;
   }
 }

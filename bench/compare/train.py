@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The classic Keras MLP trained with PyTorch, as the peer of nabla_compare_mlp.
+"""The side-by-side workloads trained with PyTorch, as the peers of nabla_compare (train.cpp).
 
-Flatten -> Linear(784, 128) -> ReLU -> Linear(128, 10); Adam(lr=1e-3); CrossEntropyLoss (from
-logits); Fashion-MNIST preloaded in memory as float tensors in [0, 1]; shuffled batches taken by
+mlp: Flatten -> Linear(784, 128) -> ReLU -> Linear(128, 10);
+cnn: Conv2d(1, 32, 3) -> ReLU -> MaxPool2d(2) -> Conv2d(32, 64, 3) -> ReLU -> MaxPool2d(2) ->
+     Flatten -> Linear(1600, 128) -> ReLU -> Linear(128, 10);
+Adam(lr=1e-3); CrossEntropyLoss (from logits); Fashion-MNIST preloaded in memory as float tensors in [0, 1]; shuffled batches taken by
 indexing the preloaded tensors (PyTorch's fastest way: a DataLoader over a TensorDataset collates
 sample by sample and is several times slower). Prints one JSON object on stdout: seconds per
 epoch (median of the epochs), samples/s, test accuracy after the last epoch and peak RSS.
@@ -34,7 +36,7 @@ def read_idx(path):
         raw = f.read()
     magic = struct.unpack(">I", raw[:4])[0]
     if magic >> 8 != 0x08:
-        raise SystemExit(f"mlp.py: {path}: not an unsigned-byte IDX file (magic {magic:#x})")
+        raise SystemExit(f"train.py: {path}: not an unsigned-byte IDX file (magic {magic:#x})")
     ndim = magic & 0xFF
     shape = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
@@ -55,6 +57,7 @@ def load(data_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
@@ -66,8 +69,14 @@ def main():
     torch.manual_seed(args.seed)
     x_train, y_train, x_test, y_test = load(args.data)
 
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 10))
+    nn = torch.nn
+    if args.model == "cnn":
+        x_train, x_test = x_train.unsqueeze(1), x_test.unsqueeze(1)  # [N, 1, 28, 28]
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -96,6 +105,7 @@ def main():
     seconds = statistics.median(epoch_seconds)
     print(json.dumps({
         "framework": "pytorch " + torch.__version__,
+        "model": args.model,
         "batch_size": args.batch_size,
         "threads": args.threads,
         "epochs": args.epochs,

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/data.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/tensor.hpp"
 
@@ -54,7 +55,14 @@ struct TrainingSpec {
   int64_t batch_size = 32;
   int64_t epochs = 5;
   double validation_split = 0;
-  bool present = false;  // whether the spec had a "training" section
+  // "augmentation": random transforms of the training images, in order, e.g.
+  //   [{"type": "RandomCrop", "padding": 2}, {"type": "RandomFlip", "horizontal": true},
+  //    {"type": "RandomTranslation", "height_factor": 0.1, "width_factor": 0.1},
+  //    {"type": "RandomErasing", "p": 0.5, "scale": [0.02, 0.33], "ratio": [0.3, 3.3]},
+  //    {"type": "Normalize", "mean": [0.286], "std": [0.353]}]
+  data::AugmentationPtr augmentation;  // null: none
+  std::string augmentation_json;       // the list as given (compact JSON), "" when none
+  bool present = false;                // whether the spec had a "training" section
 };
 
 struct ModelSpec {

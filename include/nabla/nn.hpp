@@ -191,6 +191,349 @@ class Dropout : public Module {
   double p_;
 };
 
+class Sequential;
+
+// ---- convolution layers (src/nn/conv.cpp) ----
+// Inputs [N, C, *spatial] (channels first, as PyTorch); weights in PyTorch's layout
+// [out, in / groups, *kernel], so PyTorch state dicts load by name. in_channels is inferred at the
+// first forward unless given. He (Kaiming) normal initialization by default.
+struct ConvLayerOptions {
+  int64_t in_channels = -1;
+  std::vector<int64_t> stride = {1};  // one value for every spatial axis, or one per axis
+  std::vector<int64_t> padding = {0};
+  std::string padding_mode{};  // "" (use padding), "valid" or "same" (Keras semantics)
+  std::vector<int64_t> dilation = {1};
+  int64_t groups = 1;
+  // > 0: depthwise convolution (groups = in_channels, out = in_channels * depth_multiplier);
+  // out_channels is then ignored.
+  int64_t depth_multiplier = 0;
+  bool bias = true;
+  std::string activation{};  // applied after the bias ("" = none)
+  std::string kernel_initializer = "he_normal";
+  std::string bias_initializer = "zeros";
+};
+
+// Convolution over `rank` (1 or 2) spatial axes. The named classes below fix the rank and the
+// type name that summaries print (PyTorch's Conv2d or Keras's Conv2D).
+class Conv : public Module {
+ public:
+  Conv(int rank, int64_t out_channels, std::vector<int64_t> kernel_size,
+       ConvLayerOptions options = {}, std::string type_name = "");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  int rank() const { return rank_; }
+  int64_t in_channels() const { return options_.in_channels; }
+  int64_t out_channels() const { return out_channels_; }
+  const std::vector<int64_t>& kernel_size() const { return kernel_size_; }
+  const ConvLayerOptions& options() const { return options_; }
+  Tensor weight() const { return weight_; }
+  Tensor bias() const { return bias_; }
+
+ private:
+  void build_parameters(int64_t in_channels, DType dtype);
+  nabla::ConvOptions op_options() const;
+  int rank_;
+  int64_t out_channels_;
+  std::vector<int64_t> kernel_size_;
+  ConvLayerOptions options_;
+  std::string type_name_;
+  Tensor weight_, bias_;
+};
+class Conv1d : public Conv {
+ public:
+  Conv1d(int64_t out_channels, int64_t kernel_size, ConvLayerOptions options = {})
+      : Conv(1, out_channels, {kernel_size}, std::move(options), "Conv1d") {}
+};
+class Conv2d : public Conv {
+ public:
+  Conv2d(int64_t out_channels, std::vector<int64_t> kernel_size, ConvLayerOptions options = {})
+      : Conv(2, out_channels, std::move(kernel_size), std::move(options), "Conv2d") {}
+};
+// Keras: Conv2D(filters, kernel_size, activation); padding "valid" unless options say otherwise.
+class Conv2D : public Conv {
+ public:
+  Conv2D(int64_t filters, std::vector<int64_t> kernel_size, const std::string& activation = "",
+         ConvLayerOptions options = {});
+};
+
+// Transposed convolution ("deconvolution"), weight [in, out / groups, kH, kW] as PyTorch.
+struct ConvTransposeLayerOptions {
+  int64_t in_channels = -1;
+  std::vector<int64_t> stride = {1};
+  std::vector<int64_t> padding = {0};
+  std::vector<int64_t> output_padding = {0};
+  std::vector<int64_t> dilation = {1};
+  int64_t groups = 1;
+  bool bias = true;
+  std::string activation{};
+  std::string kernel_initializer = "he_normal";
+  std::string bias_initializer = "zeros";
+};
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int64_t out_channels, std::vector<int64_t> kernel_size,
+                  ConvTransposeLayerOptions options = {},
+                  std::string type_name = "ConvTranspose2d");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  int64_t out_channels() const { return out_channels_; }
+  const std::vector<int64_t>& kernel_size() const { return kernel_size_; }
+  const ConvTransposeLayerOptions& options() const { return options_; }
+
+ private:
+  void build_parameters(int64_t in_channels, DType dtype);
+  int64_t out_channels_;
+  std::vector<int64_t> kernel_size_;
+  ConvTransposeLayerOptions options_;
+  std::string type_name_;
+  Tensor weight_, bias_;
+};
+
+// Keras's SeparableConv2D: a depthwise convolution (depth_multiplier filters per input channel)
+// followed by a 1x1 pointwise convolution to `filters` channels; one bias, after the pointwise.
+class SeparableConv2D : public Module {
+ public:
+  SeparableConv2D(int64_t filters, std::vector<int64_t> kernel_size, ConvLayerOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "SeparableConv2D"; }
+  std::string extra_repr() const override;
+  int64_t filters() const { return filters_; }
+  const std::vector<int64_t>& kernel_size() const { return kernel_size_; }
+  const ConvLayerOptions& options() const { return options_; }
+
+ private:
+  int64_t filters_;
+  std::vector<int64_t> kernel_size_;
+  ConvLayerOptions options_;
+  std::shared_ptr<Conv> depthwise_, pointwise_;
+};
+
+// ---- pooling, resampling and spatial dropout layers (src/nn/pool_layers.cpp) ----
+enum class PoolKind { max, average };
+// 2-d max or average pooling. stride empty = kernel. padding_mode "same" (Keras) is supported when
+// stride == kernel (it then equals ceil_mode, windows at the edge being partial) or when the
+// padding it needs is symmetric.
+struct Pool2dOptions {
+  std::vector<int64_t> stride{};
+  std::vector<int64_t> padding = {0};
+  std::string padding_mode{};  // "", "valid" or "same"
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling
+};
+class Pool2d : public Module {
+ public:
+  Pool2d(PoolKind kind, std::vector<int64_t> kernel_size, Pool2dOptions options = {},
+         std::string type_name = "");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  PoolKind kind() const { return kind_; }
+  const std::vector<int64_t>& kernel_size() const { return kernel_size_; }
+  const Pool2dOptions& options() const { return options_; }
+
+ private:
+  PoolKind kind_;
+  std::vector<int64_t> kernel_size_;
+  Pool2dOptions options_;
+  std::string type_name_;
+};
+std::shared_ptr<Pool2d> MaxPool2d(std::vector<int64_t> kernel_size, Pool2dOptions options = {});
+std::shared_ptr<Pool2d> AvgPool2d(std::vector<int64_t> kernel_size, Pool2dOptions options = {});
+
+// Average over the spatial axes. keepdims = false (Keras's GlobalAveragePooling2D): [N, C];
+// PyTorch's AdaptiveAvgPool2d(output_size) keeps [N, C, h, w].
+class GlobalAveragePooling2D : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GlobalAveragePooling2D"; }
+};
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(std::vector<int64_t> output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string extra_repr() const override;
+  const std::vector<int64_t>& output_size() const { return output_size_; }
+
+ private:
+  std::vector<int64_t> output_size_;
+};
+
+// Resizes [N, C, H, W] by an integer factor (nearest or bilinear): PyTorch's Upsample,
+// Keras's UpSampling2D.
+class Upsample : public Module {
+ public:
+  explicit Upsample(double scale_factor, std::string mode = "nearest", bool align_corners = false,
+                    std::string type_name = "Upsample");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  double scale_factor() const { return scale_factor_; }
+  const std::string& mode() const { return mode_; }
+  bool align_corners() const { return align_corners_; }
+
+ private:
+  double scale_factor_;
+  std::string mode_;
+  bool align_corners_;
+  std::string type_name_;
+};
+
+// Zeroes whole channels when training (PyTorch's Dropout2d, Keras's SpatialDropout2D).
+class Dropout2d : public Module {
+ public:
+  explicit Dropout2d(double p = 0.5, std::string type_name = "Dropout2d");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  double p() const { return p_; }
+
+ private:
+  double p_;
+  std::string type_name_;
+};
+
+// ---- normalization layers (src/nn/norm_layers.cpp) ----
+// Batch normalization over channel axis 1 of [N, C, *] (PyTorch's BatchNorm1d/2d). momentum is
+// PyTorch's (weight of the new batch statistic): Keras's BatchNormalization(momentum=0.99,
+// epsilon=1e-3) is BatchNorm with momentum 0.01, eps 1e-3. Buffers running_mean, running_var and
+// num_batches_tracked as PyTorch, so state dicts load by name.
+struct BatchNormOptions {
+  int64_t num_features = -1;  // inferred at the first forward
+  double eps = 1e-5;
+  double momentum = 0.1;
+  bool affine = true;
+};
+class BatchNorm : public Module {
+ public:
+  explicit BatchNorm(BatchNormOptions options = {}, std::string type_name = "BatchNorm2d");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  const BatchNormOptions& options() const { return options_; }
+
+ private:
+  void build_parameters(int64_t num_features, DType dtype);
+  BatchNormOptions options_;
+  std::string type_name_;
+  Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
+};
+std::shared_ptr<BatchNorm> BatchNorm2d(int64_t num_features = -1, double eps = 1e-5,
+                                       double momentum = 0.1);
+// Keras's BatchNormalization (axis 1 here, channels first): momentum 0.99, epsilon 1e-3.
+std::shared_ptr<BatchNorm> BatchNormalization(double momentum = 0.99, double epsilon = 1e-3);
+
+// Layer normalization over the trailing axes `normalized_shape` (empty: the last axis, size
+// inferred at the first forward), with elementwise affine weight and bias.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(Shape normalized_shape = {}, double eps = 1e-5, bool elementwise_affine = true,
+                     std::string type_name = "LayerNorm");
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  const Shape& normalized_shape() const { return normalized_shape_; }
+  double eps() const { return eps_; }
+  bool elementwise_affine() const { return affine_; }
+
+ private:
+  void build_parameters(const Shape& normalized_shape, DType dtype);
+  Shape normalized_shape_;
+  double eps_;
+  bool affine_;
+  std::string type_name_;
+  Tensor weight_, bias_;
+  bool built_ = false;
+};
+
+class GroupNorm : public Module {
+ public:
+  explicit GroupNorm(int64_t num_groups, int64_t num_channels = -1, double eps = 1e-5,
+                     bool affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GroupNorm"; }
+  std::string extra_repr() const override;
+  int64_t num_groups() const { return num_groups_; }
+  double eps() const { return eps_; }
+  bool affine() const { return affine_; }
+
+ private:
+  void build_parameters(int64_t num_channels, DType dtype);
+  int64_t num_groups_, num_channels_;
+  double eps_;
+  bool affine_;
+  Tensor weight_, bias_;
+};
+
+// ---- reusable CNN blocks (src/nn/blocks.cpp) ----
+// The basic residual block of He et al. 2016 (ResNet-18/34, ResNet-20 for CIFAR):
+//   conv3x3(stride) - BN - ReLU - conv3x3 - BN, plus the shortcut, then ReLU.
+// The shortcut is the identity, or conv1x1(stride) - BN when the stride or the channel count
+// changes (option B of the paper), created at the first forward once in_channels is known.
+class ResidualBlock : public Module {
+ public:
+  explicit ResidualBlock(int64_t filters, int64_t stride = 1);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ResidualBlock"; }
+  std::string extra_repr() const override;
+  int64_t filters() const { return filters_; }
+  int64_t stride() const { return stride_; }
+
+ private:
+  int64_t filters_, stride_;
+  std::shared_ptr<Conv> conv1_, conv2_;
+  std::shared_ptr<BatchNorm> bn1_, bn2_;
+  std::shared_ptr<Sequential> shortcut_;  // null: identity
+  bool built_ = false;
+};
+
+// A dense block of DenseNet-BC (Huang et al. 2017): `layers` times
+//   x = concat(x, conv3x3(ReLU(BN(conv1x1_{4k}(ReLU(BN(x)))))))   (k = growth_rate)
+// so the output has in_channels + layers * growth_rate channels.
+class DenseBlock : public Module {
+ public:
+  DenseBlock(int64_t layers, int64_t growth_rate);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "DenseBlock"; }
+  std::string extra_repr() const override;
+  int64_t num_layers() const { return num_layers_; }
+  int64_t growth_rate() const { return growth_rate_; }
+
+ private:
+  int64_t num_layers_, growth_rate_;
+  std::vector<std::shared_ptr<Sequential>> layers_;
+};
+
+// DenseNet-BC's transition between dense blocks: BN - ReLU - conv1x1 to
+// floor(compression * in_channels) channels - 2x2 average pooling.
+class TransitionBlock : public Module {
+ public:
+  explicit TransitionBlock(double compression = 0.5);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "TransitionBlock"; }
+  std::string extra_repr() const override;
+  double compression() const { return compression_; }
+
+ private:
+  double compression_;
+  std::shared_ptr<Sequential> body_;
+};
+
+// Reshapes everything after the batch axis to `shape` (one entry may be -1), as Keras's Reshape.
+class Reshape : public Module {
+ public:
+  explicit Reshape(Shape shape);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Reshape"; }
+  std::string extra_repr() const override;
+  const Shape& target_shape() const { return shape_; }
+
+ private:
+  Shape shape_;
+};
+
 class Sequential : public Module {
  public:
   Sequential() = default;

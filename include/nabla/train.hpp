@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "nabla/data.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/tensor.hpp"
@@ -360,7 +361,10 @@ struct FitOptions {
   int64_t initial_epoch = 0;  // resume: epochs run from initial_epoch to epochs - 1
   int verbose = 1;            // 0 silent, 1 progress bar, 2 one line per epoch
   std::vector<CallbackPtr> callbacks{};
-  uint64_t seed = 0;  // shuffle order of each epoch
+  uint64_t seed = 0;  // shuffle order of each epoch (and the augmentation's draws)
+  // Random transforms of each training batch (data::random_crop, ...), applied in the loader's
+  // background thread while the previous batch trains; null = none.
+  data::AugmentationPtr augmentation{};
 };
 
 // Results of evaluate(): "loss" and every metric by name; for classification, the confusion
@@ -496,6 +500,29 @@ inline nn::ModulePtr Flatten() { return std::make_shared<nn::Flatten>(); }
 inline nn::ModulePtr Dropout(double rate) { return std::make_shared<nn::Dropout>(rate); }
 inline nn::ModulePtr Activation(const std::string& name) {
   return std::make_shared<nn::Activation>(name);
+}
+inline nn::ModulePtr Rescaling(double scale, double offset = 0) {
+  return std::make_shared<nn::Rescaling>(scale, offset);
+}
+inline nn::ModulePtr Reshape(Shape target_shape) {
+  return std::make_shared<nn::Reshape>(std::move(target_shape));
+}
+// Conv2D(32, 3, "relu"), Conv2D(64, 3, "relu", {.padding_mode = "same"}).
+inline nn::ModulePtr Conv2D(int64_t filters, int64_t kernel_size,
+                            const std::string& activation = "", nn::ConvLayerOptions options = {}) {
+  return std::make_shared<nn::Conv2D>(filters, std::vector<int64_t>{kernel_size}, activation,
+                                      std::move(options));
+}
+inline nn::ModulePtr MaxPooling2D(int64_t pool_size = 2) { return nn::MaxPool2d({pool_size}); }
+inline nn::ModulePtr AveragePooling2D(int64_t pool_size = 2) { return nn::AvgPool2d({pool_size}); }
+inline nn::ModulePtr GlobalAveragePooling2D() {
+  return std::make_shared<nn::GlobalAveragePooling2D>();
+}
+inline nn::ModulePtr BatchNormalization(double momentum = 0.99, double epsilon = 1e-3) {
+  return nn::BatchNormalization(momentum, epsilon);
+}
+inline nn::ModulePtr SpatialDropout2D(double rate) {
+  return std::make_shared<nn::Dropout2d>(rate, "SpatialDropout2D");
 }
 }  // namespace nabla::layers
 

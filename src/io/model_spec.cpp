@@ -2,9 +2,11 @@
 // writing a Sequential back as a spec.
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <map>
 
 #include "data/file_util.hpp"
+#include "io/layer_spec.hpp"
+#include "io/spec_reader.hpp"
 #include "nabla/io.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/train.hpp"
@@ -12,225 +14,100 @@
 namespace nabla::io {
 namespace {
 
-using Json = nlohmann::json;
-using OrderedJson = nlohmann::ordered_json;
+using internal::Json;
+using internal::OrderedJson;
+using internal::SpecReader;
 
-// One layer of a spec, validated.
-struct LayerSpec {
-  std::string type;  // as written: Dense, Linear, Flatten, Dropout, Activation, ReLU, ...
-  int64_t units = -1;
-  int64_t in_features = -1;
-  std::string activation;
-  bool bias = true;
-  std::string kernel_initializer;  // "" = the layer's default
-  std::string bias_initializer;
-  double rate = 0;
-  double scale = 1;  // Rescaling
-  double offset = 0;
-};
-
-// The layer types and the keys each accepts (besides "type"); aliases are listed together.
-struct LayerType {
-  const char* name;
-  std::vector<const char*> keys;
-};
-const std::vector<LayerType>& layer_types() {
-  static const std::vector<LayerType> kTypes = {
-      {"Activation", {"activation", "name"}},
-      {"Dense",
-       {"units", "out_features", "activation", "use_bias", "bias", "kernel_initializer",
-        "bias_initializer", "in_features"}},
-      {"Dropout", {"rate", "p"}},
-      {"Flatten", {}},
-      {"Linear",
-       {"units", "out_features", "activation", "use_bias", "bias", "kernel_initializer",
-        "bias_initializer", "in_features"}},
-      {"ReLU", {}},
-      {"Rescaling", {"scale", "offset"}},
-      {"Sigmoid", {}},
-      {"Softmax", {}},
-      {"Tanh", {}},
+// One step of "training.augmentation".
+data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Json& step,
+                                              const std::string& path) {
+  static const std::map<std::string, std::vector<const char*>> kKeys = {
+      {"Normalize", {"mean", "std"}},
+      {"RandomCrop", {"padding", "fill"}},
+      {"RandomErasing", {"p", "scale", "ratio", "value"}},
+      {"RandomFlip", {"horizontal", "vertical", "p"}},
+      {"RandomTranslation", {"height_factor", "width_factor", "fill"}},
   };
-  return kTypes;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-std::string known_layer_types() {
-  std::vector<std::string> names;
-  for (const auto& type : layer_types()) names.emplace_back(type.name);
-  return join(names);
-}
-
-// Reads a parsed spec; every error names the source and the JSON path of the offending field.
-class SpecReader {
- public:
-  explicit SpecReader(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const std::string& path, const std::string& message) const {
-    detail::throw_error(
-        detail::str("model spec ", source_, ": ", path.empty() ? "" : path + ": ", message));
+  std::vector<std::string> known;
+  for (const auto& [name, keys] : kKeys) known.push_back(name);
+  if (!step.is_object() || !step.contains("type")) {
+    reader.fail(path, "expected an object with a \"type\" (" + internal::join(known) + "), got " +
+                          step.dump());
   }
-
-  // Rethrows an Error from a library check (unknown activation, ...) at `path`.
-  template <class F>
-  void check_with(const std::string& path, F check) const {
-    try {
-      check();
-    } catch (const Error& e) {
-      fail(path, e.what());
-    }
-  }
-
-  void check_keys(const Json& object, const std::string& path, const std::vector<const char*>& keys,
-                  const std::string& what) const {
-    for (const auto& [key, value] : object.items()) {
-      const bool known =
-          std::any_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; });
-      if (!known) {
-        std::vector<std::string> names(keys.begin(), keys.end());
-        fail(join_path(path, key), "unknown key for " + what + "; known keys: " + join(names));
-      }
-    }
-  }
-
-  // The value under one of `aliases` (at most one may be present), or null.
-  const Json* find(const Json& object, const std::string& path,
-                   const std::vector<const char*>& aliases) const {
-    const Json* found = nullptr;
-    const char* found_name = nullptr;
-    for (const char* alias : aliases) {
-      const auto it = object.find(alias);
-      if (it == object.end()) continue;
-      if (found != nullptr) {
-        fail(path, detail::str("give either \"", found_name, "\" or \"", alias, "\", not both"));
-      }
-      found = &*it;
-      found_name = alias;
-    }
-    return found;
-  }
-
-  int64_t positive_int(const Json& value, const std::string& path) const {
-    if (!value.is_number_integer() || value.get<int64_t>() <= 0) {
-      fail(path, "expected a positive integer, got " + value.dump());
-    }
-    return value.get<int64_t>();
-  }
-
-  std::string string(const Json& value, const std::string& path) const {
-    if (!value.is_string()) fail(path, "expected a string, got " + value.dump());
-    return value.get<std::string>();
-  }
-
-  bool boolean(const Json& value, const std::string& path) const {
-    if (!value.is_boolean()) fail(path, "expected true or false, got " + value.dump());
-    return value.get<bool>();
-  }
-
-  // A number in [low, high) (or [low, high] when `inclusive`).
-  double number(const Json& value, const std::string& path, double low, double high,
-                bool inclusive = false) const {
-    const bool ok = value.is_number() && value.get<double>() >= low &&
-                    (inclusive ? value.get<double>() <= high : value.get<double>() < high);
-    if (!ok) {
-      fail(path, detail::str("expected a number in [", low, ", ", high, inclusive ? "]" : ")",
-                             ", got ", value.dump()));
-    }
-    return value.get<double>();
-  }
-
-  static std::string join_path(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
- private:
-  std::string source_;
-};
-
-std::string validated_activation(const SpecReader& reader, const Json& value,
-                                 const std::string& path) {
-  std::string name = reader.string(value, path);
-  // nabla::activation owns the list of names: ask it rather than keep a copy here.
-  reader.check_with(path, [&] { activation(zeros({2}), name); });
-  return name;
-}
-
-std::string validated_initializer(const SpecReader& reader, const Json& value,
-                                  const std::string& path) {
-  std::string name = reader.string(value, path);
-  reader.check_with(path, [&] {
-    Generator scratch(0);  // leaves the default generator's stream untouched
-    Tensor probe = empty({2, 2});
-    nn::init::apply(name, probe, &scratch);
-  });
-  return name;
-}
-
-LayerSpec parse_layer(const SpecReader& reader, const Json& layer, const std::string& path) {
-  if (!layer.is_object()) reader.fail(path, "expected a layer object, got " + layer.dump());
-  const auto type_it = layer.find("type");
-  if (type_it == layer.end()) {
-    reader.fail(path, "missing \"type\"; known types: " + known_layer_types());
-  }
-  LayerSpec spec;
-  spec.type = reader.string(*type_it, path + ".type");
-  const auto& types = layer_types();
-  const auto type = std::find_if(types.begin(), types.end(),
-                                 [&](const LayerType& t) { return spec.type == t.name; });
-  if (type == types.end()) {
+  const std::string type = reader.string(step["type"], path + ".type");
+  const auto found = kKeys.find(type);
+  if (found == kKeys.end()) {
     reader.fail(path + ".type",
-                "unknown layer type " + type_it->dump() + "; known types: " + known_layer_types());
+                "unknown augmentation \"" + type + "\"; known: " + internal::join(known));
   }
-  std::vector<const char*> keys = type->keys;
+  std::vector<const char*> keys = found->second;
   keys.insert(keys.begin(), "type");
-  reader.check_keys(layer, path, keys, "a " + spec.type + " layer");
-
+  reader.check_keys(step, path, keys, "a " + type + " step");
   const auto at = [&](const char* key) { return SpecReader::join_path(path, key); };
-  if (spec.type == "Dense" || spec.type == "Linear") {
-    const Json* units = reader.find(layer, path, {"units", "out_features"});
-    if (units == nullptr) {
-      reader.fail(path, "missing \"units\" (or \"out_features\"): the number of outputs");
+  const auto number = [&](const char* key, double fallback) {
+    const auto it = step.find(key);
+    return it == step.end() ? fallback : reader.number(*it, at(key), -1e30, 1e30, true);
+  };
+  const auto pair = [&](const char* key, std::pair<double, double> fallback) {
+    const auto it = step.find(key);
+    if (it == step.end()) return fallback;
+    if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number() || !(*it)[1].is_number()) {
+      reader.fail(at(key), "expected [low, high], got " + it->dump());
     }
-    spec.units =
-        reader.positive_int(*units, at(layer.contains("units") ? "units" : "out_features"));
-    if (const Json* v = reader.find(layer, path, {"activation"})) {
-      spec.activation = validated_activation(reader, *v, at("activation"));
+    return std::pair<double, double>((*it)[0].get<double>(), (*it)[1].get<double>());
+  };
+  const auto numbers = [&](const char* key) {
+    const auto it = step.find(key);
+    if (it == step.end()) reader.fail(path, detail::str("missing \"", key, "\""));
+    std::vector<double> out;
+    if (it->is_number()) return std::vector<double>{it->get<double>()};
+    if (!it->is_array() || it->empty()) {
+      reader.fail(at(key), "expected a number or a list of numbers, got " + it->dump());
     }
-    if (const Json* v = reader.find(layer, path, {"use_bias", "bias"})) {
-      spec.bias = reader.boolean(*v, at(layer.contains("use_bias") ? "use_bias" : "bias"));
+    for (const Json& v : *it) {
+      if (!v.is_number()) reader.fail(at(key), "expected numbers, got " + it->dump());
+      out.push_back(v.get<double>());
     }
-    if (const Json* v = reader.find(layer, path, {"kernel_initializer"})) {
-      spec.kernel_initializer = validated_initializer(reader, *v, at("kernel_initializer"));
+    return out;
+  };
+  data::AugmentationPtr result;
+  reader.check_with(path, [&] {
+    if (type == "RandomCrop") {
+      const auto padding = step.find("padding");
+      if (padding == step.end()) reader.fail(path, "missing \"padding\": pixels added per side");
+      result = data::random_crop(reader.positive_int(*padding, at("padding")), number("fill", 0));
+    } else if (type == "RandomFlip") {
+      const auto flag = [&](const char* key, bool fallback) {
+        const auto it = step.find(key);
+        return it == step.end() ? fallback : reader.boolean(*it, at(key));
+      };
+      result =
+          data::random_flip(flag("horizontal", true), flag("vertical", false), number("p", 0.5));
+    } else if (type == "RandomTranslation") {
+      result = data::random_translation(number("height_factor", 0.1), number("width_factor", 0.1),
+                                        number("fill", 0));
+    } else if (type == "RandomErasing") {
+      const auto scale = pair("scale", {0.02, 0.33});
+      const auto ratio = pair("ratio", {0.3, 3.3});
+      result = data::random_erasing(number("p", 0.5), scale.first, scale.second, ratio.first,
+                                    ratio.second, number("value", 0));
+    } else {
+      result = data::normalize(numbers("mean"), numbers("std"));
     }
-    if (const Json* v = reader.find(layer, path, {"bias_initializer"})) {
-      spec.bias_initializer = validated_initializer(reader, *v, at("bias_initializer"));
-    }
-    if (const Json* v = reader.find(layer, path, {"in_features"})) {
-      spec.in_features = reader.positive_int(*v, at("in_features"));
-    }
-  } else if (spec.type == "Dropout") {
-    const Json* rate = reader.find(layer, path, {"rate", "p"});
-    if (rate == nullptr) reader.fail(path, "missing \"rate\" (or \"p\"): the drop probability");
-    spec.rate = reader.number(*rate, at(layer.contains("rate") ? "rate" : "p"), 0, 1);
-  } else if (spec.type == "Rescaling") {
-    const Json* scale = reader.find(layer, path, {"scale"});
-    if (scale == nullptr)
-      reader.fail(path, "missing \"scale\": the factor inputs are multiplied by");
-    spec.scale = reader.number(*scale, at("scale"), -1e30, 1e30, true);
-    if (const Json* offset = reader.find(layer, path, {"offset"}))
-      spec.offset = reader.number(*offset, at("offset"), -1e30, 1e30, true);
-  } else if (spec.type == "Activation") {
-    const Json* name = reader.find(layer, path, {"activation", "name"});
-    if (name == nullptr) reader.fail(path, "missing \"activation\": the activation's name");
-    spec.activation = validated_activation(
-        reader, *name, at(layer.contains("activation") ? "activation" : "name"));
+  });
+  return result;
+}
+
+void parse_augmentation(const SpecReader& reader, const Json& list, TrainingSpec& spec) {
+  const std::string path = "training.augmentation";
+  if (!list.is_array()) reader.fail(path, "expected a list of steps, got " + list.dump());
+  std::vector<data::AugmentationPtr> steps;
+  for (size_t i = 0; i < list.size(); ++i) {
+    steps.push_back(parse_augmentation_step(reader, list[i], detail::str(path, "[", i, "]")));
   }
-  return spec;
+  if (steps.empty()) return;
+  spec.augmentation = steps.size() == 1 ? steps[0] : data::compose(std::move(steps));
+  spec.augmentation_json = list.dump();
 }
 
 TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
@@ -238,7 +115,7 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   if (!training.is_object()) reader.fail(path, "expected an object, got " + training.dump());
   reader.check_keys(training, path,
                     {"optimizer", "lr", "learning_rate", "loss", "metrics", "batch_size", "epochs",
-                     "validation_split"},
+                     "validation_split", "augmentation"},
                     "\"training\"");
   TrainingSpec spec;
   spec.present = true;
@@ -276,6 +153,9 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   if (const Json* v = reader.find(training, path, {"validation_split"})) {
     spec.validation_split = reader.number(*v, at("validation_split"), 0, 1);
   }
+  if (const Json* v = reader.find(training, path, {"augmentation"})) {
+    parse_augmentation(reader, *v, spec);
+  }
   return spec;
 }
 
@@ -295,7 +175,7 @@ std::string text_position(const std::string& text, size_t offset) {
 
 struct ParsedSpec {
   ModelSpec spec;
-  std::vector<LayerSpec> layers;
+  std::vector<nn::ModulePtr> layers;  // created, not built
 };
 
 ParsedSpec parse(const std::string& json_text, const std::string& source) {
@@ -340,37 +220,17 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
     reader.fail("layers", "expected a non-empty list of layers, got " + layers->dump());
   }
   for (size_t i = 0; i < layers->size(); ++i) {
-    parsed.layers.push_back(parse_layer(reader, (*layers)[i], detail::str("layers[", i, "]")));
+    parsed.layers.push_back(
+        internal::parse_layer(reader, (*layers)[i], detail::str("layers[", i, "]")));
   }
   if (const Json* v = reader.find(root, "", {"training"}))
     spec.training = parse_training(reader, *v);
   return parsed;
 }
 
-nn::ModulePtr make_layer(const LayerSpec& layer) {
-  if (layer.type == "Dense" || layer.type == "Linear") {
-    nn::LinearOptions options;
-    options.in_features = layer.in_features;
-    options.bias = layer.bias;
-    options.activation = layer.activation;
-    if (!layer.kernel_initializer.empty()) options.kernel_initializer = layer.kernel_initializer;
-    if (!layer.bias_initializer.empty()) options.bias_initializer = layer.bias_initializer;
-    if (layer.type == "Dense") return std::make_shared<nn::Dense>(layer.units, "", options);
-    return std::make_shared<nn::Linear>(layer.units, options);
-  }
-  if (layer.type == "Flatten") return std::make_shared<nn::Flatten>();
-  if (layer.type == "Rescaling") return std::make_shared<nn::Rescaling>(layer.scale, layer.offset);
-  if (layer.type == "Dropout") return std::make_shared<nn::Dropout>(layer.rate);
-  if (layer.type == "Activation") return std::make_shared<nn::Activation>(layer.activation);
-  if (layer.type == "ReLU") return nn::ReLU();
-  if (layer.type == "Sigmoid") return nn::Sigmoid();
-  if (layer.type == "Tanh") return nn::Tanh();
-  return nn::Softmax();  // the last type parse_layer accepts
-}
-
 std::shared_ptr<nn::Sequential> build(const ParsedSpec& parsed) {
   auto model = std::make_shared<nn::Sequential>();
-  for (const LayerSpec& layer : parsed.layers) model->add(make_layer(layer));
+  for (const nn::ModulePtr& layer : parsed.layers) model->add(layer);
   if (!parsed.spec.input_shape.empty()) {
     try {
       model->build(parsed.spec.input_shape);
@@ -381,39 +241,6 @@ std::shared_ptr<nn::Sequential> build(const ParsedSpec& parsed) {
     }
   }
   return model;
-}
-
-OrderedJson layer_to_json(const nn::Module& layer, size_t index) {
-  OrderedJson out;
-  if (const auto* linear = dynamic_cast<const nn::Linear*>(&layer)) {
-    const bool keras = dynamic_cast<const nn::Dense*>(&layer) != nullptr;
-    out["type"] = keras ? "Dense" : "Linear";
-    out[keras ? "units" : "out_features"] = linear->out_features();
-    if (!linear->activation().empty()) out["activation"] = linear->activation();
-    const bool has_bias = linear->in_features() <= 0 || linear->bias().defined();
-    if (!has_bias) out[keras ? "use_bias" : "bias"] = false;
-    return out;
-  }
-  if (dynamic_cast<const nn::Flatten*>(&layer) != nullptr) return OrderedJson{{"type", "Flatten"}};
-  if (const auto* rescaling = dynamic_cast<const nn::Rescaling*>(&layer)) {
-    return OrderedJson{
-        {"type", "Rescaling"}, {"scale", rescaling->scale()}, {"offset", rescaling->offset()}};
-  }
-  if (const auto* dropout = dynamic_cast<const nn::Dropout*>(&layer)) {
-    return OrderedJson{{"type", "Dropout"}, {"rate", dropout->p()}};
-  }
-  if (const auto* act = dynamic_cast<const nn::Activation*>(&layer)) {
-    // The four activations with a layer type of their own are written as that type.
-    static const std::vector<std::pair<std::string, std::string>> kOwnType = {
-        {"relu", "ReLU"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"softmax", "Softmax"}};
-    for (const auto& [name, type] : kOwnType) {
-      if (act->name() == name) return OrderedJson{{"type", type}};
-    }
-    return OrderedJson{{"type", "Activation"}, {"activation", act->name()}};
-  }
-  detail::throw_error(
-      detail::str("model_to_spec: layer ", index, " (", layer.type_name(),
-                  ") cannot be written as a model spec; spec layer types: ", known_layer_types()));
 }
 
 }  // namespace
@@ -443,7 +270,7 @@ std::string model_to_spec(const nn::Sequential& model, const std::string& name,
   if (!input_shape.empty()) spec["input_shape"] = input_shape;
   OrderedJson layers = OrderedJson::array();
   for (size_t i = 0; i < model.layers().size(); ++i) {
-    OrderedJson layer = layer_to_json(*model.layers()[i], i);
+    OrderedJson layer = internal::layer_to_json(*model.layers()[i], i);
     // Without an input shape the rebuilt model could not create its weights before loading
     // them, so the known input sizes are written out.
     const auto* linear = dynamic_cast<const nn::Linear*>(model.layers()[i].get());
@@ -462,6 +289,9 @@ std::string model_to_spec(const nn::Sequential& model, const std::string& name,
     t["batch_size"] = training->batch_size;
     t["epochs"] = training->epochs;
     if (training->validation_split > 0) t["validation_split"] = training->validation_split;
+    if (!training->augmentation_json.empty()) {
+      t["augmentation"] = OrderedJson::parse(training->augmentation_json);
+    }
     spec["training"] = std::move(t);
   }
   return spec.dump(2) + "\n";

@@ -246,14 +246,16 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     val_y = compiled.loss->prepare_targets(val_y, output_shape_, "fit (validation data)");
   }
 
-  // Batches are assembled on this thread: a prefetch thread would compete with the compute
-  // threads for the cores, and one batch copy costs a few microseconds.
+  // Plain batches are assembled on this thread: a prefetch thread would compete with the compute
+  // threads for the cores, and one batch copy costs a few microseconds. Augmented batches are
+  // prepared in the background, while the previous batch trains.
   data::DataLoader loader(train_x, targets,
                           {.batch_size = options.batch_size,
                            .shuffle = options.shuffle,
                            .drop_last = false,
                            .seed = options.seed,
-                           .prefetch = false});
+                           .prefetch = options.augmentation != nullptr,
+                           .augmentation = options.augmentation});
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
   stop_training_ = false;
   for (const CallbackPtr& callback : options.callbacks) {

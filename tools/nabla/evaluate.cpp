@@ -23,7 +23,7 @@ void run_evaluate(const EvaluateOptions& options) {
   if (data_dir.empty() && loaded.metadata.count(kDataDirKey) != 0) {
     data_dir = loaded.metadata.at(kDataDirKey);
   }
-  const data::MnistData data = load_data(data_dir, loaded.model);
+  const data::MnistData data = load_data(data_dir, loaded.model, loaded.model.input_shape());
   const train::EvaluationReport report =
       loaded.model.evaluate(data.test_images, data.test_labels, options.batch_size, 0);
   const int64_t classes = loaded.model.output_shape().back();

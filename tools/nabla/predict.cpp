@@ -75,11 +75,19 @@ Tensor read_images(const std::string& path, const train::Model& model) {
   const bool pgm = probe.get() == 'P';
   const Tensor raw = pgm ? read_pgm(path) : data::read_idx(path);
   Tensor images = model.takes_raw_inputs() ? raw : data::scale(raw, 1.0 / 255);
-  if (images.dim() == static_cast<int64_t>(input_shape.size())) images = images.unsqueeze(0);
-  const Shape sample(images.shape().begin() + 1, images.shape().end());
-  NABLA_CHECK(sample == input_shape, "--image ", path, ": the model takes images of shape ",
-              input_shape, ", the file holds ", raw.shape());
-  return images;
+  // One image ([28, 28]) or a stack ([N, 28, 28]), viewed with the model's sample shape (which
+  // may add a channel axis: [1, 28, 28]).
+  int64_t sample_numel = 1;
+  for (int64_t size : input_shape) sample_numel *= size;
+  const bool one = raw.dim() == 2;  // a PGM or a 2-d IDX file: one image
+  const Shape stacked(images.shape().begin() + (one ? 0 : 1), images.shape().end());
+  int64_t stacked_numel = 1;
+  for (int64_t size : stacked) stacked_numel *= size;
+  NABLA_CHECK(images.dim() >= 1 && stacked_numel == sample_numel, "--image ", path,
+              ": the model takes images of shape ", input_shape, ", the file holds ", raw.shape());
+  Shape shape{one ? 1 : images.size(0)};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  return images.contiguous().view(shape);
 }
 
 void print_prediction(const std::string& title, const Tensor& probabilities,

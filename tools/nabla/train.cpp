@@ -60,7 +60,8 @@ void run_train(const TrainOptions& options) {
 
   manual_seed(options.seed);  // the initial weights
   train::Model model(io::build_model(spec), spec.name);
-  data::MnistData data = load_data(options.data_dir, model);  // raw bytes if the model rescales
+  // Raw bytes if the model rescales; viewed as the spec's input shape ([1, 28, 28] for a CNN).
+  data::MnistData data = load_data(options.data_dir, model, spec.input_shape);
   Tensor x_train = data.train_images, y_train = data.train_labels;
   if (options.limit > 0 && options.limit < x_train.size(0)) {
     x_train = x_train.slice(0, 0, options.limit);
@@ -89,7 +90,8 @@ void run_train(const TrainOptions& options) {
              .validation_split = training.validation_split,
              .verbose = options.verbose,
              .callbacks = callbacks,
-             .seed = options.seed});
+             .seed = options.seed,
+             .augmentation = training.augmentation});
   const train::EvaluationReport report = model.evaluate(
       data.test_images, data.test_labels, training.batch_size, options.verbose > 0 ? 2 : 0);
   print_test_result(report);
