@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes nabla_bench's JSON output (medians of the repetitions) as the headline figures:
-the measured FMA peak, GEMM GFLOP/s and % of that peak, and the MLP training-step time."""
+the measured FMA peak, GEMM GFLOP/s and % of that peak, the CNN workload's convolutions and the MLP
+training-step time."""
 import json
 import re
 import sys
@@ -50,6 +51,12 @@ def main():
     for a, b in by_kind.get("BM_SoftmaxCrossEntropy", []):
         print(f"  softmax cross-entropy fwd+bwd [{a['rows']}, {a['classes']}], {a['threads']} "
               f"thread(s): {b['real_time']:.1f} {b['time_unit']}")
+    for kind, what in (("BM_Conv2dForward", "forward"),
+                       ("BM_Conv2dForwardBackward", "forward+backward")):
+        for a, b in sorted(by_kind.get(kind, []), key=lambda x: (x[0]["shape"], x[0]["threads"])):
+            ms = b["real_time"] / (1000 if b["time_unit"] == "us" else 1)
+            print(f"  conv2d {b['label']}, {what}, {a['threads']} thread(s): {ms:.2f} ms "
+                  f"({b['GFLOPs']:.1f} GFLOP/s)")
     for a, b in by_kind.get("BM_MlpTrainStep", []):
         us = b["real_time"] if b["time_unit"] == "us" else b["real_time"] / 1000
         print(f"  MLP 784-128-10 train step (fwd+bwd+Adam), batch {a['batch']}, "
