@@ -1,5 +1,6 @@
 // Reusable CNN blocks: ResNet's basic residual block and DenseNet-BC's dense block and transition.
 #include "nabla/nn.hpp"
+#include "nn/layer_util.hpp"
 
 namespace nabla::nn {
 namespace {
@@ -11,10 +12,6 @@ std::shared_ptr<Conv> conv_bn_input(int64_t filters, int64_t kernel, int64_t str
   options.padding_mode = "same";
   options.bias = false;
   return std::make_shared<Conv>(2, filters, std::vector<int64_t>{kernel}, options, "Conv2d");
-}
-
-void check_images(const std::string& block, const Tensor& x) {
-  NABLA_CHECK(x.dim() == 4, block, ": expected input [N, C, H, W] (4 axes), got shape ", x.shape());
 }
 
 }  // namespace
@@ -29,7 +26,7 @@ ResidualBlock::ResidualBlock(int64_t filters, int64_t stride) : filters_(filters
 }
 
 Tensor ResidualBlock::forward(const Tensor& x) {
-  check_images("ResidualBlock", x);
+  internal::check_images("ResidualBlock", x);
   if (!built_) {
     // The projection shortcut is needed only when the shape changes, which the input tells.
     if (stride_ != 1 || x.size(1) != filters_) {
@@ -62,7 +59,7 @@ DenseBlock::DenseBlock(int64_t layers, int64_t growth_rate)
 }
 
 Tensor DenseBlock::forward(const Tensor& x) {
-  check_images("DenseBlock", x);
+  internal::check_images("DenseBlock", x);
   Tensor features = x;
   for (const auto& layer : layers_) features = concat({features, layer->forward(features)}, 1);
   return features;
@@ -78,7 +75,7 @@ TransitionBlock::TransitionBlock(double compression) : compression_(compression)
 }
 
 Tensor TransitionBlock::forward(const Tensor& x) {
-  check_images("TransitionBlock", x);
+  internal::check_images("TransitionBlock", x);
   if (!body_) {
     const auto out_channels =
         std::max<int64_t>(1, static_cast<int64_t>(compression_ * static_cast<double>(x.size(1))));

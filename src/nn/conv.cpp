@@ -3,17 +3,13 @@
 #include <sstream>
 
 #include "nabla/nn.hpp"
+#include "nn/layer_util.hpp"
 
 namespace nabla::nn {
 namespace {
 
-std::string list(const std::vector<int64_t>& values) {
-  std::ostringstream os;
-  os << "(";
-  for (size_t i = 0; i < values.size(); ++i) os << (i ? ", " : "") << values[i];
-  os << (values.size() == 1 ? ",)" : ")");
-  return os.str();
-}
+using internal::expanded;
+using internal::param_dtype;
 
 // Per-axis settings hold one value for every axis or one per axis.
 void check_per_axis(const std::string& layer, const char* what, const std::vector<int64_t>& values,
@@ -21,13 +17,9 @@ void check_per_axis(const std::string& layer, const char* what, const std::vecto
   NABLA_CHECK(values.size() == 1 || static_cast<int>(values.size()) == rank, layer, ": ", what,
               " needs 1 or ", rank, " values, got ", values.size());
   for (int64_t v : values) {
-    NABLA_CHECK(v >= minimum, layer, ": ", what, " must be >= ", minimum, ", got ", list(values));
+    NABLA_CHECK(v >= minimum, layer, ": ", what, " must be >= ", minimum, ", got ",
+                internal::tuple(values));
   }
-}
-
-std::vector<int64_t> expanded(std::vector<int64_t> values, int rank) {
-  if (values.size() == 1) values.assign(rank, values[0]);
-  return values;
 }
 
 // The layer's input must be [N, C, *spatial]: checked here so that the error names the layer.
@@ -38,8 +30,6 @@ void check_input(const std::string& layer, const Tensor& x, int rank, int64_t in
   NABLA_CHECK(in_channels < 0 || x.size(1) == in_channels, layer, ": expected input with ",
               in_channels, " channels (axis 1), got shape ", x.shape());
 }
-
-DType param_dtype(const Tensor& x) { return is_floating(x.dtype()) ? x.dtype() : DType::f32; }
 
 }  // namespace
 
@@ -122,15 +112,15 @@ Tensor Conv::forward(const Tensor& x) {
 std::string Conv::extra_repr() const {
   std::ostringstream os;
   os << (options_.in_channels > 0 ? std::to_string(options_.in_channels) : "None") << ", "
-     << out_channels_ << ", kernel_size=" << list(kernel_size_)
-     << ", stride=" << list(expanded(options_.stride, rank_));
+     << out_channels_ << ", kernel_size=" << internal::tuple(kernel_size_)
+     << ", stride=" << internal::tuple(expanded(options_.stride, rank_));
   if (!options_.padding_mode.empty()) {
     os << ", padding=" << options_.padding_mode;
   } else {
-    os << ", padding=" << list(expanded(options_.padding, rank_));
+    os << ", padding=" << internal::tuple(expanded(options_.padding, rank_));
   }
   const auto dilation = expanded(options_.dilation, rank_);
-  if (dilation != std::vector<int64_t>(rank_, 1)) os << ", dilation=" << list(dilation);
+  if (dilation != std::vector<int64_t>(rank_, 1)) os << ", dilation=" << internal::tuple(dilation);
   if (options_.groups != 1) os << ", groups=" << options_.groups;
   if (!options_.bias) os << ", bias=False";
   if (!options_.activation.empty()) os << ", activation=" << options_.activation;
@@ -208,12 +198,12 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
 std::string ConvTranspose2d::extra_repr() const {
   std::ostringstream os;
   os << (options_.in_channels > 0 ? std::to_string(options_.in_channels) : "None") << ", "
-     << out_channels_ << ", kernel_size=" << list(kernel_size_)
-     << ", stride=" << list(expanded(options_.stride, 2))
-     << ", padding=" << list(expanded(options_.padding, 2));
+     << out_channels_ << ", kernel_size=" << internal::tuple(kernel_size_)
+     << ", stride=" << internal::tuple(expanded(options_.stride, 2))
+     << ", padding=" << internal::tuple(expanded(options_.padding, 2));
   const auto output_padding = expanded(options_.output_padding, 2);
   if (output_padding != std::vector<int64_t>{0, 0}) {
-    os << ", output_padding=" << list(output_padding);
+    os << ", output_padding=" << internal::tuple(output_padding);
   }
   if (options_.groups != 1) os << ", groups=" << options_.groups;
   if (!options_.bias) os << ", bias=False";
@@ -258,9 +248,9 @@ Tensor SeparableConv2D::forward(const Tensor& x) {
 std::string SeparableConv2D::extra_repr() const {
   std::ostringstream os;
   os << (options_.in_channels > 0 ? std::to_string(options_.in_channels) : "None") << ", "
-     << filters_ << ", kernel_size=" << list(kernel_size_)
-     << ", stride=" << list(expanded(options_.stride, 2)) << ", padding="
-     << (options_.padding_mode.empty() ? list(expanded(options_.padding, 2))
+     << filters_ << ", kernel_size=" << internal::tuple(kernel_size_)
+     << ", stride=" << internal::tuple(expanded(options_.stride, 2)) << ", padding="
+     << (options_.padding_mode.empty() ? internal::tuple(expanded(options_.padding, 2))
                                        : options_.padding_mode);
   if (options_.depth_multiplier != 1) os << ", depth_multiplier=" << options_.depth_multiplier;
   if (!options_.activation.empty()) os << ", activation=" << options_.activation;

@@ -1,11 +1,10 @@
 // Normalization layers: BatchNorm (PyTorch's BatchNorm1d/2d, Keras's BatchNormalization),
 // LayerNorm and GroupNorm. Sizes are inferred at the first forward unless given.
 #include "nabla/nn.hpp"
+#include "nn/layer_util.hpp"
 
 namespace nabla::nn {
-namespace {
-DType param_dtype(const Tensor& x) { return is_floating(x.dtype()) ? x.dtype() : DType::f32; }
-}  // namespace
+using internal::param_dtype;
 
 BatchNorm::BatchNorm(BatchNormOptions options, std::string type_name)
     : options_(options), type_name_(std::move(type_name)) {

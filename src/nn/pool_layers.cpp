@@ -3,28 +3,9 @@
 #include <sstream>
 
 #include "nabla/nn.hpp"
+#include "nn/layer_util.hpp"
 
 namespace nabla::nn {
-namespace {
-
-std::string list(const std::vector<int64_t>& values) {
-  std::ostringstream os;
-  os << "(";
-  for (size_t i = 0; i < values.size(); ++i) os << (i ? ", " : "") << values[i];
-  os << ")";
-  return os.str();
-}
-
-std::vector<int64_t> pair_of(std::vector<int64_t> values) {
-  if (values.size() == 1) values.assign(2, values[0]);
-  return values;
-}
-
-void check_images(const std::string& layer, const Tensor& x) {
-  NABLA_CHECK(x.dim() == 4, layer, ": expected input [N, C, H, W] (4 axes), got shape ", x.shape());
-}
-
-}  // namespace
 
 Pool2d::Pool2d(PoolKind kind, std::vector<int64_t> kernel_size, Pool2dOptions options,
                std::string type_name)
@@ -35,15 +16,16 @@ Pool2d::Pool2d(PoolKind kind, std::vector<int64_t> kernel_size, Pool2dOptions op
                                    : std::move(type_name)) {
   NABLA_CHECK(kernel_size_.size() == 1 || kernel_size_.size() == 2, type_name_,
               ": kernel_size needs 1 or 2 values, got ", kernel_size_.size());
-  kernel_size_ = pair_of(kernel_size_);
+  kernel_size_ = internal::expanded(kernel_size_, 2);
   for (int64_t k : kernel_size_) {
-    NABLA_CHECK(k >= 1, type_name_, ": kernel_size must be >= 1, got ", list(kernel_size_));
+    NABLA_CHECK(k >= 1, type_name_, ": kernel_size must be >= 1, got ",
+                internal::tuple(kernel_size_));
   }
   if (options_.stride.empty()) options_.stride = kernel_size_;
   NABLA_CHECK(options_.stride.size() == 1 || options_.stride.size() == 2, type_name_,
               ": stride needs 1 or 2 values, got ", options_.stride.size());
-  options_.stride = pair_of(options_.stride);
-  options_.padding = pair_of(options_.padding);
+  options_.stride = internal::expanded(options_.stride, 2);
+  options_.padding = internal::expanded(options_.padding, 2);
   const std::string& mode = options_.padding_mode;
   NABLA_CHECK(mode.empty() || mode == "valid" || mode == "same", type_name_,
               ": padding must be \"same\", \"valid\" or numbers, got \"", mode, "\"");
@@ -53,7 +35,7 @@ Pool2d::Pool2d(PoolKind kind, std::vector<int64_t> kernel_size, Pool2dOptions op
     // asymmetric padding, which the pooling ops do not take.
     NABLA_CHECK(options_.stride == kernel_size_, type_name_,
                 ": padding \"same\" needs strides equal to pool_size (got pool_size ",
-                list(kernel_size_), ", strides ", list(options_.stride), ")");
+                internal::tuple(kernel_size_), ", strides ", internal::tuple(options_.stride), ")");
     options_.ceil_mode = true;
     options_.count_include_pad = false;
     options_.padding = {0, 0};
@@ -61,7 +43,7 @@ Pool2d::Pool2d(PoolKind kind, std::vector<int64_t> kernel_size, Pool2dOptions op
 }
 
 Tensor Pool2d::forward(const Tensor& x) {
-  check_images(type_name_, x);
+  internal::check_images(type_name_, x);
   if (kind_ == PoolKind::max) {
     return nabla::max_pool2d(x, kernel_size_, options_.stride, options_.padding,
                              options_.ceil_mode);
@@ -72,11 +54,12 @@ Tensor Pool2d::forward(const Tensor& x) {
 
 std::string Pool2d::extra_repr() const {
   std::ostringstream os;
-  os << "kernel_size=" << list(kernel_size_) << ", stride=" << list(options_.stride);
+  os << "kernel_size=" << internal::tuple(kernel_size_)
+     << ", stride=" << internal::tuple(options_.stride);
   if (options_.padding_mode == "same") {
     os << ", padding=same";
   } else {
-    os << ", padding=" << list(options_.padding);
+    os << ", padding=" << internal::tuple(options_.padding);
   }
   if (options_.ceil_mode && options_.padding_mode != "same") os << ", ceil_mode=True";
   return os.str();
@@ -90,22 +73,25 @@ std::shared_ptr<Pool2d> AvgPool2d(std::vector<int64_t> kernel_size, Pool2dOption
 }
 
 Tensor GlobalAveragePooling2D::forward(const Tensor& x) {
-  check_images(type_name(), x);
+  internal::check_images(type_name(), x);
   return nabla::mean(x, {2, 3});
 }
 
 AdaptiveAvgPool2d::AdaptiveAvgPool2d(std::vector<int64_t> output_size)
-    : output_size_(pair_of(std::move(output_size))) {
+    : output_size_(internal::expanded(std::move(output_size), 2)) {
   NABLA_CHECK(output_size_.size() == 2 && output_size_[0] >= 1 && output_size_[1] >= 1,
-              "AdaptiveAvgPool2d: output_size needs 1 or 2 sizes >= 1, got ", list(output_size_));
+              "AdaptiveAvgPool2d: output_size needs 1 or 2 sizes >= 1, got ",
+              internal::tuple(output_size_));
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
-  check_images(type_name(), x);
+  internal::check_images(type_name(), x);
   return nabla::adaptive_avg_pool2d(x, output_size_);
 }
 
-std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + list(output_size_); }
+std::string AdaptiveAvgPool2d::extra_repr() const {
+  return "output_size=" + internal::tuple(output_size_);
+}
 
 Upsample::Upsample(double scale_factor, std::string mode, bool align_corners, std::string type_name)
     : scale_factor_(scale_factor),
@@ -118,7 +104,7 @@ Upsample::Upsample(double scale_factor, std::string mode, bool align_corners, st
 }
 
 Tensor Upsample::forward(const Tensor& x) {
-  check_images(type_name_, x);
+  internal::check_images(type_name_, x);
   return nabla::upsample(x, scale_factor_, mode_, align_corners_);
 }
 
