@@ -3,14 +3,18 @@ BUILD  ?= build
 JOBS   ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps corpora configure build test demo bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-configure: deps
+# The KJV text for the charlm preset (fortunes are read where Debian installs them).
+corpora: deps
+	@scripts/prepare-corpora.sh
+
+configure: deps corpora
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 
 build: configure

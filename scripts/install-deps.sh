@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   dataset-fashion-mnist  # the default data set
+  bible-kjv              # text corpus: the King James Bible (character language model)
+  fortunes               # text corpus: fortune cookies by category (text classification)
 )
 if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   packages+=(python3-torch)  # the peer in bench/compare, never a build or test dependency

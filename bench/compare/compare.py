@@ -40,7 +40,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build", help="nabla's build folder")
     parser.add_argument("--python", default=sys.executable, help="a python3 with torch")
-    parser.add_argument("--workloads", nargs="+", default=["mlp:32:5", "mlp:256:5", "cnn:64:2"],
+    parser.add_argument("--workloads", nargs="+", default=["mlp:32:5", "mlp:256:5", "cnn:64:2", "lstm:64:2"],
                         help="MODEL:BATCH:EPOCHS items")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--data", default="", help="folder of the four IDX files")

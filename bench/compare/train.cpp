@@ -1,7 +1,9 @@
 // The side-by-side workloads trained with nabla, as the peers of bench/compare/train.py (PyTorch):
 //   mlp: Flatten -> Dense(128, relu) -> Dense(10, softmax) (the classic Keras example);
 //   cnn: Conv(1->32, 3) -> ReLU -> MaxPool(2) -> Conv(32->64, 3) -> ReLU -> MaxPool(2) -> Flatten
-//        -> Dense(128, relu) -> Dense(10, softmax).
+//        -> Dense(128, relu) -> Dense(10, softmax);
+//   lstm: the 28 image rows as a sequence of 28 features -> LSTM(128) -> its last state ->
+//         Dense(10, softmax).
 // Adam(1e-3); sparse categorical cross-entropy (computed from the logits, fused); Fashion-MNIST
 // preloaded in memory; shuffled batches. By default it runs as `nabla train` does: the images stay
 // in memory as bytes and the model's first layer, Rescaling(1/255), scales each batch; --f32-data
@@ -33,7 +35,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string model = "mlp";  // mlp or cnn
+  std::string model = "mlp";  // mlp, cnn or lstm
   int64_t batch_size = 32;
   int64_t epochs = 5;
   int threads = 0;  // 0: nabla's default (NABLA_NUM_THREADS, else all cores)
@@ -50,7 +52,7 @@ struct Result {
 };
 
 const char* kUsage =
-    "usage: nabla_compare [--model mlp|cnn] [--batch-size N] [--epochs N] [--threads N] [--seed N] "
+    "usage: nabla_compare [--model mlp|cnn|lstm] [--batch-size N] [--epochs N] [--threads N] [--seed N] "
     "[--data DIR]"
     " [--loop] [--f32-data]\n";
 
@@ -82,8 +84,8 @@ Options parse(int argc, char** argv) {
       NABLA_CHECK(false, "nabla_compare: unknown option ", arg, "\n", kUsage);
     }
   }
-  NABLA_CHECK(options.model == "mlp" || options.model == "cnn",
-              "nabla_compare: --model must be mlp or cnn, got ", options.model);
+  NABLA_CHECK(options.model == "mlp" || options.model == "cnn" || options.model == "lstm",
+              "nabla_compare: --model must be mlp, cnn or lstm, got ", options.model);
   NABLA_CHECK(options.batch_size > 0 && options.epochs > 0,
               "nabla_compare: expected a positive batch size and epoch count, got ",
               options.batch_size, " and ", options.epochs);
@@ -117,6 +119,11 @@ std::vector<nabla::nn::ModulePtr> network(const Options& options, bool softmax) 
                                 layers::Conv2D(64, 3, "relu"), layers::MaxPooling2D(2)}) {
       layers_list.push_back(layer);
     }
+  }
+  if (options.model == "lstm") {
+    layers_list.push_back(std::make_shared<nn::LSTM>(128));
+    layers_list.push_back(layers::Dense(10, head));
+    return layers_list;
   }
   for (nn::ModulePtr layer :
        {layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, head)}) {

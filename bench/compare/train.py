@@ -4,6 +4,7 @@
 mlp: Flatten -> Linear(784, 128) -> ReLU -> Linear(128, 10);
 cnn: Conv2d(1, 32, 3) -> ReLU -> MaxPool2d(2) -> Conv2d(32, 64, 3) -> ReLU -> MaxPool2d(2) ->
      Flatten -> Linear(1600, 128) -> ReLU -> Linear(128, 10);
+lstm: the 28 image rows as a sequence -> nn.LSTM(28, 128) -> last hidden state -> Linear(128, 10);
 Adam(lr=1e-3); CrossEntropyLoss (from logits); Fashion-MNIST preloaded in memory as float tensors in [0, 1]; shuffled batches taken by
 indexing the preloaded tensors (PyTorch's fastest way: a DataLoader over a TensorDataset collates
 sample by sample and is several times slower). Prints one JSON object on stdout: seconds per
@@ -55,9 +56,22 @@ def load(data_dir):
             images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte"))
 
 
+class LSTMClassifier(torch.nn.Module):
+    """The 28 image rows as a sequence: nn.LSTM(28, 128), its last hidden state, Linear(128, 10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(28, 128, batch_first=True)
+        self.head = torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        _, (h_n, _) = self.lstm(x)
+        return self.head(h_n[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    parser.add_argument("--model", choices=["mlp", "cnn", "lstm"], default="mlp")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
@@ -75,6 +89,8 @@ def main():
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                               nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    elif args.model == "lstm":
+        model = LSTMClassifier()
     else:
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

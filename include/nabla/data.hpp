@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "nabla/tensor.hpp"
@@ -221,6 +222,130 @@ Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::ve
                  int64_t channel_axis);
 // x * factor converted to a floating dtype (u8 images: scale(x, 1.0 / 255)).
 Tensor scale(const Tensor& x, double factor, DType dtype = DType::f32);
+
+// ---- text (src/data/text.cpp, tokenizer.cpp, text_datasets.cpp) ----
+// Reads a UTF-8 text file whole. Errors: a missing or empty file, or bytes that are not UTF-8
+// (naming the file, the line, the byte offset and the byte's value).
+std::string read_text_file(const std::string& path);
+
+struct TokenizerOptions {
+  std::string level = "word";  // "word" or "char" (one token per Unicode code point)
+  int64_t max_vocab = 0;       // > 0: keep the most frequent tokens (ids 2 .. max_vocab - 1)
+  int64_t min_count = 1;       // tokens seen fewer times map to the unknown id
+  bool lowercase = false;
+};
+// Maps text to ids and back. Ids 0 and 1 are reserved: kPad ("<pad>") and kUnknown ("<unk>");
+// the rest are the tokens of the texts given to fit(), by decreasing count (ties: first seen
+// first). Words are runs of letters/digits/apostrophes (Unicode letters included); each other
+// non-space character is a token of its own. Any byte sequence is accepted: a byte that is not
+// valid UTF-8 is one unknown token.
+class Tokenizer {
+ public:
+  static constexpr int64_t kPad = 0;
+  static constexpr int64_t kUnknown = 1;
+  explicit Tokenizer(TokenizerOptions options = {});
+  void fit(const std::vector<std::string>& texts);
+  std::vector<std::string> split(const std::string& text) const;  // tokens, before the lookup
+  std::vector<int64_t> encode(const std::string& text) const;
+  // Joins tokens with spaces (words) or nothing (chars); pads are skipped.
+  std::string decode(const std::vector<int64_t>& ids) const;
+  int64_t vocab_size() const { return static_cast<int64_t>(tokens_.size()); }
+  const std::vector<std::string>& vocabulary() const { return tokens_; }  // by id
+  int64_t id(const std::string& token) const;                             // kUnknown when absent
+  const TokenizerOptions& options() const { return options_; }
+  // JSON text {"level", "lowercase", "max_vocab", "min_count", "vocabulary"}, for checkpoints;
+  // from_json raises an Error naming what is wrong.
+  std::string to_json() const;
+  static Tokenizer from_json(const std::string& json);
+
+ private:
+  TokenizerOptions options_;
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int64_t> ids_;
+};
+
+// Rows of ids padded with pad_id or truncated to `length` -> i64 [sequences.size(), length].
+// pad_front / truncate_front as Keras's pad_sequences padding="pre" / truncating="pre" (the
+// defaults here are "post" for both: right padding, which masks assume).
+Tensor pad_sequences(const std::vector<std::vector<int64_t>>& sequences, int64_t length,
+                     int64_t pad_id = Tokenizer::kPad, bool pad_front = false,
+                     bool truncate_front = false);
+
+// Labelled texts; labels index class_names.
+struct TextClassificationData {
+  std::vector<std::string> texts;
+  std::vector<int64_t> labels;
+  std::vector<std::string> class_names;
+};
+// The fortunes of each file `dir`/<category> (Debian's fortunes packages: entries separated by
+// lines holding only "%"); the label is the category's index. Empty entries are skipped; a
+// category without entries is an Error.
+TextClassificationData read_fortunes(const std::string& dir,
+                                     const std::vector<std::string>& categories);
+inline constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
+
+// Next-token windows over a token stream (language modelling): sample i is
+// input ids[i*stride, i*stride + window) and target ids[i*stride + 1, i*stride + window + 1),
+// both i64 [window]. Error when the stream is shorter than window + 1.
+class SequenceWindowDataset : public Dataset {
+ public:
+  SequenceWindowDataset(Tensor ids, int64_t window, int64_t stride);
+  int64_t size() const override;
+  Example get(int64_t index) const override;
+  Batch get_batch(const std::vector<int64_t>& indices) const override;
+
+ private:
+  Tensor ids_;  // 1-d i64
+  int64_t window_, stride_;
+};
+
+// A generated sequence-to-sequence task on digit strings: each source is a string of digits of
+// length drawn uniformly from [min_length, max_length]; the target is the string reversed
+// ("reverse") or sorted ("sort"). Ids: 0 pad, 1 start, 2 end, 3 + digit. inputs i64
+// [count, S + T] with S = max_length, T = max_length + 1: the source right-padded, then the decoder
+// input (1, target..., padded); targets i64 [count, T]: target ids, 2, then padding 0 (use
+// ignore_index 0). Seeded: a seed gives the same samples.
+struct DigitTaskData {
+  Tensor inputs;
+  Tensor targets;
+  int64_t source_length = 0;
+  int64_t target_length = 0;
+};
+inline constexpr int64_t kDigitTaskVocab = 13;  // pad, start, end and ten digits
+DigitTaskData make_digit_task(const std::string& task, int64_t count, int64_t min_length,
+                              int64_t max_length, uint64_t seed);
+
+// ---- text tasks (src/data/text_tasks.cpp): the data of a model spec's "data" section ----
+struct TextTaskOptions {
+  // "fortunes": classify fortunes by category; "corpus": next-character (or word) prediction on
+  // a text file; "digits": a generated digit-string seq2seq task (make_digit_task).
+  std::string type;
+  std::vector<std::string> categories;  // fortunes: the files (labels, in order)
+  std::string corpus = "kjv";           // corpus: file <dir>/<corpus>.txt
+  std::string level = "word";           // tokenizer level (fortunes, corpus)
+  int64_t max_vocab = 0;                // tokenizer cap (0: every token seen)
+  bool lowercase = false;
+  int64_t sequence_length = 64;  // fortunes: padded/truncated length; corpus: window length
+  double test_fraction = 0.1;    // held out (the last part of a corpus; a shuffled part otherwise)
+  std::string task = "reverse";  // digits: "reverse" or "sort"
+  int64_t min_length = 1;        // digits: source lengths
+  int64_t max_length = 10;
+  int64_t train_samples = 50000;  // digits
+  int64_t test_samples = 2000;    // digits
+  uint64_t seed = 0;              // the split and the generated samples
+};
+struct TextTaskData {
+  Tensor train_inputs, train_targets, test_inputs, test_targets;
+  std::vector<std::string> class_names;  // fortunes: the categories
+  std::string tokenizer_json;            // fortunes and corpus: Tokenizer::to_json()
+  std::string source;                    // where the data came from, for messages
+};
+// Default folders: fortunes in kFortunesDir; corpora in $NABLA_DATA_DIR, else
+// $XDG_CACHE_HOME/nabla, else ~/.cache/nabla (scripts/prepare-corpora.sh writes kjv.txt there).
+std::string default_corpus_dir();
+// Loads (dir "" = the default folder) and tokenizes the task's data; the tokenizer is fitted on
+// the training part only. Errors name the missing file and how to get it.
+TextTaskData load_text_task(const TextTaskOptions& options, const std::string& dir = "");
 
 struct Split {
   Tensor train_inputs, train_targets;

@@ -7,12 +7,18 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nabla/data.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/tensor.hpp"
+
+namespace nabla::optim {
+class Optimizer;
+class LRScheduler;
+}  // namespace nabla::optim
 
 namespace nabla::io {
 
@@ -62,8 +68,19 @@ struct TrainingSpec {
   //    {"type": "Normalize", "mean": [0.286], "std": [0.353]}]
   data::AugmentationPtr augmentation;  // null: none
   std::string augmentation_json;       // the list as given (compact JSON), "" when none
-  bool present = false;                // whether the spec had a "training" section
+  // "lr_schedule": sets the learning rate at each epoch (PyTorch's schedulers), one of
+  //   {"type": "cosine", "eta_min": 0}    cosine annealing to eta_min over all epochs
+  //   {"type": "step", "step_size": 5, "gamma": 0.5}
+  //   {"type": "multistep", "milestones": [6, 9], "gamma": 0.1}
+  //   {"type": "exponential", "gamma": 0.9}
+  std::string lr_schedule_json;  // compact JSON, "" when the rate stays constant
+  bool present = false;          // whether the spec had a "training" section
 };
+
+// The scheduler `training.lr_schedule_json` describes, on `optimizer` (null when there is none);
+// "cosine" anneals over `training.epochs`. Step it once per epoch (train::LearningRateScheduler).
+std::shared_ptr<optim::LRScheduler> make_lr_scheduler(const TrainingSpec& training,
+                                                      optim::Optimizer& optimizer);
 
 struct ModelSpec {
   std::string name;
@@ -71,6 +88,9 @@ struct ModelSpec {
   Shape input_shape;        // without the batch axis; empty when the spec gives none
   std::string json;         // the spec as given (validated)
   TrainingSpec training;
+  // "data": the text task `nabla train` uses instead of Fashion-MNIST (data::TextTaskOptions's
+  // fields by name), e.g. {"type": "corpus", "corpus": "kjv", "level": "char"}.
+  std::optional<data::TextTaskOptions> data;
 };
 
 // Validates the whole spec (layers included) without building anything.

@@ -23,14 +23,31 @@ class Module {
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return forward(x); }
 
+  // Keras-style masking for padded sequences: a bool mask [N, T] (true = a real time step) travels
+  // with [N, T, ...] activations through Sequential. A layer that uses it (recurrent layers,
+  // attention, sequence pooling) overrides forward_masked; compute_mask gives the mask its output
+  // carries: by default none (the mask stops at a layer that does not know about it).
+  virtual Tensor forward_masked(const Tensor& x, const Tensor& mask) {
+    (void)mask;
+    return forward(x);
+  }
+  virtual Tensor compute_mask(const Tensor& x, const Tensor& mask) const {
+    (void)x;
+    (void)mask;
+    return Tensor();
+  }
+
   // Type name as in Keras/PyTorch summaries ("Linear", "ReLU", "Sequential", ...).
   virtual std::string type_name() const = 0;
   // One-line configuration for printing ("in=784, out=128, activation=relu").
   virtual std::string extra_repr() const { return ""; }
 
-  // Runs one forward on zeros of shape [1, input_shape...] in eval mode without grad, so that
-  // lazy layers create their parameters. Returns the output shape (batch axis included).
+  // Runs one forward on zeros of shape [1, input_shape...] (of input_dtype()) in eval mode
+  // without grad, so that lazy layers create their parameters. Returns the output shape (batch
+  // axis included).
   Shape build(const Shape& input_shape);
+  // What the module takes: f32 values, or i64 token ids (embeddings, seq2seq models).
+  virtual DType input_dtype() const { return DType::f32; }
 
   // Parameters and buffers of this module and (recursively) its children, in registration order,
   // named by dotted path ("0.weight", "encoder.1.bias").
@@ -117,6 +134,7 @@ class Linear : public Module {
  public:
   explicit Linear(int64_t out_features, LinearOptions options = {});
   Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
   int64_t in_features() const { return options_.in_features; }
@@ -145,6 +163,7 @@ class Activation : public Module {
  public:
   explicit Activation(std::string name);
   Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
   std::string type_name() const override;  // "ReLU", "Sigmoid", "Softmax", ...
   const std::string& name() const { return name_; }
 
@@ -183,6 +202,7 @@ class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5);
   Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override;
   double p() const { return p_; }
@@ -211,6 +231,9 @@ struct ConvLayerOptions {
   std::string activation{};  // applied after the bias ("" = none)
   std::string kernel_initializer = "he_normal";
   std::string bias_initializer = "zeros";
+  // 1-d only: input and output [N, T, C] (Keras's Conv1D on sequences, e.g. after an Embedding)
+  // instead of [N, C, T]. The weights keep PyTorch's layout.
+  bool channels_last = false;
 };
 
 // Convolution over `rank` (1 or 2) spatial axes. The named classes below fix the rank and the
@@ -232,6 +255,7 @@ class Conv : public Module {
 
  private:
   void build_parameters(int64_t in_channels, DType dtype);
+  Tensor forward_channels_first(const Tensor& x);
   nabla::ConvOptions op_options() const;
   int rank_;
   int64_t out_channels_;
@@ -432,6 +456,7 @@ class LayerNorm : public Module {
   explicit LayerNorm(Shape normalized_shape = {}, double eps = 1e-5, bool elementwise_affine = true,
                      std::string type_name = "LayerNorm");
   Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
   std::string type_name() const override { return type_name_; }
   std::string extra_repr() const override;
   const Shape& normalized_shape() const { return normalized_shape_; }
@@ -534,18 +559,287 @@ class Reshape : public Module {
   Shape shape_;
 };
 
+// ---- sequence layers (src/nn/embedding.cpp, recurrent.cpp, attention.cpp, transformer.cpp,
+// sequence_pool.cpp). Sequences are batch first, [N, T, F], unless an option says otherwise;
+// weights and parameter names follow PyTorch so that its state dicts load by name. ----
+struct EmbeddingOptions {
+  int64_t padding_idx = -1;  // >= 0: that row gets no gradient (and starts at zero)
+  double max_norm = 0;       // > 0: looked-up rows are renormalized to at most this L2 norm
+  bool mask_zero = false;    // Keras: id 0 is padding; the output carries the mask ids != 0
+  std::string initializer = "uniform";  // Keras's default (+-0.05); PyTorch draws from N(0, 1)
+};
+// Keras: Embedding(input_dim, output_dim); PyTorch: Embedding(num_embeddings, embedding_dim).
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, EmbeddingOptions options = {});
+  Tensor forward(const Tensor& ids) override;  // i64 (or u8) [N, T] -> [N, T, D]
+  Tensor compute_mask(const Tensor& ids, const Tensor& mask) const override;
+  DType input_dtype() const override { return DType::i64; }
+  std::string type_name() const override { return "Embedding"; }
+  std::string extra_repr() const override;
+  int64_t num_embeddings() const { return num_embeddings_; }
+  int64_t embedding_dim() const { return embedding_dim_; }
+  const EmbeddingOptions& options() const { return options_; }
+  Tensor weight() const { return weight_; }
+
+ private:
+  int64_t num_embeddings_, embedding_dim_;
+  EmbeddingOptions options_;
+  Tensor weight_;
+};
+
+struct RecurrentOptions {
+  int64_t input_size = -1;  // -1: inferred at the first forward
+  int64_t num_layers = 1;
+  bool bias = true;
+  bool batch_first = true;  // [N, T, F] as Keras (PyTorch's nn.LSTM defaults to [T, N, F])
+  double dropout = 0;       // on the outputs of every layer but the last, when training
+  bool bidirectional = false;
+  // Keras: true returns the output of every step [N, T, D*H]; false (the default, as Keras) only
+  // the last layer's final state [N, D*H] (forward direction's last step, backward direction's
+  // first, concatenated).
+  bool return_sequences = false;
+  std::string nonlinearity = "tanh";  // simple RNN only: "tanh" or "relu"
+  // Keras's defaults (Glorot uniform input weights, orthogonal recurrent weights, zero biases,
+  // LSTM forget-gate bias 1); "pytorch" as initializer draws every weight and bias from
+  // U(-1/sqrt(H), 1/sqrt(H)) as torch.nn does.
+  std::string kernel_initializer = "glorot_uniform";
+  std::string recurrent_initializer = "orthogonal";
+  bool unit_forget_bias = true;
+};
+
+// Final states [num_layers * directions, N, H], as PyTorch.
+struct RecurrentState {
+  Tensor h;
+  Tensor c;  // LSTM only
+};
+struct RecurrentOutput {
+  Tensor output;  // every step of the last layer: [N, T, D*H] (batch_first) or [T, N, D*H]
+  RecurrentState state;
+};
+
+// Multi-layer, optionally bidirectional RNN/LSTM/GRU. Parameters weight_ih_l{k}[_reverse],
+// weight_hh_l{k}[_reverse], bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse] as PyTorch.
+class Recurrent : public Module {
+ public:
+  Recurrent(RnnMode mode, int64_t hidden_size, RecurrentOptions options = {},
+            std::string type_name = "");
+  Tensor forward(const Tensor& x) override;
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
+  Tensor compute_mask(const Tensor& x, const Tensor& mask) const override;  // kept with sequences
+  // The PyTorch-style call: all outputs and the final states, from initial states (undefined =
+  // zeros) and an optional mask [N, T] (batch_first) or [T, N].
+  RecurrentOutput forward_with_state(const Tensor& x, const RecurrentState& initial = {},
+                                     const Tensor& mask = Tensor());
+  std::string type_name() const override { return type_name_; }
+  std::string extra_repr() const override;
+  RnnMode mode() const { return mode_; }
+  int64_t hidden_size() const { return hidden_size_; }
+  const RecurrentOptions& options() const { return options_; }
+
+ private:
+  void build_parameters(int64_t input_size, DType dtype);
+  RnnMode mode_;
+  int64_t hidden_size_;
+  RecurrentOptions options_;
+  std::string type_name_;
+  std::vector<Tensor> weights_;  // per (layer, direction): w_ih, w_hh, b_ih, b_hh
+};
+// Keras's SimpleRNN / PyTorch's RNN, LSTM, GRU.
+class LSTM : public Recurrent {
+ public:
+  explicit LSTM(int64_t hidden_size, RecurrentOptions options = {})
+      : Recurrent(RnnMode::lstm, hidden_size, std::move(options), "LSTM") {}
+};
+class GRU : public Recurrent {
+ public:
+  explicit GRU(int64_t hidden_size, RecurrentOptions options = {})
+      : Recurrent(RnnMode::gru, hidden_size, std::move(options), "GRU") {}
+};
+class SimpleRNN : public Recurrent {
+ public:
+  explicit SimpleRNN(int64_t hidden_size, RecurrentOptions options = {});
+};
+
+// Global pooling over the time axis of [N, T, C] (Keras's GlobalMaxPooling1D and
+// GlobalAveragePooling1D): -> [N, C]. With a mask, padded steps are left out.
+class GlobalPooling1D : public Module {
+ public:
+  explicit GlobalPooling1D(bool max);
+  Tensor forward(const Tensor& x) override;
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
+  std::string type_name() const override;
+  bool is_max() const { return max_; }
+
+ private:
+  bool max_;
+};
+
+struct MultiHeadAttentionOptions {
+  double dropout = 0;  // on the attention weights, when training
+  bool bias = true;
+  bool batch_first = true;
+};
+// PyTorch's nn.MultiheadAttention (parameters in_proj_weight [3E, E], in_proj_bias,
+// out_proj.weight, out_proj.bias). forward(x) is self-attention; forward_masked ignores padded
+// keys.
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t embed_dim, int64_t num_heads, MultiHeadAttentionOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
+  // query [N, L, E], key/value [N, S, E] (batch_first). key_padding_mask: bool [N, S], true = a
+  // real key (Keras's convention; PyTorch's is the opposite). attn_mask as
+  // scaled_dot_product_attention. Returns [N, L, E].
+  Tensor attend(const Tensor& query, const Tensor& key, const Tensor& value,
+                const Tensor& key_padding_mask = Tensor(), const Tensor& attn_mask = Tensor(),
+                bool is_causal = false);
+  std::string type_name() const override { return "MultiHeadAttention"; }
+  std::string extra_repr() const override;
+  int64_t embed_dim() const { return embed_dim_; }
+  int64_t num_heads() const { return num_heads_; }
+  const MultiHeadAttentionOptions& options() const { return options_; }
+
+ private:
+  int64_t embed_dim_, num_heads_;
+  MultiHeadAttentionOptions options_;
+  Tensor in_proj_weight_, in_proj_bias_;
+  std::shared_ptr<Linear> out_proj_;
+};
+
+// Adds position information to [N, T, D]: "sinusoidal" (Vaswani et al., fixed) or "learned" (a
+// trained [max_length, D] table). D is inferred at the first forward. A sequence longer than
+// max_length is an Error naming both.
+class PositionalEncoding : public Module {
+ public:
+  explicit PositionalEncoding(int64_t max_length, std::string kind = "sinusoidal",
+                              double dropout = 0);
+  Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
+  std::string type_name() const override { return "PositionalEncoding"; }
+  std::string extra_repr() const override;
+  int64_t max_length() const { return max_length_; }
+  const std::string& kind() const { return kind_; }
+  double dropout() const { return dropout_; }
+
+ private:
+  int64_t max_length_;
+  std::string kind_;
+  double dropout_;
+  Tensor table_;  // [max_length, D]: a buffer (sinusoidal) or a parameter (learned)
+};
+
+struct TransformerLayerOptions {
+  int64_t dim_feedforward = 2048;
+  double dropout = 0.1;
+  std::string activation = "relu";  // or "gelu"
+  double layer_norm_eps = 1e-5;
+  bool norm_first = false;  // pre-norm (true) or post-norm (false, the original Transformer)
+  bool batch_first = true;
+  bool causal = false;  // encoder only: forward() masks future positions (a GPT-style block)
+};
+// PyTorch's nn.TransformerEncoderLayer (submodules self_attn, linear1, linear2, norm1, norm2).
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
+  // src_key_padding_mask: bool [N, S], true = real (Keras's convention).
+  Tensor encode(const Tensor& src, const Tensor& src_mask = Tensor(),
+                const Tensor& src_key_padding_mask = Tensor(), bool is_causal = false);
+  std::string type_name() const override { return "TransformerEncoderLayer"; }
+  std::string extra_repr() const override;
+  int64_t d_model() const { return d_model_; }
+  int64_t nhead() const { return nhead_; }
+  const TransformerLayerOptions& options() const { return options_; }
+
+ private:
+  int64_t d_model_, nhead_;
+  TransformerLayerOptions options_;
+  std::shared_ptr<MultiHeadAttention> self_attn_;
+  std::shared_ptr<Linear> linear1_, linear2_;
+  std::shared_ptr<LayerNorm> norm1_, norm2_;
+};
+// PyTorch's nn.TransformerDecoderLayer (self_attn, multihead_attn, linear1, linear2, norm1..3).
+// forward(x) alone runs causal self-attention without memory; decode() is the full layer.
+class TransformerDecoderLayer : public Module {
+ public:
+  TransformerDecoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  Tensor decode(const Tensor& tgt, const Tensor& memory, bool tgt_is_causal = true,
+                const Tensor& tgt_key_padding_mask = Tensor(),
+                const Tensor& memory_key_padding_mask = Tensor());
+  std::string type_name() const override { return "TransformerDecoderLayer"; }
+  std::string extra_repr() const override;
+
+ private:
+  int64_t d_model_, nhead_;
+  TransformerLayerOptions options_;
+  std::shared_ptr<MultiHeadAttention> self_attn_, multihead_attn_;
+  std::shared_ptr<Linear> linear1_, linear2_;
+  std::shared_ptr<LayerNorm> norm1_, norm2_, norm3_;
+};
+
+// ---- encoder-decoder models (src/nn/seq2seq.cpp) ----
+// Token ids: 0 = padding, 1 = start of sequence, 2 = end of sequence, then the task's symbols.
+struct Seq2SeqOptions {
+  int64_t vocab_size = 0;     // shared by source and target
+  int64_t source_length = 0;  // S: the source part of the input (right-padded with 0)
+  int64_t embedding_dim = 64;
+  int64_t hidden_size = 128;  // LSTM units, or d_model of the Transformer
+  int64_t num_layers = 1;     // per side
+  // LSTM: "luong" (multiplicative, Luong et al. 2015: general score), "bahdanau" (additive) or
+  // "none" (the encoder's final state only). Unused by the Transformer.
+  std::string attention = "luong";
+  int64_t num_heads = 4;          // Transformer
+  int64_t dim_feedforward = 256;  // Transformer
+  int64_t max_length = 64;        // Transformer: positional encoding length
+  double dropout = 0.1;
+};
+// kind "lstm": embedding -> LSTM encoder (padding masked) -> LSTM decoder initialised with the
+// encoder's final state, attention over the encoder outputs at every decoder step, output layer
+// over [decoder state; context]. kind "transformer": embeddings + sinusoidal positions ->
+// TransformerEncoderLayer x num_layers, TransformerDecoderLayer x num_layers (causal, attending to
+// the padded-masked memory) -> output layer.
+// forward(x): x i64 [N, S + T] = source (S ids) then the decoder input (start id, then the target
+// shifted right, padded with 0); returns logits [N, T, vocab_size] (teacher forcing).
+class Seq2Seq : public Module {
+ public:
+  Seq2Seq(std::string kind, Seq2SeqOptions options);
+  Tensor forward(const Tensor& x) override;
+  // Greedy decoding from source [N, S] (eval mode, no grad): [N, max_length] ids, 0 after each
+  // row's end id (the end id itself is not included).
+  Tensor greedy_decode(const Tensor& source, int64_t max_length);
+  DType input_dtype() const override { return DType::i64; }
+  std::string type_name() const override { return "Seq2Seq"; }
+  std::string extra_repr() const override;
+  const std::string& kind() const { return kind_; }
+  const Seq2SeqOptions& options() const { return options_; }
+
+ private:
+  std::string kind_;
+  Seq2SeqOptions options_;
+  std::vector<ModulePtr> parts_;  // submodules, by kind (see seq2seq.cpp)
+};
+
 class Sequential : public Module {
  public:
   Sequential() = default;
   explicit Sequential(std::vector<ModulePtr> layers);
-  Sequential& add(ModulePtr layer);  // named "0", "1", ... as in PyTorch
-  Tensor forward(const Tensor& x) override;
+  Sequential& add(ModulePtr layer);          // named "0", "1", ... as in PyTorch
+  Tensor forward(const Tensor& x) override;  // passes masks between layers (see Module)
+  Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
+  Tensor compute_mask(const Tensor& x, const Tensor& mask) const override;  // the last forward's
+  DType input_dtype() const override;                                       // the first layer's
   std::string type_name() const override { return "Sequential"; }
   const std::vector<ModulePtr>& layers() const { return layers_; }
   size_t size() const { return layers_.size(); }
 
  private:
   std::vector<ModulePtr> layers_;
+  Tensor output_mask_;  // the mask of the last forward's output
 };
 
 }  // namespace nabla::nn

@@ -178,6 +178,46 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 
+// ---- embedding (src/ops/embedding.cpp) ----
+// Rows of `weight` [V, D] at the i64 `indices` (any shape): [*indices.shape, D]. The gradient of
+// row `padding_idx` (>= 0) stays zero, as PyTorch's. max_norm > 0: looked-up rows whose L2 norm
+// exceeds it are rescaled to it in place first (no gradient through the rescale, as PyTorch).
+// An id outside [0, V) is an Error naming the id and V.
+Tensor embedding(const Tensor& indices, const Tensor& weight, int64_t padding_idx = -1,
+                 double max_norm = 0);
+
+// ---- recurrent layers (src/ops/rnn.cpp; fused cell kernels in src/kernels/cpu/rnn.*) ----
+enum class RnnMode { rnn_tanh, rnn_relu, lstm, gru };
+struct RnnLayerResult {
+  Tensor output;  // [T, N, H]
+  Tensor h_n;     // [N, H]
+  Tensor c_n;     // [N, H] (LSTM only; undefined otherwise)
+};
+// One layer in one direction over time-major x [T, N, I], with PyTorch's weights and gate order:
+// w_ih [G*H, I], w_hh [G*H, H], b_ih and b_hh [G*H] (optional), G = 1 (RNN), 4 (LSTM: i, f, g, o)
+// or 3 (GRU: r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))). h0, c0 [N, H] (undefined =
+// zeros). The input projection of all steps is one GEMM; each step is one GEMM for all gates and
+// one fused pass over them. mask: bool [T, N] (undefined = every step is real); at a step where
+// mask is false the state carries over unchanged and the output is zero, so right-padded batches
+// give the results of the unpadded sequences (PyTorch's packed sequences). reverse: steps run from
+// T-1 down to 0.
+RnnLayerResult rnn_layer(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                         const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih = Tensor(),
+                         const Tensor& b_hh = Tensor(), const Tensor& mask = Tensor(),
+                         bool reverse = false);
+
+// ---- attention (src/ops/attention.cpp) ----
+// softmax(q k^T * scale + mask) v over the last two axes: q [..., L, E], k [..., S, E],
+// v [..., S, Ev] -> [..., L, Ev]; leading axes broadcast. attn_mask, broadcastable to [..., L, S]:
+// bool (true = may attend) or floating (added to the scores). is_causal: query i attends to keys
+// j <= i. A query row with no allowed key gives zeros (not NaN). dropout_p: dropout on the
+// attention weights when training. scale: default 1 / sqrt(E).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask = Tensor(), bool is_causal = false,
+                                    double dropout_p = 0, bool training = false,
+                                    Generator* gen = nullptr,
+                                    std::optional<double> scale = std::nullopt);
+
 // ---- losses (src/ops/loss.cpp); reduction: "mean", "sum" or "none" ----
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
 Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");

@@ -49,7 +49,8 @@ class Loss {
 };
 using LossPtr = std::shared_ptr<Loss>;
 
-// Integer labels [N] against class scores [N, C]. from_logits: the outputs are logits already.
+// Integer labels [N] against class scores [N, C], or [N, T] against [N, T, C] (classes on the
+// last axis, as Keras). from_logits: the outputs are logits already.
 class SparseCategoricalCrossentropy : public Loss {
  public:
   explicit SparseCategoricalCrossentropy(bool from_logits = false) : from_logits_(from_logits) {}
@@ -492,6 +493,45 @@ using Sequential = Model;
 // Keras-style layer constructors, so that a model reads as in the Keras tutorials:
 //   Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10,
 //   "softmax")});
+namespace nabla::train {
+// ---- text-task evaluation (src/train/text_evaluation.cpp) ----
+// Share of rows where `decoded` (greedy decoding: ids, then 0 after the end) equals `targets`
+// (ids, the end id 2, then padding 0) -- exact-sequence accuracy of a seq2seq model.
+double exact_sequence_accuracy(const Tensor& decoded, const Tensor& targets);
+
+// Classification baselines on padded token ids [N, T] (0 = padding) with labels [N]: predicting
+// the most frequent training class, and a linear softmax classifier on bag-of-words counts
+// (trained with nabla: Adam, `epochs` epochs, seeded). Scores on the test part.
+struct BaselineScores {
+  double accuracy = 0;
+  double macro_f1 = 0;
+};
+BaselineScores majority_class_baseline(const Tensor& train_labels, const Tensor& test_labels,
+                                       int64_t classes);
+BaselineScores bag_of_words_baseline(const Tensor& train_ids, const Tensor& train_labels,
+                                     const Tensor& test_ids, const Tensor& test_labels,
+                                     int64_t vocab_size, int64_t classes, int64_t epochs = 10,
+                                     uint64_t seed = 0);
+
+// ---- sampling from a language model (src/train/text_generation.cpp) ----
+// Continues `prompt` (token ids) by `length` tokens drawn from the model's next-token
+// distribution sharpened by `temperature` (p^(1/T), renormalized; T -> 0 is greedy). `model` maps
+// ids [1, T] to next-token scores [1, T, V] (probabilities after a final softmax, else logits).
+// A Sequential of embeddings, recurrent layers and per-step layers is stepped one token at a
+// time with the recurrent states carried (linear in the length); any other model is re-run on
+// the last `max_context` tokens for each new token. Only ids in [first_id, vocab_size) are drawn
+// (vocab_size 0: every score; first_id 1 skips the padding id). Returns the new tokens only.
+struct SamplingOptions {
+  int64_t length = 300;
+  double temperature = 1.0;
+  int64_t vocab_size = 0;
+  int64_t first_id = 1;
+  int64_t max_context = 256;
+};
+std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>& prompt,
+                                   const SamplingOptions& options, Generator& gen);
+}  // namespace nabla::train
+
 namespace nabla::layers {
 inline nn::ModulePtr Dense(int64_t units, const std::string& activation = "") {
   return std::make_shared<nn::Dense>(units, activation);

@@ -4,153 +4,22 @@
 // from. Unknown keys are errors, so that typos do not pass silently.
 #include "io/layer_spec.hpp"
 
-#include <functional>
 #include <map>
+
+#include "io/layer_args.hpp"
 
 namespace nabla::io::internal {
 namespace {
-
-// Reads the keys of one layer object; errors name the JSON path of the key as written.
-class LayerArgs {
- public:
-  LayerArgs(const SpecReader& reader, const Json& object, std::string path)
-      : reader_(reader), object_(object), path_(std::move(path)) {}
-
-  const SpecReader& reader() const { return reader_; }
-  const std::string& path() const { return path_; }
-
-  // The value under one of `aliases` (at most one present) or null; `key_path` gets its path.
-  const Json* find(const std::vector<const char*>& aliases, std::string* key_path = nullptr) const {
-    const Json* value = reader_.find(object_, path_, aliases);
-    if (value != nullptr && key_path != nullptr) {
-      for (const char* alias : aliases) {
-        if (object_.contains(alias)) *key_path = SpecReader::join_path(path_, alias);
-      }
-    }
-    return value;
-  }
-
-  const Json& require(const std::vector<const char*>& aliases, const std::string& what,
-                      std::string* key_path) const {
-    const Json* value = find(aliases, key_path);
-    if (value == nullptr) {
-      std::string names = detail::str("\"", aliases[0], "\"");
-      if (aliases.size() > 1) names += detail::str(" (or \"", aliases[1], "\")");
-      reader_.fail(path_, "missing " + names + ": " + what);
-    }
-    return *value;
-  }
-
-  int64_t positive_int(const std::vector<const char*>& aliases, const std::string& what) const {
-    std::string at;
-    const Json& value = require(aliases, what, &at);
-    return reader_.positive_int(value, at);
-  }
-  int64_t positive_int_or(const std::vector<const char*>& aliases, int64_t fallback) const {
-    std::string at;
-    const Json* value = find(aliases, &at);
-    return value ? reader_.positive_int(*value, at) : fallback;
-  }
-  double number_or(const std::vector<const char*>& aliases, double low, double high,
-                   double fallback, bool inclusive = false) const {
-    std::string at;
-    const Json* value = find(aliases, &at);
-    return value ? reader_.number(*value, at, low, high, inclusive) : fallback;
-  }
-  bool boolean_or(const std::vector<const char*>& aliases, bool fallback) const {
-    std::string at;
-    const Json* value = find(aliases, &at);
-    return value ? reader_.boolean(*value, at) : fallback;
-  }
-  std::string string_or(const std::vector<const char*>& aliases,
-                        const std::vector<std::string>& allowed, std::string fallback) const {
-    std::string at;
-    const Json* value = find(aliases, &at);
-    if (value == nullptr) return fallback;
-    std::string text = reader_.string(*value, at);
-    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
-      reader_.fail(at, "expected one of " + join(allowed) + ", got " + value->dump());
-    }
-    return text;
-  }
-  std::string activation_or_empty() const {
-    std::string at;
-    const Json* value = find({"activation"}, &at);
-    return value ? validated_activation(reader_, *value, at) : "";
-  }
-  std::string initializer_or(const char* key, std::string fallback) const {
-    std::string at;
-    const Json* value = find({key}, &at);
-    return value ? validated_initializer(reader_, *value, at) : fallback;
-  }
-
-  // One integer >= minimum, or a list of them ([3] or [3, 3] for a 2-d kernel).
-  std::vector<int64_t> sizes(const Json& value, const std::string& at, int64_t minimum) const {
-    const auto valid = [&](const Json& v) {
-      return v.is_number_integer() && v.get<int64_t>() >= minimum;
-    };
-    std::vector<int64_t> out;
-    if (valid(value)) {
-      out.push_back(value.get<int64_t>());
-    } else if (value.is_array() && !value.empty() &&
-               std::all_of(value.begin(), value.end(), valid)) {
-      for (const Json& v : value) out.push_back(v.get<int64_t>());
-    } else {
-      reader_.fail(at, detail::str("expected an integer >= ", minimum, " or a list of them, got ",
-                                   value.dump()));
-    }
-    return out;
-  }
-  std::vector<int64_t> sizes_required(const std::vector<const char*>& aliases,
-                                      const std::string& what, int64_t minimum = 1) const {
-    std::string at;
-    const Json& value = require(aliases, what, &at);
-    return sizes(value, at, minimum);
-  }
-  std::vector<int64_t> sizes_or(const std::vector<const char*>& aliases, int64_t minimum,
-                                std::vector<int64_t> fallback) const {
-    std::string at;
-    const Json* value = find(aliases, &at);
-    return value ? sizes(*value, at, minimum) : fallback;
-  }
-
-  // "padding": "same", "valid", or sizes. Returns the mode ("" for sizes).
-  std::string padding(std::vector<int64_t>* sizes_out, const std::string& fallback_mode) const {
-    std::string at;
-    const Json* value = find({"padding"}, &at);
-    if (value == nullptr) return fallback_mode;
-    if (value->is_string()) {
-      const std::string mode = value->get<std::string>();
-      if (mode != "same" && mode != "valid") {
-        reader_.fail(at, "expected \"same\", \"valid\" or padding sizes, got " + value->dump());
-      }
-      return mode;
-    }
-    *sizes_out = sizes(*value, at, 0);
-    return "";
-  }
-
- private:
-  const SpecReader& reader_;
-  const Json& object_;
-  std::string path_;
-};
-
-using Factory = std::function<nn::ModulePtr(const LayerArgs&, const std::string& type)>;
-
-struct LayerType {
-  std::vector<const char*> keys;
-  Factory make;
-};
 
 // Key sets shared by the Keras and PyTorch names of a layer.
 const std::vector<const char*> kDenseKeys = {
     "units", "out_features",       "activation",       "use_bias",
     "bias",  "kernel_initializer", "bias_initializer", "in_features"};
 const std::vector<const char*> kConvKeys = {
-    "filters",  "out_channels",  "kernel_size",        "strides",          "stride",
-    "padding",  "dilation_rate", "dilation",           "groups",           "activation",
-    "use_bias", "bias",          "kernel_initializer", "bias_initializer", "in_channels"};
+    "filters",    "out_channels",  "kernel_size",        "strides",          "stride",
+    "padding",    "dilation_rate", "dilation",           "groups",           "activation",
+    "use_bias",   "bias",          "kernel_initializer", "bias_initializer", "in_channels",
+    "data_format"};
 const std::vector<const char*> kDepthwiseKeys = {
     "kernel_size",        "strides",          "stride",     "padding",  "depth_multiplier",
     "dilation_rate",      "dilation",         "activation", "use_bias", "bias",
@@ -208,12 +77,19 @@ bool is_keras_name(const std::string& type) {
   return type.find("1D") != std::string::npos || type.find("2D") != std::string::npos;
 }
 
+std::string conv1d_default_format(const std::string& type) {
+  return type == "Conv1D" ? "channels_last" : "channels_first";
+}
+
 nn::ModulePtr make_conv(const LayerArgs& args, const std::string& type) {
   const int rank = type.find('1') != std::string::npos ? 1 : 2;
   const int64_t filters = args.positive_int({"filters", "out_channels"}, "the number of filters");
   const auto kernel = args.sizes_required({"kernel_size"}, "the size of the kernel");
   nn::ConvLayerOptions options = conv_options(args, is_keras_name(type));
   options.groups = args.positive_int_or({"groups"}, 1);
+  // Keras's Conv1D convolves [N, T, C] sequences; images stay channels first in nabla.
+  options.channels_last = args.string_or({"data_format"}, {"channels_last", "channels_first"},
+                                         conv1d_default_format(type)) == "channels_last";
   return std::make_shared<nn::Conv>(rank, filters, kernel, options, type);
 }
 
@@ -287,6 +163,11 @@ nn::ModulePtr make_layer_norm(const LayerArgs& args, const std::string& type) {
   return std::make_shared<nn::LayerNorm>(shape, eps, affine, type);
 }
 
+std::map<std::string, LayerType> with_sequence_layers(std::map<std::string, LayerType> types) {
+  add_sequence_layer_types(types);
+  return types;
+}
+
 const std::map<std::string, LayerType>& layer_types() {
   const auto flatten = [](const LayerArgs&, const std::string&) -> nn::ModulePtr {
     return std::make_shared<nn::Flatten>();
@@ -303,7 +184,7 @@ const std::map<std::string, LayerType>& layer_types() {
     if (type == "Dropout") return std::make_shared<nn::Dropout>(p);
     return std::make_shared<nn::Dropout2d>(p, type);
   };
-  static const std::map<std::string, LayerType> kTypes = {
+  static const std::map<std::string, LayerType> kTypes = with_sequence_layers({
       {"Activation",
        {{"activation", "name"},
         [](const LayerArgs& args, const std::string&) -> nn::ModulePtr {
@@ -409,7 +290,7 @@ const std::map<std::string, LayerType>& layer_types() {
               args.string_or({"mode"}, {"nearest", "bilinear"}, "nearest"),
               args.boolean_or({"align_corners"}, false), type);
         }}},
-  };
+  });
   return kTypes;
 }
 
@@ -477,12 +358,15 @@ OrderedJson conv_to_json(const nn::Conv& conv) {
   if (!o.bias) out[keras ? "use_bias" : "bias"] = false;
   if (o.kernel_initializer != "he_normal") out["kernel_initializer"] = o.kernel_initializer;
   if (o.bias_initializer != "zeros") out["bias_initializer"] = o.bias_initializer;
+  const std::string format = o.channels_last ? "channels_last" : "channels_first";
+  if (format != conv1d_default_format(conv.type_name())) out["data_format"] = format;
   return out;
 }
 
 }  // namespace
 
 OrderedJson layer_to_json(const nn::Module& layer, size_t index) {
+  if (OrderedJson sequence = sequence_layer_to_json(layer); !sequence.is_null()) return sequence;
   const std::string type = layer.type_name();
   if (const auto* linear = dynamic_cast<const nn::Linear*>(&layer)) {
     const bool keras = dynamic_cast<const nn::Dense*>(&layer) != nullptr;

@@ -7,6 +7,7 @@
 #include "data/file_util.hpp"
 #include "io/layer_spec.hpp"
 #include "io/spec_reader.hpp"
+#include "io/spec_sections.hpp"
 #include "nabla/io.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/train.hpp"
@@ -115,7 +116,7 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   if (!training.is_object()) reader.fail(path, "expected an object, got " + training.dump());
   reader.check_keys(training, path,
                     {"optimizer", "lr", "learning_rate", "loss", "metrics", "batch_size", "epochs",
-                     "validation_split", "augmentation"},
+                     "validation_split", "augmentation", "lr_schedule"},
                     "\"training\"");
   TrainingSpec spec;
   spec.present = true;
@@ -156,6 +157,11 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   if (const Json* v = reader.find(training, path, {"augmentation"})) {
     parse_augmentation(reader, *v, spec);
   }
+  if (const Json* v = reader.find(training, path, {"lr_schedule"})) {
+    optim::SGD probe(optim::SGDOptions{});  // validates the schedule without a model
+    internal::lr_scheduler_from_json(reader, *v, at("lr_schedule"), probe, spec.epochs);
+    spec.lr_schedule_json = v->dump();
+  }
   return spec;
 }
 
@@ -195,7 +201,7 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   if (!root.is_object())
     reader.fail("",
                 "expected a JSON object at the top level, got " + std::string(root.type_name()));
-  reader.check_keys(root, "", {"name", "description", "input_shape", "layers", "training"},
+  reader.check_keys(root, "", {"name", "description", "input_shape", "layers", "training", "data"},
                     "a model spec");
   ParsedSpec parsed;
   ModelSpec& spec = parsed.spec;
@@ -225,6 +231,9 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   }
   if (const Json* v = reader.find(root, "", {"training"}))
     spec.training = parse_training(reader, *v);
+  if (const Json* v = reader.find(root, "", {"data"})) {
+    spec.data = internal::text_task_from_json(reader, *v);
+  }
   return parsed;
 }
 
@@ -291,6 +300,9 @@ std::string model_to_spec(const nn::Sequential& model, const std::string& name,
     if (training->validation_split > 0) t["validation_split"] = training->validation_split;
     if (!training->augmentation_json.empty()) {
       t["augmentation"] = OrderedJson::parse(training->augmentation_json);
+    }
+    if (!training->lr_schedule_json.empty()) {
+      t["lr_schedule"] = OrderedJson::parse(training->lr_schedule_json);
     }
     spec["training"] = std::move(t);
   }

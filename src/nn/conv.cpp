@@ -41,6 +41,8 @@ Conv::Conv(int rank, int64_t out_channels, std::vector<int64_t> kernel_size,
       options_(std::move(options)),
       type_name_(type_name.empty() ? detail::str("Conv", rank, "d") : std::move(type_name)) {
   NABLA_CHECK(rank == 1 || rank == 2, type_name_, ": rank must be 1 or 2, got ", rank);
+  NABLA_CHECK(rank == 1 || !options_.channels_last, type_name_,
+              ": channels_last is for 1-d convolutions only");
   NABLA_CHECK(options_.depth_multiplier > 0 || out_channels >= 1, type_name_,
               ": out_channels must be >= 1, got ", out_channels);
   check_per_axis(type_name_, "kernel_size", kernel_size_, rank, 1);
@@ -101,6 +103,16 @@ nabla::ConvOptions Conv::op_options() const {
 }
 
 Tensor Conv::forward(const Tensor& x) {
+  if (options_.channels_last) {
+    // [N, T, C] sequences (Keras's Conv1D): convolve the channels-first view, then swap back.
+    NABLA_CHECK(x.dim() == 3, type_name_, " expects [N, T, C] input (channels last), got ",
+                x.shape());
+    return forward_channels_first(x.transpose(1, 2)).transpose(1, 2);
+  }
+  return forward_channels_first(x);
+}
+
+Tensor Conv::forward_channels_first(const Tensor& x) {
   check_input(type_name_, x, rank_, weight_.defined() ? options_.in_channels : -1);
   if (!weight_.defined()) build_parameters(x.size(1), param_dtype(x));
   const Tensor input = is_floating(x.dtype()) ? x : x.to(weight_.dtype());
@@ -124,6 +136,7 @@ std::string Conv::extra_repr() const {
   if (options_.groups != 1) os << ", groups=" << options_.groups;
   if (!options_.bias) os << ", bias=False";
   if (!options_.activation.empty()) os << ", activation=" << options_.activation;
+  if (options_.channels_last) os << ", channels_last";
   return os.str();
 }
 

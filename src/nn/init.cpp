@@ -54,47 +54,55 @@ double fan_for(const Tensor& t, FanMode mode) {
 
 // Householder QR of the m x n (m >= n) row-major matrix `a`: returns the m x n Q whose columns
 // are flipped so that R's diagonal is positive (PyTorch's sign correction), which makes Q unique.
-std::vector<double> orthonormal_columns(std::vector<double> a, int64_t m, int64_t n) {
+// Works on column-major copies so that every inner loop runs over contiguous memory (an LSTM's
+// [4H, H] recurrent weight is QR'd at construction: strided loops made that take seconds).
+std::vector<double> orthonormal_columns(const std::vector<double>& a_rows, int64_t m, int64_t n) {
+  std::vector<double> a(m * n);  // a[j * m + i] = A(i, j)
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) a[j * m + i] = a_rows[i * n + j];
   std::vector<std::vector<double>> reflectors(n);
   std::vector<double> r_diag(n, 0);
   for (int64_t k = 0; k < n; ++k) {
+    const double* column = &a[k * m];
     double norm = 0;
-    for (int64_t i = k; i < m; ++i) norm += a[i * n + k] * a[i * n + k];
+    for (int64_t i = k; i < m; ++i) norm += column[i] * column[i];
     norm = std::sqrt(norm);
     if (norm == 0) continue;  // a zero column: no reflection, R's diagonal entry is 0
-    const double alpha = a[k * n + k] > 0 ? -norm : norm;
-    std::vector<double> v(m - k);
-    for (int64_t i = k; i < m; ++i) v[i - k] = a[i * n + k];
+    const double alpha = column[k] > 0 ? -norm : norm;
+    std::vector<double> v(column + k, column + m);
     v[0] -= alpha;
     double vnorm = 0;
     for (double x : v) vnorm += x * x;
     vnorm = std::sqrt(vnorm);
     for (double& x : v) x /= vnorm;
     for (int64_t j = k; j < n; ++j) {  // A[k:, k:] -= 2 v (v^T A[k:, k:])
+      double* col = &a[j * m];
       double dot = 0;
-      for (int64_t i = k; i < m; ++i) dot += v[i - k] * a[i * n + j];
-      for (int64_t i = k; i < m; ++i) a[i * n + j] -= 2 * dot * v[i - k];
+      for (int64_t i = k; i < m; ++i) dot += v[i - k] * col[i];
+      for (int64_t i = k; i < m; ++i) col[i] -= 2 * dot * v[i - k];
     }
     r_diag[k] = alpha;
     reflectors[k] = std::move(v);
   }
   // Q = H_0 H_1 ... H_{n-1} applied to the first n columns of the identity.
-  std::vector<double> q(m * n, 0);
-  for (int64_t i = 0; i < n; ++i) q[i * n + i] = 1;
+  std::vector<double> q(m * n, 0);  // column-major, as `a`
+  for (int64_t i = 0; i < n; ++i) q[i * m + i] = 1;
   for (int64_t k = n - 1; k >= 0; --k) {
     const auto& v = reflectors[k];
     if (v.empty()) continue;
     for (int64_t j = 0; j < n; ++j) {
+      double* col = &q[j * m];
       double dot = 0;
-      for (int64_t i = k; i < m; ++i) dot += v[i - k] * q[i * n + j];
-      for (int64_t i = k; i < m; ++i) q[i * n + j] -= 2 * dot * v[i - k];
+      for (int64_t i = k; i < m; ++i) dot += v[i - k] * col[i];
+      for (int64_t i = k; i < m; ++i) col[i] -= 2 * dot * v[i - k];
     }
   }
+  std::vector<double> q_rows(m * n);
   for (int64_t j = 0; j < n; ++j) {
-    if (r_diag[j] < 0)
-      for (int64_t i = 0; i < m; ++i) q[i * n + j] = -q[i * n + j];
+    const double sign = r_diag[j] < 0 ? -1.0 : 1.0;
+    for (int64_t i = 0; i < m; ++i) q_rows[i * n + j] = sign * q[j * m + i];
   }
-  return q;
+  return q_rows;
 }
 
 }  // namespace
@@ -186,7 +194,7 @@ void orthogonal_(Tensor& t, double gain, Generator* gen) {
   std::vector<double> a(m * n);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) (wide ? a[c * n + r] : a[r * n + c]) = normal[r * cols + c];
-  const std::vector<double> q = orthonormal_columns(std::move(a), m, n);
+  const std::vector<double> q = orthonormal_columns(a, m, n);
   int64_t index = 0;
   fill_with(t, "init::orthogonal_", [&] {
     const int64_t r = index / cols, c = index % cols;

@@ -190,7 +190,7 @@ Shape Module::build(const Shape& input_shape) {
   try {
     eval();
     NoGradGuard no_grad;
-    out_shape = forward(zeros(shape)).shape();
+    out_shape = forward(zeros(shape, input_dtype())).shape();
   } catch (...) {
     restore();
     throw;

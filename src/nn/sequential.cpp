@@ -14,10 +14,28 @@ Sequential& Sequential::add(ModulePtr layer) {
   return *this;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+DType Sequential::input_dtype() const {
+  return layers_.empty() ? DType::f32 : layers_.front()->input_dtype();
+}
+
+Tensor Sequential::forward(const Tensor& x) { return forward_masked(x, Tensor()); }
+
+// Each layer sees the mask the layer before it produced (an Embedding with mask_zero starts one);
+// layers that do not override compute_mask end it.
+Tensor Sequential::forward_masked(const Tensor& x, const Tensor& mask) {
   Tensor y = x;
-  for (auto& layer : layers_) y = layer->forward(y);
+  Tensor m = mask;
+  for (auto& layer : layers_) {
+    Tensor next = m.defined() ? layer->forward_masked(y, m) : layer->forward(y);
+    m = layer->compute_mask(y, m);
+    y = std::move(next);
+  }
+  output_mask_ = m;
   return y;
 }
+
+// The output's mask depends on the intermediate activations, so it is the one the last forward
+// computed (a parent calls compute_mask right after forward with the same input).
+Tensor Sequential::compute_mask(const Tensor&, const Tensor&) const { return output_mask_; }
 
 }  // namespace nabla::nn

@@ -44,14 +44,25 @@ Tensor Loss::prepare_targets(const Tensor& y_true, const Shape& output_shape,
 }
 
 // ---- sparse categorical cross-entropy ----
+namespace {
+// Keras puts the classes on the last axis ([N, T, C] scores for [N, T] labels, e.g. a language
+// model's next-token logits); the ops take [rows, C] with [rows] labels.
+Tensor class_rows(const Tensor& scores) {
+  return scores.dim() > 2 ? scores.reshape({-1, scores.size(-1)}) : scores;
+}
+Tensor label_rows(const Tensor& scores, const Tensor& labels) {
+  return scores.dim() > 2 ? labels.reshape({-1}) : labels;
+}
+}  // namespace
+
 Tensor SparseCategoricalCrossentropy::operator()(const Tensor& y_pred, const Tensor& y_true) const {
-  if (from_logits_) return cross_entropy(y_pred, y_true);
-  return nll_loss(clipped_log(y_pred), y_true);
+  if (from_logits_) return from_logits(y_pred, y_true);
+  return nll_loss(clipped_log(class_rows(y_pred)), label_rows(y_pred, y_true));
 }
 
 Tensor SparseCategoricalCrossentropy::from_logits(const Tensor& logits,
                                                   const Tensor& y_true) const {
-  return cross_entropy(logits, y_true);
+  return cross_entropy(class_rows(logits), label_rows(logits, y_true));
 }
 
 Tensor SparseCategoricalCrossentropy::prepare_targets(const Tensor& y_true,

@@ -177,8 +177,9 @@ bool Model::takes_raw_inputs() const {
 
 // A batch as the network takes it: f32 unless the first layer rescales integers itself.
 Tensor Model::batch_inputs(const Tensor& batch) const {
+  // Token ids stay integers for embeddings; other integer data becomes f32 unless it is rescaled.
   if (is_floating(batch.dtype()) || takes_raw_inputs()) return batch;
-  return batch.to(DType::f32);
+  return batch.to(is_floating(module_->input_dtype()) ? DType::f32 : module_->input_dtype());
 }
 
 void Model::ensure_built(const Tensor& x, const std::string& where) {

@@ -92,21 +92,19 @@ void compute_class_scores(EvaluationReport& report) {
   report.macro_f1 = mean(report.f1);
 }
 
+// Keras's rule (to_snake_case): an underscore before a capitalized word ("MaxPooling" ->
+// "max_pooling", "Seq2Seq" -> "seq2_seq") and between a lower-case letter and a capital, none
+// inside "2D" ("Conv2D" -> "conv2d").
 std::string snake_case(const std::string& type_name) {
+  const auto is = [&](size_t i, int (*test)(int)) {
+    return i < type_name.size() && test(static_cast<unsigned char>(type_name[i])) != 0;
+  };
   std::string out;
   for (size_t i = 0; i < type_name.size(); ++i) {
-    const char c = type_name[i];
-    const bool upper = std::isupper(static_cast<unsigned char>(c)) != 0;
-    if (upper && i > 0) {
-      const char previous = type_name[i - 1];
-      const bool after_lower = std::islower(static_cast<unsigned char>(previous)) != 0 ||
-                               std::isdigit(static_cast<unsigned char>(previous)) != 0;
-      const bool starts_word = std::isupper(static_cast<unsigned char>(previous)) != 0 &&
-                               i + 1 < type_name.size() &&
-                               std::islower(static_cast<unsigned char>(type_name[i + 1])) != 0;
-      if (after_lower || starts_word) out += '_';
+    if (i > 0 && is(i, std::isupper) && (is(i + 1, std::islower) || is(i - 1, std::islower))) {
+      out += '_';
     }
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(type_name[i])));
   }
   return out;
 }

@@ -62,7 +62,7 @@ std::string Model::summary() const {
     NoGradGuard no_grad;
     Shape batch_shape{1};
     batch_shape.insert(batch_shape.end(), input_shape_.begin(), input_shape_.end());
-    Tensor h = zeros(batch_shape);
+    Tensor h = zeros(batch_shape, module_->input_dtype());
     for (const nn::ModulePtr& layer : sequential->layers()) {
       h = layer->forward(h);
       row_for(*layer, h.shape());

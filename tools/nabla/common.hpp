@@ -24,6 +24,7 @@ Command add_train_command(CLI::App& app);
 Command add_evaluate_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 Command add_summary_command(CLI::App& app);
+Command add_generate_command(CLI::App& app);
 
 // Files in a folder written by `nabla train --out`.
 inline constexpr const char* kWeightsFile = "model.safetensors";
@@ -32,6 +33,7 @@ inline constexpr const char* kMetricsFile = "metrics.csv";
 // Checkpoint metadata written by `nabla train`.
 inline constexpr const char* kClassNamesKey = "nabla.class_names";  // JSON array
 inline constexpr const char* kDataDirKey = "nabla.data_dir";
+inline constexpr const char* kTokenizerKey = "nabla.tokenizer";  // data::Tokenizer::to_json()
 
 // --model: a JSON model file (a path that exists or ends in .json) or a built-in preset name.
 io::ModelSpec resolve_model_spec(const std::string& name_or_path);

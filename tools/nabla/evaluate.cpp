@@ -19,6 +19,9 @@ struct EvaluateOptions {
 void run_evaluate(const EvaluateOptions& options) {
   apply_threads(options.threads);
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
+  NABLA_CHECK(loaded.metadata.count(kTokenizerKey) == 0, "evaluate: ", options.checkpoint,
+              " is a text model; nabla train prints its test figures, and nabla generate "
+              "samples from a language model");
   std::string data_dir = options.data_dir;
   if (data_dir.empty() && loaded.metadata.count(kDataDirKey) != 0) {
     data_dir = loaded.metadata.at(kDataDirKey);

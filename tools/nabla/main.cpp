@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<nabla::cli::Command> commands = {
       nabla::cli::add_train_command(app), nabla::cli::add_evaluate_command(app),
-      nabla::cli::add_predict_command(app), nabla::cli::add_summary_command(app)};
+      nabla::cli::add_predict_command(app), nabla::cli::add_summary_command(app),
+      nabla::cli::add_generate_command(app)};
   if (argc == 1) {
     std::cout << app.help();
     return 0;
