@@ -1,6 +1,6 @@
 // nabla's kernel benchmarks (Google Benchmark): GEMM against the machine's measured fp32 FMA peak,
-// elementwise ops, fused softmax cross-entropy, convolution at a small CNN's shapes, and a full
-// training step of the classic MLP.
+// elementwise ops, fused softmax cross-entropy, convolution at a small CNN's shapes, a full
+// training step of the classic MLP, and an LSTM layer's forward and backward.
 // `make bench` runs this through bench/run.sh; timings never enter a pass/fail test.
 //
 // GEMM and the convolution kernel comparison call the internal kernels (src/kernels/cpu/) so that
@@ -402,6 +402,36 @@ void BM_MlpTrainStep(benchmark::State& state) {
 BENCHMARK(BM_MlpTrainStep)
     ->ArgNames({"batch", "threads"})
     ->ArgsProduct({{32, 256}, {1, 2}})
+    ->MinTime(kMinTime)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// LSTM(128) over 28 steps of 28 features at batch 64 (the rows of an MNIST image as a sequence),
+// last state out as Keras's default: forward and backward through the layer, parameter gradients
+// included.
+void BM_LstmForwardBackward(benchmark::State& state) {
+  nabla::set_num_threads(static_cast<int>(state.range(0)));
+  nabla::manual_seed(0);
+  nabla::nn::LSTM lstm(128, {.input_size = 28});
+  nabla::Generator gen(1);
+  const nabla::Tensor x = nabla::randn({64, 28, 28}, nabla::DType::f32, &gen);
+  const nabla::Tensor grad_out = nabla::randn({64, 128}, nabla::DType::f32, &gen);
+  auto step = [&] {
+    lstm.zero_grad();
+    lstm(x).backward(grad_out);
+  };
+  for (int i = 0; i < 3; ++i) step();  // warms the allocator cache and oneDNN's kernels
+  for (auto _ : state) {
+    step();
+    benchmark::DoNotOptimize(lstm.parameters()[0].grad());
+  }
+  state.counters["samples_per_s"] =
+      benchmark::Counter(64.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LstmForwardBackward)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
     ->MinTime(kMinTime)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

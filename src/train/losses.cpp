@@ -98,7 +98,7 @@ Tensor SparseCategoricalCrossentropy::prepare_targets(const Tensor& y_true,
     }
   }
   labels = labels.contiguous();
-  const int64_t classes = output_shape[1];
+  const int64_t classes = output_shape.back();  // classes on the last axis, as Keras
   const int64_t* data = labels.data<int64_t>();
   const int64_t n = labels.numel();
   for (int64_t i = 0; i < n; ++i) {

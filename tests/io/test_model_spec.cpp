@@ -93,11 +93,13 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
             "model spec mlp.json: layers[1].out_features: expected a positive integer, got 0");
   const std::string known_types =
       "Activation, AdaptiveAvgPool2d, AveragePooling2D, AvgPool2d, BatchNorm1d, BatchNorm2d, "
-      "BatchNormalization, Conv1D, Conv1d, Conv2D, Conv2DTranspose, Conv2d, ConvTranspose2d, "
-      "Dense, DenseBlock, DepthwiseConv2D, Dropout, Dropout2d, Flatten, GlobalAveragePooling2D, "
-      "GroupNorm, LayerNorm, LayerNormalization, Linear, MaxPool2D, MaxPool2d, MaxPooling2D, "
-      "ReLU, Rescaling, Reshape, ResidualBlock, SeparableConv2D, Sigmoid, Softmax, "
-      "SpatialDropout2D, Tanh, TransitionBlock, UpSampling2D, Upsample";
+      "BatchNormalization, Bidirectional, Conv1D, Conv1d, Conv2D, Conv2DTranspose, Conv2d, "
+      "ConvTranspose2d, Dense, DenseBlock, DepthwiseConv2D, Dropout, Dropout2d, Embedding, "
+      "Flatten, GRU, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, "
+      "GroupNorm, LSTM, LayerNorm, LayerNormalization, Linear, MaxPool2D, MaxPool2d, "
+      "MaxPooling2D, MultiHeadAttention, PositionalEncoding, RNN, ReLU, Rescaling, Reshape, "
+      "ResidualBlock, SeparableConv2D, Seq2Seq, Sigmoid, SimpleRNN, Softmax, SpatialDropout2D, "
+      "Tanh, TransformerEncoderLayer, TransitionBlock, UpSampling2D, Upsample";
   EXPECT_EQ(layer_error(R"({"type": "Conv3D", "filters": 3})"),
             R"(model spec mlp.json: layers[1].type: unknown layer type "Conv3D"; known types: )" +
                 known_types);
@@ -143,7 +145,7 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: expected a JSON object at the top level, got array");
   EXPECT_EQ(spec_error(R"({"layer": []})"),
             "model spec mlp.json: layer: unknown key for a model spec; known keys: name, "
-            "description, input_shape, layers, training");
+            "description, input_shape, layers, training, data");
   EXPECT_EQ(spec_error(R"({"input_shape": [28, -1], "layers": [{"type": "Flatten"}]})"),
             "model spec mlp.json: input_shape[1]: expected a positive integer, got -1");
   EXPECT_EQ(spec_error(R"({"name": 5, "layers": [{"type": "Flatten"}]})"),
@@ -156,7 +158,7 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
   EXPECT_EQ(spec_error(flatten + R"({"batchsize": 2}})"),
             "model spec mlp.json: training.batchsize: unknown key for \"training\"; known keys: "
             "optimizer, lr, learning_rate, loss, metrics, batch_size, epochs, validation_split, "
-            "augmentation");
+            "augmentation, lr_schedule");
   const std::string optimizer = spec_error(flatten + R"({"optimizer": "adamax"}})");
   EXPECT_EQ(optimizer.rfind("model spec mlp.json: training.optimizer: ", 0), 0u) << optimizer;
   EXPECT_NE(optimizer.find("adamax"), std::string::npos);

@@ -1,0 +1,377 @@
+// rnn_layer: one recurrent layer in one direction, with PyTorch's weights and gate order, as one
+// autograd node. Forward: the input projection of every step is one GEMM into a [T, N, G*H] gate
+// buffer; each step adds h_{t-1} @ W_hh^T with one GEMM (GRU: into a scratch matrix, since its n
+// gate scales the recurrent part by r) and one fused kernel pass computes the gates and the new
+// state. The activations, the states [T+1, N, H] (and LSTM's cells, GRU's W_hn h + b_hn) stay in
+// buffers for backward, which runs backpropagation through time: per step one fused pass for the
+// gate gradients and one GEMM for dL/dh_{t-1}; then dW_hh, dW_ih and dx are one GEMM each over
+// all steps at once and the bias gradients column sums.
+//
+// The state buffer holds h0 and the state after every step, ordered by time so that the states
+// the steps read (h_{t-1}) form one contiguous [T*N, H] block for dW_hh: forward direction,
+// slot 0 is h0 and slot t+1 the state after step t; reverse, slot T is h0 and slot t the state
+// after step t (which step t-1 then reads).
+#include "kernels/cpu/rnn.hpp"
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/node.hpp"
+#include "core/dispatch.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "nabla/ops.hpp"
+
+namespace nabla {
+
+using autograd::needs_grad;
+using autograd::record;
+namespace cpu = kernels::cpu;
+
+namespace {
+
+constexpr const char* kOp = "rnn_layer";
+
+cpu::RnnCell cell_of(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::lstm:
+      return cpu::RnnCell::lstm;
+    case RnnMode::gru:
+      return cpu::RnnCell::gru;
+    case RnnMode::rnn_relu:
+      return cpu::RnnCell::rnn_relu;
+    case RnnMode::rnn_tanh:
+      break;
+  }
+  return cpu::RnnCell::rnn_tanh;
+}
+
+const char* mode_description(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::lstm:
+      return "lstm (4 gates: i, f, g, o)";
+    case RnnMode::gru:
+      return "gru (3 gates: r, z, n)";
+    case RnnMode::rnn_relu:
+      return "rnn_relu (1 gate)";
+    case RnnMode::rnn_tanh:
+      break;
+  }
+  return "rnn_tanh (1 gate)";
+}
+
+struct Geometry {
+  int64_t steps = 0, batch = 0, input = 0, hidden = 0, gates = 1;
+  cpu::RnnCell cell = cpu::RnnCell::rnn_tanh;
+  bool reverse = false;
+
+  int64_t gate_width() const { return gates * hidden; }
+  int64_t state_size() const { return batch * hidden; }
+  // Slots of the state buffer a step reads and writes (see the file comment).
+  int64_t prev_slot(int64_t t) const { return reverse ? t + 1 : t; }
+  int64_t next_slot(int64_t t) const { return reverse ? t : t + 1; }
+  int64_t initial_slot() const { return reverse ? steps : 0; }
+  int64_t final_slot() const { return reverse ? 0 : steps; }
+  // The step the k-th iteration of the forward runs.
+  int64_t step_at(int64_t k) const { return reverse ? steps - 1 - k : k; }
+};
+
+void check_dtype(const Tensor& t, const char* name, const Tensor& x) {
+  if (!t.defined()) return;
+  NABLA_CHECK(t.dtype() == x.dtype(), kOp, ": ", name, " has dtype ", t.dtype(),
+              " but x has dtype ", x.dtype(), "; expected the same dtype");
+}
+
+void check_shape(const Tensor& t, const char* name, const Shape& expected,
+                 const std::string& what) {
+  if (!t.defined()) return;
+  NABLA_CHECK(t.shape() == expected, kOp, ": ", name, " of shape ", t.shape(), " does not match ",
+              what, "; expected shape ", expected);
+}
+
+Geometry check_arguments(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                         const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                         const Tensor& b_hh, const Tensor& mask) {
+  NABLA_CHECK(x.defined() && w_ih.defined() && w_hh.defined(), kOp,
+              ": x, w_ih and w_hh must be defined tensors");
+  NABLA_CHECK(x.dim() == 3, kOp, ": expected x of shape [T, N, I] (3 axes), got shape ", x.shape());
+  NABLA_CHECK(is_floating(x.dtype()), kOp, ": expected a floating x (f32 or f64), got dtype ",
+              x.dtype());
+  NABLA_CHECK(w_hh.dim() == 2, kOp, ": expected w_hh of shape [G*H, H] (2 axes), got shape ",
+              w_hh.shape());
+  Geometry g;
+  g.cell = cell_of(mode);
+  g.gates = cpu::rnn_gate_count(g.cell);
+  g.steps = x.size(0);
+  g.batch = x.size(1);
+  g.input = x.size(2);
+  g.hidden = w_hh.size(1);
+  const std::string mode_text = std::string("mode ") + mode_description(mode);
+  check_shape(w_hh, "w_hh", {g.gate_width(), g.hidden},
+              detail::str(mode_text, " with hidden size ", g.hidden, " (its second axis)"));
+  check_shape(w_ih, "w_ih", {g.gate_width(), g.input},
+              detail::str(mode_text, ", hidden size ", g.hidden, " and x of shape ", x.shape()));
+  const std::string gates_text = detail::str(mode_text, " with hidden size ", g.hidden);
+  check_shape(b_ih, "b_ih", {g.gate_width()}, gates_text);
+  check_shape(b_hh, "b_hh", {g.gate_width()}, gates_text);
+  const std::string state_text =
+      detail::str("x of shape ", x.shape(), " and hidden size ", g.hidden, " ([N, H])");
+  check_shape(h0, "h0", {g.batch, g.hidden}, state_text);
+  NABLA_CHECK(!c0.defined() || mode == RnnMode::lstm, kOp,
+              ": c0 is a cell state, used by mode lstm only; got one (shape ", c0.shape(), ") for ",
+              mode_text);
+  check_shape(c0, "c0", {g.batch, g.hidden}, state_text);
+  const std::initializer_list<std::pair<const Tensor&, const char*>> named = {
+      {w_ih, "w_ih"}, {w_hh, "w_hh"}, {b_ih, "b_ih"}, {b_hh, "b_hh"}, {h0, "h0"}, {c0, "c0"}};
+  for (const auto& [t, name] : named) check_dtype(t, name, x);
+  if (mask.defined()) {
+    NABLA_CHECK(mask.dtype() == DType::boolean, kOp, ": expected a bool mask, got dtype ",
+                mask.dtype());
+    check_shape(mask, "mask", {g.steps, g.batch},
+                detail::str("x of shape ", x.shape(), " ([T, N])"));
+  }
+  return g;
+}
+
+Tensor contiguous_as(const Tensor& t, DType dtype) {
+  return t.is_contiguous() && t.dtype() == dtype ? t : contiguous_copy(t, dtype);
+}
+
+// What the forward keeps for backward; released with the node.
+struct Saved {
+  Geometry geo;
+  Tensor x, w_ih, w_hh;  // contiguous
+  Tensor gates;          // [T, N, G*H] activations
+  Tensor states;         // [T+1, N, H], see the file comment
+  Tensor cells;          // LSTM: [T+1, N, H], slots as states
+  Tensor tanh_cells;     // LSTM: [T, N, H]
+  Tensor hn;             // GRU: [T, N, H] W_hn h_{t-1} + b_hn
+  Tensor mask;           // [T, N] bool, contiguous; undefined: no padding
+};
+
+template <class T>
+std::vector<T> bias_values(const Tensor& b, int64_t size) {
+  if (!b.defined()) return std::vector<T>(size, T(0));
+  return contiguous_as(b, dtype_of<T>()).template to_vector<T>();
+}
+
+// Copies an optional [N, H] state into slot `slot` of a [T+1, N, H] buffer (zeros if undefined).
+template <class T>
+void put_state(Tensor& buffer, int64_t slot, const Tensor& state, int64_t size) {
+  T* dst = buffer.data<T>() + slot * size;
+  if (!state.defined()) {
+    std::fill_n(dst, size, T(0));
+    return;
+  }
+  const Tensor s = contiguous_as(state, dtype_of<T>());
+  std::copy_n(s.data<T>(), size, dst);
+}
+
+template <class T>
+Tensor state_copy(const Tensor& buffer, int64_t slot, const Geometry& g) {
+  Tensor out = make_tensor({g.batch, g.hidden}, dtype_of<T>());
+  std::copy_n(buffer.data<T>() + slot * g.state_size(), g.state_size(), out.data<T>());
+  return out;
+}
+
+template <class T>
+RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const Tensor& b_ih,
+                           const Tensor& b_hh) {
+  const Geometry& g = s.geo;
+  const DType dtype = dtype_of<T>();
+  const int64_t gw = g.gate_width(), rows = g.steps * g.batch, size = g.state_size();
+  const bool lstm = g.cell == cpu::RnnCell::lstm, gru = g.cell == cpu::RnnCell::gru;
+  s.gates = make_tensor({g.steps, g.batch, gw}, dtype);
+  T* gates = s.gates.data<T>();
+  cpu::gemm(false, true, rows, gw, g.input, T(1), s.x.data<T>(), g.input, s.w_ih.data<T>(), g.input,
+            T(0), gates, gw);
+  // RNN and LSTM add both biases before the nonlinearity, so the kernel adds their sum; GRU keeps
+  // b_hh apart for its n gate.
+  std::vector<T> bias = bias_values<T>(b_ih, gw), bias_hh = bias_values<T>(b_hh, gw);
+  if (!gru)
+    for (int64_t j = 0; j < gw; ++j) bias[j] += bias_hh[j];
+
+  s.states = make_tensor({g.steps + 1, g.batch, g.hidden}, dtype);
+  put_state<T>(s.states, g.initial_slot(), h0, size);
+  if (lstm) {
+    s.cells = make_tensor({g.steps + 1, g.batch, g.hidden}, dtype);
+    put_state<T>(s.cells, g.initial_slot(), c0, size);
+    s.tanh_cells = make_tensor({g.steps, g.batch, g.hidden}, dtype);
+  }
+  Tensor hh;
+  if (gru) {
+    s.hn = make_tensor({g.steps, g.batch, g.hidden}, dtype);
+    hh = zeros({g.batch, gw}, dtype);
+  }
+  Tensor out = make_tensor({g.steps, g.batch, g.hidden}, dtype);
+  T* states = s.states.data<T>();
+  const T* w_hh = s.w_hh.data<T>();
+  const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
+
+  for (int64_t k = 0; k < g.steps; ++k) {
+    const int64_t t = g.step_at(k);
+    T* gates_t = gates + t * g.batch * gw;
+    const T* h_prev = states + g.prev_slot(t) * size;
+    // Without h0 the first step's recurrent term is zero: no GEMM (and GRU's scratch is zeros).
+    if (k > 0 || h0.defined()) {
+      if (gru) {
+        cpu::gemm(false, true, g.batch, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(0),
+                  hh.data<T>(), gw);
+      } else {
+        cpu::gemm(false, true, g.batch, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(1),
+                  gates_t, gw);
+      }
+    }
+    cpu::RnnStepForward<T> step;
+    step.n = g.batch;
+    step.h = g.hidden;
+    step.gates = gates_t;
+    step.bias = bias.data();
+    step.h_prev = h_prev;
+    step.h_new = states + g.next_slot(t) * size;
+    step.out = out.data<T>() + t * size;
+    step.mask = mask ? mask + t * g.batch : nullptr;
+    if (lstm) {
+      step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size;
+      step.c_new = s.cells.data<T>() + g.next_slot(t) * size;
+      step.tanh_c = s.tanh_cells.data<T>() + t * size;
+    }
+    if (gru) {
+      step.hh = hh.data<T>();
+      step.bias_hh = bias_hh.data();
+      step.hn = s.hn.data<T>() + t * size;
+    }
+    cpu::rnn_step_forward(g.cell, step);
+  }
+  RnnLayerResult result;
+  result.output = out;
+  result.h_n = state_copy<T>(s.states, g.final_slot(), g);
+  if (lstm) result.c_n = state_copy<T>(s.cells, g.final_slot(), g);
+  return result;
+}
+
+// dL/dW [G*H, width] = dG^T @ V over `rows` rows: dG [rows, G*H] (the gate gradients), V
+// [rows, width] (the inputs or the states the steps read). oneDNN's sgemm runs this much slower
+// with its first operand transposed, so it computes (V^T dG)^T from a transposed copy of V (the
+// narrower matrix) and transposes the small result.
+template <class T>
+Tensor weight_grad(const T* dg, int64_t gw, const T* v, int64_t width, int64_t rows) {
+  const DType dtype = dtype_of<T>();
+  Tensor v_t = make_tensor({width, rows}, dtype), grad_t = make_tensor({width, gw}, dtype);
+  cpu::transpose(v, rows, width, v_t.data<T>());
+  cpu::gemm(false, false, width, gw, rows, T(1), v_t.data<T>(), rows, dg, gw, T(0),
+            grad_t.data<T>(), gw);
+  Tensor grad = make_tensor({gw, width}, dtype);
+  cpu::transpose(grad_t.data<T>(), width, gw, grad.data<T>());
+  return grad;
+}
+
+// Which of the inputs {x, h0, c0, w_ih, w_hh, b_ih, b_hh} get a gradient.
+using Wants = std::array<bool, 7>;
+
+template <class T>
+std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tensor& grad_out,
+                                 const Tensor& grad_h, const Tensor& grad_c) {
+  const Geometry& g = s.geo;
+  const DType dtype = dtype_of<T>();
+  const int64_t gw = g.gate_width(), rows = g.steps * g.batch, size = g.state_size();
+  const bool lstm = g.cell == cpu::RnnCell::lstm, gru = g.cell == cpu::RnnCell::gru;
+  // The running state gradients, updated in place from dL/dh_T down to dL/dh_0.
+  Tensor dh = contiguous_copy(grad_h, dtype);
+  Tensor dc = lstm ? contiguous_copy(grad_c, dtype) : Tensor();
+  Tensor dgates = make_tensor({g.steps, g.batch, gw}, dtype);
+  Tensor dhh = gru ? make_tensor({g.steps, g.batch, gw}, dtype) : dgates;
+  const Tensor dout = contiguous_as(grad_out, dtype);
+  const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
+  const T* w_hh = s.w_hh.data<T>();
+
+  for (int64_t k = g.steps - 1; k >= 0; --k) {
+    const int64_t t = g.step_at(k);
+    cpu::RnnStepBackward<T> step;
+    step.n = g.batch;
+    step.h = g.hidden;
+    step.gates = s.gates.data<T>() + t * g.batch * gw;
+    step.h_prev = s.states.data<T>() + g.prev_slot(t) * size;
+    step.dout = dout.data<T>() + t * size;
+    step.dh = dh.data<T>();
+    step.dgates = dgates.data<T>() + t * g.batch * gw;
+    step.dhh = dhh.data<T>() + t * g.batch * gw;
+    step.mask = mask ? mask + t * g.batch : nullptr;
+    if (lstm) {
+      step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size;
+      step.tanh_c = s.tanh_cells.data<T>() + t * size;
+      step.dc = dc.data<T>();
+    }
+    if (gru) step.hn = s.hn.data<T>() + t * size;
+    cpu::rnn_step_backward(g.cell, step);
+    // dL/dh_{t-1} += dL/d(h_{t-1} W_hh^T) @ W_hh; the first step's only matters for h0.
+    if (k > 0 || wants[1])
+      cpu::gemm(false, false, g.batch, g.hidden, gw, T(1), step.dhh, gw, w_hh, g.hidden, T(1),
+                step.dh, g.hidden);
+  }
+
+  std::vector<Tensor> grads(7);
+  const T* dg = dgates.data<T>();
+  if (wants[0]) {
+    grads[0] = make_tensor({g.steps, g.batch, g.input}, dtype);
+    cpu::gemm(false, false, rows, g.input, gw, T(1), dg, gw, s.w_ih.data<T>(), g.input, T(0),
+              grads[0].data<T>(), g.input);
+  }
+  if (wants[1]) grads[1] = dh;
+  if (wants[2]) grads[2] = dc;
+  if (wants[3]) grads[3] = weight_grad(dg, gw, s.x.data<T>(), g.input, rows);
+  if (wants[4]) {
+    // The states the steps read, h_{t-1} in time order, are one block of the state buffer.
+    const T* h_prev = s.states.data<T>() + (g.reverse ? size : 0);
+    grads[4] = weight_grad(dhh.data<T>(), gw, h_prev, g.hidden, rows);
+  }
+  if (wants[5]) {
+    grads[5] = make_tensor({gw}, dtype);
+    cpu::column_sums(dg, rows, gw, grads[5].data<T>());
+  }
+  if (wants[6]) {
+    grads[6] = make_tensor({gw}, dtype);
+    if (!gru && wants[5]) {
+      std::copy_n(grads[5].data<T>(), gw, grads[6].data<T>());
+    } else {
+      cpu::column_sums(dhh.data<T>(), rows, gw, grads[6].data<T>());
+    }
+  }
+  return grads;
+}
+
+}  // namespace
+
+RnnLayerResult rnn_layer(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                         const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                         const Tensor& b_hh, const Tensor& mask, bool reverse) {
+  auto saved = std::make_shared<Saved>();
+  saved->geo = check_arguments(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask);
+  saved->geo.reverse = reverse;
+  const DType dtype = x.dtype();
+  saved->x = contiguous_as(x, dtype);
+  saved->w_ih = contiguous_as(w_ih, dtype);
+  saved->w_hh = contiguous_as(w_hh, dtype);
+  if (mask.defined()) saved->mask = contiguous_as(mask, DType::boolean);
+  RnnLayerResult result = dispatch_floating(
+      dtype, kOp, [&](auto tag) { return run_forward<decltype(tag)>(*saved, h0, c0, b_ih, b_hh); });
+
+  const std::vector<Tensor> inputs = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
+  if (!needs_grad(inputs)) return result;
+  Wants wants{};
+  for (size_t i = 0; i < inputs.size(); ++i)
+    wants[i] = inputs[i].defined() && inputs[i].requires_grad();
+  std::vector<Tensor> outputs = {result.output, result.h_n};
+  if (result.c_n.defined()) outputs.push_back(result.c_n);
+  record(kOp, inputs, outputs, [saved, wants](std::vector<Tensor>& grads) {
+    const Tensor grad_c = grads.size() > 2 ? grads[2] : Tensor();
+    return dispatch_floating(saved->x.dtype(), "rnn_layer backward", [&](auto tag) {
+      return run_backward<decltype(tag)>(*saved, wants, grads[0], grads[1], grad_c);
+    });
+  });
+  return result;
+}
+
+}  // namespace nabla

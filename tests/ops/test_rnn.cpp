@@ -1,0 +1,416 @@
+// rnn_layer: outputs, final states and the gradients of every input against PyTorch's nn.LSTM,
+// nn.GRU and nn.RNN (tanh, relu), also with a non-contiguous x; gradcheck in f64 for every mode
+// w.r.t. x, h0, c0 and all weights and biases, with masks and in reverse; masked (right-padded)
+// batches against each sequence run alone; reverse against flipped time; the vectorized f32
+// cells and their threaded path on a large step against the same layer in f64; error messages.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/rnn.hpp"
+#include "nabla/nabla.hpp"
+#include "support/errors.hpp"
+#include "support/gradcheck.hpp"
+#include "support/reference.hpp"
+
+using namespace nabla;
+using nabla::testing::error_message;
+using nabla::testing::leaf;
+using nabla::testing::noncontiguous_leaf;
+using nabla::testing::tensor_from_json;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+const nlohmann::json& rnn_reference() {
+  static const nlohmann::json cases = nabla::testing::load_reference("rnn");
+  return cases;
+}
+
+RnnMode mode_named(const std::string& name) {
+  if (name == "lstm") return RnnMode::lstm;
+  if (name == "gru") return RnnMode::gru;
+  if (name == "rnn_relu") return RnnMode::rnn_relu;
+  return RnnMode::rnn_tanh;
+}
+
+int64_t gates_of(RnnMode mode) { return mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1; }
+
+Tensor leaf_from(const nlohmann::json& j) { return tensor_from_json(j).requires_grad_(); }
+
+// The same values as `t` [A, B, C], stored with the first two axes swapped (not contiguous).
+Tensor strided_leaf_like(const Tensor& t) {
+  Tensor l = t.transpose(0, 1).contiguous().transpose(0, 1).detach();
+  l.requires_grad_();
+  return l;
+}
+
+Tensor bool_mask(const std::vector<bool>& values, const Shape& shape) {
+  return from_vector(values, shape);
+}
+
+// mask[t, n] = t < lengths[n] (right padding), time-major.
+Tensor length_mask(const std::vector<int64_t>& lengths, int64_t steps) {
+  std::vector<bool> m;
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t len : lengths) m.push_back(t < len);
+  return bool_mask(m, {steps, static_cast<int64_t>(lengths.size())});
+}
+
+Tensor flip_time(const Tensor& t) {
+  std::vector<int64_t> index;
+  for (int64_t i = t.size(0) - 1; i >= 0; --i) index.push_back(i);
+  return index_select(t, 0, from_vector(index));
+}
+
+void expect_reference_case(const std::string& name, bool strided_x) {
+  SCOPED_TRACE(name + (strided_x ? " (strided x)" : ""));
+  const nlohmann::json& c = rnn_reference().at(name);
+  const RnnMode mode = mode_named(c.at("mode"));
+  const bool lstm = mode == RnnMode::lstm;
+  const nlohmann::json& p = c.at("params");
+  Tensor x = leaf_from(c.at("x"));
+  if (strided_x) x = strided_leaf_like(x);
+  Tensor h0 = leaf_from(c.at("h0"));
+  Tensor c0 = lstm ? leaf_from(c.at("c0")) : Tensor();
+  Tensor w_ih = leaf_from(p.at("weight_ih_l0")), w_hh = leaf_from(p.at("weight_hh_l0"));
+  Tensor b_ih = leaf_from(p.at("bias_ih_l0")), b_hh = leaf_from(p.at("bias_hh_l0"));
+  RnnLayerResult r = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
+  EXPECT_ALL_CLOSE(r.output, tensor_from_json(c.at("out")));
+  EXPECT_ALL_CLOSE(r.h_n, tensor_from_json(c.at("h_n")));
+  EXPECT_EQ(r.c_n.defined(), lstm);
+  Tensor loss = (r.output * tensor_from_json(c.at("grad_out"))).sum() +
+                (r.h_n * tensor_from_json(c.at("grad_h"))).sum();
+  if (lstm) {
+    EXPECT_ALL_CLOSE(r.c_n, tensor_from_json(c.at("c_n")));
+    loss = loss + (r.c_n * tensor_from_json(c.at("grad_c"))).sum();
+  }
+  loss.backward();
+  EXPECT_ALL_CLOSE(x.grad(), tensor_from_json(c.at("grad_x")));
+  EXPECT_ALL_CLOSE(h0.grad(), tensor_from_json(c.at("grad_h0")));
+  if (lstm) {
+    EXPECT_ALL_CLOSE(c0.grad(), tensor_from_json(c.at("grad_c0")));
+  }
+  const nlohmann::json& g = c.at("grad_params");
+  EXPECT_ALL_CLOSE(w_ih.grad(), tensor_from_json(g.at("weight_ih_l0")));
+  EXPECT_ALL_CLOSE(w_hh.grad(), tensor_from_json(g.at("weight_hh_l0")));
+  EXPECT_ALL_CLOSE(b_ih.grad(), tensor_from_json(g.at("bias_ih_l0")));
+  EXPECT_ALL_CLOSE(b_hh.grad(), tensor_from_json(g.at("bias_hh_l0")));
+}
+
+// f64 leaves for gradcheck: x [T, N, I] (non-contiguous), h0 [N, H], c0 (LSTM), w_ih, w_hh, b_ih,
+// b_hh. Weights are scaled down so that the gates stay away from saturation.
+Inputs gradcheck_inputs(RnnMode mode, int64_t steps, int64_t batch, int64_t input, int64_t hidden) {
+  const int64_t gh = gates_of(mode) * hidden;
+  auto scaled = [](Tensor t, double s) {
+    NoGradGuard no_grad;
+    Tensor l = (t * s).detach();
+    l.requires_grad_();
+    return l;
+  };
+  Inputs in = {noncontiguous_leaf({steps, batch, input}, 1), scaled(leaf({batch, hidden}, 2), 0.5)};
+  if (mode == RnnMode::lstm) in.push_back(scaled(leaf({batch, hidden}, 3), 0.5));
+  in.push_back(scaled(leaf({gh, input}, 4), 0.5));
+  in.push_back(scaled(leaf({gh, hidden}, 5), 0.5));
+  in.push_back(scaled(leaf({gh}, 6), 0.3));
+  in.push_back(scaled(leaf({gh}, 7), 0.3));
+  return in;
+}
+
+// Every output of rnn_layer, flattened into one vector.
+Tensor run_flat(RnnMode mode, const Inputs& in, const Tensor& mask, bool reverse) {
+  const bool lstm = mode == RnnMode::lstm;
+  const Tensor c0 = lstm ? in[2] : Tensor();
+  const size_t w = lstm ? 3 : 2;
+  RnnLayerResult r =
+      rnn_layer(mode, in[0], in[1], c0, in[w], in[w + 1], in[w + 2], in[w + 3], mask, reverse);
+  Inputs parts = {r.output.flatten(), r.h_n.flatten()};
+  if (lstm) parts.push_back(r.c_n.flatten());
+  return concat(parts, 0);
+}
+
+// One f32 GRU step from a zero state with zero biases: the gates hold sigmoid(x), sigmoid(x) and
+// tanh(x) for the h inputs x afterwards.
+std::vector<float> gru_gates_of(const std::vector<float>& x) {
+  const int64_t h = static_cast<int64_t>(x.size());
+  std::vector<float> gates, zero(3 * h, 0.0f), h_new(h), out(h), hn(h);
+  for (int k = 0; k < 3; ++k) gates.insert(gates.end(), x.begin(), x.end());
+  kernels::cpu::RnnStepForward<float> step;
+  step.n = 1;
+  step.h = h;
+  step.gates = gates.data();
+  step.hh = zero.data();
+  step.bias = zero.data();
+  step.bias_hh = zero.data();
+  step.h_prev = zero.data();
+  step.h_new = h_new.data();
+  step.out = out.data();
+  step.hn = hn.data();
+  kernels::cpu::rnn_step_forward(kernels::cpu::RnnCell::gru, step);
+  return gates;
+}
+
+const RnnMode kModes[] = {RnnMode::rnn_tanh, RnnMode::rnn_relu, RnnMode::lstm, RnnMode::gru};
+
+}  // namespace
+
+TEST(RnnLayer, MatchesPyTorchForEveryMode) {
+  for (const char* mode : {"lstm", "gru", "rnn_tanh", "rnn_relu"}) {
+    expect_reference_case(std::string("single_") + mode, false);
+    expect_reference_case(std::string("single_") + mode, true);
+  }
+}
+
+TEST(RnnLayer, GradcheckEveryModeAndInput) {
+  for (RnnMode mode : kModes) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const Inputs in = gradcheck_inputs(mode, 4, 3, 3, 4);
+    EXPECT_GRADCHECK([&](const Inputs& v) { return run_flat(mode, v, Tensor(), false); }, in);
+  }
+}
+
+TEST(RnnLayer, GradcheckWithMaskForwardAndReverse) {
+  // Padding at the end, at the start and a hole in the middle: every pattern carries the state.
+  const Tensor mask = bool_mask({true, true, false,  //
+                                 true, false, true,  //
+                                 false, true, true,  //
+                                 true, false, true},
+                                {4, 3});
+  for (RnnMode mode : kModes) {
+    for (bool reverse : {false, true}) {
+      SCOPED_TRACE(std::to_string(static_cast<int>(mode)) + (reverse ? " reverse" : ""));
+      const Inputs in = gradcheck_inputs(mode, 4, 3, 3, 4);
+      EXPECT_GRADCHECK([&](const Inputs& v) { return run_flat(mode, v, mask, reverse); }, in);
+    }
+  }
+}
+
+TEST(RnnLayer, GradcheckWithoutInitialStatesOrBiases) {
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru}) {
+    const Inputs all = gradcheck_inputs(mode, 3, 2, 3, 4);
+    const size_t w = mode == RnnMode::lstm ? 3 : 2;
+    const Inputs in = {all[0], all[w], all[w + 1]};
+    EXPECT_GRADCHECK(
+        [&](const Inputs& v) {
+          RnnLayerResult r = rnn_layer(mode, v[0], Tensor(), Tensor(), v[1], v[2]);
+          return concat({r.output.flatten(), r.h_n.flatten()}, 0);
+        },
+        in);
+  }
+}
+
+TEST(RnnLayer, MaskedBatchEqualsEachSequenceAlone) {
+  const std::vector<int64_t> lengths = {4, 2, 3};
+  const int64_t steps = 4, batch = 3, input = 3, hidden = 5;
+  const Tensor mask = length_mask(lengths, steps);
+  for (RnnMode mode : kModes) {
+    for (bool reverse : {false, true}) {
+      SCOPED_TRACE(std::to_string(static_cast<int>(mode)) + (reverse ? " reverse" : ""));
+      NoGradGuard no_grad;
+      const bool lstm = mode == RnnMode::lstm;
+      const int64_t gh = gates_of(mode) * hidden;
+      Generator gen(7);
+      const Tensor x = randn({steps, batch, input}, DType::f64, &gen);
+      const Tensor h0 = randn({batch, hidden}, DType::f64, &gen) * 0.5;
+      const Tensor c0 = lstm ? randn({batch, hidden}, DType::f64, &gen) * 0.5 : Tensor();
+      const Tensor w_ih = randn({gh, input}, DType::f64, &gen) * 0.5;
+      const Tensor w_hh = randn({gh, hidden}, DType::f64, &gen) * 0.5;
+      const Tensor b_ih = randn({gh}, DType::f64, &gen) * 0.3;
+      const Tensor b_hh = randn({gh}, DType::f64, &gen) * 0.3;
+      RnnLayerResult r = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, reverse);
+      for (int64_t n = 0; n < batch; ++n) {
+        const int64_t len = lengths[n];
+        const Tensor c0_n = lstm ? c0.slice(0, n, n + 1) : Tensor();
+        RnnLayerResult alone =
+            rnn_layer(mode, x.slice(1, n, n + 1).slice(0, 0, len), h0.slice(0, n, n + 1), c0_n,
+                      w_ih, w_hh, b_ih, b_hh, Tensor(), reverse);
+        const Tensor real = r.output.slice(1, n, n + 1);
+        EXPECT_ALL_CLOSE(real.slice(0, 0, len), alone.output, 1e-12, 1e-12);
+        EXPECT_ALL_CLOSE(real.slice(0, len, steps), zeros({steps - len, 1, hidden}, DType::f64), 0,
+                         0);
+        EXPECT_ALL_CLOSE(r.h_n.slice(0, n, n + 1), alone.h_n, 1e-12, 1e-12);
+        if (lstm) {
+          EXPECT_ALL_CLOSE(r.c_n.slice(0, n, n + 1), alone.c_n, 1e-12, 1e-12);
+        }
+      }
+    }
+  }
+}
+
+TEST(RnnLayer, ReverseRunsTimeBackwards) {
+  for (RnnMode mode : kModes) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    NoGradGuard no_grad;
+    const Inputs in = gradcheck_inputs(mode, 5, 2, 3, 4);
+    const bool lstm = mode == RnnMode::lstm;
+    const size_t w = lstm ? 3 : 2;
+    const Tensor c0 = lstm ? in[2] : Tensor();
+    RnnLayerResult rev =
+        rnn_layer(mode, in[0], in[1], c0, in[w], in[w + 1], in[w + 2], in[w + 3], Tensor(), true);
+    RnnLayerResult fwd =
+        rnn_layer(mode, flip_time(in[0]), in[1], c0, in[w], in[w + 1], in[w + 2], in[w + 3]);
+    EXPECT_ALL_CLOSE(rev.output, flip_time(fwd.output), 1e-12, 1e-12);
+    EXPECT_ALL_CLOSE(rev.h_n, fwd.h_n, 1e-12, 1e-12);
+    if (lstm) {
+      EXPECT_ALL_CLOSE(rev.c_n, fwd.c_n, 1e-12, 1e-12);
+    }
+  }
+}
+
+TEST(RnnLayer, MissingStatesAndBiasesAreZeros) {
+  NoGradGuard no_grad;
+  for (RnnMode mode : kModes) {
+    const Inputs in = gradcheck_inputs(mode, 3, 2, 3, 4);
+    const bool lstm = mode == RnnMode::lstm;
+    const size_t w = lstm ? 3 : 2;
+    const Tensor z_state = zeros({2, 4}, DType::f64);
+    const Tensor z_bias = zeros(in[w + 2].shape(), DType::f64);
+    RnnLayerResult a = rnn_layer(mode, in[0], Tensor(), Tensor(), in[w], in[w + 1]);
+    RnnLayerResult b = rnn_layer(mode, in[0], z_state, lstm ? z_state : Tensor(), in[w], in[w + 1],
+                                 z_bias, z_bias);
+    EXPECT_ALL_CLOSE(a.output, b.output, 0, 0);
+    EXPECT_ALL_CLOSE(a.h_n, b.h_n, 0, 0);
+  }
+}
+
+TEST(RnnLayer, NoStepsGiveTheInitialStates) {
+  Tensor x = zeros({0, 2, 3}).requires_grad_();
+  Tensor h0 = randn({2, 4}).requires_grad_(), c0 = randn({2, 4});
+  Tensor w_ih = randn({16, 3}).requires_grad_(), w_hh = randn({16, 4}).requires_grad_();
+  RnnLayerResult r = rnn_layer(RnnMode::lstm, x, h0, c0, w_ih, w_hh);
+  EXPECT_EQ(r.output.shape(), (Shape{0, 2, 4}));
+  EXPECT_ALL_CLOSE(r.h_n, h0, 0, 0);
+  EXPECT_ALL_CLOSE(r.c_n, c0, 0, 0);
+  (r.h_n * 3).sum().backward();
+  EXPECT_ALL_CLOSE(h0.grad(), full({2, 4}, 3), 0, 0);
+  EXPECT_ALL_CLOSE(w_hh.grad(), zeros({16, 4}), 0, 0);
+}
+
+TEST(RnnLayer, PartialGradientsMatchFullOnes) {
+  // Only w_hh and h0 need a gradient: the backward skips the rest and must agree.
+  const Inputs full = gradcheck_inputs(RnnMode::lstm, 4, 3, 3, 4);
+  run_flat(RnnMode::lstm, full, Tensor(), false).sum().backward();
+  Tensor h0 = full[1].detach().clone().requires_grad_();
+  Tensor w_hh = full[4].detach().clone().requires_grad_();
+  RnnLayerResult r = rnn_layer(RnnMode::lstm, full[0].detach(), h0, full[2].detach(),
+                               full[3].detach(), w_hh, full[5].detach(), full[6].detach());
+  (r.output.sum() + r.h_n.sum() + r.c_n.sum()).backward();
+  EXPECT_ALL_CLOSE(h0.grad(), full[1].grad(), 1e-12, 1e-12);
+  EXPECT_ALL_CLOSE(w_hh.grad(), full[4].grad(), 1e-12, 1e-12);
+}
+
+TEST(RnnLayer, LargeF32StepMatchesF64) {
+  // N * G * H above the threading threshold for LSTM and GRU, so that their fused passes run over
+  // threads (when there are several), and the vectorized exp/sigmoid/tanh over whole packs.
+  const int64_t steps = 3, batch = 96, input = 28, hidden = 128;
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const int64_t gh = gates_of(mode) * hidden;
+    Generator gen(11);
+    const Inputs values = {
+        randn({steps, batch, input}, DType::f64, &gen),
+        randn({batch, hidden}, DType::f64, &gen) * 0.5, randn({gh, input}, DType::f64, &gen) * 0.2,
+        randn({gh, hidden}, DType::f64, &gen) * 0.1, randn({gh}, DType::f64, &gen) * 0.1};
+    std::vector<Inputs> grads;
+    std::vector<Tensor> outputs;
+    for (DType dtype : {DType::f64, DType::f32}) {
+      Inputs in;
+      for (const Tensor& v : values) {
+        Tensor t = v.to(dtype).detach();
+        in.push_back(t.requires_grad_());
+      }
+      RnnLayerResult r = rnn_layer(mode, in[0], in[1], Tensor(), in[2], in[3], in[4], in[4]);
+      Generator weights(3);
+      (r.output * randn(r.output.shape(), dtype, &weights)).sum().backward();
+      outputs.push_back(r.output.to(DType::f64));
+      Inputs g;
+      for (const Tensor& t : in) g.push_back(t.grad().to(DType::f64));
+      grads.push_back(g);
+    }
+    EXPECT_ALL_CLOSE(outputs[1], outputs[0], 1e-4, 1e-5);
+    for (size_t i = 0; i < values.size(); ++i)
+      EXPECT_ALL_CLOSE(grads[1][i], grads[0][i], 1e-4, 1e-4);
+  }
+}
+
+TEST(RnnKernels, F32SigmoidAndTanhAreAccurate) {
+  // r and z are sigmoids of the inputs, n their tanh: the vectorized f32 functions (and the scalar
+  // tail, the width not being a multiple of the pack) against double precision.
+  std::vector<float> inputs;
+  for (double v = 1e-6; v < 40; v *= 1.013) inputs.insert(inputs.end(), {float(v), float(-v)});
+  inputs.insert(inputs.end(), {0.0f, 0.625f, -0.625f, 7.99f, -7.99f, 100.0f, -100.0f});
+  const int64_t h = static_cast<int64_t>(inputs.size());
+  const std::vector<float> gates = gru_gates_of(inputs);
+  double worst_sigmoid = 0, worst_tanh = 0;
+  for (int64_t j = 0; j < h; ++j) {
+    const double x = inputs[j], s = 1 / (1 + std::exp(-x)), t = std::tanh(x);
+    // Below the smallest normal f32 only the absolute error can be small (e^100 overflows, so
+    // sigmoid(-100) is 0).
+    constexpr double kSmallest = std::numeric_limits<float>::min();
+    for (float g : {gates[j], gates[h + j]}) {
+      if (s < kSmallest) {
+        EXPECT_LT(std::abs(g - s), kSmallest) << x;
+      } else {
+        worst_sigmoid = std::max(worst_sigmoid, std::abs(g - s) / s);
+      }
+    }
+    const double tanh_error = std::abs(gates[2 * h + j] - t);
+    worst_tanh = std::max(worst_tanh, t == 0 ? tanh_error : tanh_error / std::abs(t));
+  }
+  EXPECT_LT(worst_sigmoid, 1e-6);
+  EXPECT_LT(worst_tanh, 1e-6);
+  // NaN stays NaN through the vector paths (16 lanes: whole packs on any target).
+  for (float g : gru_gates_of(std::vector<float>(16, std::nanf("")))) EXPECT_TRUE(std::isnan(g));
+}
+
+TEST(RnnLayer, Errors) {
+  const Tensor x = zeros({5, 3, 4});
+  const Tensor w_ih = zeros({24, 4}), w_hh = zeros({24, 6}), b = zeros({24});
+  auto lstm = [&](const Tensor& xx, const Tensor& wi, const Tensor& wh, const Tensor& h0 = Tensor(),
+                  const Tensor& bias = Tensor(), const Tensor& mask = Tensor()) {
+    return error_message(
+        [&] { rnn_layer(RnnMode::lstm, xx, h0, Tensor(), wi, wh, bias, bias, mask); });
+  };
+  EXPECT_NE(lstm(zeros({5, 4}), w_ih, w_hh)
+                .find("rnn_layer: expected x of shape [T, N, I] (3 axes), got shape [5, 4]"),
+            std::string::npos);
+  EXPECT_NE(
+      lstm(x, w_ih, zeros({24})).find("expected w_hh of shape [G*H, H] (2 axes), got shape [24]"),
+      std::string::npos);
+  // A GRU's w_hh [18, 6] given to an LSTM.
+  const std::string wrong_gates = lstm(x, zeros({18, 4}), zeros({18, 6}));
+  EXPECT_NE(wrong_gates.find("w_hh of shape [18, 6] does not match mode lstm (4 gates: i, f, g, o)"
+                             " with hidden size 6"),
+            std::string::npos)
+      << wrong_gates;
+  EXPECT_NE(wrong_gates.find("expected shape [24, 6]"), std::string::npos);
+  EXPECT_NE(lstm(x, zeros({24, 5}), w_hh).find("w_ih of shape [24, 5] does not match"),
+            std::string::npos);
+  EXPECT_NE(lstm(x, w_ih, w_hh, Tensor(), zeros({20})).find("b_ih of shape [20] does not match"),
+            std::string::npos);
+  EXPECT_NE(lstm(x, w_ih, w_hh, zeros({3, 5})).find("h0 of shape [3, 5] does not match"),
+            std::string::npos);
+  EXPECT_NE(lstm(x, w_ih, w_hh, Tensor(), b, bool_mask(std::vector<bool>(15, true), {3, 5}))
+                .find("mask of shape [3, 5] does not match x of shape [5, 3, 4] ([T, N]); "
+                      "expected shape [5, 3]"),
+            std::string::npos);
+  EXPECT_NE(
+      lstm(x, w_ih, w_hh, Tensor(), b, ones({5, 3})).find("expected a bool mask, got dtype f32"),
+      std::string::npos);
+  EXPECT_NE(lstm(x, w_ih, zeros({24, 6}, DType::f64))
+                .find("w_hh has dtype f64 but x has dtype f32; expected the same dtype"),
+            std::string::npos);
+  EXPECT_NE(error_message([&] {
+              rnn_layer(RnnMode::gru, x, Tensor(), zeros({3, 6}), zeros({18, 4}), zeros({18, 6}));
+            }).find("c0 is a cell state, used by mode lstm only"),
+            std::string::npos);
+  EXPECT_NE(error_message([&] {
+              rnn_layer(RnnMode::rnn_tanh, zeros({5, 3, 4}, DType::i64), Tensor(), Tensor(),
+                        zeros({6, 4}), zeros({6, 6}));
+            }).find("expected a floating x (f32 or f64), got dtype i64"),
+            std::string::npos);
+}
