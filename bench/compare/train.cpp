@@ -52,7 +52,8 @@ struct Result {
 };
 
 const char* kUsage =
-    "usage: nabla_compare [--model mlp|cnn|lstm] [--batch-size N] [--epochs N] [--threads N] [--seed N] "
+    "usage: nabla_compare [--model mlp|cnn|lstm] [--batch-size N] [--epochs N] [--threads N] "
+    "[--seed N] "
     "[--data DIR]"
     " [--loop] [--f32-data]\n";
 

@@ -44,8 +44,7 @@ nn::ModulePtr make_recurrent(const LayerArgs& args, const std::string& type) {
   if (type == "LSTM") return std::make_shared<nn::LSTM>(units, options);
   if (type == "GRU") return std::make_shared<nn::GRU>(units, options);
   if (type == "SimpleRNN") return std::make_shared<nn::SimpleRNN>(units, options);
-  const RnnMode mode =
-      options.nonlinearity == "relu" ? RnnMode::rnn_relu : RnnMode::rnn_tanh;
+  const RnnMode mode = options.nonlinearity == "relu" ? RnnMode::rnn_relu : RnnMode::rnn_tanh;
   return std::make_shared<nn::Recurrent>(mode, units, options, "RNN");
 }
 

@@ -7,23 +7,14 @@
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/vector_math.hpp"
 
 namespace nabla::kernels::cpu {
 
 namespace {
 
 // A cell spends its elementwise time in its nonlinearities (three sigmoids and two tanh per LSTM
-// unit and step). std::exp and std::tanh are opaque calls, and a scalar polynomial with range
-// clamps does not vectorize under -ftrapping-math, so the loops are written on GCC vector types as
-// wide as the target's registers (the f32 math is nabla's own, below).
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
-
+// unit and step): the loops work on vector packs (vector_math.hpp) with nabla's own f32 math.
 // What a loop body works on: a whole pack (one vector) or, at the end of a row whose length is
 // not a multiple of the pack width, one element (a scalar of T: the bodies are written so that
 // they compile for both; a partial vector would need a variable-size copy, a library call).
@@ -49,32 +40,6 @@ struct Pack {
 };
 using FloatV = Pack<float>::V;
 using DoubleV = Pack<double>::V;
-
-// Cephes' expf, the same as softmax.cpp's: x = n*ln2 + r, |r| <= ln2/2, a degree-6 polynomial for
-// e^r and 2^n built in the exponent bits in two factors; within about 1 ulp of std::exp. Inputs are
-// clamped to [-104, 89]: e^-104 rounds to 0 and e^89 overflows to inf, as they should.
-[[gnu::always_inline]] inline FloatV exp_pack(FloatV x) {
-  typedef int32_t I __attribute__((vector_size(kVectorBytes)));
-  const FloatV low = Pack<float>::broadcast(-104.0f), high = Pack<float>::broadcast(89.0f);
-  const FloatV round = Pack<float>::broadcast(12582912.0f);  // 1.5 * 2^23 rounds to an integer
-  FloatV xc = x < low ? low : x;                             // NaN passes through both selects
-  xc = xc > high ? high : xc;
-  const FloatV t = xc * 1.44269504088896341f + round;
-  const FloatV n = t - round;
-  FloatV r = xc - n * 0.693359375f;  // ln2 in two parts so that n * hi is exact
-  r = r - n * -2.12194440e-4f;
-  FloatV p = Pack<float>::broadcast(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const FloatV e_r = p * r * r + r + 1.0f;
-  const I n_int = std::bit_cast<I>(t) - std::bit_cast<I>(round);
-  const I n_half = n_int >> 1, n_rest = n_int - n_half;
-  return e_r * std::bit_cast<FloatV>((n_half + 127) << 23) *
-         std::bit_cast<FloatV>((n_rest + 127) << 23);
-}
 
 // 1 / (1 + e^-x): a few ulp, down to the smallest results (e^-x overflowing gives exactly 0).
 [[gnu::always_inline]] inline FloatV sigmoid_pack(FloatV x) { return 1.0f / (1.0f + exp_pack(-x)); }

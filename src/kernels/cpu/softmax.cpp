@@ -7,23 +7,13 @@
 #include <limits>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/vector_math.hpp"
 
 namespace nabla::kernels::cpu {
 
 namespace {
 
-// Softmax spends its time in exp. std::exp is an opaque library call, and a polynomial exp written
-// as scalar code does not vectorize either: its range clamps are comparisons, which GCC will not
-// if-convert under the default -ftrapping-math. So the exp loops use GCC vector types explicitly,
-// as wide as the target's registers (no ABI change for the internal functions taking them).
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
-
+// Packs of T as wide as the registers (vector_math.hpp); the f32 exp is exp_pack there.
 template <class T>
 struct Pack {
   typedef T V __attribute__((vector_size(kVectorBytes)));
@@ -50,32 +40,7 @@ struct Pack {
   }
 };
 
-// Cephes' expf: x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and 2^n built in
-// the exponent bits (as two factors, so that results down to subnormals and up to overflow come out
-// right); within about 1 ulp of std::exp. exp(-inf) = 0, exp(inf) = inf, NaN stays NaN.
-[[gnu::always_inline]] inline Pack<float>::V exp_pack(Pack<float>::V x) {
-  using P = Pack<float>;
-  typedef int32_t I __attribute__((vector_size(kVectorBytes)));
-  const P::V low = P::broadcast(-104.0f), high = P::broadcast(89.0f);  // e^-104 rounds to 0
-  const P::V round = P::broadcast(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-  P::V xc = x < low ? low : x;                   // NaN passes through both selects
-  xc = xc > high ? high : xc;
-  const P::V t = xc * 1.44269504088896341f + round;
-  const P::V n = t - round;
-  P::V r = xc - n * 0.693359375f;  // ln2 in two parts so that n * hi is exact
-  r = r - n * -2.12194440e-4f;
-  P::V p = P::broadcast(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const P::V e_r = p * r * r + r + 1.0f;
-  const I n_int = std::bit_cast<I>(t) - std::bit_cast<I>(round);
-  const I n_half = n_int >> 1, n_rest = n_int - n_half;
-  return e_r * std::bit_cast<P::V>((n_half + 127) << 23) *
-         std::bit_cast<P::V>((n_rest + 127) << 23);
-}
+using cpu::exp_pack;  // the f32 one (vector_math.hpp), beside the f64 one below
 // f64 is the precision path (gradient checks): the library's exp, lane by lane.
 inline Pack<double>::V exp_pack(Pack<double>::V x) {
   for (int64_t i = 0; i < Pack<double>::kLanes; ++i) x[i] = std::exp(x[i]);
