@@ -47,8 +47,8 @@ void print_test_result(const train::EvaluationReport& report) {
 struct RunData {
   Tensor x_train, y_train, x_test, y_test;
   std::string source;
-  std::vector<std::string> class_names;  // empty: from the data folder (images)
-  std::string tokenizer_json;            // text tasks
+  std::vector<std::string> class_names{};  // empty: from the data folder (images)
+  std::string tokenizer_json{};            // text tasks
 };
 
 RunData load_run_data(const TrainOptions& options, const io::ModelSpec& spec,
