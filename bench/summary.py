@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes nabla_bench's JSON output (medians of the repetitions) as the headline figures:
-the measured FMA peak, GEMM GFLOP/s and % of that peak, the CNN workload's convolutions and the MLP
-training-step time."""
+the measured FMA peak, GEMM GFLOP/s and % of that peak, the CNN workload's convolutions, the LSTM
+layer and the MLP training-step time."""
 import json
 import re
 import sys
@@ -57,6 +57,10 @@ def main():
             ms = b["real_time"] / (1000 if b["time_unit"] == "us" else 1)
             print(f"  conv2d {b['label']}, {what}, {a['threads']} thread(s): {ms:.2f} ms "
                   f"({b['GFLOPs']:.1f} GFLOP/s)")
+    for a, b in by_kind.get("BM_LstmForwardBackward", []):
+        ms = b["real_time"] / (1000 if b["time_unit"] == "us" else 1)
+        print(f"  LSTM(128) fwd+bwd, 28 steps x batch 64 x 28 features, {a['threads']} thread(s): "
+              f"{ms:.2f} ms")
     for a, b in by_kind.get("BM_MlpTrainStep", []):
         us = b["real_time"] if b["time_unit"] == "us" else b["real_time"] / 1000
         print(f"  MLP 784-128-10 train step (fwd+bwd+Adam), batch {a['batch']}, "
