@@ -22,6 +22,7 @@
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/reduce.hpp"
 #include "nabla/ops.hpp"
 
 namespace nabla {
@@ -329,14 +330,14 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
   }
   if (wants[5]) {
     grads[5] = make_tensor({gw}, dtype);
-    cpu::column_sums(dg, rows, gw, grads[5].data<T>());
+    cpu::sum_rows_into(dg, rows, gw, grads[5].data<T>());
   }
   if (wants[6]) {
     grads[6] = make_tensor({gw}, dtype);
     if (!gru && wants[5]) {
       std::copy_n(grads[5].data<T>(), gw, grads[6].data<T>());
     } else {
-      cpu::column_sums(dhh.data<T>(), rows, gw, grads[6].data<T>());
+      cpu::sum_rows_into(dhh.data<T>(), rows, gw, grads[6].data<T>());
     }
   }
   return grads;

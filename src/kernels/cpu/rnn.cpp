@@ -327,31 +327,6 @@ void rnn_step_backward(RnnCell cell, const RnnStepBackward<T>& step) {
 }
 
 template <class T>
-void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
-  // Column blocks go to threads, each summing its columns over all rows in the same order, so
-  // the result does not depend on the thread count. f32 partial sums over kRowBlock rows are
-  // added into double totals, keeping long sums accurate.
-  constexpr int64_t kColBlock = 64, kRowBlock = 128;
-  const int64_t blocks = (cols + kColBlock - 1) / kColBlock;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * kColBlock, w = std::min(kColBlock, cols - c0);
-    double total[kColBlock] = {};
-    T part[kColBlock];
-    for (int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
-      std::fill_n(part, w, T(0));
-      for (int64_t r = r0; r < std::min(rows, r0 + kRowBlock); ++r) {
-        const T* row = m + r * cols + c0;
-#pragma omp simd
-        for (int64_t c = 0; c < w; ++c) part[c] += row[c];
-      }
-      for (int64_t c = 0; c < w; ++c) total[c] += static_cast<double>(part[c]);
-    }
-    for (int64_t c = 0; c < w; ++c) out[c0 + c] = static_cast<T>(total[c]);
-  }
-}
-
-template <class T>
 void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
   // Square tiles, so that a tile's source rows and destination rows stay in L1; reading along the
   // source rows measured faster than writing along the destination's.
@@ -372,8 +347,6 @@ template void rnn_step_forward<float>(RnnCell, const RnnStepForward<float>&);
 template void rnn_step_forward<double>(RnnCell, const RnnStepForward<double>&);
 template void rnn_step_backward<float>(RnnCell, const RnnStepBackward<float>&);
 template void rnn_step_backward<double>(RnnCell, const RnnStepBackward<double>&);
-template void column_sums<float>(const float*, int64_t, int64_t, float*);
-template void column_sums<double>(const double*, int64_t, int64_t, double*);
 template void transpose<float>(const float*, int64_t, int64_t, float*);
 template void transpose<double>(const double*, int64_t, int64_t, double*);
 

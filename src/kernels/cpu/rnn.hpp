@@ -64,10 +64,6 @@ void rnn_step_forward(RnnCell cell, const RnnStepForward<T>& step);
 template <class T>
 void rnn_step_backward(RnnCell cell, const RnnStepBackward<T>& step);
 
-// out[c] = sum over rows of m[r, c] for a contiguous [rows, cols] matrix (bias gradients).
-template <class T>
-void column_sums(const T* m, int64_t rows, int64_t cols, T* out);
-
 // dst [cols, rows] = src [rows, cols]^T, both contiguous. The weight gradients sum over the
 // T*N rows of the gate gradients; oneDNN's sgemm is markedly slower with its first operand
 // transposed, so they are computed as (X^T) dG from a transposed copy of the small X.
