@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev            # GEMM and convolution (oneDNN)
+  ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL; Debian only recommends it
   zlib1g-dev             # gzip-compressed IDX files
   nlohmann-json3-dev     # model specs, safetensors headers, reference data
   libcli11-dev           # the nabla command line
