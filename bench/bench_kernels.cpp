@@ -136,6 +136,10 @@ const std::vector<GemmShape>& gemm_shapes() {
       {"fc2 dh g@W2 32x10x128", false, false, 32, 128, 10},
       {"fc1 fwd x@W1^T 256x784x128", false, true, 256, 128, 784},
       {"fc1 dW g^T@x 128x256x784", true, false, 128, 784, 256},
+      // The bench CNN's second convolution (32 -> 64, 3x3 on 13x13), one image per product.
+      {"conv2 fwd W@cols 64x121x288", false, false, 64, 121, 288},
+      {"conv2 dx W^T@g 288x121x64", true, false, 288, 121, 64},
+      {"conv2 dW cols@g^T 289x64x121", false, true, 289, 64, 121},
   };
   return shapes;
 }
@@ -168,7 +172,7 @@ void BM_Gemm(benchmark::State& state) {
 }
 BENCHMARK(BM_Gemm)
     ->ArgNames({"shape", "threads"})
-    ->ArgsProduct({benchmark::CreateDenseRange(0, 9, 1), {1, 2}})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, 12, 1), {1, 2}})
     ->MinTime(kMinTime)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
