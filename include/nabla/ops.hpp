@@ -118,6 +118,9 @@ struct ConvOptions {
   // "" (use `padding`), "valid" (no padding) or "same" (Keras/TensorFlow: output size
   // ceil(in / stride); when the total padding of an axis is odd the extra zero goes after).
   std::string padding_mode{};
+  // relu(conv(x) + bias) in the same pass over the output (what Conv2D(activation="relu") runs):
+  // values and gradients are those of relu applied after, without a pass of its own.
+  bool fused_relu = false;
 };
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const ConvOptions& options = {});

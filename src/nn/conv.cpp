@@ -116,9 +116,13 @@ Tensor Conv::forward_channels_first(const Tensor& x) {
   check_input(type_name_, x, rank_, weight_.defined() ? options_.in_channels : -1);
   if (!weight_.defined()) build_parameters(x.size(1), param_dtype(x));
   const Tensor input = is_floating(x.dtype()) ? x : x.to(weight_.dtype());
-  Tensor y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, op_options())
-                        : nabla::conv2d(input, weight_, bias_, op_options());
-  return options_.activation.empty() ? y : nabla::activation(y, options_.activation);
+  nabla::ConvOptions o = op_options();
+  // relu runs inside the convolution's own pass (Keras's Conv2D(..., activation="relu")).
+  o.fused_relu = options_.activation == "relu";
+  Tensor y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, o)
+                        : nabla::conv2d(input, weight_, bias_, o);
+  return options_.activation.empty() || o.fused_relu ? y
+                                                     : nabla::activation(y, options_.activation);
 }
 
 std::string Conv::extra_repr() const {

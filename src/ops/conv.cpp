@@ -12,6 +12,7 @@
 #include "core/dispatch.hpp"
 #include "core/tensor_impl.hpp"
 #include "nabla/ops.hpp"
+#include "ops/elementwise.hpp"
 
 namespace nabla {
 
@@ -191,9 +192,22 @@ ConvSaved save_for_backward(const ConvGeometry& g, const Tensor& x, const Tensor
   return s;
 }
 
-// Gradients of conv(x, weight) + bias for grad_y of the output's shape.
-std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y) {
-  const Tensor gy = dense(grad_y);
+// relu's gradient for a convolution with a fused relu: grad where the output is positive.
+Tensor relu_grad(const Tensor& grad, const Tensor& relu_out) {
+  return map2(grad, relu_out, "conv relu backward",
+              [](auto g, auto out) { return out > 0 ? g : decltype(g)(0); });
+}
+
+// Gradients of conv(x, weight) + bias -- or of relu(conv(x, weight) + bias), with the saved
+// output relu_out -- for grad_y of the output's shape.
+std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y,
+                                  Tensor relu_out = Tensor()) {
+  Tensor gy = dense(grad_y);
+  if (relu_out.defined() && (s.grad_x || !s.grad_weight)) {
+    // Several passes read the masked gradient (or no kernel takes the mask): mask it once.
+    gy = relu_grad(gy, relu_out);
+    relu_out = Tensor();
+  }
   const ConvGeometry& g = s.geometry;
   Tensor gx, gw, gb;
   dispatch_floating(s.dtype, "conv backward", [&](auto tag) {
@@ -205,8 +219,9 @@ std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y) {
     if (s.grad_bias) gb = make_tensor({g.out_channels}, s.dtype);
     if (s.grad_weight) {
       gw = make_tensor(s.weight_shape, s.dtype);
-      kernels::cpu::conv2d_backward_weights<T>(g, s.x.data<T>(), gy.data<T>(), gw.data<T>(),
-                                               gb.defined() ? gb.data<T>() : nullptr);
+      kernels::cpu::conv2d_backward_weights<T>(
+          g, s.x.data<T>(), gy.data<T>(), gw.data<T>(), gb.defined() ? gb.data<T>() : nullptr,
+          kernels::cpu::ConvAlgorithm::automatic, data_or_null<T>(relu_out));
     } else if (s.grad_bias) {
       kernels::cpu::conv_bias_grad<T>(gy.data<T>(), g.batch, g.out_channels, g.out_h * g.out_w,
                                       gb.data<T>());
@@ -242,13 +257,19 @@ Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor y = make_tensor(out_shape, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::conv2d_forward<T>(g, xc.data<T>(), wc.data<T>(), data_or_null<T>(bc),
-                                    y.data<T>());
+    kernels::cpu::conv2d_forward<T>(g, xc.data<T>(), wc.data<T>(), data_or_null<T>(bc), y.data<T>(),
+                                    kernels::cpu::ConvAlgorithm::automatic, options.fused_relu);
   });
   if (needs_grad({x, weight, bias})) {
-    record(spatial == 1 ? "Conv1dBackward" : "Conv2dBackward", {x, weight, bias}, {y},
-           [s = save_for_backward(g, x, xc, weight, wc, bias)](auto& grads) {
-             return conv_backward(s, grads[0]);
+    const char* node = options.fused_relu
+                           ? (spatial == 1 ? "Conv1dReluBackward" : "Conv2dReluBackward")
+                           : (spatial == 1 ? "Conv1dBackward" : "Conv2dBackward");
+    // With a fused relu, the output (detached: no cycle through its own node) masks the gradient
+    // as relu's backward does, before the convolution's.
+    record(node, {x, weight, bias}, {y},
+           [s = save_for_backward(g, x, xc, weight, wc, bias),
+            relu_out = options.fused_relu ? y.detach() : Tensor()](auto& grads) {
+             return conv_backward(s, grads[0], relu_out);
            });
   }
   return y;

@@ -268,6 +268,49 @@ TEST(Conv2d, F32MatchesF64AtCnnSizes) {
   }
 }
 
+// relu fused into the convolution (what Conv2D(activation="relu") runs) gives relu(conv2d(...))
+// and its gradients, on the im2col path (1 -> 8 channels), oneDNN's blocked path with a relu
+// post-op (32 -> 64), and in f64; with and without the input's gradient (without it, the weight
+// gradient masks grad_y itself: per image on the im2col path).
+TEST(Conv2d, FusedReluMatchesReluAfter) {
+  for (const auto& [x_shape, w_shape] :
+       {std::pair<Shape, Shape>{{3, 1, 12, 12}, {8, 1, 3, 3}}, {{2, 32, 9, 9}, {64, 32, 3, 3}}}) {
+    for (const auto& [dtype, input_grad] : {std::pair{DType::f32, true},
+                                            {DType::f32, false},
+                                            {DType::f64, true},
+                                            {DType::f64, false}}) {
+      SCOPED_TRACE(::testing::PrintToString(w_shape) + " " + ::testing::PrintToString(dtype) +
+                   (input_grad ? " with" : " without") + " the input's gradient");
+      Generator gen(11);
+      const Tensor x0 = randn(x_shape, dtype, &gen), w0 = randn(w_shape, dtype, &gen);
+      const Tensor b0 = randn({w_shape[0]}, dtype, &gen);
+      Tensor outs[2];
+      std::vector<Tensor> grads[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Inputs in{x0.detach().requires_grad_(input_grad), w0.detach().requires_grad_(),
+                  b0.detach().requires_grad_()};
+        outs[fused] = fused ? conv2d(in[0], in[1], in[2], {.padding = {1}, .fused_relu = true})
+                            : relu(conv2d(in[0], in[1], in[2], {.padding = {1}}));
+        // A gradient that differs per element, so that a wrong mask shows.
+        (outs[fused] * arange(0, outs[fused].numel(), 1, dtype).reshape(outs[fused].shape()))
+            .sum()
+            .backward();
+        for (const Tensor& t : in) grads[fused].push_back(t.grad());
+      }
+      EXPECT_GT(sum(eq(outs[1], zeros_like(outs[1]))).item(), 0);  // the relu did clip
+      EXPECT_ALL_CLOSE(outs[1], outs[0], 1e-6, 1e-6);
+      EXPECT_EQ(grads[1][0].defined(), input_grad);
+      for (int i = input_grad ? 0 : 1; i < 3; ++i)
+        EXPECT_ALL_CLOSE(grads[1][i], grads[0][i], 1e-5, 1e-5);
+    }
+  }
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], in[2], {.stride = {2}, .padding = {1}, .fused_relu = true});
+      },
+      {leaf({2, 3, 6, 5}, 21), leaf({4, 3, 3, 3}, 22), leaf({4}, 23)});
+}
+
 // The automatic f32 paths give bit-identical results on 1 and 2 threads (the weight gradient sums
 // its batch in fixed chunks; oneDNN's direct forward and input gradient do not split sums).
 TEST(Conv2d, SameResultsOnAnyThreadCount) {

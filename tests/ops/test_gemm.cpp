@@ -36,8 +36,8 @@ void check(const Case& c, uint32_t seed) {
   for (float& v : C) v = c.beta == 0.f ? std::numeric_limits<float>::quiet_NaN() : dist(rng);
   std::vector<double> A64(A.begin(), A.end()), B64(B.begin(), B.end()), C64(C.begin(), C.end());
   if (c.beta == 0.f) std::fill(C64.begin(), C64.end(), 0.0);  // beta = 0: C is never read
-  gemm(c.trans_a, c.trans_b, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta,
-       C.data(), ldc);
+  gemm(c.trans_a, c.trans_b, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(),
+       ldc);
   gemm(c.trans_a, c.trans_b, c.M, c.N, c.K, double(c.alpha), A64.data(), lda, B64.data(), ldb,
        double(c.beta), C64.data(), ldc);
   const double tolerance = 1e-5 * std::sqrt(static_cast<double>(c.K)) * 4;

@@ -144,7 +144,8 @@ void for_each_task(const ConvGeometry& g, int64_t tasks, const F& f) {
 }
 
 template <class T>
-void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y) {
+void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y,
+                    bool relu) {
   const GroupDims d(g);
   const bool pointwise = is_pointwise(g);
   for_each_task(g, g.batch * g.groups, [&](int64_t task) {
@@ -165,6 +166,9 @@ void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T*
     }
     gemm(false, false, d.cout, d.plane, d.k, T(1), weight + group * d.cout * d.k, d.k, cols,
          d.plane, beta, yg, d.plane);
+    if (relu) {  // while the group's output is still in cache; `v < 0 ? 0 : v` keeps NaN
+      for (int64_t i = 0; i < d.cout * d.plane; ++i) yg[i] = yg[i] < T(0) ? T(0) : yg[i];
+    }
   });
 }
 
@@ -197,9 +201,15 @@ constexpr int64_t kWeightGradChunks = 8;
 // transposed product, whose long inner dimension (output positions) and wide output suit gemm
 // even when the kernel has few entries (k = 9 for a 3x3 kernel on one channel). With a bias, the
 // columns get a last row of ones, so that the same product also yields the bias gradient.
+// relu's gradient: grad where the relu's output is positive, else 0.
+template <class T>
+void relu_mask(int64_t n, const T* grad, const T* relu_out, T* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = relu_out[i] > T(0) ? grad[i] : T(0);
+}
+
 template <class T>
 void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
-                             T* grad_bias) {
+                             T* grad_bias, const T* relu_out) {
   const GroupDims d(g);
   const int64_t rows = d.k + (grad_bias != nullptr ? 1 : 0);
   const int64_t block = rows * d.cout, size = block * g.groups;
@@ -213,7 +223,13 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y,
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t group = 0; group < g.groups; ++group) {
         im2col(x + (n * g.in_channels + group * d.cin) * d.in_plane, d.cin, g, cols);
-        const T* gy = grad_y + (n * g.out_channels + group * d.cout) * d.plane;
+        const int64_t offset = (n * g.out_channels + group * d.cout) * d.plane;
+        const T* gy = grad_y + offset;
+        if (relu_out != nullptr) {
+          T* masked = scratch<T, 3>(d.cout * d.plane);
+          relu_mask(d.cout * d.plane, gy, relu_out + offset, masked);
+          gy = masked;
+        }
         gemm(false, true, rows, d.cout, d.plane, T(1), cols, d.plane, gy, d.plane,
              n == begin ? T(0) : T(1), partials + chunk * size + group * block, d.cout);
       }
@@ -273,6 +289,7 @@ struct PrimitiveKey {
   ConvPass pass;
   bool bias;
   bool blocked;
+  bool relu;  // forward only: relu as a post-op on the output
   int threads;
   auto operator<=>(const PrimitiveKey&) const = default;
 };
@@ -321,8 +338,8 @@ struct CachedConv {
   std::vector<Arg> args;
 };
 
-dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias,
-                                                     bool blocked) {
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias, bool blocked,
+                                                     bool relu = false) {
   auto layout = [&](const memory::desc& d) { return blocked ? any_layout(d) : d; };
   const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
       padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
@@ -335,7 +352,13 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool
            : dnnl::convolution_forward::desc(kind, algorithm, layout(input_desc(g)),
                                              layout(weights_desc(g)), layout(output_desc(g)),
                                              strides, dilates, padding_l, padding_r);
-  return dnnl::convolution_forward::primitive_desc(desc, onednn::engine());
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return dnnl::convolution_forward::primitive_desc(desc, attr, onednn::engine());
 }
 
 CachedConv create_conv(const PrimitiveKey& key) {
@@ -347,7 +370,7 @@ CachedConv create_conv(const PrimitiveKey& key) {
   CachedConv conv;
   dnnl::primitive_desc_base pd;
   if (key.pass == ConvPass::forward) {
-    const auto fwd = forward_pd(g, key.bias, key.blocked);
+    const auto fwd = forward_pd(g, key.bias, key.blocked, key.relu);
     conv.primitive = dnnl::convolution_forward(fwd);
     pd = fwd;
   } else if (key.pass == ConvPass::backward_data) {
@@ -406,9 +429,9 @@ CachedConv cached_conv(const PrimitiveKey& key) {
 // Runs a pass on nabla's buffers (`buffers`: argument id -> plain data). Arguments in another
 // layout go through temporaries from the caching allocator, reordered in before and out after.
 void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, bool blocked,
-             const std::unordered_map<int, const float*>& buffers) {
+             bool relu, const std::unordered_map<int, const float*>& buffers) {
   try {
-    const CachedConv conv = cached_conv({g, pass, bias, blocked, omp_get_max_threads()});
+    const CachedConv conv = cached_conv({g, pass, bias, blocked, relu, omp_get_max_threads()});
     const dnnl::engine& engine = onednn::engine();
     dnnl::stream& stream = onednn::stream();
     std::unordered_map<int, memory> args;
@@ -440,16 +463,16 @@ void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, 
 }
 
 void forward_onednn(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
-                    float* y, bool blocked) {
+                    float* y, bool blocked, bool relu) {
   std::unordered_map<int, const float*> buffers{
       {DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, y}};
   if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
-  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, blocked, buffers);
+  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, blocked, relu, buffers);
 }
 
 void backward_data_onednn(const ConvGeometry& g, const float* grad_y, const float* weight,
                           float* grad_x, bool blocked) {
-  execute("conv2d backward (input)", g, ConvPass::backward_data, false, blocked,
+  execute("conv2d backward (input)", g, ConvPass::backward_data, false, blocked, false,
           {{DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DIFF_SRC, grad_x}});
 }
 
@@ -459,7 +482,7 @@ void backward_weights_onednn(const ConvGeometry& g, const float* x, const float*
       {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
   if (grad_bias != nullptr) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
   execute("conv2d backward (weights)", g, ConvPass::backward_weights, grad_bias != nullptr, blocked,
-          buffers);
+          false, buffers);
 }
 
 // ---- choosing the implementation ----
@@ -467,11 +490,12 @@ void backward_weights_onednn(const ConvGeometry& g, const float* x, const float*
 enum class Path { im2col, onednn_plain, onednn_blocked };
 
 // The implementation of a pass. `automatic` follows the measurements of bench/bench_kernels.cpp
-// (BM_Conv2dKernel) at a small CNN's shapes on AVX2, summarized in docs/architecture.md:
-// oneDNN's direct convolution on blocked layouts, reorders included, is the fastest forward and
-// input gradient when groups have many channels (32 -> 64: 15-25% ahead of im2col + sgemm) but
-// 2-5x slower than im2col with few (1 -> 32); im2col + sgemm is the fastest weight gradient at
-// both shapes; oneDNN on plain layouts (its own gemm convolution) is never the fastest.
+// (BM_Conv2dKernel) at a small CNN's shapes, summarized in docs/architecture.md: oneDNN's direct
+// convolution on blocked layouts, reorders included, is the fastest forward and input gradient
+// when groups have many channels (32 -> 64: 15-40% ahead of im2col + sgemm) but up to 9x slower
+// than im2col with few (1 -> 32); for the weight gradient of many channels it is also the fastest
+// with its AVX-512 kernels (28% ahead) but 15% behind im2col with its AVX2 ones; oneDNN on plain
+// layouts (its own gemm convolution) is never the fastest.
 Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
   switch (algorithm) {
     case ConvAlgorithm::onednn:
@@ -488,8 +512,8 @@ Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
                     g.out_channels >= kMinBlockedChannels;
   // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
   const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
-  return pass != ConvPass::backward_weights && wide && padding_ok ? Path::onednn_blocked
-                                                                  : Path::im2col;
+  const bool pass_ok = pass != ConvPass::backward_weights || onednn::has_avx512();
+  return wide && padding_ok && pass_ok ? Path::onednn_blocked : Path::im2col;
 }
 
 // f64 has no oneDNN convolution; asking for one is a caller's error.
@@ -502,16 +526,16 @@ void check_f64_algorithm(ConvAlgorithm algorithm) {
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y,
-                    ConvAlgorithm algorithm) {
+                    ConvAlgorithm algorithm, bool relu) {
   if (g.output_numel() == 0) return;
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::forward, algorithm);
     if (path != Path::im2col)
-      return forward_onednn(g, x, weight, bias, y, path == Path::onednn_blocked);
+      return forward_onednn(g, x, weight, bias, y, path == Path::onednn_blocked, relu);
   } else {
     check_f64_algorithm(algorithm);
   }
-  forward_im2col(g, x, weight, bias, y);
+  forward_im2col(g, x, weight, bias, y, relu);
 }
 
 template <class T>
@@ -530,7 +554,7 @@ void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weigh
 
 template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
-                             T* grad_bias, ConvAlgorithm algorithm) {
+                             T* grad_bias, ConvAlgorithm algorithm, const T* relu_out) {
   if (g.batch == 0) {  // an empty batch contributes nothing
     std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
     if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
@@ -538,13 +562,25 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
   }
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::backward_weights, algorithm);
-    if (path != Path::im2col)
+    if (path != Path::im2col) {
+      Tensor masked;
+      if (relu_out != nullptr) {  // oneDNN reads the whole gradient: mask a copy first
+        masked = make_tensor({g.output_numel()}, DType::f32);
+        const int64_t n = g.output_numel();
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+        for (int64_t chunk = 0; chunk < n; chunk += 4096) {
+          relu_mask(std::min<int64_t>(4096, n - chunk), grad_y + chunk, relu_out + chunk,
+                    masked.data<float>() + chunk);
+        }
+        grad_y = masked.data<float>();
+      }
       return backward_weights_onednn(g, x, grad_y, grad_weight, grad_bias,
                                      path == Path::onednn_blocked);
+    }
   } else {
     check_f64_algorithm(algorithm);
   }
-  backward_weights_im2col(g, x, grad_y, grad_weight, grad_bias);
+  backward_weights_im2col(g, x, grad_y, grad_weight, grad_bias, relu_out);
 }
 
 template <class T>
@@ -568,11 +604,11 @@ void add_channel_bias(T* y, const T* bias, int64_t batch, int64_t channels, int6
 
 #define NABLA_INSTANTIATE_CONV(T)                                                           \
   template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,    \
-                                  ConvAlgorithm);                                           \
+                                  ConvAlgorithm, bool);                                     \
   template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,        \
                                         ConvAlgorithm);                                     \
   template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*, \
-                                           ConvAlgorithm);                                  \
+                                           ConvAlgorithm, const T*);                        \
   template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                 \
   template void add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t);
 NABLA_INSTANTIATE_CONV(float)

@@ -48,10 +48,10 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dil
 // out), and im2col + gemm.
 enum class ConvAlgorithm { automatic, onednn, onednn_blocked, im2col };
 
-// y = conv(x, weight) + bias; bias may be null.
+// y = conv(x, weight) + bias, then relu(y) if `relu`; bias may be null.
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y,
-                    ConvAlgorithm algorithm = ConvAlgorithm::automatic);
+                    ConvAlgorithm algorithm = ConvAlgorithm::automatic, bool relu = false);
 
 // grad_x = the gradient of conv(x, weight) with respect to x for grad_y (overwritten).
 template <class T>
@@ -59,9 +59,12 @@ void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weigh
                           ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
 // grad_weight (and grad_bias = the sum of grad_y over batch and space, unless null), overwritten.
+// With `relu_out` (the output of a convolution with a fused relu), grad_y is first masked where
+// relu_out is not positive: per image in cache on the im2col path, as a masked copy otherwise.
 template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
-                             T* grad_bias, ConvAlgorithm algorithm = ConvAlgorithm::automatic);
+                             T* grad_bias, ConvAlgorithm algorithm = ConvAlgorithm::automatic,
+                             const T* relu_out = nullptr);
 
 // grad_bias[c] = sum over n and p of grad_y[n, c, p] (grad_y is [batch, channels, spatial]).
 template <class T>

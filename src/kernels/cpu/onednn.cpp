@@ -10,6 +10,15 @@ const dnnl::engine& engine() {
   return *kEngine;
 }
 
+bool has_avx512() {
+  static const bool kAvx512 = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+    return (isa & avx512) == avx512;  // the ISA values are nested bit masks
+  }();
+  return kAvx512;
+}
+
 dnnl::stream& stream() {
   thread_local dnnl::stream stream(engine());
   return stream;

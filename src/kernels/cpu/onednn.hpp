@@ -16,6 +16,10 @@ const dnnl::engine& engine();
 // the engine are shared.
 dnnl::stream& stream();
 
+// Whether oneDNN runs its AVX-512 kernels on this CPU (its effective ISA includes avx512_core):
+// which convolution path is fastest differs between those and the AVX2 ones (conv.cpp, choose()).
+bool has_avx512();
+
 // Throws nabla::Error for a failed oneDNN call: "<what>: oneDNN error: <status and message>".
 [[noreturn]] void throw_error(const std::string& what, const dnnl::error& error);
 
