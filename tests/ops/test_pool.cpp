@@ -163,6 +163,39 @@ TEST(MaxPool2d, TiesGiveTheGradientToTheFirstMaximum) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1, 0, 1, 1, 0, 0, 0, 0}));
 }
 
+// f32 2x2 pooling runs its own (vectorized, where AVX-512 is) code: it must pick the same values
+// and positions as the f64 scalar code, for row lengths under, at and over a vector of outputs,
+// with ties (small integers) and NaNs among the values.
+TEST(MaxPool2d, F32TwoByTwoMatchesTheF64Path) {
+  Generator gen(4);
+  for (const Shape& shape : {Shape{2, 3, 6, 5}, Shape{1, 2, 26, 26}, Shape{1, 1, 5, 33},
+                             Shape{1, 1, 4, 64}, Shape{1, 1, 3, 70}}) {
+    SCOPED_TRACE(::testing::PrintToString(shape));
+    std::vector<double> values = randn(shape, DType::f64, &gen).to_vector<double>();
+    for (double& v : values) v = std::floor(2 * v);  // few distinct values: many ties
+    for (size_t i = 0; i < values.size(); i += 7) values[i] = std::nan("");
+    Tensor xs[2] = {from_vector(values, shape).to(DType::f32).requires_grad_(),
+                    from_vector(values, shape).requires_grad_()};
+    Tensor ys[2];
+    for (int k = 0; k < 2; ++k) {
+      ys[k] = max_pool2d(xs[k], {2});
+      mul(ys[k], arange(1, ys[k].numel() + 1, 1, ys[k].dtype()).reshape(ys[k].shape()))
+          .sum()
+          .backward();
+    }
+    const auto y32 = ys[0].to(DType::f64).to_vector<double>(), y64 = ys[1].to_vector<double>();
+    ASSERT_EQ(y32.size(), y64.size());
+    for (size_t i = 0; i < y32.size(); ++i) {
+      if (std::isnan(y64[i])) {
+        EXPECT_TRUE(std::isnan(y32[i])) << i;
+      } else {
+        EXPECT_EQ(y32[i], y64[i]) << i;
+      }
+    }
+    EXPECT_EQ(xs[0].grad().to(DType::f64).to_vector<double>(), xs[1].grad().to_vector<double>());
+  }
+}
+
 TEST(Pool2d, ThreadedKernelsMatchAPlainLoop) {
   // Large enough to run over the thread pool; odd planes exercise the partial windows.
   Generator gen(9);
