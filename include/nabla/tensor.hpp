@@ -212,6 +212,27 @@ class NoGradGuard {
 void set_num_threads(int n);
 int get_num_threads();
 
+// --- denormal numbers ---
+// With the flag on, arithmetic treats denormal floats (f32 below 1.2e-38 in magnitude) as 0, on
+// the calling thread and the pool's threads (as torch.set_flush_denormal; false where the CPU has
+// no such mode). x86 computes on denormals many times slower, and training reaches them (Adam's
+// second moments, small gradients): the bench CNN's second epoch ran 7% slower without it.
+// Model::fit, evaluate and predict run with it on, as Keras does on TensorFlow; ops called
+// directly follow the caller's setting (off by default, as in PyTorch).
+bool set_flush_denormal(bool on);
+bool flush_denormal();  // the calling thread's setting
+// Turns the flag on for a scope and restores it after.
+class FlushDenormalGuard {
+ public:
+  FlushDenormalGuard();
+  ~FlushDenormalGuard();
+  FlushDenormalGuard(const FlushDenormalGuard&) = delete;
+  FlushDenormalGuard& operator=(const FlushDenormalGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // --- allocator statistics (the caching allocator reuses freed blocks) ---
 struct AllocatorStats {
   uint64_t system_allocations = 0;  // blocks obtained from the operating system

@@ -1,6 +1,7 @@
 // Creation functions, dtype conversion, random generators and the caching allocator.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "nabla/nabla.hpp"
@@ -85,4 +86,25 @@ TEST(Threads, SetAndGet) {
   EXPECT_EQ(get_num_threads(), 1);
   set_num_threads(before);
   EXPECT_THROW(set_num_threads(0), Error);
+}
+
+// With the flag on, a product whose exact result is denormal gives 0, on every thread of the pool
+// (the tensor is large enough to be split over it); off, it keeps the denormal.
+TEST(Threads, FlushDenormal) {
+  const int before = get_num_threads();
+  set_num_threads(2);
+  const Tensor x = full({1 << 20}, 1e-20, DType::f32);
+  for (const bool on : {true, false}) {
+    ASSERT_TRUE(set_flush_denormal(on));
+    EXPECT_EQ(flush_denormal(), on);
+    const std::vector<float> y = mul(x, x).to_vector<float>();  // 1e-40: denormal in f32
+    const auto zeros = std::count(y.begin(), y.end(), 0.f);
+    EXPECT_EQ(zeros, on ? static_cast<int64_t>(y.size()) : 0) << "flush " << on;
+  }
+  {
+    FlushDenormalGuard guard;
+    EXPECT_TRUE(flush_denormal());
+  }
+  EXPECT_FALSE(flush_denormal());  // the guard restores the setting it found
+  set_num_threads(before);
 }

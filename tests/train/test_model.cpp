@@ -81,6 +81,28 @@ TEST(Model, FitReachesHighAccuracyOnBlobs) {
   EXPECT_GT(history["accuracy"].back(), 0.95);
 }
 
+// fit, evaluate and predict flush denormals while they run (a callback sees the flag on), and
+// leave the caller's setting as they found it.
+TEST(Model, FitFlushesDenormalsAndRestoresTheSetting) {
+  struct Probe : train::Callback {
+    void on_batch_end(int64_t, const train::Logs&) override {
+      seen_on = seen_on && flush_denormal();
+    }
+    bool seen_on = true;
+  };
+  const Blobs train = make_blobs(64, 1);
+  Model model = blob_model();
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  auto probe = std::make_shared<Probe>();
+  ASSERT_FALSE(flush_denormal());
+  model.fit(train.x, train.y, {.epochs = 1, .verbose = 0, .callbacks = {probe}});
+  EXPECT_TRUE(probe->seen_on);
+  EXPECT_FALSE(flush_denormal());
+  model.evaluate(train.x, train.y, 32, 0);
+  model.predict(train.x);
+  EXPECT_FALSE(flush_denormal());
+}
+
 TEST(Model, HistoryHoldsEveryEpochAndValidationMetrics) {
   const Blobs data = make_blobs(400, 3);
   Model model = blob_model();
