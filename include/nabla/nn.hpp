@@ -62,6 +62,12 @@ class Module {
   StateDict state_dict() const;
   void load_state_dict(const StateDict& state, bool strict = true);
 
+  // Converts every floating parameter and buffer (and gradient) to `dtype` (f32 or f64) in
+  // place, as PyTorch's module.to(dtype) / .double(): handles held elsewhere see the converted
+  // values. Integer buffers (BatchNorm's num_batches_tracked) stay. Convert before creating an
+  // optimizer: its state keeps the dtype it was created with.
+  Module& to(DType dtype);
+
   virtual void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

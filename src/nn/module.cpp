@@ -168,6 +168,30 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
   }
 }
 
+namespace {
+// Gives `t`'s TensorImpl -- shared by every handle to it -- a converted contiguous storage.
+void convert_in_place(const Tensor& t, DType dtype) {
+  if (!t.defined() || t.dtype() == dtype || !is_floating(t.dtype())) return;
+  const Tensor converted = contiguous_copy(t, dtype);
+  TensorImpl* impl = t.impl();
+  impl->storage = converted.impl()->storage;
+  impl->dtype = dtype;
+  impl->strides = converted.strides();
+  impl->offset = 0;
+}
+}  // namespace
+
+Module& Module::to(DType dtype) {
+  NABLA_CHECK(is_floating(dtype), type_name(), ".to: expected a floating dtype (f32 or f64), got ",
+              dtype);
+  for (const auto& [name, p] : named_parameters()) {
+    convert_in_place(p, dtype);
+    convert_in_place(p.grad(), dtype);
+  }
+  for (const auto& [name, b] : named_buffers()) convert_in_place(b, dtype);
+  return *this;
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

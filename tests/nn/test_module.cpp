@@ -177,3 +177,31 @@ TEST(Module, ToStringNestsLikePyTorch) {
             "  (2): Softmax()\n"
             ")");
 }
+
+// to(f64) converts parameters, gradients and floating buffers in place (handles taken before see
+// the new dtype and the same values), keeps integer buffers, and the model then runs in f64.
+TEST(Module, ToConvertsParametersAndBuffersInPlace) {
+  nn::Sequential model(
+      {std::make_shared<nn::Linear>(4, nn::LinearOptions{.in_features = 3}), nn::BatchNorm2d(4)});
+  const Tensor x = randn({5, 3});
+  model(x).sum().backward();
+  const Tensor weight = model.parameters()[0];
+  const std::vector<float> before = weight.to_vector<float>();
+  const std::vector<float> grad_before = weight.grad().to_vector<float>();
+  EXPECT_EQ(&model.to(DType::f64), &model);
+  EXPECT_EQ(weight.dtype(), DType::f64);
+  EXPECT_EQ(weight.grad().dtype(), DType::f64);
+  const std::vector<double> after = weight.to_vector<double>();
+  const std::vector<double> grad_after = weight.grad().to_vector<double>();
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i], static_cast<double>(before[i]));
+    EXPECT_EQ(grad_after[i], static_cast<double>(grad_before[i]));
+  }
+  for (const auto& [name, buffer] : model.named_buffers()) {
+    EXPECT_EQ(buffer.dtype(),
+              name.find("num_batches_tracked") != std::string::npos ? DType::i64 : DType::f64)
+        << name;
+  }
+  EXPECT_EQ(model(x.to(DType::f64)).dtype(), DType::f64);
+  EXPECT_THROW(model.to(DType::i64), Error);
+}

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor_impl.hpp"
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
@@ -35,22 +34,8 @@ std::vector<std::string> parameter_names(const nn::Module& module) {
   return out;
 }
 
-// Layers whose sizes are given build f32 parameters when constructed. The f64 checks convert
-// them in place: the TensorImpl each registered handle shares gets a converted storage, so the
-// layer's own members see the change.
-void convert_parameters(nn::Module& module, DType dtype) {
-  for (const auto& [name, p] : module.named_parameters()) {
-    const Tensor converted = contiguous_copy(p, dtype);
-    TensorImpl* impl = p.impl();
-    impl->storage = converted.impl()->storage;
-    impl->dtype = dtype;
-    impl->strides = converted.strides();
-    impl->offset = 0;
-  }
-}
-
 void load_reference_weights(nn::Module& module, const std::string& name, DType dtype) {
-  convert_parameters(module, dtype);
+  module.to(dtype);
   nn::StateDict state;
   for (const auto& [key, value] : reference().at("state_dicts").at(name).items()) {
     state[key] = tensor_from_json(value).to(dtype);
@@ -248,7 +233,7 @@ TEST(MultiHeadAttention, MatchesPyTorch) {
 TEST(MultiHeadAttention, GradcheckWithRespectToInputs) {
   manual_seed(2);
   nn::MultiHeadAttention mha(6, 3);
-  convert_parameters(mha, DType::f64);
+  mha.to(DType::f64);
   const Tensor padding =
       from_vector(std::vector<bool>{true, true, true, true, true, false, false, true}, {2, 4});
   EXPECT_GRADCHECK([&](const Inputs& in) { return mha.forward_masked(in[0], padding); },
@@ -368,7 +353,7 @@ TEST(TransformerEncoderLayer, GradcheckPostAndPreNorm) {
     manual_seed(5);
     nn::TransformerEncoderLayer layer(
         4, 2, {.dim_feedforward = 6, .dropout = 0, .activation = "gelu", .norm_first = norm_first});
-    convert_parameters(layer, DType::f64);
+    layer.to(DType::f64);
     EXPECT_GRADCHECK([&](const Inputs& in) { return layer.forward_masked(in[0], padding); },
                      {leaf({2, 3, 4}, 7)});
   }
@@ -442,7 +427,7 @@ TEST(TransformerDecoderLayer, NamesGradcheckAndCausalForward) {
   std::sort(names.begin(), names.end());
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(names, expected);
-  convert_parameters(layer, DType::f64);
+  layer.to(DType::f64);
   const Tensor memory_padding =
       from_vector(std::vector<bool>{true, true, true, true, false, false}, {2, 3});
   EXPECT_GRADCHECK(
