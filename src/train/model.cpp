@@ -211,7 +211,7 @@ Tensor Model::compute_loss(const Tensor& output, const Tensor& targets) const {
 // ---- fit ----
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
   Compiled& compiled = compiled_state("fit");
-  FlushDenormalGuard flush_denormal;  // as on TensorFlow: denormals would slow training down
+  FlushDenormalGuard denormals;  // as on TensorFlow: denormals would slow training down
   NABLA_CHECK(options.epochs >= 0 && options.initial_epoch >= 0,
               "fit: epochs and initial_epoch must be >= 0, got ", options.epochs, " and ",
               options.initial_epoch);
@@ -339,7 +339,7 @@ void Model::run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, P
 Logs Model::evaluate_logs(const Tensor& x, const Tensor& targets, int64_t batch_size,
                           EvaluationReport* report, ProgressBar* bar) {
   Compiled& compiled = *compiled_;
-  FlushDenormalGuard flush_denormal;
+  FlushDenormalGuard denormals;
   ModeGuard mode(*module_, false);
   NoGradGuard no_grad;
   Logs logs;
@@ -399,7 +399,7 @@ EvaluationReport Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch
 
 Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   NABLA_CHECK(batch_size > 0, "predict: batch_size must be positive, got ", batch_size);
-  FlushDenormalGuard flush_denormal;
+  FlushDenormalGuard denormals;
   const Tensor inputs = prepare_inputs(x, "predict");
   ensure_built(inputs, "predict");
   ModeGuard mode(*module_, false);

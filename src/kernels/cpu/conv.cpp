@@ -192,6 +192,12 @@ void backward_data_im2col(const ConvGeometry& g, const T* grad_y, const T* weigh
   });
 }
 
+// relu's gradient: grad where the relu's output is positive, else 0.
+template <class T>
+void relu_mask(int64_t n, const T* grad, const T* relu_out, T* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = relu_out[i] > T(0) ? grad[i] : T(0);
+}
+
 // The batch is split into this many fixed chunks (fewer for small batches), each summed into its
 // own partial weight gradient; the partials are then added in chunk order. The result is thus the
 // same for any thread count.
@@ -201,12 +207,6 @@ constexpr int64_t kWeightGradChunks = 8;
 // transposed product, whose long inner dimension (output positions) and wide output suit gemm
 // even when the kernel has few entries (k = 9 for a 3x3 kernel on one channel). With a bias, the
 // columns get a last row of ones, so that the same product also yields the bias gradient.
-// relu's gradient: grad where the relu's output is positive, else 0.
-template <class T>
-void relu_mask(int64_t n, const T* grad, const T* relu_out, T* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = relu_out[i] > T(0) ? grad[i] : T(0);
-}
-
 template <class T>
 void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
                              T* grad_bias, const T* relu_out) {

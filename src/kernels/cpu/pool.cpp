@@ -153,49 +153,6 @@ void max_pool_plane_2x2_avx512(const Pool2dShape& s, const float* x, float* y, i
     }
   }
 }
-
-// The backward of max_pool_plane_2x2_avx512: each input element lies in at most one window, so
-// each pair of input rows is written once, 32 columns at a time, each element being its window's
-// gradient where the window's argmax points at it and 0 elsewhere (no zeroing pass, no scatter).
-void max_pool_plane_backward_2x2_avx512(const Pool2dShape& s, const float* grad_y,
-                                        const int32_t* argmax, float* grad_x) {
-  const int64_t w = s.in_w;
-  const __m512i twice_lane =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  // Interleaving the even and odd columns back: lanes j of `evens` and 16 + j of `odds`.
-  const __m512i low_half =
-      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const __m512i high_half =
-      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const __m512i offsets[4] = {_mm512_set1_epi32(0), _mm512_set1_epi32(1),
-                              _mm512_set1_epi32(static_cast<int32_t>(w)),
-                              _mm512_set1_epi32(static_cast<int32_t>(w + 1))};
-  for (int64_t oh = 0; oh < s.out_h; ++oh) {
-    float* rows[2] = {grad_x + 2 * oh * w, grad_x + (2 * oh + 1) * w};
-    for (int64_t ow = 0; ow < s.out_w; ow += 16) {
-      const auto n = static_cast<uint32_t>(std::min<int64_t>(16, s.out_w - ow));
-      const auto out_mask = static_cast<__mmask16>((1u << n) - 1);
-      const auto lo_mask = static_cast<__mmask16>(n >= 8 ? 0xFFFFu : (1u << (2 * n)) - 1);
-      const auto hi_mask = static_cast<__mmask16>(n > 8 ? (1u << (2 * n - 16)) - 1 : 0u);
-      const __m512 gy = _mm512_maskz_loadu_ps(out_mask, grad_y + oh * s.out_w + ow);
-      // The argmax relative to each window's first element: 0, 1, w or w + 1.
-      const __m512i base = _mm512_add_epi32(
-          _mm512_set1_epi32(static_cast<int32_t>(2 * oh * w + 2 * ow)), twice_lane);
-      const __m512i at =
-          _mm512_sub_epi32(_mm512_maskz_loadu_epi32(out_mask, argmax + oh * s.out_w + ow), base);
-      for (int r = 0; r < 2; ++r) {
-        const __m512 evens = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, offsets[2 * r]), gy);
-        const __m512 odds =
-            _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, offsets[2 * r + 1]), gy);
-        _mm512_mask_storeu_ps(rows[r] + 2 * ow, lo_mask,
-                              _mm512_permutex2var_ps(evens, low_half, odds));
-        _mm512_mask_storeu_ps(rows[r] + 2 * ow + 16, hi_mask,
-                              _mm512_permutex2var_ps(evens, high_half, odds));
-      }
-    }
-  }
-  zero_uncovered_2x2(s, grad_x);
-}
 #endif
 
 template <class T, bool kIndices>
@@ -355,11 +312,6 @@ void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* a
     T* gx = grad_x + p * in_plane;
     const T* gy = grad_y + p * out_plane;
     const int32_t* at = argmax + p * out_plane;
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
-      if (whole_2x2(s)) return max_pool_plane_backward_2x2_avx512(s, gy, at, gx);
-    }
-#endif
     std::memset(gx, 0, in_plane * sizeof(T));  // the plane stays in cache for the scatter
     for (int64_t o = 0; o < out_plane; ++o) gx[at[o]] += gy[o];
   });
