@@ -46,6 +46,15 @@ SafeTensors load_safetensors(const std::string& path);
 //  "training": {"optimizer": "adam", "lr": 0.001, "loss": "sparse_categorical_crossentropy",
 //               "metrics": ["accuracy"], "batch_size": 32, "epochs": 5}}
 // Top-level keys: name, description, input_shape (without the batch axis), layers, training.
+// The graph form (Keras's functional models) names its inputs and outputs, and each layer names
+// what it reads; "shared" calls an earlier layer again (its weights shared):
+// {"name": "wide_deep",
+//  "inputs": [{"name": "wide", "shape": [13]}, {"name": "deep", "shape": [8]}],
+//  "layers": [{"name": "hidden", "type": "Dense", "units": 32, "activation": "relu",
+//              "inputs": ["deep"]},
+//             {"name": "joined", "type": "Concatenate", "inputs": ["wide", "hidden"]},
+//             {"name": "price", "type": "Dense", "units": 1, "inputs": ["joined"]}],
+//  "outputs": ["price"]}
 // Layer types (Keras and PyTorch names): Dense/Linear (units|out_features, activation,
 // use_bias|bias, kernel_initializer, bias_initializer, in_features), Flatten, Dropout (rate|p),
 // Activation (activation|name), ReLU, Sigmoid, Tanh, Softmax. Unknown keys are errors (typos do
@@ -85,7 +94,8 @@ std::shared_ptr<optim::LRScheduler> make_lr_scheduler(const TrainingSpec& traini
 struct ModelSpec {
   std::string name;
   std::string description;  // optional free text ("description" in the JSON)
-  Shape input_shape;        // without the batch axis; empty when the spec gives none
+  Shape input_shape;        // without the batch axis (a graph's first input); empty when none
+  size_t num_inputs = 1;    // a graph spec's number of inputs
   std::string json;         // the spec as given (validated)
   TrainingSpec training;
   // "data": the text task `nabla train` uses instead of Fashion-MNIST (data::TextTaskOptions's
@@ -97,14 +107,15 @@ struct ModelSpec {
 ModelSpec parse_model_spec(const std::string& json_text, const std::string& source_name);
 // Reads and parses a spec file; the error for a missing file names the path.
 ModelSpec load_model_spec(const std::string& path);
-// Builds the Sequential a spec describes. With an input_shape, the model is built (parameters
-// created with the default generator) so that it is ready for summary() and training.
-std::shared_ptr<nn::Sequential> build_model(const ModelSpec& spec);
-std::shared_ptr<nn::Sequential> model_from_spec(const std::string& json_text,
-                                                const std::string& source_name);
-// The JSON spec of a Sequential made of the layer types above (Error for any other layer),
-// pretty-printed. `training` is written when given.
-std::string model_to_spec(const nn::Sequential& model, const std::string& name,
+// Builds the model a spec describes: an nn::Sequential, or an nn::Graph for the graph form. With
+// an input_shape (always in the graph form), the model is built (parameters created with the
+// default generator) so that it is ready for summary() and training.
+nn::ModulePtr build_model(const ModelSpec& spec);
+nn::ModulePtr model_from_spec(const std::string& json_text, const std::string& source_name);
+// The JSON spec of a Sequential or a graph model made of the layer types of the format (Error
+// for any other layer), pretty-printed; `input_shape` is a Sequential's. `training` is written
+// when given.
+std::string model_to_spec(const nn::Module& model, const std::string& name,
                           const Shape& input_shape, const TrainingSpec* training = nullptr);
 
 // ---- built-in presets (models/*.json, compiled into the library) ----
@@ -126,7 +137,7 @@ void save_model(const std::string& path, const nn::Module& model,
 void load_weights(const std::string& path, nn::Module& model, bool strict = true);
 
 struct LoadedModel {
-  std::shared_ptr<nn::Sequential> model;
+  nn::ModulePtr model;
   ModelSpec spec;
   std::map<std::string, std::string> metadata;
 };

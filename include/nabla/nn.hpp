@@ -17,11 +17,41 @@ namespace nabla::nn {
 
 using StateDict = std::map<std::string, Tensor>;
 
-class Module {
+struct GraphNode;
+
+// A symbolic tensor (Keras's KerasTensor): what Input() returns and what calling a layer on
+// symbolic tensors returns. It holds no values, only where it comes from and its shape, so that
+// a graph model (nn::Graph) can be built from the calls. See "Functional graph models" below.
+class SymbolicTensor {
+ public:
+  SymbolicTensor() = default;
+  explicit SymbolicTensor(std::shared_ptr<GraphNode> node) : node_(std::move(node)) {}
+  const Shape& shape() const;  // without the batch axis
+  DType dtype() const;
+  const std::shared_ptr<GraphNode>& node() const { return node_; }
+
+ private:
+  std::shared_ptr<GraphNode> node_;
+};
+
+class Module : public std::enable_shared_from_this<Module> {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // Layers with several inputs (Add, Concatenate, graph models with several inputs) override
+  // this; by default a module takes exactly one input.
+  virtual Tensor forward_multi(const std::vector<Tensor>& inputs);
+  // Keras's functional API: calling a layer on symbolic tensors records the call (the layer is
+  // built on the way, so its output shape is known) and returns the output's symbolic tensor.
+  // Calling one layer twice shares its weights.
+  SymbolicTensor operator()(const SymbolicTensor& x);
+  SymbolicTensor operator()(const std::vector<SymbolicTensor>& inputs);
+
+  // The layer's name in a graph model, its summary and its spec ("dense_1"); "" until given
+  // (a graph then names it after its type, as Keras does).
+  const std::string& name() const { return name_; }
+  Module& set_name(std::string name);
 
   // Keras-style masking for padded sequences: a bool mask [N, T] (true = a real time step) travels
   // with [N, T, ...] activations through Sequential. A layer that uses it (recurrent layers,
@@ -89,6 +119,7 @@ class Module {
   bool training_ = true;
 
  private:
+  std::string name_;
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
@@ -847,5 +878,92 @@ class Sequential : public Module {
   std::vector<ModulePtr> layers_;
   Tensor output_mask_;  // the mask of the last forward's output
 };
+
+// ---- merge layers (src/nn/merge.cpp): Keras's Add, Subtract, Multiply, Average, Maximum,
+// Minimum and Concatenate. They take several inputs (forward_multi); elementwise merges need
+// equal shapes, as Keras's (no broadcasting across the batch: that hides wiring mistakes).
+enum class MergeKind { add, subtract, multiply, average, maximum, minimum };
+class Merge : public Module {
+ public:
+  explicit Merge(MergeKind kind);
+  Tensor forward(const Tensor& x) override;  // Error: a merge takes two or more inputs
+  Tensor forward_multi(const std::vector<Tensor>& inputs) override;
+  std::string type_name() const override;  // "Add", "Subtract", ...
+  MergeKind kind() const { return kind_; }
+
+ private:
+  MergeKind kind_;
+};
+// Joins the inputs along `axis` (Keras's default -1, the last; 1 is the channel axis of
+// [N, C, H, W] images). All other axes must agree.
+class Concatenate : public Module {
+ public:
+  explicit Concatenate(int64_t axis = -1);
+  Tensor forward(const Tensor& x) override;  // Error: takes two or more inputs
+  Tensor forward_multi(const std::vector<Tensor>& inputs) override;
+  std::string type_name() const override { return "Concatenate"; }
+  std::string extra_repr() const override;
+  int64_t axis() const { return axis_; }
+
+ private:
+  int64_t axis_;
+};
+
+// ---- functional graph models (src/nn/graph.cpp) ----
+// Keras's functional API:
+//   nn::SymbolicTensor wide = nn::Input({13}, "wide"), deep = nn::Input({8}, "deep");
+//   nn::SymbolicTensor h = (*layers::Dense(32, "relu"))(deep);
+//   nn::SymbolicTensor joined = (*layers::Concatenate())({wide, h});
+//   auto graph = std::make_shared<nn::Graph>(std::vector{wide, deep},
+//   std::vector{(*layers::Dense(1))(joined)});
+// One node per call: an Input, or a layer applied to earlier nodes' outputs.
+struct GraphNode {
+  std::string name;  // unique in its graph: the layer's name, or "layer[k]" for its k-th reuse
+  ModulePtr layer;   // null for an Input
+  std::vector<std::shared_ptr<GraphNode>> inputs;
+  Shape shape;  // the output's shape without the batch axis
+  DType dtype = DType::f32;
+};
+// An input of a graph model: `shape` without the batch axis; integer dtype for token ids.
+SymbolicTensor Input(Shape shape, std::string name = "", DType dtype = DType::f32);
+
+// A model made of the layer calls that lead from `inputs` to `outputs`. Layers are registered as
+// submodules under their names (state dict "dense.weight", ...); a layer called several times is
+// one submodule. Nodes not on a path to an output are left out. Errors: an output that does not
+// depend on the given inputs only (a dangling input), an input listed twice, two layers with one
+// name.
+class Graph : public Module {
+ public:
+  Graph(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs,
+        std::string name = "");
+  Tensor forward(const Tensor& x) override;                          // one input, one output
+  Tensor forward_multi(const std::vector<Tensor>& inputs) override;  // one output
+  // Every output, for inputs in the order of the constructor's list. `pre_activation` (one entry
+  // per output, or empty) names an activation to leave out where an output's layer ends with it
+  // ("softmax" before a cross-entropy computed from logits); "" leaves the output as it is.
+  // `stripped`, when given, receives which outputs it was left out of.
+  std::vector<Tensor> forward_all(const std::vector<Tensor>& inputs,
+                                  const std::vector<std::string>& pre_activation = {},
+                                  std::vector<bool>* stripped = nullptr);
+  DType input_dtype() const override;  // the first input's
+  std::string type_name() const override { return "Functional"; }
+  std::string extra_repr() const override;
+
+  // In topological order (inputs first, each node after the nodes it reads).
+  const std::vector<std::shared_ptr<GraphNode>>& nodes() const { return nodes_; }
+  const std::vector<std::shared_ptr<GraphNode>>& inputs() const { return inputs_; }
+  const std::vector<std::shared_ptr<GraphNode>>& outputs() const { return outputs_; }
+  std::vector<Shape> input_shapes() const;
+  std::vector<Shape> output_shapes() const;
+  // The layer named `name` (Error listing the names when there is none).
+  ModulePtr layer(const std::string& name) const;
+
+ private:
+  std::vector<std::shared_ptr<GraphNode>> nodes_, inputs_, outputs_;
+  std::vector<int> uses_;  // per node: how many later nodes and outputs read it
+};
+
+// Keras's layer names: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".
+std::string snake_case(const std::string& type_name);
 
 }  // namespace nabla::nn

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nabla/data.hpp"
+#include "nabla/layers.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/tensor.hpp"
@@ -415,20 +416,40 @@ class Model {
   explicit Model(std::vector<nn::ModulePtr> layers, std::string name = "");
   Model(std::initializer_list<nn::ModulePtr> layers, std::string name = "")
       : Model(std::vector<nn::ModulePtr>(layers), std::move(name)) {}
+  // Keras's functional Model(inputs, outputs): an nn::Graph of the calls between them.
+  Model(std::vector<nn::SymbolicTensor> inputs, std::vector<nn::SymbolicTensor> outputs,
+        std::string name = "");
   Model(Model&&) noexcept;
   Model& operator=(Model&&) noexcept;
   ~Model();
 
   // Creates the parameters of lazy layers for inputs of `input_shape` (without the batch axis).
+  // A graph model is built when it is made; build() then only checks the shape.
   void build(const Shape& input_shape);
   bool built() const { return built_; }
-  const Shape& input_shape() const { return input_shape_; }
-  const Shape& output_shape() const { return output_shape_; }  // batch axis included (1)
+  const Shape& input_shape() const;   // the first input's, without the batch axis
+  const Shape& output_shape() const;  // the first output's, batch axis included (1)
+  size_t num_inputs() const { return input_shapes_.empty() ? 1 : input_shapes_.size(); }
+  size_t num_outputs() const { return output_shapes_.empty() ? 1 : output_shapes_.size(); }
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // Names of the outputs ("output" for a single-output Sequential): the prefixes of the
+  // per-output losses and metrics in the logs of a model with several outputs ("label_loss").
+  std::vector<std::string> output_names() const;
+  // `samples` [N, ...] viewed as the model's inputs [N, input_shape...] when the element counts
+  // agree (no copy): Fashion-MNIST's [N, 28, 28] for a CNN's [N, 1, 28, 28]. Error naming both
+  // shapes otherwise.
+  Tensor shape_inputs(const Tensor& samples, const std::string& where) const;
 
   // optimizer: name ("adam", "sgd", ...) with its defaults, or an object; loss: Keras name or
   // object; metrics: names or objects ("accuracy" and the loss are printed in every epoch).
   void compile(OptimizerArg optimizer = "rmsprop", LossArg loss = "sparse_categorical_crossentropy",
                std::vector<MetricArg> metrics = {});
+  // Several outputs (Keras's compile(loss=[...], loss_weights=[...])): one loss per output (or
+  // one for all), the metrics computed for every output (by name), the loss minimized being
+  // sum_i loss_weights[i] * loss_i (weights 1 when empty).
+  void compile(OptimizerArg optimizer, std::vector<LossArg> losses, std::vector<MetricArg> metrics,
+               std::vector<double> loss_weights = {});
   bool compiled() const;
 
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
@@ -436,12 +457,22 @@ class Model {
                             int verbose = 1);
   // Outputs for all samples, as the network computes them (probabilities after a softmax).
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  // Several inputs and outputs, in the order of the graph's inputs and outputs. (Validation
+  // then comes from options.validation_split; augmentation takes a single image input.)
+  History fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+              const FitOptions& options = {});
+  EvaluationReport evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                            int64_t batch_size = 32, int verbose = 1);
+  std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32);
 
-  // Keras's table: Layer (type), Output Shape, Param #, then total/trainable/non-trainable.
+  // Keras's table: Layer (type), Output Shape, Param #, then total/trainable/non-trainable; a
+  // graph model adds the "Connected to" column.
   std::string summary() const;
 
   // Weights as safetensors with the model spec (and the compile settings) in the metadata
   // (nabla::io); load() rebuilds and compiles the network from it. Optimizer state is not saved.
+  // A module that no spec can describe (a custom layer) is saved without one, with a warning on
+  // stderr naming the layer.
   void save(const std::string& path, std::map<std::string, std::string> metadata = {}) const;
   void load_weights(const std::string& path);
   // `metadata`, when given, receives the file's metadata (the spec included).
@@ -454,7 +485,7 @@ class Model {
   bool takes_raw_inputs() const;
   const nn::ModulePtr& module_ptr() const { return module_; }
   optim::Optimizer& optimizer() const;  // Error before compile()
-  const Loss& loss() const;             // Error before compile()
+  const Loss& loss() const;             // the first output's; Error before compile()
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
 
@@ -463,25 +494,32 @@ class Model {
   bool stop_training_requested() const { return stop_training_; }
 
  private:
-  struct Compiled;  // optimizer, loss, metrics, and the plan that skips a final softmax
+  struct Compiled;  // optimizer, losses, metrics, and the plan that skips a final softmax
+  struct StepResult;
   Compiled& compiled_state(const std::string& where) const;
-  Tensor prepare_inputs(const Tensor& x, const std::string& where) const;
-  Tensor batch_inputs(const Tensor& batch) const;
-  void ensure_built(const Tensor& x, const std::string& where);
+  void check_inputs(const std::vector<Tensor>& x, const std::vector<Tensor>* y,
+                    const std::string& where) const;
+  Tensor batch_inputs(const Tensor& batch, size_t input) const;
+  void ensure_built(const std::vector<Tensor>& x, const std::string& where);
   void attach_parameters();
-  Tensor forward_for_loss(const Tensor& x);
-  Tensor compute_loss(const Tensor& output, const Tensor& targets) const;
-  void run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, ProgressBar& bar,
+  std::vector<Tensor> prepare_targets(const std::vector<Tensor>& y, const std::string& where) const;
+  // The outputs for a batch; for_loss: pre-activation where the loss folds the activation in
+  // (`logits` tells which).
+  std::vector<Tensor> forward_outputs(const std::vector<Tensor>& x, bool for_loss,
+                                      std::vector<bool>& logits);
+  void run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
+                 const std::vector<Tensor>& y, int64_t epoch, int64_t epochs, ProgressBar& bar,
                  const std::vector<CallbackPtr>& callbacks, Logs& logs);
   // Loss and metrics over (x, targets) in eval mode; fills the confusion matrix of `report`.
-  Logs evaluate_logs(const Tensor& x, const Tensor& targets, int64_t batch_size,
-                     EvaluationReport* report, ProgressBar* bar);
+  Logs evaluate_logs(const std::vector<Tensor>& x, const std::vector<Tensor>& targets,
+                     int64_t batch_size, EvaluationReport* report, ProgressBar* bar);
 
   nn::ModulePtr module_;
+  nn::Graph* graph_ = nullptr;  // module_ when it is a graph model
   std::string name_;
   bool built_ = false;
-  Shape input_shape_;
-  Shape output_shape_;
+  std::vector<Shape> input_shapes_;   // without the batch axis
+  std::vector<Shape> output_shapes_;  // batch axis included (1)
   std::unique_ptr<Compiled> compiled_;
   bool stop_training_ = false;
 };
@@ -490,9 +528,6 @@ using Sequential = Model;
 
 }  // namespace nabla::train
 
-// Keras-style layer constructors, so that a model reads as in the Keras tutorials:
-//   Sequential model({layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10,
-//   "softmax")});
 namespace nabla::train {
 // ---- text-task evaluation (src/train/text_evaluation.cpp) ----
 // Share of rows where `decoded` (greedy decoding: ids, then 0 after the end) equals `targets`
@@ -531,40 +566,6 @@ struct SamplingOptions {
 std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>& prompt,
                                    const SamplingOptions& options, Generator& gen);
 }  // namespace nabla::train
-
-namespace nabla::layers {
-inline nn::ModulePtr Dense(int64_t units, const std::string& activation = "") {
-  return std::make_shared<nn::Dense>(units, activation);
-}
-inline nn::ModulePtr Flatten() { return std::make_shared<nn::Flatten>(); }
-inline nn::ModulePtr Dropout(double rate) { return std::make_shared<nn::Dropout>(rate); }
-inline nn::ModulePtr Activation(const std::string& name) {
-  return std::make_shared<nn::Activation>(name);
-}
-inline nn::ModulePtr Rescaling(double scale, double offset = 0) {
-  return std::make_shared<nn::Rescaling>(scale, offset);
-}
-inline nn::ModulePtr Reshape(Shape target_shape) {
-  return std::make_shared<nn::Reshape>(std::move(target_shape));
-}
-// Conv2D(32, 3, "relu"), Conv2D(64, 3, "relu", {.padding_mode = "same"}).
-inline nn::ModulePtr Conv2D(int64_t filters, int64_t kernel_size,
-                            const std::string& activation = "", nn::ConvLayerOptions options = {}) {
-  return std::make_shared<nn::Conv2D>(filters, std::vector<int64_t>{kernel_size}, activation,
-                                      std::move(options));
-}
-inline nn::ModulePtr MaxPooling2D(int64_t pool_size = 2) { return nn::MaxPool2d({pool_size}); }
-inline nn::ModulePtr AveragePooling2D(int64_t pool_size = 2) { return nn::AvgPool2d({pool_size}); }
-inline nn::ModulePtr GlobalAveragePooling2D() {
-  return std::make_shared<nn::GlobalAveragePooling2D>();
-}
-inline nn::ModulePtr BatchNormalization(double momentum = 0.99, double epsilon = 1e-3) {
-  return nn::BatchNormalization(momentum, epsilon);
-}
-inline nn::ModulePtr SpatialDropout2D(double rate) {
-  return std::make_shared<nn::Dropout2d>(rate, "SpatialDropout2D");
-}
-}  // namespace nabla::layers
 
 namespace nabla {
 using train::Model;

@@ -6,12 +6,10 @@ namespace nabla::io {
 void save_model(const std::string& path, const nn::Module& model,
                 std::map<std::string, std::string> metadata, const Shape& input_shape) {
   if (metadata.find(kModelSpecKey) == metadata.end()) {
-    if (const auto* sequential = dynamic_cast<const nn::Sequential*>(&model)) {
-      try {
-        metadata[kModelSpecKey] = model_to_spec(*sequential, "model", input_shape);
-      } catch (const Error&) {
-        // A layer no spec can describe: the weights are still worth saving, without a spec.
-      }
+    try {
+      metadata[kModelSpecKey] = model_to_spec(model, "model", input_shape);
+    } catch (const Error&) {
+      // A layer no spec can describe: the weights are still worth saving, without a spec.
     }
   }
   // Hugging Face tools read "format" to know the tensor layout convention (PyTorch's).

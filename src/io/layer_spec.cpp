@@ -184,7 +184,18 @@ const std::map<std::string, LayerType>& layer_types() {
     if (type == "Dropout") return std::make_shared<nn::Dropout>(p);
     return std::make_shared<nn::Dropout2d>(p, type);
   };
+  const auto merge = [](nn::MergeKind kind) {
+    return [kind](const LayerArgs&, const std::string&) -> nn::ModulePtr {
+      return std::make_shared<nn::Merge>(kind);
+    };
+  };
   static const std::map<std::string, LayerType> kTypes = with_sequence_layers({
+      {"Add", {{}, merge(nn::MergeKind::add)}},
+      {"Average", {{}, merge(nn::MergeKind::average)}},
+      {"Maximum", {{}, merge(nn::MergeKind::maximum)}},
+      {"Minimum", {{}, merge(nn::MergeKind::minimum)}},
+      {"Multiply", {{}, merge(nn::MergeKind::multiply)}},
+      {"Subtract", {{}, merge(nn::MergeKind::subtract)}},
       {"Activation",
        {{"activation", "name"},
         [](const LayerArgs& args, const std::string&) -> nn::ModulePtr {
@@ -203,6 +214,16 @@ const std::map<std::string, LayerType>& layer_types() {
       {"BatchNorm1d", {kBatchNormKeys, make_batch_norm}},
       {"BatchNorm2d", {kBatchNormKeys, make_batch_norm}},
       {"BatchNormalization", {kBatchNormKeys, make_batch_norm}},
+      {"Concatenate",
+       {{"axis"},
+        [](const LayerArgs& args, const std::string&) -> nn::ModulePtr {
+          std::string at;
+          const Json* axis = args.find({"axis"}, &at);
+          if (axis != nullptr && !axis->is_number_integer()) {
+            args.reader().fail(at, "expected an integer axis, got " + axis->dump());
+          }
+          return std::make_shared<nn::Concatenate>(axis ? axis->get<int64_t>() : -1);
+        }}},
       {"Conv1D", {kConvKeys, make_conv}},
       {"Conv1d", {kConvKeys, make_conv}},
       {"Conv2D", {kConvKeys, make_conv}},
@@ -478,6 +499,10 @@ OrderedJson layer_to_json(const nn::Module& layer, size_t index) {
     return OrderedJson{{"type", "TransitionBlock"}, {"compression", block->compression()}};
   }
   if (dynamic_cast<const nn::Flatten*>(&layer) != nullptr) return OrderedJson{{"type", "Flatten"}};
+  if (dynamic_cast<const nn::Merge*>(&layer) != nullptr) return OrderedJson{{"type", type}};
+  if (const auto* concat = dynamic_cast<const nn::Concatenate*>(&layer)) {
+    return OrderedJson{{"type", "Concatenate"}, {"axis", concat->axis()}};
+  }
   if (const auto* rescaling = dynamic_cast<const nn::Rescaling*>(&layer)) {
     return OrderedJson{
         {"type", "Rescaling"}, {"scale", rescaling->scale()}, {"offset", rescaling->offset()}};

@@ -2,6 +2,7 @@
 // settings in the metadata. Members of train::Model, defined here because io knows train (never
 // the other way round).
 #include <cctype>
+#include <iostream>
 
 #include "nabla/io.hpp"
 #include "train/internal.hpp"
@@ -14,44 +15,36 @@ std::string lowercase(std::string text) {
   return text;
 }
 
-// Only the layer types of the JSON model format make a spec (see io.hpp).
-bool spec_can_describe(const nn::Module& module) {
-  const auto* sequential = dynamic_cast<const nn::Sequential*>(&module);
-  if (sequential == nullptr) return false;
-  for (const nn::ModulePtr& layer : sequential->layers()) {
-    const nn::Module* m = layer.get();
-    if (!dynamic_cast<const nn::Linear*>(m) && !dynamic_cast<const nn::Flatten*>(m) &&
-        !dynamic_cast<const nn::Dropout*>(m) && !dynamic_cast<const nn::Activation*>(m)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 void Model::save(const std::string& path, std::map<std::string, std::string> metadata) const {
-  if (metadata.count(io::kModelSpecKey) == 0 && spec_can_describe(*module_)) {
+  if (metadata.count(io::kModelSpecKey) == 0) {
     // The compile settings go into the spec's "training" section when they can be rebuilt by
     // name, so that load() returns a model ready for evaluate() and further fit() calls.
     io::TrainingSpec training;
     bool with_training = false;
-    if (compiled_ && internal::is_known_loss(compiled_->loss->name())) {
+    if (compiled_ && internal::is_known_loss(compiled_->losses[0]->name())) {
       with_training = true;
       training.present = true;
       training.optimizer = lowercase(compiled_->optimizer->name());
       training.lr = compiled_->optimizer->lr();
-      training.loss = compiled_->loss->name();
+      training.loss = compiled_->losses[0]->name();
       training.metrics.clear();
-      for (const MetricPtr& metric : compiled_->metrics) {
+      for (const MetricPtr& metric : compiled_->metrics[0]) {
         if (internal::is_known_metric(metric->name())) training.metrics.push_back(metric->name());
       }
     }
-    metadata[io::kModelSpecKey] =
-        io::model_to_spec(static_cast<const nn::Sequential&>(*module_), name_, input_shape_,
-                          with_training ? &training : nullptr);
+    try {
+      metadata[io::kModelSpecKey] =
+          io::model_to_spec(*module_, name_, input_shape(), with_training ? &training : nullptr);
+    } catch (const Error& e) {
+      // A custom layer: the weights are still worth saving, but the user must know that
+      // Model::load cannot rebuild the model from this file.
+      std::cerr << "nabla: warning: " << path << " is saved without a model spec (Model::load "
+                << "will not rebuild it; use load_weights): " << e.what() << "\n";
+    }
   }
-  io::save_model(path, *module_, std::move(metadata), input_shape_);
+  io::save_model(path, *module_, std::move(metadata), input_shape());
 }
 
 void Model::load_weights(const std::string& path) { io::load_weights(path, *module_); }
@@ -60,7 +53,7 @@ Model Model::load(const std::string& path, std::map<std::string, std::string>* m
   io::LoadedModel loaded = io::load_model(path);
   if (metadata != nullptr) *metadata = loaded.metadata;
   Model model(loaded.model, loaded.spec.name);
-  if (!loaded.spec.input_shape.empty()) model.build(loaded.spec.input_shape);
+  if (!model.built() && !loaded.spec.input_shape.empty()) model.build(loaded.spec.input_shape);
   const io::TrainingSpec& training = loaded.spec.training;
   if (training.present) {
     std::vector<MetricArg> metrics(training.metrics.begin(), training.metrics.end());

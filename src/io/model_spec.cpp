@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "data/file_util.hpp"
 #include "io/layer_spec.hpp"
@@ -179,10 +180,151 @@ std::string text_position(const std::string& text, size_t offset) {
   return detail::str("line ", line, ", column ", column);
 }
 
+// One entry of a graph spec's "layers": a layer called on the named inputs, or ("shared") one
+// more call of a layer listed before.
+struct GraphEntry {
+  std::string name;
+  std::string path;                 // "layers[3]", for errors
+  std::vector<std::string> inputs;  // names of inputs or earlier entries
+  std::string shared;               // the layer called again, or ""
+};
+
+struct GraphInput {
+  std::string name;
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
 struct ParsedSpec {
   ModelSpec spec;
-  std::vector<nn::ModulePtr> layers;  // created, not built
+  std::vector<nn::ModulePtr> layers;  // created, not built; null for a shared call
+  // The graph form ("inputs" at the top level): one entry per layer, and the outputs' names.
+  bool graph = false;
+  std::vector<GraphInput> inputs;
+  std::vector<GraphEntry> entries;
+  std::vector<std::string> outputs;
 };
+
+// A list of names ("inputs" of a layer, "outputs" of the model), each naming something known.
+std::vector<std::string> name_list(const SpecReader& reader, const Json& value,
+                                   const std::string& path, const std::set<std::string>& known,
+                                   const std::string& what) {
+  if (!value.is_array() || value.empty()) {
+    reader.fail(path, "expected a non-empty list of names, got " + value.dump());
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string at = detail::str(path, "[", i, "]");
+    names.push_back(reader.string(value[i], at));
+    if (known.count(names.back()) == 0) {
+      reader.fail(at, "unknown name \"" + names.back() + "\"; " + what);
+    }
+  }
+  return names;
+}
+
+void check_graph_name(const SpecReader& reader, const std::string& name, const std::string& path,
+                      std::set<std::string>& taken) {
+  if (name.empty() || name.find('.') != std::string::npos) {
+    reader.fail(path, "expected a non-empty name without '.', got \"" + name + "\"");
+  }
+  if (!taken.insert(name).second) {
+    reader.fail(path, "the name \"" + name + "\" is used twice; names must be unique");
+  }
+}
+
+// The graph form: "inputs": [{"name", "shape", "dtype"}], layers that name their "inputs", and
+// "outputs". Each layer may read only the inputs and the layers listed before it, so a spec can
+// hold no cycle.
+void parse_graph(const SpecReader& reader, const Json& root, ParsedSpec& parsed) {
+  parsed.graph = true;
+  std::set<std::string> taken;
+  const Json& inputs = root["inputs"];
+  if (!inputs.is_array() || inputs.empty()) {
+    reader.fail("inputs",
+                "expected a non-empty list of {\"name\", \"shape\"}, got " + inputs.dump());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string path = detail::str("inputs[", i, "]");
+    const Json& input = inputs[i];
+    if (!input.is_object())
+      reader.fail(path, "expected {\"name\", \"shape\"}, got " + input.dump());
+    reader.check_keys(input, path, {"name", "shape", "dtype"}, "a model input");
+    GraphInput parsed_input;
+    const Json* name = reader.find(input, path, {"name"});
+    if (name == nullptr) reader.fail(path, "missing \"name\"");
+    parsed_input.name = reader.string(*name, path + ".name");
+    check_graph_name(reader, parsed_input.name, path + ".name", taken);
+    const Json* shape = reader.find(input, path, {"shape"});
+    if (shape == nullptr || !shape->is_array() || shape->empty()) {
+      reader.fail(path + ".shape", "expected a list of positive sizes (without the batch axis)");
+    }
+    for (size_t k = 0; k < shape->size(); ++k) {
+      parsed_input.shape.push_back(
+          reader.positive_int((*shape)[k], detail::str(path, ".shape[", k, "]")));
+    }
+    if (const Json* dtype = reader.find(input, path, {"dtype"})) {
+      const std::string text = reader.string(*dtype, path + ".dtype");
+      if (text != "float32" && text != "int64") {
+        reader.fail(path + ".dtype", "expected \"float32\" or \"int64\", got " + dtype->dump());
+      }
+      parsed_input.dtype = text == "int64" ? DType::i64 : DType::f32;
+    }
+    parsed.inputs.push_back(std::move(parsed_input));
+  }
+  parsed.spec.input_shape = parsed.inputs[0].shape;
+  parsed.spec.num_inputs = parsed.inputs.size();
+
+  const Json& layers = root["layers"];
+  std::map<std::string, size_t> layer_calls;  // a layer's name -> its calls so far
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string path = detail::str("layers[", i, "]");
+    const Json& layer = layers[i];
+    if (!layer.is_object()) reader.fail(path, "expected a layer object, got " + layer.dump());
+    GraphEntry entry;
+    entry.path = path;
+    if (const Json* shared = reader.find(layer, path, {"shared"})) {
+      reader.check_keys(layer, path, {"name", "shared", "inputs"}, "a shared layer's call");
+      entry.shared = reader.string(*shared, path + ".shared");
+      const auto found = layer_calls.find(entry.shared);
+      if (found == layer_calls.end()) {
+        reader.fail(path + ".shared",
+                    "no layer named \"" + entry.shared +
+                        "\" is listed before; \"shared\" calls an earlier layer again");
+      }
+      entry.name = entry.shared + "[" + std::to_string(found->second++) + "]";
+    }
+    const Json* name = reader.find(layer, path, {"name"});
+    if (name != nullptr) {
+      entry.name = reader.string(*name, path + ".name");
+    } else if (entry.shared.empty()) {
+      reader.fail(path,
+                  "missing \"name\": a layer of a graph spec is named, so that later "
+                  "layers and \"outputs\" can refer to it");
+    }
+    const Json* inputs_of = reader.find(layer, path, {"inputs"});
+    if (inputs_of == nullptr) {
+      reader.fail(path, "missing \"inputs\": the names of the inputs or earlier layers it reads");
+    }
+    entry.inputs = name_list(reader, *inputs_of, path + ".inputs", taken,
+                             "a layer reads the model's inputs and the layers listed before it");
+    check_graph_name(reader, entry.name, path + (name ? ".name" : ""), taken);
+    if (entry.shared.empty()) {
+      Json plain = layer;
+      plain.erase("name");
+      plain.erase("inputs");
+      parsed.layers.push_back(internal::parse_layer(reader, plain, path));
+      layer_calls[entry.name] = 1;
+    } else {
+      parsed.layers.push_back(nullptr);
+    }
+    parsed.entries.push_back(std::move(entry));
+  }
+  const auto outputs = root.find("outputs");
+  if (outputs == root.end())
+    reader.fail("", "missing \"outputs\": the names of the model's outputs");
+  parsed.outputs = name_list(reader, *outputs, "outputs", taken, "outputs name inputs or layers");
+}
 
 ParsedSpec parse(const std::string& json_text, const std::string& source) {
   const SpecReader reader(source);
@@ -201,8 +343,10 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   if (!root.is_object())
     reader.fail("",
                 "expected a JSON object at the top level, got " + std::string(root.type_name()));
-  reader.check_keys(root, "", {"name", "description", "input_shape", "layers", "training", "data"},
-                    "a model spec");
+  reader.check_keys(
+      root, "",
+      {"name", "description", "input_shape", "inputs", "outputs", "layers", "training", "data"},
+      "a model spec");
   ParsedSpec parsed;
   ModelSpec& spec = parsed.spec;
   spec.json = json_text;
@@ -210,6 +354,14 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   if (const Json* v = reader.find(root, "", {"name"})) spec.name = reader.string(*v, "name");
   if (const Json* v = reader.find(root, "", {"description"})) {
     spec.description = reader.string(*v, "description");
+  }
+  if (root.contains("inputs") && root.contains("input_shape")) {
+    reader.fail("input_shape",
+                "give \"inputs\" (a graph of named layers) or \"input_shape\" "
+                "(a sequential list of layers), not both");
+  }
+  if (root.contains("outputs") && !root.contains("inputs")) {
+    reader.fail("outputs", "a graph spec also needs \"inputs\"");
   }
   if (const Json* v = reader.find(root, "", {"input_shape"})) {
     if (!v->is_array() || v->empty()) {
@@ -225,9 +377,13 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   if (!layers->is_array() || layers->empty()) {
     reader.fail("layers", "expected a non-empty list of layers, got " + layers->dump());
   }
-  for (size_t i = 0; i < layers->size(); ++i) {
-    parsed.layers.push_back(
-        internal::parse_layer(reader, (*layers)[i], detail::str("layers[", i, "]")));
+  if (root.contains("inputs")) {
+    parse_graph(reader, root, parsed);
+  } else {
+    for (size_t i = 0; i < layers->size(); ++i) {
+      parsed.layers.push_back(
+          internal::parse_layer(reader, (*layers)[i], detail::str("layers[", i, "]")));
+    }
   }
   if (const Json* v = reader.find(root, "", {"training"}))
     spec.training = parse_training(reader, *v);
@@ -237,7 +393,38 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   return parsed;
 }
 
-std::shared_ptr<nn::Sequential> build(const ParsedSpec& parsed) {
+// Replays the calls of a graph spec on symbolic tensors; each call builds its layer, so a shape
+// mismatch is reported at the layer that meets it.
+nn::ModulePtr build_graph(const ParsedSpec& parsed) {
+  const SpecReader reader(parsed.spec.name);
+  std::map<std::string, nn::SymbolicTensor> values;
+  std::map<std::string, nn::ModulePtr> layers;
+  std::vector<nn::SymbolicTensor> inputs, outputs;
+  for (const GraphInput& input : parsed.inputs) {
+    inputs.push_back(nn::Input(input.shape, input.name, input.dtype));
+    values[input.name] = inputs.back();
+  }
+  for (size_t i = 0; i < parsed.entries.size(); ++i) {
+    const GraphEntry& entry = parsed.entries[i];
+    nn::ModulePtr layer = entry.shared.empty() ? parsed.layers[i] : layers.at(entry.shared);
+    if (entry.shared.empty()) {
+      layer->set_name(entry.name);
+      layers[entry.name] = layer;
+    }
+    std::vector<nn::SymbolicTensor> args;
+    for (const std::string& name : entry.inputs) args.push_back(values.at(name));
+    reader.check_with(entry.path + " (" + entry.name + ")",
+                      [&] { values[entry.name] = (*layer)(args); });
+  }
+  for (const std::string& name : parsed.outputs) outputs.push_back(values.at(name));
+  std::shared_ptr<nn::Graph> graph;
+  reader.check_with(
+      "", [&] { graph = std::make_shared<nn::Graph>(inputs, outputs, parsed.spec.name); });
+  return graph;
+}
+
+nn::ModulePtr build(const ParsedSpec& parsed) {
+  if (parsed.graph) return build_graph(parsed);
   auto model = std::make_shared<nn::Sequential>();
   for (const nn::ModulePtr& layer : parsed.layers) model->add(layer);
   if (!parsed.spec.input_shape.empty()) {
@@ -262,20 +449,18 @@ ModelSpec load_model_spec(const std::string& path) {
   return parse_model_spec(data::internal::read_file(path, "model spec"), path);
 }
 
-std::shared_ptr<nn::Sequential> build_model(const ModelSpec& spec) {
+nn::ModulePtr build_model(const ModelSpec& spec) {
   ParsedSpec parsed = parse(spec.json, spec.name);
   return build(parsed);
 }
 
-std::shared_ptr<nn::Sequential> model_from_spec(const std::string& json_text,
-                                                const std::string& source_name) {
+nn::ModulePtr model_from_spec(const std::string& json_text, const std::string& source_name) {
   return build(parse(json_text, source_name));
 }
 
-std::string model_to_spec(const nn::Sequential& model, const std::string& name,
-                          const Shape& input_shape, const TrainingSpec* training) {
-  OrderedJson spec;
-  spec["name"] = name;
+namespace {
+
+void write_sequential(const nn::Sequential& model, const Shape& input_shape, OrderedJson& spec) {
   if (!input_shape.empty()) spec["input_shape"] = input_shape;
   OrderedJson layers = OrderedJson::array();
   for (size_t i = 0; i < model.layers().size(); ++i) {
@@ -289,6 +474,56 @@ std::string model_to_spec(const nn::Sequential& model, const std::string& name,
     layers.push_back(std::move(layer));
   }
   spec["layers"] = std::move(layers);
+}
+
+// The graph form of a graph model: each layer's object with its name and inputs.
+void graph_to_json(const nn::Graph& graph, OrderedJson& spec) {
+  OrderedJson inputs = OrderedJson::array();
+  for (const auto& node : graph.inputs()) {
+    OrderedJson input{{"name", node->name}, {"shape", node->shape}};
+    if (node->dtype == DType::i64) input["dtype"] = "int64";
+    inputs.push_back(std::move(input));
+  }
+  spec["inputs"] = std::move(inputs);
+  OrderedJson layers = OrderedJson::array();
+  std::map<const nn::Module*, std::string> first_call;
+  for (const auto& node : graph.nodes()) {
+    if (node->layer == nullptr) continue;
+    OrderedJson layer{{"name", node->name}};
+    const auto shared = first_call.find(node->layer.get());
+    if (shared != first_call.end()) {
+      layer["shared"] = shared->second;
+    } else {
+      first_call[node->layer.get()] = node->name;
+      const OrderedJson described = internal::layer_to_json(*node->layer, layers.size());
+      for (const auto& [key, value] : described.items()) layer[key] = value;
+    }
+    std::vector<std::string> names;
+    for (const auto& input : node->inputs) names.push_back(input->name);
+    layer["inputs"] = names;
+    layers.push_back(std::move(layer));
+  }
+  spec["layers"] = std::move(layers);
+  std::vector<std::string> outputs;
+  for (const auto& node : graph.outputs()) outputs.push_back(node->name);
+  spec["outputs"] = outputs;
+}
+
+}  // namespace
+
+std::string model_to_spec(const nn::Module& module, const std::string& name,
+                          const Shape& input_shape, const TrainingSpec* training) {
+  OrderedJson spec;
+  spec["name"] = name;
+  if (const auto* graph = dynamic_cast<const nn::Graph*>(&module)) {
+    graph_to_json(*graph, spec);
+  } else {
+    const auto* sequential = dynamic_cast<const nn::Sequential*>(&module);
+    NABLA_CHECK(sequential != nullptr, "model_to_spec: a ", module.type_name(),
+                " is not a model a spec can describe (a Sequential or a graph model)");
+    write_sequential(*sequential, input_shape, spec);
+  }
+
   if (training != nullptr) {
     OrderedJson t;
     t["optimizer"] = training->optimizer;

@@ -1,10 +1,12 @@
 // Small helpers shared by the layer implementations (internal).
 #pragma once
 
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "nabla/nn.hpp"
 #include "nabla/tensor.hpp"
 
 namespace nabla::nn::internal {
@@ -33,5 +35,9 @@ inline DType param_dtype(const Tensor& x) {
 inline void check_images(const std::string& layer, const Tensor& x) {
   NABLA_CHECK(x.dim() == 4, layer, ": expected input [N, C, H, W] (4 axes), got shape ", x.shape());
 }
+
+// Runs `run` with `module` in eval mode and without grad (restoring every submodule's mode, also
+// on errors): how lazy layers are built and output shapes found before training.
+Tensor probe(Module& module, const std::function<Tensor()>& run);
 
 }  // namespace nabla::nn::internal

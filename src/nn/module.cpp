@@ -1,10 +1,12 @@
 // Module: the registry of parameters, buffers and submodules that every layer and model shares,
 // with PyTorch's naming (dotted paths in registration order), state dicts and printing.
+#include <functional>
 #include <set>
 #include <sstream>
 
 #include "core/tensor_impl.hpp"
 #include "nabla/nn.hpp"
+#include "nn/layer_util.hpp"
 
 namespace nabla::nn {
 
@@ -201,26 +203,44 @@ void Module::zero_grad(bool set_to_none) {
   for (Tensor& p : parameters()) p.zero_grad(set_to_none);
 }
 
-Shape Module::build(const Shape& input_shape) {
+namespace internal {
+Tensor probe(Module& module, const std::function<Tensor()>& run) {
   // Every module's own mode is restored afterwards (children may differ from their parent).
   std::vector<std::pair<Module*, bool>> modes;
-  collect_modes(*this, modes);
+  collect_modes(module, modes);
   auto restore = [&modes] {
-    for (auto& [module, mode] : modes) module->train(mode);
+    for (auto& [m, mode] : modes) m->train(mode);
   };
-  Shape shape{1};
-  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  Shape out_shape;
+  Tensor out;
   try {
-    eval();
+    module.eval();
     NoGradGuard no_grad;
-    out_shape = forward(zeros(shape, input_dtype())).shape();
+    out = run();
   } catch (...) {
     restore();
     throw;
   }
   restore();
-  return out_shape;
+  return out;
+}
+}  // namespace internal
+
+Shape Module::build(const Shape& input_shape) {
+  Shape shape{1};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  return internal::probe(*this, [&] { return forward(zeros(shape, input_dtype())); }).shape();
+}
+
+Tensor Module::forward_multi(const std::vector<Tensor>& inputs) {
+  NABLA_CHECK(inputs.size() == 1, type_name(), ": expected one input, got ", inputs.size());
+  return forward(inputs[0]);
+}
+
+Module& Module::set_name(std::string name) {
+  NABLA_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
+              ": invalid layer name '", name, "' (expected a non-empty name without '.')");
+  name_ = std::move(name);
+  return *this;
 }
 
 std::string Module::to_string() const {

@@ -11,14 +11,17 @@ namespace nabla::train {
 
 struct Model::Compiled {
   std::unique_ptr<optim::Optimizer> optimizer;
-  LossPtr loss;
-  std::vector<MetricPtr> metrics;
-  // When the network ends with the activation the loss can fold in (a softmax before a
-  // cross-entropy), training runs `body` and then `head` without its activation (or nothing
-  // when the activation is a layer of its own), and the loss takes those logits.
+  std::vector<LossPtr> losses;                  // one per output
+  std::vector<double> loss_weights;             // one per output
+  std::vector<std::vector<MetricPtr>> metrics;  // per output
+  // When a single-output Sequential ends with the activation the loss can fold in (a softmax
+  // before a cross-entropy), training runs `body` and then `head` without its activation (or
+  // nothing when the activation is a layer of its own), and the loss takes those logits. A graph
+  // model leaves out `graph_activations[i]` where output i's layer ends with it.
   bool fused = false;
   std::vector<nn::Module*> body;
   nn::Linear* head = nullptr;
+  std::vector<std::string> graph_activations;
 };
 
 }  // namespace nabla::train
@@ -41,8 +44,7 @@ void add_to_confusion(std::vector<std::vector<int64_t>>& confusion, const Tensor
 // Per-class precision, recall, F1 and their macro averages from report.confusion.
 void compute_class_scores(EvaluationReport& report);
 
-// Keras's layer names: "Dense" -> "dense", "ReLU" -> "re_lu".
-std::string snake_case(const std::string& type_name);
+using nn::snake_case;
 
 // Index of the largest score in a row (the first on ties), as argmax.
 template <class T>

@@ -76,20 +76,28 @@ Shape with_batch_axis(const Shape& sample_shape) {
   return shape;
 }
 
-void check_same_samples(const Tensor& x, const Tensor& y, const std::string& where) {
-  NABLA_CHECK(y.defined() && y.dim() >= 1, where, ": expected targets with a sample axis, got ",
-              y.defined() ? "a 0-d tensor" : "none");
-  NABLA_CHECK(x.size(0) == y.size(0), where, ": x holds ", x.size(0), " samples but y holds ",
-              y.size(0));
-}
+std::vector<Tensor> as_list(const Tensor& x) { return {x}; }
 
 }  // namespace
 
 Model::Model(nn::ModulePtr module, std::string name)
     : module_(std::move(module)), name_(std::move(name)) {
   NABLA_CHECK(module_ != nullptr, "Model: expected a module, got null");
-  if (name_.empty()) name_ = default_name(*module_);
+  if (name_.empty()) name_ = module_->name().empty() ? default_name(*module_) : module_->name();
+  graph_ = dynamic_cast<nn::Graph*>(module_.get());
+  if (graph_ != nullptr) {
+    // A graph model knows its shapes from its calls: it is built already.
+    input_shapes_ = graph_->input_shapes();
+    for (const Shape& shape : graph_->output_shapes())
+      output_shapes_.push_back(with_batch_axis(shape));
+    built_ = true;
+  }
 }
+
+Model::Model(std::vector<nn::SymbolicTensor> inputs, std::vector<nn::SymbolicTensor> outputs,
+             std::string name)
+    : Model(std::make_shared<nn::Graph>(std::move(inputs), std::move(outputs)),
+            name.empty() ? "model" : std::move(name)) {}
 
 Model::Model(std::vector<nn::ModulePtr> layers, std::string name) {
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -103,13 +111,36 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
+const Shape& Model::input_shape() const {
+  static const Shape kNone;
+  return input_shapes_.empty() ? kNone : input_shapes_[0];
+}
+
+const Shape& Model::output_shape() const {
+  static const Shape kNone;
+  return output_shapes_.empty() ? kNone : output_shapes_[0];
+}
+
+std::vector<std::string> Model::output_names() const {
+  if (graph_ == nullptr) return {"output"};
+  std::vector<std::string> names;
+  for (const auto& node : graph_->outputs()) names.push_back(node->name);
+  return names;
+}
+
 void Model::build(const Shape& input_shape) {
   for (int64_t size : input_shape) {
     NABLA_CHECK(size > 0, "build: input shape ", input_shape,
                 " must have positive sizes (without the batch axis)");
   }
-  output_shape_ = module_->build(input_shape);
-  input_shape_ = input_shape;
+  if (graph_ != nullptr) {
+    NABLA_CHECK(input_shapes_.size() == 1 && input_shapes_[0] == input_shape, "build: the model '",
+                name_, "' takes inputs of shape ", input_shapes_[0],
+                " (a graph model is built from its Input shapes), got ", input_shape);
+    return;
+  }
+  output_shapes_ = {module_->build(input_shape)};
+  input_shapes_ = {input_shape};
   built_ = true;
   if (compiled_) attach_parameters();
 }
@@ -126,22 +157,51 @@ void Model::attach_parameters() {
 }
 
 void Model::compile(OptimizerArg optimizer, LossArg loss, std::vector<MetricArg> metrics) {
+  compile(std::move(optimizer), std::vector<LossArg>{std::move(loss)}, std::move(metrics));
+}
+
+void Model::compile(OptimizerArg optimizer, std::vector<LossArg> losses,
+                    std::vector<MetricArg> metrics, std::vector<double> loss_weights) {
+  const size_t outputs = num_outputs();
+  NABLA_CHECK(losses.size() == 1 || losses.size() == outputs, "compile: expected one loss or one ",
+              "per output (", outputs, "), got ", losses.size());
+  NABLA_CHECK(loss_weights.empty() || loss_weights.size() == outputs, "compile: expected one ",
+              "loss weight per output (", outputs, "), got ", loss_weights.size());
+  for (double weight : loss_weights) {
+    NABLA_CHECK(std::isfinite(weight) && weight >= 0, "compile: loss weights must be finite and ",
+                ">= 0, got ", weight);
+  }
   auto compiled = std::make_unique<Compiled>();
   compiled->optimizer =
       optimizer.optimizer ? std::move(optimizer.optimizer) : optim::make_optimizer(optimizer.name);
-  NABLA_CHECK(loss.loss != nullptr, "compile: expected a loss, got null");
-  compiled->loss = std::move(loss.loss);
+  for (size_t i = 0; i < outputs; ++i) {
+    // Losses hold no state, so one loss serves every output.
+    LossPtr loss = losses[losses.size() == 1 ? 0 : i].loss;
+    NABLA_CHECK(loss != nullptr, "compile: expected a loss, got null");
+    compiled->losses.push_back(std::move(loss));
+    compiled->loss_weights.push_back(loss_weights.empty() ? 1.0 : loss_weights[i]);
+  }
+  compiled->metrics.resize(outputs);
   for (MetricArg& metric : metrics) {
     if (!metric.metric && metric.name == "loss") continue;  // always reported
-    MetricPtr made = metric.metric ? std::move(metric.metric) : make_metric(metric.name);
-    for (const MetricPtr& other : compiled->metrics) {
-      NABLA_CHECK(other->name() != made->name(), "compile: metric '", made->name(),
-                  "' is listed twice");
+    NABLA_CHECK(metric.metric == nullptr || outputs == 1, "compile: metric '",
+                metric.metric ? metric.metric->name() : "", "' is an object, but the model has ",
+                outputs, " outputs; give metrics by name so that each output gets its own");
+    for (size_t i = 0; i < outputs; ++i) {
+      MetricPtr made = metric.metric ? metric.metric : make_metric(metric.name);
+      for (const MetricPtr& other : compiled->metrics[i]) {
+        NABLA_CHECK(other->name() != made->name(), "compile: metric '", made->name(),
+                    "' is listed twice");
+      }
+      compiled->metrics[i].push_back(std::move(made));
     }
-    compiled->metrics.push_back(std::move(made));
   }
-  const std::string activation = compiled->loss->fused_activation();
-  if (!activation.empty()) {
+  if (graph_ != nullptr) {
+    for (const LossPtr& loss : compiled->losses) {
+      compiled->graph_activations.push_back(loss->fused_activation());
+    }
+  } else if (const std::string activation = compiled->losses[0]->fused_activation();
+             !activation.empty()) {
     compiled->fused = plan_fused_head(*module_, activation, compiled->body, compiled->head);
   }
   compiled_ = std::move(compiled);
@@ -158,15 +218,30 @@ Model::Compiled& Model::compiled_state(const std::string& where) const {
 }
 
 optim::Optimizer& Model::optimizer() const { return *compiled_state("optimizer").optimizer; }
-const Loss& Model::loss() const { return *compiled_state("loss").loss; }
+const Loss& Model::loss() const { return *compiled_state("loss").losses[0]; }
 
-Tensor Model::prepare_inputs(const Tensor& x, const std::string& where) const {
-  NABLA_CHECK(x.defined() && x.dim() >= 1, where,
-              ": expected inputs with a sample axis first, got ",
-              x.defined() ? "a 0-d tensor" : "none");
-  // Integer data (raw pixels) stays as it is, 4x smaller than f32; each batch is cast when it
-  // enters the network (batch_inputs), as Keras casts inputs to the layers' dtype.
-  return x;
+void Model::check_inputs(const std::vector<Tensor>& x, const std::vector<Tensor>* y,
+                         const std::string& where) const {
+  const size_t inputs = graph_ != nullptr ? graph_->inputs().size() : 1;
+  NABLA_CHECK(x.size() == inputs, where, ": the model '", name_, "' takes ", inputs,
+              " input(s), got ", x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    NABLA_CHECK(x[i].defined() && x[i].dim() >= 1, where, ": expected inputs with a sample axis ",
+                "first, got ", x[i].defined() ? "a 0-d tensor" : "none",
+                x.size() > 1 ? detail::str(" (input ", i, ")") : "");
+    NABLA_CHECK(x[i].size(0) == x[0].size(0), where, ": input ", i, " holds ", x[i].size(0),
+                " samples but input 0 holds ", x[0].size(0));
+  }
+  if (y == nullptr) return;
+  NABLA_CHECK(y->size() == num_outputs(), where, ": the model '", name_, "' has ", num_outputs(),
+              " output(s), got ", y->size(), " target tensor(s)");
+  for (size_t i = 0; i < y->size(); ++i) {
+    const Tensor& t = (*y)[i];
+    NABLA_CHECK(t.defined() && t.dim() >= 1, where, ": expected targets with a sample axis, got ",
+                t.defined() ? "a 0-d tensor" : "none");
+    NABLA_CHECK(x[0].size(0) == t.size(0), where, ": x holds ", x[0].size(0),
+                " samples but y holds ", t.size(0));
+  }
 }
 
 bool Model::takes_raw_inputs() const {
@@ -175,41 +250,92 @@ bool Model::takes_raw_inputs() const {
          dynamic_cast<const nn::Rescaling*>(sequential->layers()[0].get()) != nullptr;
 }
 
-// A batch as the network takes it: f32 unless the first layer rescales integers itself.
-Tensor Model::batch_inputs(const Tensor& batch) const {
-  // Token ids stay integers for embeddings; other integer data becomes f32 unless it is rescaled.
-  if (is_floating(batch.dtype()) || takes_raw_inputs()) return batch;
+// A batch as the network takes it. Integer data (raw pixels) stays as it is in memory, 4x smaller
+// than f32, and is cast when it enters the network, as Keras casts inputs to the layers' dtype:
+// token ids stay integers for embeddings; a first Rescaling layer takes the integers itself.
+Tensor Model::batch_inputs(const Tensor& batch, size_t input) const {
+  if (is_floating(batch.dtype())) return batch;
+  if (graph_ != nullptr) {
+    const DType dtype = graph_->inputs()[input]->dtype;
+    return batch.dtype() == dtype ? batch : batch.to(dtype);
+  }
+  if (takes_raw_inputs()) return batch;
   return batch.to(is_floating(module_->input_dtype()) ? DType::f32 : module_->input_dtype());
 }
 
-void Model::ensure_built(const Tensor& x, const std::string& where) {
-  const Shape sample_shape = without_batch_axis(x.shape());
+void Model::ensure_built(const std::vector<Tensor>& x, const std::string& where) {
   if (!built_) {
-    build(sample_shape);
+    build(without_batch_axis(x[0].shape()));
     return;
   }
-  NABLA_CHECK(sample_shape == input_shape_, where, ": the model takes inputs of shape ",
-              shape_with_batch(with_batch_axis(input_shape_), "N"), ", got x of shape ", x.shape());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const Shape& expected = input_shapes_[i];
+    NABLA_CHECK(without_batch_axis(x[i].shape()) == expected, where,
+                ": the model takes inputs of shape ",
+                shape_with_batch(with_batch_axis(expected), "N"), ", got ",
+                x.size() > 1 ? detail::str("input ", i, " (", graph_->inputs()[i]->name, ")")
+                             : std::string("x"),
+                " of shape ", x[i].shape());
+  }
 }
 
-Tensor Model::forward_for_loss(const Tensor& batch) {
-  const Compiled& compiled = *compiled_;
-  const Tensor x = batch_inputs(batch);
-  if (!compiled.fused) return module_->forward(x);
-  Tensor h = x;
-  for (nn::Module* layer : compiled.body) h = layer->forward(h);
-  if (compiled.head != nullptr) return linear(h, compiled.head->weight(), compiled.head->bias());
-  return h;
+std::vector<Tensor> Model::prepare_targets(const std::vector<Tensor>& y,
+                                           const std::string& where) const {
+  std::vector<Tensor> targets;
+  for (size_t i = 0; i < y.size(); ++i) {
+    targets.push_back(compiled_->losses[i]->prepare_targets(y[i], output_shapes_[i], where));
+  }
+  return targets;
 }
 
-Tensor Model::compute_loss(const Tensor& output, const Tensor& targets) const {
-  const Compiled& compiled = *compiled_;
-  return compiled.fused ? compiled.loss->from_logits(output, targets)
-                        : (*compiled.loss)(output, targets);
+std::vector<Tensor> Model::forward_outputs(const std::vector<Tensor>& x, bool for_loss,
+                                           std::vector<bool>& logits) {
+  if (graph_ != nullptr) {
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < x.size(); ++i) inputs.push_back(batch_inputs(x[i], i));
+    static const std::vector<std::string> kAsTheyAre;
+    return graph_->forward_all(
+        inputs, for_loss && compiled_ ? compiled_->graph_activations : kAsTheyAre, &logits);
+  }
+  const Tensor input = batch_inputs(x[0], 0);
+  const bool fused = for_loss && compiled_ && compiled_->fused;
+  logits.assign(1, fused);
+  if (!fused) return {module_->forward(input)};
+  Tensor h = input;
+  for (nn::Module* layer : compiled_->body) h = layer->forward(h);
+  if (compiled_->head != nullptr) h = linear(h, compiled_->head->weight(), compiled_->head->bias());
+  return {h};
 }
+
+namespace {
+
+// The log entries of an epoch, laid out once in the order their values are updated in place:
+// "loss", then (several outputs) "<output>_loss" for each, then the metrics ("<output>_<metric>"
+// with several outputs).
+void lay_out_logs(const std::vector<std::vector<MetricPtr>>& metrics,
+                  const std::vector<std::string>& output_names, Logs& logs) {
+  const bool several = metrics.size() > 1;
+  logs.set("loss", 0);
+  if (several) {
+    for (const std::string& name : output_names) logs.set(name + "_loss", 0);
+  }
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    for (const MetricPtr& metric : metrics[i]) {
+      metric->reset();
+      logs.set(several ? output_names[i] + "_" + metric->name() : metric->name(), 0);
+    }
+  }
+}
+
+}  // namespace
 
 // ---- fit ----
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+  return fit(as_list(x), as_list(y), options);
+}
+
+History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                   const FitOptions& options) {
   Compiled& compiled = compiled_state("fit");
   FlushDenormalGuard denormals;  // as on TensorFlow: denormals would slow training down
   NABLA_CHECK(options.epochs >= 0 && options.initial_epoch >= 0,
@@ -220,38 +346,45 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
               "fit: validation_split must lie in [0, 1), got ", options.validation_split);
   NABLA_CHECK(options.verbose >= 0 && options.verbose <= 2, "fit: verbose must be 0, 1 or 2, got ",
               options.verbose);
-  Tensor train_x = prepare_inputs(x, "fit");
-  check_same_samples(train_x, y, "fit");
-  Tensor train_y = y;
-  Tensor val_x, val_y;
+  check_inputs(x, &y, "fit");
+  const bool single = x.size() == 1 && y.size() == 1;
+  NABLA_CHECK(single || options.augmentation == nullptr, "fit: augmentation takes a model with ",
+              "one input and one output; this one has ", x.size(), " and ", y.size());
+  NABLA_CHECK(single || !options.validation_data.x.defined(), "fit: validation_data holds one ",
+              "input and one target; for a model with several, use validation_split");
+  std::vector<Tensor> train_x = x, train_y = y, val_x, val_y;
   if (options.validation_data.x.defined()) {
-    val_x = prepare_inputs(options.validation_data.x, "fit (validation_data)");
-    check_same_samples(val_x, options.validation_data.y, "fit (validation_data)");
-    val_y = options.validation_data.y;
+    val_x = {options.validation_data.x};
+    val_y = {options.validation_data.y};
+    check_inputs(val_x, &val_y, "fit (validation_data)");
   } else if (options.validation_split > 0) {
-    data::Split split = data::train_validation_split(train_x, train_y, options.validation_split,
-                                                     options.seed, /*shuffle=*/false);
-    train_x = split.train_inputs;
-    train_y = split.train_targets;
-    val_x = split.validation_inputs;
-    val_y = split.validation_targets;
-    NABLA_CHECK(val_x.size(0) > 0, "fit: validation_split ", options.validation_split, " of ",
-                x.size(0), " samples holds out none; use a larger split or more data");
+    // Keras holds out the last samples (no shuffle), the same ones for every tensor.
+    for (std::vector<Tensor>* part : {&train_x, &train_y}) {
+      std::vector<Tensor>& held_out = part == &train_x ? val_x : val_y;
+      for (Tensor& t : *part) {
+        data::Split split = data::train_validation_split(t, Tensor(), options.validation_split,
+                                                         options.seed, /*shuffle=*/false);
+        t = split.train_inputs;
+        held_out.push_back(split.validation_inputs);
+      }
+    }
+    NABLA_CHECK(val_x[0].size(0) > 0, "fit: validation_split ", options.validation_split, " of ",
+                x[0].size(0), " samples holds out none; use a larger split or more data");
   }
-  NABLA_CHECK(train_x.size(0) > 0, "fit: no training samples");
+  NABLA_CHECK(train_x[0].size(0) > 0, "fit: no training samples");
   ensure_built(train_x, "fit");
-  if (val_x.defined()) ensure_built(val_x, "fit (validation data)");
+  if (!val_x.empty()) ensure_built(val_x, "fit (validation data)");
   NABLA_CHECK(!compiled.optimizer->parameters().empty(),
               "fit: the model has no trainable parameters");
-  const Tensor targets = compiled.loss->prepare_targets(train_y, output_shape_, "fit");
-  if (val_x.defined()) {
-    val_y = compiled.loss->prepare_targets(val_y, output_shape_, "fit (validation data)");
-  }
+  const std::vector<Tensor> targets = prepare_targets(train_y, "fit");
+  if (!val_x.empty()) val_y = prepare_targets(val_y, "fit (validation data)");
 
   // Plain batches are assembled on this thread: a prefetch thread would compete with the compute
   // threads for the cores, and one batch copy costs a few microseconds. Augmented batches are
-  // prepared in the background, while the previous batch trains.
-  data::DataLoader loader(train_x, targets,
+  // prepared in the background, while the previous batch trains. With several inputs or outputs
+  // the loader draws sample indices, and each tensor is gathered by them.
+  const Tensor indices = single ? Tensor() : arange(static_cast<double>(train_x[0].size(0)));
+  data::DataLoader loader(single ? train_x[0] : indices, single ? targets[0] : indices,
                           {.batch_size = options.batch_size,
                            .shuffle = options.shuffle,
                            .drop_last = false,
@@ -273,8 +406,10 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
     ProgressBar bar(loader.num_batches(), options.verbose, std::cout, dynamic);
     logs.clear();
     loader.start_epoch(epoch);
-    run_epoch(loader, epoch, options.epochs, bar, options.callbacks, logs);
-    if (val_x.defined()) {
+    run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
+              single ? std::vector<Tensor>{} : targets, epoch, options.epochs, bar,
+              options.callbacks, logs);
+    if (!val_x.empty()) {
       const Logs validation = evaluate_logs(val_x, val_y, options.batch_size, nullptr, nullptr);
       for (const auto& [name, value] : validation.items()) logs.set("val_" + name, value);
     }
@@ -288,24 +423,44 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) 
   return history;
 }
 
-void Model::run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, ProgressBar& bar,
+// `x`/`y` are empty when the loader yields the batches themselves, else the tensors to gather by
+// the loader's sample indices.
+void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
+                      const std::vector<Tensor>& y, int64_t epoch, int64_t epochs, ProgressBar& bar,
                       const std::vector<CallbackPtr>& callbacks, Logs& logs) {
   Compiled& compiled = *compiled_;
   ModeGuard mode(*module_, true);
-  logs.set("loss", 0);
-  for (const MetricPtr& metric : compiled.metrics) {
-    metric->reset();
-    logs.set(metric->name(), 0);
-  }
+  const size_t outputs = compiled.losses.size();
+  const bool several = outputs > 1;
+  lay_out_logs(compiled.metrics, output_names(), logs);
   // Values are updated in place below: the names were laid out once, above.
   auto& items = logs.items();
   const int64_t steps = loader.num_batches();
   double loss_sum = 0;
+  std::vector<double> output_sums(outputs, 0);
   int64_t seen = 0, step = 0;
+  std::vector<Tensor> batch_x, batch_y;
+  std::vector<bool> logits;
   while (std::optional<data::Batch> batch = loader.next()) {
+    batch_x.clear();
+    batch_y.clear();
+    if (x.empty()) {
+      batch_x.push_back(batch->inputs);
+      batch_y.push_back(batch->targets);
+    } else {
+      for (const Tensor& t : x) batch_x.push_back(index_select(t, 0, batch->inputs));
+      for (const Tensor& t : y) batch_y.push_back(index_select(t, 0, batch->inputs));
+    }
     compiled.optimizer->zero_grad();
-    const Tensor output = forward_for_loss(batch->inputs);
-    const Tensor loss = compute_loss(output, batch->targets);
+    const std::vector<Tensor> output = forward_outputs(batch_x, true, logits);
+    Tensor loss;
+    for (size_t i = 0; i < outputs; ++i) {
+      const Loss& fn = *compiled.losses[i];
+      Tensor part = logits[i] ? fn.from_logits(output[i], batch_y[i]) : fn(output[i], batch_y[i]);
+      if (several) output_sums[i] += part.item() * static_cast<double>(batch->size());
+      if (compiled.loss_weights[i] != 1.0) part = part * compiled.loss_weights[i];
+      loss = loss.defined() ? loss + part : part;
+    }
     const double value = loss.item();
     if (!std::isfinite(value)) {
       bar.abandon();
@@ -320,12 +475,20 @@ void Model::run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, P
     const int64_t n = batch->size();
     loss_sum += value * static_cast<double>(n);
     seen += n;
-    items[0].second = loss_sum / static_cast<double>(seen);
+    size_t item = 0;
+    items[item++].second = loss_sum / static_cast<double>(seen);
+    if (several) {
+      for (size_t i = 0; i < outputs; ++i) {
+        items[item++].second = output_sums[i] / static_cast<double>(seen);
+      }
+    }
     {
       NoGradGuard no_grad;
-      for (size_t i = 0; i < compiled.metrics.size(); ++i) {
-        compiled.metrics[i]->update(output, batch->targets, compiled.fused);
-        items[i + 1].second = compiled.metrics[i]->result();
+      for (size_t i = 0; i < outputs; ++i) {
+        for (const MetricPtr& metric : compiled.metrics[i]) {
+          metric->update(output[i], batch_y[i], logits[i]);
+          items[item++].second = metric->result();
+        }
       }
     }
     for (const CallbackPtr& callback : callbacks) callback->on_batch_end(step, logs);
@@ -336,41 +499,63 @@ void Model::run_epoch(data::DataLoader& loader, int64_t epoch, int64_t epochs, P
 }
 
 // ---- evaluate / predict ----
-Logs Model::evaluate_logs(const Tensor& x, const Tensor& targets, int64_t batch_size,
-                          EvaluationReport* report, ProgressBar* bar) {
+Logs Model::evaluate_logs(const std::vector<Tensor>& x, const std::vector<Tensor>& targets,
+                          int64_t batch_size, EvaluationReport* report, ProgressBar* bar) {
   Compiled& compiled = *compiled_;
   FlushDenormalGuard denormals;
   ModeGuard mode(*module_, false);
   NoGradGuard no_grad;
+  const size_t outputs = compiled.losses.size();
+  const bool several = outputs > 1;
   Logs logs;
-  logs.set("loss", 0);
-  for (const MetricPtr& metric : compiled.metrics) {
-    metric->reset();
-    logs.set(metric->name(), 0);
-  }
+  lay_out_logs(compiled.metrics, output_names(), logs);
   auto& items = logs.items();
+  // The confusion matrix and per-class scores describe a single classifier output.
   const internal::Task task =
-      report ? internal::classification_task(*compiled.loss, output_shape_) : internal::Task::none;
+      report && !several ? internal::classification_task(*compiled.losses[0], output_shapes_[0])
+                         : internal::Task::none;
   if (task != internal::Task::none) {
-    const int64_t classes = internal::num_classes(task, output_shape_);
+    const int64_t classes = internal::num_classes(task, output_shapes_[0]);
     report->confusion.assign(classes, std::vector<int64_t>(classes, 0));
   }
-  const int64_t n = x.size(0);
+  const int64_t n = x[0].size(0);
   double loss_sum = 0;
+  std::vector<double> output_sums(outputs, 0);
   int64_t step = 0;
+  std::vector<Tensor> batch_x, batch_y;
+  std::vector<bool> logits;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t end = std::min(n, start + batch_size);
-    const Tensor inputs = x.slice(0, start, end);
-    const Tensor batch_targets = targets.slice(0, start, end);
-    const Tensor output = forward_for_loss(inputs);
-    loss_sum += compute_loss(output, batch_targets).item() * static_cast<double>(end - start);
-    items[0].second = loss_sum / static_cast<double>(end);
-    for (size_t i = 0; i < compiled.metrics.size(); ++i) {
-      compiled.metrics[i]->update(output, batch_targets, compiled.fused);
-      items[i + 1].second = compiled.metrics[i]->result();
+    batch_x.clear();
+    batch_y.clear();
+    for (const Tensor& t : x) batch_x.push_back(t.slice(0, start, end));
+    for (const Tensor& t : targets) batch_y.push_back(t.slice(0, start, end));
+    const std::vector<Tensor> output = forward_outputs(batch_x, true, logits);
+    double value = 0;
+    for (size_t i = 0; i < outputs; ++i) {
+      const Loss& fn = *compiled.losses[i];
+      const double part =
+          (logits[i] ? fn.from_logits(output[i], batch_y[i]) : fn(output[i], batch_y[i])).item() *
+          static_cast<double>(end - start);
+      output_sums[i] += part;
+      value += compiled.loss_weights[i] * part;
+    }
+    loss_sum += value;
+    size_t item = 0;
+    items[item++].second = loss_sum / static_cast<double>(end);
+    if (several) {
+      for (size_t i = 0; i < outputs; ++i) {
+        items[item++].second = output_sums[i] / static_cast<double>(end);
+      }
+    }
+    for (size_t i = 0; i < outputs; ++i) {
+      for (const MetricPtr& metric : compiled.metrics[i]) {
+        metric->update(output[i], batch_y[i], logits[i]);
+        items[item++].second = metric->result();
+      }
     }
     if (task != internal::Task::none) {
-      internal::add_to_confusion(report->confusion, output, batch_targets, task, compiled.fused);
+      internal::add_to_confusion(report->confusion, output[0], batch_y[0], task, logits[0]);
     }
     if (bar != nullptr) bar->update(++step, logs);
   }
@@ -379,18 +564,22 @@ Logs Model::evaluate_logs(const Tensor& x, const Tensor& targets, int64_t batch_
 
 EvaluationReport Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
                                  int verbose) {
-  Compiled& compiled = compiled_state("evaluate");
+  return evaluate(as_list(x), as_list(y), batch_size, verbose);
+}
+
+EvaluationReport Model::evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
+                                 int64_t batch_size, int verbose) {
+  compiled_state("evaluate");
   NABLA_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
   NABLA_CHECK(verbose >= 0 && verbose <= 2, "evaluate: verbose must be 0, 1 or 2, got ", verbose);
-  const Tensor inputs = prepare_inputs(x, "evaluate");
-  check_same_samples(inputs, y, "evaluate");
-  NABLA_CHECK(inputs.size(0) > 0, "evaluate: x holds no samples");
-  ensure_built(inputs, "evaluate");
-  const Tensor targets = compiled.loss->prepare_targets(y, output_shape_, "evaluate");
-  const int64_t steps = (inputs.size(0) + batch_size - 1) / batch_size;
+  check_inputs(x, &y, "evaluate");
+  NABLA_CHECK(x[0].size(0) > 0, "evaluate: x holds no samples");
+  ensure_built(x, "evaluate");
+  const std::vector<Tensor> targets = prepare_targets(y, "evaluate");
+  const int64_t steps = (x[0].size(0) + batch_size - 1) / batch_size;
   ProgressBar bar(steps, verbose, std::cout, verbose == 1 && stdout_is_terminal());
   EvaluationReport report;
-  const Logs logs = evaluate_logs(inputs, targets, batch_size, &report, &bar);
+  const Logs logs = evaluate_logs(x, targets, batch_size, &report, &bar);
   bar.finish(logs);
   for (const auto& [name, value] : logs.items()) report.metrics[name] = value;
   if (report.is_classification()) internal::compute_class_scores(report);
@@ -398,27 +587,45 @@ EvaluationReport Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch
 }
 
 Tensor Model::predict(const Tensor& x, int64_t batch_size) {
+  const std::vector<Tensor> outputs = predict(as_list(x), batch_size);
+  NABLA_CHECK(outputs.size() == 1, "predict: the model '", name_, "' has ", outputs.size(),
+              " outputs; call predict with a list of inputs to get them all");
+  return outputs[0];
+}
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size) {
   NABLA_CHECK(batch_size > 0, "predict: batch_size must be positive, got ", batch_size);
   FlushDenormalGuard denormals;
-  const Tensor inputs = prepare_inputs(x, "predict");
-  ensure_built(inputs, "predict");
+  check_inputs(x, nullptr, "predict");
+  ensure_built(x, "predict");
   ModeGuard mode(*module_, false);
   NoGradGuard no_grad;
-  const int64_t n = inputs.size(0);
-  Shape result_shape = output_shape_;
-  result_shape[0] = n;
-  Tensor result;
+  const int64_t n = x[0].size(0);
+  std::vector<Tensor> results(num_outputs());
+  std::vector<Tensor> batch_x;
+  std::vector<bool> logits;
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t end = std::min(n, start + batch_size);
-    const Tensor output = module_->forward(batch_inputs(inputs.slice(0, start, end)));
-    if (!result.defined()) {
-      result_shape = output.shape();
-      result_shape[0] = n;
-      result = empty(result_shape, output.dtype());
+    batch_x.clear();
+    for (const Tensor& t : x) batch_x.push_back(t.slice(0, start, end));
+    const std::vector<Tensor> outputs = forward_outputs(batch_x, false, logits);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!results[i].defined()) {
+        Shape shape = outputs[i].shape();
+        shape[0] = n;
+        results[i] = empty(shape, outputs[i].dtype());
+      }
+      results[i].slice(0, start, end).copy_(outputs[i]);
     }
-    result.slice(0, start, end).copy_(output);
   }
-  return result.defined() ? result : empty(result_shape);
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].defined()) {
+      Shape shape = output_shapes_.empty() ? Shape{0} : output_shapes_[i];
+      shape[0] = 0;
+      results[i] = empty(shape);
+    }
+  }
+  return results;
 }
 
 }  // namespace nabla::train

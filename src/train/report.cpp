@@ -92,23 +92,6 @@ void compute_class_scores(EvaluationReport& report) {
   report.macro_f1 = mean(report.f1);
 }
 
-// Keras's rule (to_snake_case): an underscore before a capitalized word ("MaxPooling" ->
-// "max_pooling", "Seq2Seq" -> "seq2_seq") and between a lower-case letter and a capital, none
-// inside "2D" ("Conv2D" -> "conv2d").
-std::string snake_case(const std::string& type_name) {
-  const auto is = [&](size_t i, int (*test)(int)) {
-    return i < type_name.size() && test(static_cast<unsigned char>(type_name[i])) != 0;
-  };
-  std::string out;
-  for (size_t i = 0; i < type_name.size(); ++i) {
-    if (i > 0 && is(i, std::isupper) && (is(i + 1, std::islower) || is(i - 1, std::islower))) {
-      out += '_';
-    }
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(type_name[i])));
-  }
-  return out;
-}
-
 }  // namespace internal
 
 double EvaluationReport::operator[](const std::string& name) const {

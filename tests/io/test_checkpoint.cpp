@@ -2,6 +2,7 @@
 
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
+#include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
@@ -11,7 +12,7 @@ namespace {
 
 std::shared_ptr<nn::Sequential> mlp(uint64_t seed) {
   manual_seed(seed);
-  return io::model_from_spec(io::builtin_model_spec("mlp"), "mlp");
+  return sequential_from_spec(io::builtin_model_spec("mlp"), "mlp");
 }
 
 void expect_same_parameters(const nn::Module& a, const nn::Module& b) {

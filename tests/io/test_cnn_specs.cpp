@@ -4,6 +4,7 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
@@ -25,19 +26,19 @@ std::vector<std::string> parameter_names(const nn::Module& module) {
 }  // namespace
 
 TEST(CnnSpec, KerasAndPyTorchNamesBuildTheSameNetwork) {
-  auto keras = io::model_from_spec(R"({"input_shape": [1, 8, 8], "layers": [
+  auto keras = sequential_from_spec(R"({"input_shape": [1, 8, 8], "layers": [
       {"type": "Conv2D", "filters": 4, "kernel_size": 3, "strides": 1, "padding": "same",
        "use_bias": false},
       {"type": "BatchNormalization"}, {"type": "MaxPooling2D", "pool_size": 2},
       {"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 3}]})",
-                                   "keras.json");
-  auto torch = io::model_from_spec(R"({"input_shape": [1, 8, 8], "layers": [
+                                    "keras.json");
+  auto torch = sequential_from_spec(R"({"input_shape": [1, 8, 8], "layers": [
       {"type": "Conv2d", "out_channels": 4, "kernel_size": [3, 3], "stride": 1, "padding": 1,
        "bias": false},
       {"type": "BatchNorm2d"}, {"type": "MaxPool2d", "kernel_size": 2},
       {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
       {"type": "Linear", "out_features": 3}]})",
-                                   "torch.json");
+                                    "torch.json");
   EXPECT_EQ(keras->num_parameters(), torch->num_parameters());
   EXPECT_EQ(keras->build({1, 8, 8}), (Shape{1, 3}));
   EXPECT_EQ(torch->build({1, 8, 8}), (Shape{1, 3}));
@@ -53,10 +54,10 @@ TEST(CnnSpec, EveryPresetRoundTripsThroughModelToSpec) {
     const io::ModelSpec spec = io::parse_model_spec(io::builtin_model_spec(name), name);
     EXPECT_EQ(spec.input_shape, (Shape{1, 28, 28})) << name;
     manual_seed(0);
-    auto model = io::build_model(spec);
+    auto model = build_sequential(spec);
     EXPECT_EQ(model->build(spec.input_shape), (Shape{1, 10})) << name;
     const std::string text = io::model_to_spec(*model, name, spec.input_shape, &spec.training);
-    auto rebuilt = io::model_from_spec(text, name);
+    auto rebuilt = sequential_from_spec(text, name);
     EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters()) << name << "\n" << text;
     EXPECT_EQ(parameter_names(*rebuilt), parameter_names(*model)) << name;
     EXPECT_EQ(io::parse_model_spec(text, name).training.augmentation_json,
@@ -67,9 +68,9 @@ TEST(CnnSpec, EveryPresetRoundTripsThroughModelToSpec) {
 
 TEST(CnnSpec, PresetSizes) {
   // LeNet-5: 156 + 2416 + 48120 + 10164 + 850 parameters.
-  auto lenet = io::model_from_spec(io::builtin_model_spec("lenet"), "lenet");
+  auto lenet = sequential_from_spec(io::builtin_model_spec("lenet"), "lenet");
   EXPECT_EQ(lenet->num_parameters(), 61706);
-  train::Model model(io::model_from_spec(io::builtin_model_spec("cnn"), "cnn"), "cnn");
+  train::Model model(sequential_from_spec(io::builtin_model_spec("cnn"), "cnn"), "cnn");
   model.build({1, 28, 28});
   const std::string summary = model.summary();
   EXPECT_NE(summary.find("(None, 32, 28, 28)"), std::string::npos) << summary;
@@ -98,17 +99,17 @@ TEST(CnnSpec, LayerErrorsNameThePath) {
 
 TEST(CnnSpec, InputTheLayersRejectIsAnErrorAtBuild) {
   const std::string message = error_message([] {
-    io::model_from_spec(R"({"name": "m", "input_shape": [28, 28], "layers": [
+    sequential_from_spec(R"({"name": "m", "input_shape": [28, 28], "layers": [
         {"type": "Conv2D", "filters": 4, "kernel_size": 3}]})",
-                        "m.json");
+                         "m.json");
   });
   EXPECT_EQ(message,
             "model spec m: the layers do not accept input_shape [28, 28]: Conv2D: expected input "
             "[N, C, H, W] (4 axes), got shape [1, 28, 28]");
   const std::string kernel = error_message([] {
-    io::model_from_spec(R"({"name": "m", "input_shape": [1, 4, 4], "layers": [
+    sequential_from_spec(R"({"name": "m", "input_shape": [1, 4, 4], "layers": [
         {"type": "Conv2D", "filters": 4, "kernel_size": 5}]})",
-                        "m.json");
+                         "m.json");
   });
   EXPECT_EQ(
       kernel.rfind("model spec m: the layers do not accept input_shape [1, 4, 4]: conv2d: ", 0), 0u)

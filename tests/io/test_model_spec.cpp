@@ -3,6 +3,7 @@
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
 #include "nabla/train.hpp"
+#include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
@@ -43,7 +44,7 @@ TEST(ModelSpec, ParsesTheClassicMlp) {
   EXPECT_EQ(spec.training.batch_size, 32);
   EXPECT_EQ(spec.training.epochs, 5);
 
-  auto model = io::build_model(spec);
+  auto model = build_sequential(spec);
   ASSERT_EQ(model->size(), 3u);
   EXPECT_EQ(model->layers()[0]->type_name(), "Flatten");
   EXPECT_EQ(model->layers()[1]->type_name(), "Dense");
@@ -59,22 +60,22 @@ TEST(ModelSpec, DefaultsWithoutTrainingOrInputShape) {
   EXPECT_TRUE(spec.input_shape.empty());
   EXPECT_FALSE(spec.training.present);
   EXPECT_EQ(spec.training.batch_size, 32);
-  auto model = io::build_model(spec);
+  auto model = build_sequential(spec);
   EXPECT_EQ(model->num_parameters(), 0);  // lazy until the first forward
   EXPECT_EQ(model->forward(zeros({4, 5})).shape(), (Shape{4, 3}));
   EXPECT_EQ(model->num_parameters(), 18);
 }
 
 TEST(ModelSpec, PyTorchAndKerasNamesBuildTheSameNetwork) {
-  auto torch_style = io::model_from_spec(R"({"input_shape": [6], "layers": [
+  auto torch_style = sequential_from_spec(R"({"input_shape": [6], "layers": [
       {"type": "Linear", "out_features": 4, "bias": false}, {"type": "ReLU"},
       {"type": "Dropout", "p": 0.1}, {"type": "Linear", "out_features": 2}, {"type": "Softmax"}]})",
-                                         "torch.json");
-  auto keras_style = io::model_from_spec(R"({"input_shape": [6], "layers": [
+                                          "torch.json");
+  auto keras_style = sequential_from_spec(R"({"input_shape": [6], "layers": [
       {"type": "Dense", "units": 4, "use_bias": false, "kernel_initializer": "he_normal"},
       {"type": "Activation", "activation": "relu"}, {"type": "Dropout", "rate": 0.1},
       {"type": "Dense", "units": 2}, {"type": "Activation", "activation": "softmax"}]})",
-                                         "keras.json");
+                                          "keras.json");
   EXPECT_EQ(torch_style->num_parameters(), 24 + 10);
   EXPECT_EQ(keras_style->num_parameters(), 24 + 10);
   EXPECT_EQ(torch_style->layers()[1]->type_name(), "ReLU");
@@ -92,14 +93,15 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
   EXPECT_EQ(layer_error(R"({"type": "Linear", "out_features": 0})"),
             "model spec mlp.json: layers[1].out_features: expected a positive integer, got 0");
   const std::string known_types =
-      "Activation, AdaptiveAvgPool2d, AveragePooling2D, AvgPool2d, BatchNorm1d, BatchNorm2d, "
-      "BatchNormalization, Bidirectional, Conv1D, Conv1d, Conv2D, Conv2DTranspose, Conv2d, "
-      "ConvTranspose2d, Dense, DenseBlock, DepthwiseConv2D, Dropout, Dropout2d, Embedding, "
-      "Flatten, GRU, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, "
-      "GroupNorm, LSTM, LayerNorm, LayerNormalization, Linear, MaxPool2D, MaxPool2d, "
-      "MaxPooling2D, MultiHeadAttention, PositionalEncoding, RNN, ReLU, Rescaling, Reshape, "
-      "ResidualBlock, SeparableConv2D, Seq2Seq, Sigmoid, SimpleRNN, Softmax, SpatialDropout2D, "
-      "Tanh, TransformerEncoderLayer, TransitionBlock, UpSampling2D, Upsample";
+      "Activation, AdaptiveAvgPool2d, Add, Average, AveragePooling2D, AvgPool2d, BatchNorm1d, "
+      "BatchNorm2d, BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv1d, Conv2D, "
+      "Conv2DTranspose, Conv2d, ConvTranspose2d, Dense, DenseBlock, DepthwiseConv2D, Dropout, "
+      "Dropout2d, Embedding, Flatten, GRU, GlobalAveragePooling1D, GlobalAveragePooling2D, "
+      "GlobalMaxPooling1D, GroupNorm, LSTM, LayerNorm, LayerNormalization, Linear, MaxPool2D, "
+      "MaxPool2d, MaxPooling2D, Maximum, Minimum, MultiHeadAttention, Multiply, "
+      "PositionalEncoding, RNN, ReLU, Rescaling, Reshape, ResidualBlock, SeparableConv2D, "
+      "Seq2Seq, Sigmoid, SimpleRNN, Softmax, SpatialDropout2D, Subtract, Tanh, "
+      "TransformerEncoderLayer, TransitionBlock, UpSampling2D, Upsample";
   EXPECT_EQ(layer_error(R"({"type": "Conv3D", "filters": 3})"),
             R"(model spec mlp.json: layers[1].type: unknown layer type "Conv3D"; known types: )" +
                 known_types);
@@ -145,7 +147,7 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: expected a JSON object at the top level, got array");
   EXPECT_EQ(spec_error(R"({"layer": []})"),
             "model spec mlp.json: layer: unknown key for a model spec; known keys: name, "
-            "description, input_shape, layers, training, data");
+            "description, input_shape, inputs, outputs, layers, training, data");
   EXPECT_EQ(spec_error(R"({"input_shape": [28, -1], "layers": [{"type": "Flatten"}]})"),
             "model spec mlp.json: input_shape[1]: expected a positive integer, got -1");
   EXPECT_EQ(spec_error(R"({"name": 5, "layers": [{"type": "Flatten"}]})"),
@@ -188,21 +190,21 @@ TEST(ModelSpec, LoadFromFile) {
 
 TEST(ModelSpec, InputShapeTheLayersRejectIsAnError) {
   const std::string message = error_message([] {
-    io::model_from_spec(R"({"name": "m", "input_shape": [3, 4], "layers": [
+    sequential_from_spec(R"({"name": "m", "input_shape": [3, 4], "layers": [
         {"type": "Dense", "units": 2, "in_features": 5}]})",
-                        "m.json");
+                         "m.json");
   });
   EXPECT_EQ(message.rfind("model spec m: the layers do not accept input_shape [3, 4]: ", 0), 0u)
       << message;
 }
 
 TEST(ModelSpec, WriteAndReadBack) {
-  auto model = io::model_from_spec(R"({"input_shape": [4, 2], "layers": [
+  auto model = sequential_from_spec(R"({"input_shape": [4, 2], "layers": [
       {"type": "Flatten"}, {"type": "Linear", "out_features": 5, "bias": false},
       {"type": "Tanh"}, {"type": "Dropout", "rate": 0.25},
       {"type": "Dense", "units": 3, "activation": "sigmoid"},
       {"type": "Activation", "activation": "log_softmax"}]})",
-                                   "x");
+                                    "x");
   io::TrainingSpec training;
   training.optimizer = "sgd";
   training.lr = 0.5;
@@ -254,11 +256,11 @@ TEST(ModelSpec, WriteAndReadBack) {
 )");
   const io::ModelSpec back = io::parse_model_spec(text, "back");
   EXPECT_EQ(back.training.epochs, 2);
-  EXPECT_EQ(io::build_model(back)->num_parameters(), model->num_parameters());
+  EXPECT_EQ(build_sequential(back)->num_parameters(), model->num_parameters());
 
   // Without an input shape the known input sizes are written, so that weights can be loaded.
   const std::string lazy = io::model_to_spec(*model, "small", {});
-  auto rebuilt = io::model_from_spec(lazy, "lazy");
+  auto rebuilt = sequential_from_spec(lazy, "lazy");
   EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters());
 }
 
@@ -282,7 +284,7 @@ TEST(Presets, MlpHas101770Parameters) {
   const std::vector<std::string> names = io::builtin_model_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "mlp"), names.end());
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
-  auto model = io::model_from_spec(io::builtin_model_spec("mlp"), "mlp");
+  auto model = sequential_from_spec(io::builtin_model_spec("mlp"), "mlp");
   EXPECT_EQ(model->build({28, 28}), (Shape{1, 10}));
   EXPECT_EQ(model->num_parameters(), 101770);
   train::Model keras(model, "mlp");
@@ -296,7 +298,7 @@ TEST(Presets, EveryPresetParsesAndBuilds) {
     EXPECT_EQ(spec.name, name) << "the preset's name matches its file name";
     EXPECT_FALSE(spec.description.empty()) << name;
     EXPECT_FALSE(spec.input_shape.empty()) << name;
-    EXPECT_GT(io::build_model(spec)->num_parameters(), 0) << name;
+    EXPECT_GT(build_sequential(spec)->num_parameters(), 0) << name;
   }
 }
 
@@ -309,7 +311,7 @@ TEST(Presets, UnknownPresetListsTheKnownOnes) {
 }
 
 TEST(ModelSpec, RescalingRoundTripsAndMarksRawInputs) {
-  const auto model = io::model_from_spec(
+  const auto model = sequential_from_spec(
       R"({"name": "r", "input_shape": [4], "layers": [{"type": "Rescaling", "scale": 0.5,
           "offset": 1}, {"type": "Dense", "units": 2}]})",
       "r.json");
@@ -320,7 +322,7 @@ TEST(ModelSpec, RescalingRoundTripsAndMarksRawInputs) {
   const std::string text = io::model_to_spec(*model, "r", {4});
   EXPECT_NE(text.find(R"("type": "Rescaling")"), std::string::npos) << text;
   EXPECT_EQ(error_message([] {
-              io::model_from_spec(R"({"name": "r", "layers": [{"type": "Rescaling"}]})", "r.json");
+              sequential_from_spec(R"({"name": "r", "layers": [{"type": "Rescaling"}]})", "r.json");
             }),
             "model spec r.json: layers[0]: missing \"scale\": the factor inputs are multiplied by");
 }

@@ -4,6 +4,7 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
@@ -27,10 +28,10 @@ TEST(SequenceSpec, EveryPresetRoundTripsThroughModelToSpec) {
   for (const auto& [name, output] : presets) {
     const io::ModelSpec spec = io::parse_model_spec(io::builtin_model_spec(name), name);
     manual_seed(0);
-    auto model = io::build_model(spec);
+    auto model = build_sequential(spec);
     EXPECT_EQ(model->build(spec.input_shape), output) << name;
     const std::string text = io::model_to_spec(*model, name, spec.input_shape, &spec.training);
-    auto rebuilt = io::model_from_spec(text, name);
+    auto rebuilt = sequential_from_spec(text, name);
     EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters()) << name << "\n" << text;
     EXPECT_EQ(parameter_names(*rebuilt), parameter_names(*model)) << name;
     EXPECT_EQ(io::parse_model_spec(text, name).training.lr_schedule_json,
@@ -40,19 +41,19 @@ TEST(SequenceSpec, EveryPresetRoundTripsThroughModelToSpec) {
 }
 
 TEST(SequenceSpec, KerasAndPyTorchRecurrentNames) {
-  auto keras = io::model_from_spec(R"({"input_shape": [5, 3], "layers": [
+  auto keras = sequential_from_spec(R"({"input_shape": [5, 3], "layers": [
       {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 4, "return_sequences": true}},
       {"type": "GRU", "units": 2}]})",
-                                   "keras.json");
-  auto torch = io::model_from_spec(R"({"input_shape": [5, 3], "layers": [
+                                    "keras.json");
+  auto torch = sequential_from_spec(R"({"input_shape": [5, 3], "layers": [
       {"type": "LSTM", "hidden_size": 4, "bidirectional": true, "return_sequences": true},
       {"type": "GRU", "hidden_size": 2}]})",
-                                   "torch.json");
+                                    "torch.json");
   EXPECT_EQ(parameter_names(*keras), parameter_names(*torch));
   EXPECT_EQ(keras->build({5, 3}), (Shape{1, 2}));
   const auto names = parameter_names(*keras);
   EXPECT_NE(std::find(names.begin(), names.end(), "0.weight_hh_l0_reverse"), names.end());
-  auto rnn = io::model_from_spec(
+  auto rnn = sequential_from_spec(
       R"({"input_shape": [5, 3], "layers": [{"type": "RNN", "hidden_size": 4, "nonlinearity": "relu"}]})",
       "rnn.json");
   const auto& layer = dynamic_cast<const nn::Recurrent&>(*rnn->layers()[0]);
@@ -63,10 +64,10 @@ TEST(SequenceSpec, KerasAndPyTorchRecurrentNames) {
 TEST(SequenceSpec, EmbeddingMaskReachesTheRecurrentLayer) {
   // With mask_zero, padding at the end of a sequence does not change the LSTM's final state.
   manual_seed(3);
-  auto model = io::model_from_spec(R"({"input_shape": [6], "layers": [
+  auto model = sequential_from_spec(R"({"input_shape": [6], "layers": [
       {"type": "Embedding", "input_dim": 10, "output_dim": 4, "mask_zero": true},
       {"type": "LSTM", "units": 5}]})",
-                                   "masked.json");
+                                    "masked.json");
   model->eval();
   const Tensor padded = from_vector(std::vector<int64_t>{3, 4, 5, 0, 0, 0}, {1, 6});
   const Tensor short_one = from_vector(std::vector<int64_t>{3, 4, 5}, {1, 3});
@@ -77,12 +78,12 @@ TEST(SequenceSpec, EmbeddingMaskReachesTheRecurrentLayer) {
 }
 
 TEST(SequenceSpec, KerasConv1DTakesChannelsLastSequences) {
-  auto model = io::model_from_spec(R"({"input_shape": [7, 3], "layers": [
+  auto model = sequential_from_spec(R"({"input_shape": [7, 3], "layers": [
       {"type": "Conv1D", "filters": 4, "kernel_size": 3, "padding": "same"},
       {"type": "GlobalMaxPooling1D"}]})",
-                                   "textcnn.json");
+                                    "textcnn.json");
   EXPECT_EQ(model->build({7, 3}), (Shape{1, 4}));
-  auto torch = io::model_from_spec(
+  auto torch = sequential_from_spec(
       R"({"input_shape": [3, 7], "layers": [{"type": "Conv1d", "out_channels": 4, "kernel_size": 3}]})",
       "conv1d.json");
   EXPECT_EQ(torch->build({3, 7}), (Shape{1, 4, 5}));

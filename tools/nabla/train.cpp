@@ -133,7 +133,7 @@ void run_train(const TrainOptions& options) {
   const RunData run = load_run_data(options, spec, model);
   const Shape sample_shape(run.x_train.shape().begin() + 1, run.x_train.shape().end());
   if (spec.input_shape.empty()) spec.input_shape = sample_shape;
-  model.build(spec.input_shape);
+  if (!model.built()) model.build(spec.input_shape);
   std::vector<train::MetricArg> metrics(training.metrics.begin(), training.metrics.end());
   model.compile(std::move(optimizer), loss, std::move(metrics));
 
@@ -164,8 +164,8 @@ void run_train(const TrainOptions& options) {
   if (spec.data) print_text_task_results(*spec.data, run, model, report);
 
   if (!options.out.empty()) {
-    const auto& net = static_cast<const nn::Sequential&>(model.module());
-    const std::string spec_json = io::model_to_spec(net, spec.name, spec.input_shape, &training);
+    const std::string spec_json =
+        io::model_to_spec(model.module(), spec.name, spec.input_shape, &training);
     std::map<std::string, std::string> metadata = {{io::kModelSpecKey, spec_json},
                                                    {kDataDirKey, run.source}};
     if (report.is_classification()) {
