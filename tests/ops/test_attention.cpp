@@ -11,21 +11,17 @@
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-
-const nlohmann::json& reference() {
-  static const nlohmann::json cases = nabla::testing::load_reference("attention");
-  return cases;
-}
 
 // The same math with separate ops (masks: bool true = allowed, or additive).
 Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
@@ -44,29 +40,21 @@ Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, con
   return matmul(softmax(scores, -1), v);
 }
 
-void expect_reference_case(const std::string& name, DType dtype) {
-  SCOPED_TRACE(name + (dtype == DType::f64 ? " (f64)" : " (f32)"));
-  const auto& c = reference().at(name);
-  auto input = [&](const char* key) {
-    return tensor_from_json(c.at(key)).to(dtype).detach().requires_grad_();
-  };
-  Tensor q = input("q"), k = input("k"), v = input("v");
-  Tensor mask;
-  if (c.contains("mask")) {
-    mask = tensor_from_json(c.at("mask"));
-    if (mask.dtype() != DType::boolean) mask = mask.to(dtype);
-  }
-  std::optional<double> scale;
-  if (c.contains("scale")) scale = c.at("scale").get<double>();
-  const Tensor out =
-      scaled_dot_product_attention(q, k, v, mask, c.at("is_causal"), 0, false, nullptr, scale);
-  out.backward(tensor_from_json(c.at("grad_out")).to(dtype));
-  const double rtol = dtype == DType::f64 ? 1e-10 : 1e-5, atol = dtype == DType::f64 ? 1e-12 : 1e-5;
-  EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), rtol, atol);
-  EXPECT_ALL_CLOSE(q.grad(), tensor_from_json(c.at("grad_q")), rtol, atol);
-  EXPECT_ALL_CLOSE(k.grad(), tensor_from_json(c.at("grad_k")), rtol, atol);
-  EXPECT_ALL_CLOSE(v.grad(), tensor_from_json(c.at("grad_v")), rtol, atol);
-}
+// PyTorch's values are computed in f64 from the f32 inputs: checked in f32 and, tightly, in f64.
+const std::vector<OpTest> kAttentionTests = {
+    {.name = "sdpa",
+     .fn =
+         [](const OpCase& c) {
+           return scaled_dot_product_attention(
+               c.input("q"), c.input("k"), c.input("v"), c.input("mask"), c.attr<bool>("is_causal"),
+               0, false, nullptr,
+               c.has("scale") ? std::optional(c.attr<double>("scale")) : std::nullopt);
+         },
+     .grad_inputs = {"q", "k", "v"},
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-10, 1e-12},
+     .extra_dtypes = {DType::f64}},
+};
 
 Tensor attention(const Inputs& in, const Tensor& mask = Tensor(), bool causal = false) {
   return scaled_dot_product_attention(in[0], in[1], in[2], mask, causal);
@@ -81,11 +69,7 @@ bool all_finite(const Tensor& t) {
 }  // namespace
 
 TEST(Attention, MatchesPyTorchReferenceMath) {
-  for (const char* name :
-       {"sdpa/plain", "sdpa/bool_mask", "sdpa/float_mask", "sdpa/causal", "sdpa/broadcast_scale"}) {
-    expect_reference_case(name, DType::f64);
-    expect_reference_case(name, DType::f32);
-  }
+  nabla::testing::check_ops("attention", kAttentionTests);
 }
 
 TEST(Attention, GradcheckPlainAndStrided) {

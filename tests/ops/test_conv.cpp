@@ -13,99 +13,63 @@
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
 
-const nlohmann::json& reference() {
-  static const nlohmann::json cases = nabla::testing::load_reference("conv");
-  return cases;
+std::vector<int64_t> values(const OpCase& c, const char* name) {
+  return c.attr(name, std::vector<int64_t>{});
 }
 
-std::vector<int64_t> values(const nlohmann::json& options, const char* name) {
-  return options.contains(name) ? options.at(name).get<std::vector<int64_t>>()
-                                : std::vector<int64_t>{};
+ConvOptions conv_options(const OpCase& c) {
+  return {values(c, "stride"), values(c, "padding"), values(c, "dilation"),
+          c.attr<int64_t>("groups", 1), c.attr<std::string>("padding_mode", "")};
 }
 
-// The case's op applied with its options.
-std::function<Tensor(const Inputs&)> case_op(const nlohmann::json& c) {
-  const std::string op = c.at("op");
-  const nlohmann::json& o = c.at("options");
-  const int64_t groups = o.value("groups", 1);
-  if (op == "conv_transpose2d") {
-    ConvTransposeOptions options{values(o, "stride"), values(o, "padding"),
-                                 values(o, "output_padding"), values(o, "dilation"), groups};
-    return [options](const Inputs& in) { return conv_transpose2d(in[0], in[1], in[2], options); };
-  }
-  ConvOptions options{values(o, "stride"), values(o, "padding"), values(o, "dilation"), groups,
-                      o.value("padding_mode", "")};
-  if (op == "conv1d")
-    return [options](const Inputs& in) { return conv1d(in[0], in[1], in[2], options); };
-  return [options](const Inputs& in) { return conv2d(in[0], in[1], in[2], options); };
-}
+const std::vector<std::string> kConvInputs = {"x", "weight", "bias"};
 
-// A leaf with the values of `t` converted to `dtype`, stored with its last two axes transposed
-// when `strided` (a non-contiguous input).
-Tensor input_leaf(const Tensor& t, DType dtype, bool strided) {
-  Tensor values = t.to(dtype);
-  if (strided) values = values.transpose(-1, -2).contiguous().transpose(-1, -2);
-  Tensor l = values.detach();
-  l.requires_grad_();
-  return l;
-}
-
-// Replays a case: out and every gradient against `expected` (the case itself, or its "f64").
-void expect_case(const nlohmann::json& c, const nlohmann::json& expected, DType dtype, bool strided,
-                 double rtol, double atol) {
-  const char* names[] = {"x", "weight", "bias"};
-  Inputs inputs;
-  for (const char* name : names) {
-    const bool transposed = strided && inputs.empty();  // the input x, not weight or bias
-    inputs.push_back(c.contains(name) ? input_leaf(tensor_from_json(c.at(name)), dtype, transposed)
-                                      : Tensor());
-  }
-  EXPECT_EQ(inputs[0].is_contiguous(), !strided);
-  Tensor out = case_op(c)(inputs);
-  ASSERT_EQ(out.dtype(), dtype);
-  EXPECT_ALL_CLOSE(out, tensor_from_json(expected.at("out")).to(dtype), rtol, atol);
-  out.backward(tensor_from_json(c.at("grad_out")).to(dtype));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) continue;
-    SCOPED_TRACE(std::string("grad_") + names[i]);
-    EXPECT_ALL_CLOSE(inputs[i].grad(),
-                     tensor_from_json(expected.at(std::string("grad_") + names[i])).to(dtype), rtol,
-                     atol);
-  }
-}
+// f32 through oneDNN or im2col, and f64 (im2col + gemm) against the cases' "f64" values.
+const std::vector<OpTest> kConvTests = {
+    {.name = "conv1d",
+     .fn =
+         [](const OpCase& c) {
+           return conv1d(c.input("x"), c.input("weight"), c.input("bias"), conv_options(c));
+         },
+     .grad_inputs = kConvInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-11, 1e-12}},
+    {.name = "conv2d",
+     .fn =
+         [](const OpCase& c) {
+           return conv2d(c.input("x"), c.input("weight"), c.input("bias"), conv_options(c));
+         },
+     .grad_inputs = kConvInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-11, 1e-12}},
+    {.name = "conv_transpose2d",
+     .fn =
+         [](const OpCase& c) {
+           const ConvTransposeOptions options{values(c, "stride"), values(c, "padding"),
+                                              values(c, "output_padding"), values(c, "dilation"),
+                                              c.attr<int64_t>("groups", 1)};
+           return conv_transpose2d(c.input("x"), c.input("weight"), c.input("bias"), options);
+         },
+     .grad_inputs = kConvInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-11, 1e-12}},
+};
 
 }  // namespace
 
-TEST(Conv, MatchesPyTorchF32) {
-  for (const auto& [name, c] : reference().items()) {
-    for (bool strided : {false, true}) {
-      SCOPED_TRACE(name + (strided ? " (non-contiguous input)" : ""));
-      expect_case(c, c, DType::f32, strided, 1e-5, 1e-5);
-    }
-  }
-}
-
-TEST(Conv, MatchesPyTorchF64) {
-  int checked = 0;
-  for (const auto& [name, c] : reference().items()) {
-    if (!c.contains("f64")) continue;
-    SCOPED_TRACE(name);
-    expect_case(c, c.at("f64"), DType::f64, false, 1e-11, 1e-12);
-    ++checked;
-  }
-  EXPECT_GE(checked, 4);
-}
+TEST(Conv, MatchesPyTorch) { nabla::testing::check_ops("conv", kConvTests); }
 
 // ---- gradcheck (f64) ----
 

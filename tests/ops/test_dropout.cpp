@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "nabla/nabla.hpp"
-#include "ops/elementwise_reference.hpp"
+#include "ops/elementwise_gradcheck.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;

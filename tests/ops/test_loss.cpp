@@ -7,65 +7,71 @@
 
 #include "autograd/node.hpp"
 #include "nabla/nabla.hpp"
-#include "ops/matmul_loss_reference.hpp"
+#include "support/errors.hpp"
 #include "support/gradcheck.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
-using nabla::testing::matmul_loss_reference;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::reference_cases;
-using nabla::testing::strided_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
 
-CrossEntropyOptions class_options(const nlohmann::json& o) {
+CrossEntropyOptions class_options(const OpCase& c) {
   CrossEntropyOptions options;
-  if (o.contains("weight")) options.weight = tensor_from_json(o.at("weight"));
-  options.ignore_index = o.value("ignore_index", int64_t{-100});
-  options.label_smoothing = o.value("label_smoothing", 0.0);
-  options.reduction = o.value("reduction", std::string("mean"));
+  options.weight = c.input("weight");
+  options.ignore_index = c.attr<int64_t>("ignore_index", -100);
+  options.label_smoothing = c.attr<double>("label_smoothing", 0.0);
+  options.reduction = c.attr<std::string>("reduction", "mean");
   return options;
 }
 
-// The loss of reference case `c` for the given input and target (labels for class losses).
-Tensor reference_loss(const nlohmann::json& c, const Tensor& input, const Tensor& target) {
-  const std::string op = c.at("op");
-  const nlohmann::json& o = c.at("options");
-  const std::string reduction = o.value("reduction", std::string("mean"));
-  if (op == "mse_loss") return mse_loss(input, target, reduction);
-  if (op == "l1_loss") return l1_loss(input, target, reduction);
-  if (op == "huber_loss") return huber_loss(input, target, o.value("delta", 1.0), reduction);
-  if (op == "binary_cross_entropy_with_logits") {
-    const Tensor pos_weight =
-        o.contains("pos_weight") ? tensor_from_json(o.at("pos_weight")) : Tensor();
-    return binary_cross_entropy_with_logits(input, target, pos_weight, reduction);
-  }
-  if (op == "cross_entropy") return cross_entropy(input, target, class_options(o));
-  return nll_loss(input, target, class_options(o));
+// A pointwise loss of (input, target) with a reduction.
+template <class Loss>
+OpTest pointwise_loss(const std::string& name, Loss loss) {
+  return {.name = name,
+          .fn =
+              [loss](const OpCase& c) {
+                return loss(c.input("input"), c.input("target"),
+                            c.attr<std::string>("reduction", "mean"), c);
+              },
+          .grad_inputs = {"input", "target"},
+          .cases = {"loss/" + name + "_*"}};
 }
 
-void expect_reference_case(const nlohmann::json& c, bool strided) {
-  Tensor in = tensor_from_json(c.at("input"));
-  Tensor input = strided ? strided_leaf(in) : in.requires_grad_();
-  Tensor target;
-  if (c.contains("labels")) {
-    target = tensor_from_json(c.at("labels"));
-  } else {
-    Tensor t = tensor_from_json(c.at("target"));
-    target = strided ? strided_leaf(t) : t.requires_grad_();
-  }
-  Tensor out = reference_loss(c, input, target);
-  EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), 1e-5, 1e-6);
-  out.backward(tensor_from_json(c.at("grad_out")));
-  EXPECT_ALL_CLOSE(input.grad(), tensor_from_json(c.at("grad_input")), 1e-5, 1e-6);
-  if (c.contains("grad_target")) {
-    EXPECT_ALL_CLOSE(target.grad(), tensor_from_json(c.at("grad_target")), 1e-5, 1e-6);
-  }
-}
+// The reference cases are named loss/<kind>_..., not after the op: each row selects its own.
+const std::vector<OpTest> kLossTests = {
+    pointwise_loss("mse", [](const Tensor& x, const Tensor& t, const std::string& r,
+                             const OpCase&) { return mse_loss(x, t, r); }),
+    pointwise_loss("l1", [](const Tensor& x, const Tensor& t, const std::string& r,
+                            const OpCase&) { return l1_loss(x, t, r); }),
+    pointwise_loss("huber",
+                   [](const Tensor& x, const Tensor& t, const std::string& r, const OpCase& c) {
+                     return huber_loss(x, t, c.attr<double>("delta", 1.0), r);
+                   }),
+    pointwise_loss("bce",
+                   [](const Tensor& x, const Tensor& t, const std::string& r, const OpCase& c) {
+                     return binary_cross_entropy_with_logits(x, t, c.input("pos_weight"), r);
+                   }),
+    {.name = "cross_entropy",
+     .fn =
+         [](const OpCase& c) {
+           return cross_entropy(c.input("input"), c.input("labels"), class_options(c));
+         },
+     .grad_inputs = {"input"},
+     .cases = {"loss/ce_*"}},
+    {.name = "nll_loss",
+     .fn =
+         [](const OpCase& c) {
+           return nll_loss(c.input("input"), c.input("labels"), class_options(c));
+         },
+     .grad_inputs = {"input"},
+     .cases = {"loss/nll_*"}},
+};
 
 Tensor labels_of(const std::vector<int64_t>& values, const Shape& shape) {
   return from_vector(values, shape);
@@ -85,14 +91,7 @@ const char* const kReductions[] = {"mean", "sum", "none"};
 
 }  // namespace
 
-TEST(Loss, MatchesPyTorch) {
-  for (const auto& name : reference_cases("loss/")) {
-    for (bool strided : {false, true}) {
-      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
-      expect_reference_case(matmul_loss_reference().at(name), strided);
-    }
-  }
-}
+TEST(Loss, MatchesPyTorch) { nabla::testing::check_ops("matmul_loss", kLossTests); }
 
 TEST(Loss, GradcheckPointwiseLosses) {
   for (const char* reduction : kReductions) {

@@ -4,43 +4,32 @@
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
-#include "ops/matmul_loss_reference.hpp"
+#include "support/errors.hpp"
 #include "support/gradcheck.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
-using nabla::testing::matmul_loss_reference;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::reference_cases;
-using nabla::testing::strided_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
 
 constexpr double kRtol = 1e-5, kAtol = 1e-5;  // f32 sums of a few products, in another order
 
-Tensor input_leaf(const nlohmann::json& c, const char* name, bool strided) {
-  Tensor t = tensor_from_json(c.at(name));
-  return strided ? strided_leaf(t) : t.requires_grad_();
-}
-
-// out = f(inputs) and the inputs' gradients for grad_out, compared with the case's values.
-void expect_case(const nlohmann::json& c, const std::vector<std::string>& names,
-                 const std::function<Tensor(const Inputs&)>& f, bool strided) {
-  Inputs inputs;
-  for (const auto& name : names)
-    inputs.push_back(c.contains(name) ? input_leaf(c, name.c_str(), strided) : Tensor());
-  Tensor out = f(inputs);
-  EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), kRtol, kAtol);
-  out.backward(tensor_from_json(c.at("grad_out")));
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!inputs[i].defined()) continue;
-    SCOPED_TRACE("grad_" + names[i]);
-    EXPECT_ALL_CLOSE(inputs[i].grad(), tensor_from_json(c.at("grad_" + names[i])), kRtol, kAtol);
-  }
-}
+const std::vector<OpTest> kMatmulTests = {
+    {.name = "matmul",
+     .fn = [](const OpCase& c) { return matmul(c.input("a"), c.input("b")); },
+     .grad_inputs = {"a", "b"},
+     .f32 = {kRtol, kAtol}},
+    {.name = "linear",
+     .fn = [](const OpCase& c) { return linear(c.input("x"), c.input("weight"), c.input("bias")); },
+     .grad_inputs = {"x", "weight", "bias"},
+     .f32 = {kRtol, kAtol}},
+};
 
 // C = op(A) @ op(B) in double, reading the operands through at<float>.
 std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
@@ -63,27 +52,7 @@ void expect_matches_naive(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TEST(Matmul, MatchesPyTorch) {
-  for (const auto& name : reference_cases("matmul/")) {
-    for (bool strided : {false, true}) {
-      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
-      expect_case(
-          matmul_loss_reference().at(name), {"a", "b"},
-          [](const Inputs& in) { return matmul(in[0], in[1]); }, strided);
-    }
-  }
-}
-
-TEST(Linear, MatchesPyTorch) {
-  for (const auto& name : reference_cases("linear/")) {
-    for (bool strided : {false, true}) {
-      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
-      expect_case(
-          matmul_loss_reference().at(name), {"x", "weight", "bias"},
-          [](const Inputs& in) { return linear(in[0], in[1], in[2]); }, strided);
-    }
-  }
-}
+TEST(Matmul, MatchesPyTorch) { nabla::testing::check_ops("matmul_loss", kMatmulTests); }
 
 TEST(Matmul, F32AgreesWithNaiveLoopInEveryLayout) {
   Generator gen(7);

@@ -12,68 +12,54 @@
 #include <vector>
 
 #include "nabla/nabla.hpp"
-#include "ops/matmul_loss_reference.hpp"  // strided_leaf
+#include "support/errors.hpp"
 #include "support/gradcheck.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::strided_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
 
-const nlohmann::json& norm_reference() {
-  static const nlohmann::json cases = nabla::testing::load_reference("norm");
-  return cases;
-}
+const std::vector<std::string> kNormInputs = {"x", "weight", "bias"};
 
-Tensor optional_leaf(const nlohmann::json& c, const char* name) {
-  if (!c.contains(name)) return Tensor();
-  return tensor_from_json(c.at(name)).requires_grad_();
-}
-
-Tensor optional_tensor(const nlohmann::json& c, const char* name) {
-  return c.contains(name) ? tensor_from_json(c.at(name)) : Tensor();
-}
-
-void expect_reference_case(const nlohmann::json& c, bool strided) {
-  const std::string op = c.at("op");
-  const nlohmann::json& o = c.at("options");
-  const Tensor x0 = tensor_from_json(c.at("x"));
-  Tensor x = strided ? strided_leaf(x0) : x0.clone().requires_grad_();
-  Tensor weight = optional_leaf(c, "weight"), bias = optional_leaf(c, "bias");
-  Tensor running_mean = optional_tensor(c, "running_mean");
-  Tensor running_var = optional_tensor(c, "running_var");
-  Tensor out;
-  if (op == "batch_norm") {
-    out = batch_norm(x, running_mean, running_var, weight, bias, o.at("training"), o.at("momentum"),
-                     o.at("eps"));
-  } else if (op == "layer_norm") {
-    out = layer_norm(x, o.at("normalized_shape").get<Shape>(), weight, bias, o.at("eps"));
-  } else {
-    out = group_norm(x, o.at("num_groups"), weight, bias, o.at("eps"));
-  }
-  const bool f64 = x.dtype() == DType::f64;
-  const double rtol = f64 ? 1e-9 : 1e-5, atol = f64 ? 1e-12 : 1e-5;
-  EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), rtol, atol);
-  if (running_mean.defined()) {
-    EXPECT_ALL_CLOSE(running_mean, tensor_from_json(c.at("running_mean_after")), rtol, atol);
-  }
-  if (running_var.defined()) {
-    EXPECT_ALL_CLOSE(running_var, tensor_from_json(c.at("running_var_after")), rtol, atol);
-  }
-  out.backward(tensor_from_json(c.at("grad_out")));
-  EXPECT_ALL_CLOSE(x.grad(), tensor_from_json(c.at("grad_x")), rtol, atol);
-  if (weight.defined()) {
-    EXPECT_ALL_CLOSE(weight.grad(), tensor_from_json(c.at("grad_weight")), rtol, atol);
-  }
-  if (bias.defined()) {
-    EXPECT_ALL_CLOSE(bias.grad(), tensor_from_json(c.at("grad_bias")), rtol, atol);
-  }
-}
+// f32 cases and f64 ones (batch_norm/train_4d_f64); the running statistics are read through
+// OpCase::input, so that their update in place is compared with running_*_after.
+const std::vector<OpTest> kNormTests = {
+    {.name = "batch_norm",
+     .fn =
+         [](const OpCase& c) {
+           return batch_norm(c.input("x"), c.input("running_mean"), c.input("running_var"),
+                             c.input("weight"), c.input("bias"), c.attr<bool>("training"),
+                             c.attr<double>("momentum"), c.attr<double>("eps"));
+         },
+     .grad_inputs = kNormInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-9, 1e-12}},
+    {.name = "layer_norm",
+     .fn =
+         [](const OpCase& c) {
+           return layer_norm(c.input("x"), c.attr<Shape>("normalized_shape"), c.input("weight"),
+                             c.input("bias"), c.attr<double>("eps"));
+         },
+     .grad_inputs = kNormInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-9, 1e-12}},
+    {.name = "group_norm",
+     .fn =
+         [](const OpCase& c) {
+           return group_norm(c.input("x"), c.attr<int64_t>("num_groups"), c.input("weight"),
+                             c.input("bias"), c.attr<double>("eps"));
+         },
+     .grad_inputs = kNormInputs,
+     .f32 = {1e-5, 1e-5},
+     .f64 = {1e-9, 1e-12}},
+};
 
 // The same normalizations written with reductions and elementwise ops (their own autograd).
 Tensor channel_view(const Tensor& t, int64_t dim) {
@@ -158,14 +144,7 @@ Tensor train_bn(const Tensor& x, const Tensor& w = Tensor(), const Tensor& b = T
 
 }  // namespace
 
-TEST(Norm, MatchesPyTorch) {
-  for (const auto& [name, c] : norm_reference().items()) {
-    for (bool strided : {false, true}) {
-      SCOPED_TRACE(name + (strided ? " (non-contiguous)" : ""));
-      expect_reference_case(c, strided);
-    }
-  }
-}
+TEST(Norm, MatchesPyTorch) { nabla::testing::check_ops("norm", kNormTests); }
 
 TEST(Norm, BatchNormUpdatesRunningStatisticsInPlaceWithoutRecording) {
   Tensor running_mean = zeros({3}), running_var = ones({3});

@@ -15,21 +15,17 @@
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-
-const nlohmann::json& rnn_reference() {
-  static const nlohmann::json cases = nabla::testing::load_reference("rnn");
-  return cases;
-}
 
 RnnMode mode_named(const std::string& name) {
   if (name == "lstm") return RnnMode::lstm;
@@ -39,15 +35,6 @@ RnnMode mode_named(const std::string& name) {
 }
 
 int64_t gates_of(RnnMode mode) { return mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1; }
-
-Tensor leaf_from(const nlohmann::json& j) { return tensor_from_json(j).requires_grad_(); }
-
-// The same values as `t` [A, B, C], stored with the first two axes swapped (not contiguous).
-Tensor strided_leaf_like(const Tensor& t) {
-  Tensor l = t.transpose(0, 1).contiguous().transpose(0, 1).detach();
-  l.requires_grad_();
-  return l;
-}
 
 Tensor bool_mask(const std::vector<bool>& values, const Shape& shape) {
   return from_vector(values, shape);
@@ -67,40 +54,23 @@ Tensor flip_time(const Tensor& t) {
   return index_select(t, 0, from_vector(index));
 }
 
-void expect_reference_case(const std::string& name, bool strided_x) {
-  SCOPED_TRACE(name + (strided_x ? " (strided x)" : ""));
-  const nlohmann::json& c = rnn_reference().at(name);
-  const RnnMode mode = mode_named(c.at("mode"));
-  const bool lstm = mode == RnnMode::lstm;
-  const nlohmann::json& p = c.at("params");
-  Tensor x = leaf_from(c.at("x"));
-  if (strided_x) x = strided_leaf_like(x);
-  Tensor h0 = leaf_from(c.at("h0"));
-  Tensor c0 = lstm ? leaf_from(c.at("c0")) : Tensor();
-  Tensor w_ih = leaf_from(p.at("weight_ih_l0")), w_hh = leaf_from(p.at("weight_hh_l0"));
-  Tensor b_ih = leaf_from(p.at("bias_ih_l0")), b_hh = leaf_from(p.at("bias_hh_l0"));
-  RnnLayerResult r = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
-  EXPECT_ALL_CLOSE(r.output, tensor_from_json(c.at("out")));
-  EXPECT_ALL_CLOSE(r.h_n, tensor_from_json(c.at("h_n")));
-  EXPECT_EQ(r.c_n.defined(), lstm);
-  Tensor loss = (r.output * tensor_from_json(c.at("grad_out"))).sum() +
-                (r.h_n * tensor_from_json(c.at("grad_h"))).sum();
-  if (lstm) {
-    EXPECT_ALL_CLOSE(r.c_n, tensor_from_json(c.at("c_n")));
-    loss = loss + (r.c_n * tensor_from_json(c.at("grad_c"))).sum();
-  }
-  loss.backward();
-  EXPECT_ALL_CLOSE(x.grad(), tensor_from_json(c.at("grad_x")));
-  EXPECT_ALL_CLOSE(h0.grad(), tensor_from_json(c.at("grad_h0")));
-  if (lstm) {
-    EXPECT_ALL_CLOSE(c0.grad(), tensor_from_json(c.at("grad_c0")));
-  }
-  const nlohmann::json& g = c.at("grad_params");
-  EXPECT_ALL_CLOSE(w_ih.grad(), tensor_from_json(g.at("weight_ih_l0")));
-  EXPECT_ALL_CLOSE(w_hh.grad(), tensor_from_json(g.at("weight_hh_l0")));
-  EXPECT_ALL_CLOSE(b_ih.grad(), tensor_from_json(g.at("bias_ih_l0")));
-  EXPECT_ALL_CLOSE(b_hh.grad(), tensor_from_json(g.at("bias_hh_l0")));
-}
+// One layer of nn.LSTM, nn.GRU and nn.RNN (tanh, relu), with initial states; the other cases of
+// rnn.json (stacked, bidirectional, packed) are the recurrent layers' (tests/nn).
+const std::vector<OpTest> kRnnTests = {
+    {.name = "rnn_layer",
+     .fn =
+         [](const OpCase& c) {
+           RnnLayerResult r = rnn_layer(
+               mode_named(c.attr<std::string>("mode")), c.input("x"), c.input("h0"), c.input("c0"),
+               c.input("params/weight_ih_l0"), c.input("params/weight_hh_l0"),
+               c.input("params/bias_ih_l0"), c.input("params/bias_hh_l0"));
+           return nabla::testing::OpOutputs{r.output, r.h_n, r.c_n};
+         },
+     .grad_inputs = {"x", "h0", "c0", "params/weight_ih_l0", "params/weight_hh_l0",
+                     "params/bias_ih_l0", "params/bias_hh_l0"},
+     .cases = {"single_lstm", "single_gru", "single_rnn_tanh", "single_rnn_relu"},
+     .outputs = {{"out", "grad_out"}, {"h_n", "grad_h"}, {"c_n", "grad_c"}}},
+};
 
 // f64 leaves for gradcheck: x [T, N, I] (non-contiguous), h0 [N, H], c0 (LSTM), w_ih, w_hh, b_ih,
 // b_hh. Weights are scaled down so that the gates stay away from saturation.
@@ -158,12 +128,7 @@ const RnnMode kModes[] = {RnnMode::rnn_tanh, RnnMode::rnn_relu, RnnMode::lstm, R
 
 }  // namespace
 
-TEST(RnnLayer, MatchesPyTorchForEveryMode) {
-  for (const char* mode : {"lstm", "gru", "rnn_tanh", "rnn_relu"}) {
-    expect_reference_case(std::string("single_") + mode, false);
-    expect_reference_case(std::string("single_") + mode, true);
-  }
-}
+TEST(RnnLayer, MatchesPyTorchForEveryMode) { nabla::testing::check_ops("rnn", kRnnTests); }
 
 TEST(RnnLayer, GradcheckEveryModeAndInput) {
   for (RnnMode mode : kModes) {

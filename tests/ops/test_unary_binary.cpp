@@ -7,11 +7,11 @@
 #include <limits>
 
 #include "nabla/nabla.hpp"
-#include "ops/elementwise_reference.hpp"
+#include "ops/elementwise_gradcheck.hpp"
 
 using namespace nabla;
+using nabla::testing::elementwise_op;
 using nabla::testing::error_message;
-using nabla::testing::expect_matches_reference;
 using nabla::testing::expect_unary_gradcheck;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
@@ -46,41 +46,52 @@ Tensor f64(std::vector<double> values, const Shape& shape = {}) {
 // ---- values against PyTorch (f32, outputs and gradients) ----
 
 TEST(Unary, MatchesPyTorch) {
-  expect_matches_reference("neg", [](const Inputs& in) { return neg(in[0]); });
-  expect_matches_reference("exp", [](const Inputs& in) { return exp(in[0]); });
-  expect_matches_reference("log", [](const Inputs& in) { return log(in[0]); });
-  expect_matches_reference("sqrt", [](const Inputs& in) { return sqrt(in[0]); });
-  expect_matches_reference("rsqrt", [](const Inputs& in) { return rsqrt(in[0]); });
-  expect_matches_reference("abs", [](const Inputs& in) { return abs(in[0]); });
-  expect_matches_reference("square", [](const Inputs& in) { return square(in[0]); });
-  expect_matches_reference("clamp", [](const Inputs& in) { return clamp(in[0], -0.5, 0.5); });
-  expect_matches_reference("clamp_min",
-                           [](const Inputs& in) { return clamp(in[0], 0.25, std::nullopt); });
-  expect_matches_reference("clamp_max",
-                           [](const Inputs& in) { return clamp(in[0], std::nullopt, -0.25); });
+  // The clamps' inputs sit on their bounds, where PyTorch picks a one-sided slope.
+  nabla::testing::check_ops(
+      "elementwise",
+      {elementwise_op("neg", [](const Inputs& in) { return neg(in[0]); }),
+       elementwise_op("exp", [](const Inputs& in) { return exp(in[0]); }),
+       elementwise_op("log", [](const Inputs& in) { return log(in[0]); }),
+       elementwise_op("sqrt", [](const Inputs& in) { return sqrt(in[0]); }),
+       elementwise_op("rsqrt", [](const Inputs& in) { return rsqrt(in[0]); }),
+       elementwise_op("abs", [](const Inputs& in) { return abs(in[0]); }),
+       elementwise_op("square", [](const Inputs& in) { return square(in[0]); }),
+       elementwise_op(
+           "clamp", [](const Inputs& in) { return clamp(in[0], -0.5, 0.5); }, false),
+       elementwise_op(
+           "clamp_min", [](const Inputs& in) { return clamp(in[0], 0.25, std::nullopt); }, false),
+       elementwise_op(
+           "clamp_max", [](const Inputs& in) { return clamp(in[0], std::nullopt, -0.25); },
+           false)});
 }
 
 TEST(Binary, MatchesPyTorch) {
-  expect_matches_reference("add", [](const Inputs& in) { return add(in[0], in[1]); });
-  expect_matches_reference("add_alpha", [](const Inputs& in) { return add(in[0], in[1], -2.5); });
-  expect_matches_reference("sub", [](const Inputs& in) { return sub(in[0], in[1]); });
-  expect_matches_reference("mul", [](const Inputs& in) { return mul(in[0], in[1]); });
-  expect_matches_reference("div", [](const Inputs& in) { return div(in[0], in[1]); });
-  expect_matches_reference("pow", [](const Inputs& in) { return pow(in[0], in[1]); });
-  expect_matches_reference("pow_scalar", [](const Inputs& in) { return pow(in[0], 2.5); });
-  expect_matches_reference("pow_scalar_int", [](const Inputs& in) { return pow(in[0], 3.0); });
-  expect_matches_reference("maximum", [](const Inputs& in) { return maximum(in[0], in[1]); });
-  expect_matches_reference("minimum", [](const Inputs& in) { return minimum(in[0], in[1]); });
-  expect_matches_reference("where", [](const Inputs& in) { return where(in[0], in[1], in[2]); });
+  // maximum and minimum are given ties on purpose (the gradient is split as in PyTorch).
+  nabla::testing::check_ops(
+      "elementwise",
+      {elementwise_op("add", [](const Inputs& in) { return add(in[0], in[1]); }),
+       elementwise_op("add_alpha", [](const Inputs& in) { return add(in[0], in[1], -2.5); }),
+       elementwise_op("sub", [](const Inputs& in) { return sub(in[0], in[1]); }),
+       elementwise_op("mul", [](const Inputs& in) { return mul(in[0], in[1]); }),
+       elementwise_op("div", [](const Inputs& in) { return div(in[0], in[1]); }),
+       elementwise_op("pow", [](const Inputs& in) { return pow(in[0], in[1]); }),
+       elementwise_op("pow_scalar", [](const Inputs& in) { return pow(in[0], 2.5); }),
+       elementwise_op("pow_scalar_int", [](const Inputs& in) { return pow(in[0], 3.0); }),
+       elementwise_op(
+           "maximum", [](const Inputs& in) { return maximum(in[0], in[1]); }, false),
+       elementwise_op(
+           "minimum", [](const Inputs& in) { return minimum(in[0], in[1]); }, false),
+       elementwise_op("where", [](const Inputs& in) { return where(in[0], in[1], in[2]); })});
 }
 
 TEST(Binary, ComparisonsMatchPyTorch) {
-  expect_matches_reference("eq", [](const Inputs& in) { return eq(in[0], in[1]); });
-  expect_matches_reference("ne", [](const Inputs& in) { return ne(in[0], in[1]); });
-  expect_matches_reference("lt", [](const Inputs& in) { return lt(in[0], in[1]); });
-  expect_matches_reference("le", [](const Inputs& in) { return le(in[0], in[1]); });
-  expect_matches_reference("gt", [](const Inputs& in) { return gt(in[0], in[1]); });
-  expect_matches_reference("ge", [](const Inputs& in) { return ge(in[0], in[1]); });
+  nabla::testing::check_ops(
+      "elementwise", {elementwise_op("eq", [](const Inputs& in) { return eq(in[0], in[1]); }),
+                      elementwise_op("ne", [](const Inputs& in) { return ne(in[0], in[1]); }),
+                      elementwise_op("lt", [](const Inputs& in) { return lt(in[0], in[1]); }),
+                      elementwise_op("le", [](const Inputs& in) { return le(in[0], in[1]); }),
+                      elementwise_op("gt", [](const Inputs& in) { return gt(in[0], in[1]); }),
+                      elementwise_op("ge", [](const Inputs& in) { return ge(in[0], in[1]); })});
 }
 
 // ---- gradients (f64 central differences) ----

@@ -26,24 +26,14 @@ Cases:
   decoder/*: as encoder, with "tgt", "memory", optional "memory_key_padding_mask" (the target
       self-attention is causal) -> "out", "grad_tgt", "grad_memory".
 """
-import json
 import math
-import os
 
 import torch
 import torch.nn.functional as F
 
+import refdata
+
 torch.manual_seed(0)
-
-DTYPES = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.bool: "bool"}
-
-
-def t2j(t):
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:  # 9 significant digits round-trip an f32 exactly
-        data = [float(f"{v:.9g}") for v in data]
-    return {"shape": list(t.shape), "dtype": DTYPES[t.dtype], "data": data}
 
 
 def f32(*shape, scale=1.0):
@@ -53,7 +43,7 @@ def f32(*shape, scale=1.0):
 
 def stored(t):
     """Inputs are stored as f32 (they are exactly f32 values)."""
-    return t2j(t.float()) if t.dtype == torch.float64 else t2j(t)
+    return refdata.tensor(t.float()) if t.dtype == torch.float64 else refdata.tensor(t)
 
 
 def randomize(module, scale=0.3):
@@ -77,15 +67,15 @@ state_dicts = {}
 
 # ---- embedding ----
 def embedding_case(name, weight, ids, padding_idx=None, max_norm=None):
-    c = {"weight": t2j(weight), "ids": t2j(ids), "padding_idx": -1 if padding_idx is None else
+    c = {"weight": refdata.tensor(weight), "ids": refdata.tensor(ids), "padding_idx": -1 if padding_idx is None else
          padding_idx, "max_norm": 0.0 if max_norm is None else max_norm}
     w = weight.clone().requires_grad_()
     out = F.embedding(ids, w, padding_idx=padding_idx, max_norm=max_norm)
     grad_out = torch.randn(out.shape)
     out.backward(grad_out)
-    c.update(grad_out=t2j(grad_out), out=t2j(out), grad_weight=t2j(w.grad))
+    c.update(grad_out=refdata.tensor(grad_out), out=refdata.tensor(out), grad_weight=refdata.tensor(w.grad))
     if max_norm is not None:
-        c["weight_after"] = t2j(w)
+        c["weight_after"] = refdata.tensor(w)
     cases["embedding/" + name] = c
 
 
@@ -120,8 +110,8 @@ def sdpa_case(name, q_shape, k_shape, v_shape, mask=None, is_causal=False, scale
     out = sdpa_reference(q, k, v, mask, is_causal, scale)
     grad_out = f32(*out.shape)
     out.backward(grad_out)
-    c.update(grad_out=stored(grad_out), out=t2j(out), grad_q=t2j(q.grad), grad_k=t2j(k.grad),
-             grad_v=t2j(v.grad))
+    c.update(grad_out=stored(grad_out), out=refdata.tensor(out), grad_q=refdata.tensor(q.grad), grad_k=refdata.tensor(k.grad),
+             grad_v=refdata.tensor(v.grad))
     cases["sdpa/" + name] = c
 
 
@@ -156,7 +146,7 @@ def mha_case(name, query, key=None, value=None, key_padding_mask=None, attn_mask
         key = value = query
     torch_kpm = torch_attn_mask = None
     if key_padding_mask is not None:
-        c["key_padding_mask"] = t2j(key_padding_mask)
+        c["key_padding_mask"] = refdata.tensor(key_padding_mask)
         torch_kpm = ~key_padding_mask
     if attn_mask is not None:
         c["attn_mask"] = stored(attn_mask)
@@ -165,9 +155,9 @@ def mha_case(name, query, key=None, value=None, key_padding_mask=None, attn_mask
                  need_weights=False)
     grad_out = f32(*out.shape)
     out.backward(grad_out)
-    c.update(grad_out=stored(grad_out), out=t2j(out), grad_query=t2j(query.grad))
+    c.update(grad_out=stored(grad_out), out=refdata.tensor(out), grad_query=refdata.tensor(query.grad))
     if not self_attention:
-        c.update(grad_key=t2j(key.grad), grad_value=t2j(value.grad))
+        c.update(grad_key=refdata.tensor(key.grad), grad_value=refdata.tensor(value.grad))
     cases["mha/" + name] = c
 
 
@@ -195,13 +185,13 @@ def encoder_case(name, activation, norm_first, key_padding_mask=None, is_causal=
          "norm_first": norm_first, "is_causal": is_causal, "src": stored(src)}
     torch_kpm = None
     if key_padding_mask is not None:
-        c["src_key_padding_mask"] = t2j(key_padding_mask)
+        c["src_key_padding_mask"] = refdata.tensor(key_padding_mask)
         torch_kpm = ~key_padding_mask
     out = encoder(src, src_mask=causal_mask if is_causal else None,
                   src_key_padding_mask=torch_kpm)
     grad_out = f32(*out.shape)
     out.backward(grad_out)
-    c.update(grad_out=stored(grad_out), out=t2j(out), grad_src=t2j(src.grad))
+    c.update(grad_out=stored(grad_out), out=refdata.tensor(out), grad_src=refdata.tensor(src.grad))
     cases["encoder/" + name] = c
 
 
@@ -225,13 +215,13 @@ def decoder_case(name, activation, norm_first, memory_key_padding_mask=None):
          "norm_first": norm_first, "tgt": stored(tgt), "memory": stored(memory)}
     torch_kpm = None
     if memory_key_padding_mask is not None:
-        c["memory_key_padding_mask"] = t2j(memory_key_padding_mask)
+        c["memory_key_padding_mask"] = refdata.tensor(memory_key_padding_mask)
         torch_kpm = ~memory_key_padding_mask
     out = decoder(tgt, memory, tgt_mask=causal_mask, memory_key_padding_mask=torch_kpm)
     grad_out = f32(*out.shape)
     out.backward(grad_out)
-    c.update(grad_out=stored(grad_out), out=t2j(out), grad_tgt=t2j(tgt.grad),
-             grad_memory=t2j(memory.grad))
+    c.update(grad_out=stored(grad_out), out=refdata.tensor(out), grad_tgt=refdata.tensor(tgt.grad),
+             grad_memory=refdata.tensor(memory.grad))
     cases["decoder/" + name] = c
 
 
@@ -240,8 +230,4 @@ decoder_case("post_relu_memory_padding", "relu", False, memory_key_padding_mask=
 decoder_case("pre_gelu", "gelu", True)
 
 cases["state_dicts"] = state_dicts
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "attention.json")
-with open(path, "w") as f:
-    json.dump(cases, f, separators=(",", ":"))
-    f.write("\n")
-print(f"wrote {len(cases) - 1} cases to {path} ({os.path.getsize(path)} bytes)")
+refdata.write("attention", cases)

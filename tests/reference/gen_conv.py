@@ -14,23 +14,19 @@ inputs (f32 values are exact in f64), for a tight comparison of nabla's f64 path
 Keras's padding_mode "same" has no PyTorch counterpart for stride > 1 (and pads the odd zero
 after): its reference is F.pad with TensorFlow's split, then a convolution without padding.
 """
-import json
 import math
-import os
 
 import torch
 import torch.nn.functional as F
+
+import refdata
 
 torch.manual_seed(0)
 
 
 def t2j(t):
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:  # 9 significant digits round-trip an f32 exactly
-        return {"shape": list(t.shape), "dtype": "f32", "data": [float(f"{v:.9g}") for v in data]}
-    # f64 results to 15 significant digits: far tighter than any comparison, a third shorter
-    return {"shape": list(t.shape), "dtype": "f64", "data": [float(f"{v:.15g}") for v in data]}
+    """f64 results to 15 significant digits: far tighter than any comparison, a third shorter."""
+    return refdata.tensor(t, digits=15 if t.dtype == torch.float64 else None)
 
 
 def same_pads(in_sizes, kernel, stride, dilation):
@@ -129,7 +125,4 @@ cases = {
                                                      dilation=[2], output_padding=[1]),
 }
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "conv.json")
-with open(path, "w") as f:
-    json.dump(cases, f, separators=(",", ":"))
-print(f"wrote {path}: {len(cases)} cases, {os.path.getsize(path) // 1024} KB")
+refdata.write("conv", cases)

@@ -5,27 +5,16 @@ Run by hand (Debian's python3-torch): /usr/bin/python3 tests/reference/gen_eleme
 Writes tests/reference/data/elementwise.json. Deterministic: fixed seeds. The C++ tests read
 their inputs from the same file, so both sides compute on identical numbers.
 
-Each case: "inputs" (list of tensors), "out", and for differentiable ops "weight" and "grads":
-the gradients of sum(out * weight) with respect to each input (f32, as PyTorch computes them).
-Parameters (axis, alpha, ...) are fixed by the case name on the C++ side.
+Each case (the layout tests/support/op_test.hpp replays): the inputs "a", "b", "c" in the order the
+op takes them, "out", and for differentiable ops the upstream gradient "grad_out" and the
+gradient "grad_<input>" of each floating input (f32, as PyTorch computes them). Parameters
+(axis, alpha, ...) are fixed by the case name on the C++ side.
 """
-import json
-import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-DTYPES = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.bool: "bool"}
-
-
-def t2j(t):
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:
-        # Shortest decimal that reads back as the same float32: keeps the file small.
-        data = [float(repr(np.float32(v))) for v in data]
-    return {"shape": list(t.shape), "dtype": DTYPES[t.dtype], "data": data}
+import refdata
 
 
 def randn(*shape, scale=1.0, shift=0.0):
@@ -37,16 +26,20 @@ def positive(*shape):
 
 
 def case(fn, *inputs, differentiable=True):
-    """Runs fn on float inputs (bool inputs pass through) and records out, weight and grads."""
+    """Runs fn on float inputs (bool inputs pass through) and records out, grad_out and grads."""
+    names = "abc"[:len(inputs)]
     leaves = [x.detach().clone().requires_grad_(differentiable and x.is_floating_point())
               for x in inputs]
     out = fn(*leaves)
-    entry = {"inputs": [t2j(x) for x in inputs], "out": t2j(out)}
+    entry = {name: refdata.tensor(x) for name, x in zip(names, inputs)}
+    entry["out"] = refdata.tensor(out)
     if differentiable:
-        weight = torch.randn(out.shape)
-        grads = torch.autograd.grad((out * weight).sum(), [x for x in leaves if x.requires_grad])
-        entry["weight"] = t2j(weight)
-        entry["grads"] = [t2j(g) for g in grads]
+        grad_out = torch.randn(out.shape)
+        differentiated = [(name, x) for name, x in zip(names, leaves) if x.requires_grad]
+        grads = torch.autograd.grad((out * grad_out).sum(), [x for _, x in differentiated])
+        entry["grad_out"] = refdata.tensor(grad_out)
+        entry.update({"grad_" + name: refdata.tensor(g)
+                      for (name, _), g in zip(differentiated, grads)})
     return entry
 
 
@@ -127,11 +120,7 @@ def main():
     binary(cases)
     activations(cases)
     softmaxes(cases)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "elementwise.json")
-    with open(path, "w") as f:
-        json.dump(cases, f, separators=(",", ":"))
-        f.write("\n")
-    print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+    refdata.write("elementwise", cases)
 
 
 if __name__ == "__main__":

@@ -12,23 +12,13 @@ every differentiable input, named "grad_<input>"):
   loss/<name>    "op" (the loss), input, target or labels, and "options": reduction, delta,
                  weight, ignore_index, label_smoothing, pos_weight (those the case sets)
 """
-import json
-import os
 
 import torch
 import torch.nn.functional as F
 
+import refdata
+
 torch.manual_seed(0)
-
-DTYPES = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.bool: "bool"}
-
-
-def t2j(t):
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:  # 9 significant digits round-trip an f32 exactly
-        data = [float(f"{v:.9g}") for v in data]
-    return {"shape": list(t.shape), "dtype": DTYPES[t.dtype], "data": data}
 
 
 def leaf(*shape, scale=1.0):
@@ -40,12 +30,12 @@ def run(fn, inputs):
     out = fn(**inputs)
     grad_out = torch.randn(out.shape)
     out.backward(grad_out)
-    case = {name: t2j(t) for name, t in inputs.items() if isinstance(t, torch.Tensor)}
-    case["out"] = t2j(out)
-    case["grad_out"] = t2j(grad_out)
+    case = {name: refdata.tensor(t) for name, t in inputs.items() if isinstance(t, torch.Tensor)}
+    case["out"] = refdata.tensor(out)
+    case["grad_out"] = refdata.tensor(grad_out)
     for name, t in inputs.items():
         if isinstance(t, torch.Tensor) and t.requires_grad:
-            case["grad_" + name] = t2j(t.grad)
+            case["grad_" + name] = refdata.tensor(t.grad)
     return case
 
 
@@ -84,7 +74,7 @@ def pointwise(op, fn, options, shape=(4, 3), scale=1.0, target=None):
               "target": target if target is not None else leaf(*shape, scale=scale)}
     case = run(lambda input, target: fn(input, target, **options), inputs)
     case["op"] = op
-    case["options"] = {k: (t2j(v) if isinstance(v, torch.Tensor) else v) for k, v in options.items()}
+    case["options"] = {k: (refdata.tensor(v) if isinstance(v, torch.Tensor) else v) for k, v in options.items()}
     return case
 
 
@@ -112,8 +102,8 @@ def class_case(op, shape, labels, options):
     fn = F.cross_entropy if op == "cross_entropy" else F.nll_loss
     case = run(lambda input: fn(input, labels, **options), inputs)
     case["op"] = op
-    case["labels"] = t2j(labels)
-    case["options"] = {k: (t2j(v) if isinstance(v, torch.Tensor) else v) for k, v in options.items()}
+    case["labels"] = refdata.tensor(labels)
+    case["options"] = {k: (refdata.tensor(v) if isinstance(v, torch.Tensor) else v) for k, v in options.items()}
     return case
 
 
@@ -150,7 +140,4 @@ CLASS = {
 for name, (op, shape, lab, options) in CLASS.items():
     cases["loss/" + name] = class_case(op, shape, lab, options)
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "matmul_loss.json")
-with open(path, "w") as f:
-    json.dump(cases, f, separators=(",", ":"))
-print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+refdata.write("matmul_loss", cases)

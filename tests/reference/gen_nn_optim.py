@@ -12,19 +12,13 @@ Cases:
   init/<name>       statistics of PyTorch's initializers on large tensors.
   module/mlp        a PyTorch Sequential's state dict, repr, an input and its output.
 """
-import json
 import math
-import os
 
 import torch
 
+import refdata
+
 torch.manual_seed(0)
-
-
-def tensor_json(t):
-    t = t.detach()
-    dtype = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.bool: "bool"}[t.dtype]
-    return {"shape": list(t.shape), "dtype": dtype, "data": t.reshape(-1).tolist()}
 
 
 # ---------------------------------------------------------------- optimizers
@@ -63,8 +57,8 @@ def optim_case(kind, options, dtype):
     flat = dict(options)
     if "betas" in flat:
         flat["beta1"], flat["beta2"] = flat.pop("betas")
-    return {"optimizer": kind, "options": flat, "param": tensor_json(param),
-            "grads": tensor_json(grads), "after": tensor_json(torch.stack(after))}
+    return {"optimizer": kind, "options": flat, "param": refdata.tensor(param),
+            "grads": refdata.tensor(grads), "after": refdata.tensor(torch.stack(after))}
 
 
 # ---------------------------------------------------------------- schedulers
@@ -117,13 +111,13 @@ def clip_cases():
             p.grad = g.clone()
         total = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type)
         cases[name] = {"max_norm": max_norm, "norm_type": "inf" if math.isinf(norm_type) else norm_type,
-                       "grads": [tensor_json(g) for g in grads], "total_norm": total.item(),
-                       "clipped": [tensor_json(p.grad) for p in params]}
+                       "grads": [refdata.tensor(g) for g in grads], "total_norm": total.item(),
+                       "clipped": [refdata.tensor(p.grad) for p in params]}
     g = torch.randn(4, 5, dtype=torch.float64)
     p = torch.zeros_like(g, requires_grad=True)
     p.grad = g.clone()
     torch.nn.utils.clip_grad_value_([p], 0.5)
-    cases["value"] = {"clip_value": 0.5, "grad": tensor_json(g), "clipped": tensor_json(p.grad)}
+    cases["value"] = {"clip_value": 0.5, "grad": refdata.tensor(g), "clipped": refdata.tensor(p.grad)}
     return cases
 
 
@@ -167,8 +161,8 @@ def module_case():
     x = torch.randn(6, 4, dtype=torch.float64)
     with torch.no_grad():
         y = model(x)
-    return {"repr": repr(model), "state_dict": {k: tensor_json(v) for k, v in model.state_dict().items()},
-            "input": tensor_json(x), "output": tensor_json(y)}
+    return {"repr": repr(model), "state_dict": {k: refdata.tensor(v) for k, v in model.state_dict().items()},
+            "input": refdata.tensor(x), "output": refdata.tensor(y)}
 
 
 def main():
@@ -177,11 +171,7 @@ def main():
     for name, (kind, options) in OPTIMIZERS.items():
         data["optim"][name] = optim_case(kind, options, torch.float64)
     data["optim"]["adam_f32"] = optim_case("adam", dict(lr=0.01), torch.float32)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "nn_optim.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(data, f, indent=None, separators=(",", ":"))
-    print("wrote", path, os.path.getsize(path), "bytes")
+    refdata.write("nn_optim", data)
 
 
 if __name__ == "__main__":

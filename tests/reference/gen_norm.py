@@ -12,23 +12,13 @@ bias, running_mean, running_var (the values before the call), then "out", the gr
 backward "grad_out", "grad_x", "grad_weight", "grad_bias" (for the inputs given), and for
 batch_norm with running statistics "running_mean_after" and "running_var_after".
 """
-import json
-import os
 
 import torch
 import torch.nn.functional as F
 
+import refdata
+
 torch.manual_seed(0)
-
-DTYPES = {torch.float32: "f32", torch.float64: "f64"}
-
-
-def t2j(t):
-    t = t.detach()
-    data = t.reshape(-1).tolist()
-    if t.dtype == torch.float32:  # 9 significant digits round-trip an f32 exactly
-        data = [float(f"{v:.9g}") for v in data]
-    return {"shape": list(t.shape), "dtype": DTYPES[t.dtype], "data": data}
 
 
 def make(shape, dtype, scale=1.0, offset=0.0):
@@ -37,16 +27,16 @@ def make(shape, dtype, scale=1.0, offset=0.0):
 
 def case(op, options, x, weight=None, bias=None, running_mean=None, running_var=None):
     dtype = x.dtype
-    c = {"op": op, "options": options, "x": t2j(x)}
+    c = {"op": op, "options": options, "x": refdata.tensor(x)}
     x = x.clone().requires_grad_()
     params = {}
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
-            c[name] = t2j(t)
+            c[name] = refdata.tensor(t)
             params[name] = t.clone().requires_grad_()
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         if t is not None:
-            c[name] = t2j(t)
+            c[name] = refdata.tensor(t)
     w, b = params.get("weight"), params.get("bias")
     if op == "batch_norm":
         rm = None if running_mean is None else running_mean.clone()
@@ -54,20 +44,20 @@ def case(op, options, x, weight=None, bias=None, running_mean=None, running_var=
         out = F.batch_norm(x, rm, rv, w, b, training=options["training"],
                            momentum=options["momentum"], eps=options["eps"])
         if rm is not None:
-            c["running_mean_after"] = t2j(rm)
+            c["running_mean_after"] = refdata.tensor(rm)
         if rv is not None:
-            c["running_var_after"] = t2j(rv)
+            c["running_var_after"] = refdata.tensor(rv)
     elif op == "layer_norm":
         out = F.layer_norm(x, options["normalized_shape"], w, b, eps=options["eps"])
     else:
         out = F.group_norm(x, options["num_groups"], w, b, eps=options["eps"])
     grad_out = torch.randn(out.shape, dtype=torch.float64).to(dtype)
     out.backward(grad_out)
-    c["out"] = t2j(out)
-    c["grad_out"] = t2j(grad_out)
-    c["grad_x"] = t2j(x.grad)
+    c["out"] = refdata.tensor(out)
+    c["grad_out"] = refdata.tensor(grad_out)
+    c["grad_x"] = refdata.tensor(x.grad)
     for name, t in params.items():
-        c["grad_" + name] = t2j(t.grad)
+        c["grad_" + name] = refdata.tensor(t.grad)
     return c
 
 
@@ -118,8 +108,4 @@ gn("2d_no_affine", (3, 8), 2, affine=False)
 gn("3d_one_group", (2, 4, 5), 1)
 gn("instance", (2, 4, 3, 3), 4)
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "norm.json")
-with open(path, "w") as f:
-    json.dump(cases, f, separators=(",", ":"))
-    f.write("\n")
-print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+refdata.write("norm", cases)

@@ -7,25 +7,11 @@ the op's arguments, the output, a fixed upstream gradient w and the input gradie
 d(sum(out * w))/dx. The C++ tests read their inputs from the same file, so both sides compute on
 identical numbers. f32 values are written in their shortest round-trip form to keep the file small.
 """
-import json
-import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def t2j(t, exact=True):
-    """A f32 tensor; inputs exact (shortest round-trip form), results to 8 significant digits,
-    far within the tests' tolerance."""
-    t = t.detach()
-    assert t.dtype == torch.float32
-    values = t.reshape(-1).tolist()
-    if exact:
-        data = [float(repr(np.float32(v))) for v in values]
-    else:
-        data = [float("%.8g" % v) for v in values]
-    return {"shape": list(t.shape), "dtype": "f32", "data": data}
+import refdata
 
 
 def randn(*shape):
@@ -49,7 +35,9 @@ def case(fn, x, **args):
     out = fn(x)
     w = upstream(*out.shape)
     (out * w).sum().backward()
-    return dict(args, x=t2j(x), out=t2j(out, False), w=t2j(w), grad=t2j(x.grad, False))
+    # inputs exact; results to 8 significant digits, far within the tests' tolerance
+    return dict(args, x=refdata.tensor(x), out=refdata.tensor(out, digits=8), w=refdata.tensor(w),
+                grad=refdata.tensor(x.grad, digits=8))
 
 
 def max_pool_cases():
@@ -165,11 +153,7 @@ def main():
         "interpolate": interpolate_cases(),
         "upsample": upsample_cases(),
     }
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pool.json")
-    with open(path, "w") as f:
-        json.dump(cases, f, separators=(",", ":"))
-        f.write("\n")
-    print("wrote", path, os.path.getsize(path), "bytes")
+    refdata.write("pool", cases)
 
 
 if __name__ == "__main__":

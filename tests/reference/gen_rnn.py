@@ -19,20 +19,14 @@ Cases:
       run as pack_padded_sequence(enforce_sorted=False); "out" is pad_packed_sequence's (zeros
       at padded steps), "h_n"/"c_n" the states at each sequence's real end. No initial states.
 """
-import json
-import os
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+import refdata
+
 torch.manual_seed(0)
-
-
-def t2j(t):
-    t = t.detach().to(torch.float32)
-    data = [float(f"{v:.9g}") for v in t.reshape(-1).tolist()]  # 9 digits round-trip an f32
-    return {"shape": list(t.shape), "dtype": "f32", "data": data}
 
 
 def module_for(mode, input_size, hidden, **kwargs):
@@ -46,15 +40,15 @@ def module_for(mode, input_size, hidden, **kwargs):
 def run_case(module, x, h0=None, c0=None, lengths=None):
     """Forward, the loss above, backward; returns the case dict."""
     lstm = isinstance(module, nn.LSTM)
-    case = {"x": t2j(x), "params": {k: t2j(v) for k, v in module.state_dict().items()}}
+    case = {"x": refdata.tensor(x), "params": {k: refdata.tensor(v) for k, v in module.state_dict().items()}}
     x = x.clone().requires_grad_()
     state = None
     if h0 is not None:
-        case["h0"] = t2j(h0)
+        case["h0"] = refdata.tensor(h0)
         h0 = h0.clone().requires_grad_()
         state = h0
         if lstm:
-            case["c0"] = t2j(c0)
+            case["c0"] = refdata.tensor(c0)
             c0 = c0.clone().requires_grad_()
             state = (h0, c0)
     if lengths is not None:
@@ -69,18 +63,18 @@ def run_case(module, x, h0=None, c0=None, lengths=None):
     h_n, c_n = final if lstm else (final, None)
     grad_out, grad_h = torch.randn(out.shape), torch.randn(h_n.shape)
     loss = (out * grad_out).sum() + (h_n * grad_h).sum()
-    case.update(out=t2j(out), h_n=t2j(h_n), grad_out=t2j(grad_out), grad_h=t2j(grad_h))
+    case.update(out=refdata.tensor(out), h_n=refdata.tensor(h_n), grad_out=refdata.tensor(grad_out), grad_h=refdata.tensor(grad_h))
     if lstm:
         grad_c = torch.randn(c_n.shape)
         loss = loss + (c_n * grad_c).sum()
-        case.update(c_n=t2j(c_n), grad_c=t2j(grad_c))
+        case.update(c_n=refdata.tensor(c_n), grad_c=refdata.tensor(grad_c))
     loss.backward()
-    case["grad_x"] = t2j(x.grad)
+    case["grad_x"] = refdata.tensor(x.grad)
     if h0 is not None:
-        case["grad_h0"] = t2j(h0.grad)
+        case["grad_h0"] = refdata.tensor(h0.grad)
         if lstm:
-            case["grad_c0"] = t2j(c0.grad)
-    case["grad_params"] = {k: t2j(p.grad) for k, p in module.named_parameters()}
+            case["grad_c0"] = refdata.tensor(c0.grad)
+    case["grad_params"] = {k: refdata.tensor(p.grad) for k, p in module.named_parameters()}
     return case
 
 
@@ -117,11 +111,7 @@ def main():
         case["mode"] = mode
         cases[f"packed_{mode}_bidirectional"] = case
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rnn.json")
-    with open(path, "w") as f:
-        json.dump(cases, f, separators=(",", ":"))
-        f.write("\n")
-    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    refdata.write("rnn", cases)
 
 
 if __name__ == "__main__":

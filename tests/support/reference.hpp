@@ -12,7 +12,8 @@
 
 namespace nabla::testing {
 
-// Loads tests/reference/data/<name>.json (fails the test with the path if missing).
+// Loads tests/reference/data/<name>.json (throws an Error with the path if missing), without its
+// "__meta__" entry (the PyTorch version that generated it).
 nlohmann::json load_reference(const std::string& name);
 Tensor tensor_from_json(const nlohmann::json& j);
 
