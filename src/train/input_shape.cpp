@@ -1,17 +1,10 @@
 // Samples viewed as a model's inputs: the one place where data of one shape meets a model built
 // for another with the same number of values per sample.
+#include "core/tensor_impl.hpp"
 #include "format.hpp"
 #include "nabla/train.hpp"
 
 namespace nabla::train {
-
-namespace {
-int64_t product(Shape::const_iterator begin, Shape::const_iterator end) {
-  int64_t numel = 1;
-  for (auto it = begin; it != end; ++it) numel *= *it;
-  return numel;
-}
-}  // namespace
 
 Tensor view_as_input_shape(const Tensor& samples, const Shape& input_shape,
                            const std::string& where) {
@@ -24,8 +17,8 @@ Tensor view_as_input_shape(const Tensor& samples, const Shape& input_shape,
   Shape inputs{samples.size(0)};
   inputs.insert(inputs.end(), input_shape.begin(), input_shape.end());
   if (shape == inputs) return samples;
-  const int64_t wanted = product(input_shape.begin(), input_shape.end());
-  const int64_t given = product(shape.begin() + 1, shape.end());
+  const int64_t wanted = shape_numel(input_shape);
+  const int64_t given = shape_numel(Shape(shape.begin() + 1, shape.end()));
   NABLA_CHECK(wanted == given, where, ": the model takes inputs of shape ",
               shape_with_batch(inputs, "N"), " (", wanted, " values per sample), got samples of ",
               "shape ", shape, " (", given, " values per sample)");
