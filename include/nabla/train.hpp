@@ -548,6 +548,15 @@ BaselineScores bag_of_words_baseline(const Tensor& train_ids, const Tensor& trai
                                      int64_t vocab_size, int64_t classes, int64_t epochs = 10,
                                      uint64_t seed = 0);
 
+// ---- samples as a model's inputs (src/train/input_shape.cpp) ----
+// `samples` [N, ...] viewed as [N, input_shape...] when each sample holds as many values as
+// input_shape: Fashion-MNIST's [N, 28, 28] as [N, 1, 28, 28] for a convolutional network, where
+// Keras users add the channel axis by hand. A view (no copy) for contiguous samples; unchanged
+// for an empty input_shape (a model not built yet). Otherwise an Error that starts with `where`
+// and names both shapes.
+Tensor view_as_input_shape(const Tensor& samples, const Shape& input_shape,
+                           const std::string& where);
+
 // ---- sampling from a language model (src/train/text_generation.cpp) ----
 // Continues `prompt` (token ids) by `length` tokens drawn from the model's next-token
 // distribution sharpened by `temperature` (p^(1/T), renormalized; T -> 0 is greedy). `model` maps

@@ -28,20 +28,6 @@ std::string data_dir_or_default(const std::string& dir) {
   return dir.empty() ? data::kFashionMnistDir : dir;
 }
 
-namespace {
-Tensor shaped_as(const Tensor& images, const Shape& input_shape, const std::string& dir) {
-  if (input_shape.empty()) return images;
-  Shape shape{images.size(0)};
-  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  int64_t numel = 1;
-  for (int64_t size : shape) numel *= size;
-  NABLA_CHECK(numel == images.numel(), "the model takes inputs of shape ", input_shape,
-              " per sample; the images in ", dir, " have shape ",
-              Shape(images.shape().begin() + 1, images.shape().end()));
-  return images.view(shape);
-}
-}  // namespace
-
 data::MnistData load_data(const std::string& dir, const train::Model& model,
                           const Shape& input_shape) {
   const std::string folder = data_dir_or_default(dir);
@@ -53,8 +39,10 @@ data::MnistData load_data(const std::string& dir, const train::Model& model,
   } else {
     data = data::load_mnist(folder);
   }
-  data.train_images = shaped_as(data.train_images, input_shape, folder);
-  data.test_images = shaped_as(data.test_images, input_shape, folder);
+  data.train_images = train::view_as_input_shape(data.train_images, input_shape,
+                                                 "the training images in " + folder);
+  data.test_images =
+      train::view_as_input_shape(data.test_images, input_shape, "the test images in " + folder);
   return data;
 }
 

@@ -41,11 +41,10 @@ io::ModelSpec resolve_model_spec(const std::string& name_or_path);
 // --data: a folder with the four MNIST-layout IDX files; "" is Debian's Fashion-MNIST. Images
 // stay raw bytes for a model that starts with a Rescaling layer (all presets do: 47 MB instead of
 // 188 MB for the training set), and are scaled to [0, 1] as f32 for any other; labels are i64.
-// With an input_shape (without the batch axis), the images are viewed as [N, input_shape...]
-// when the sizes agree ([N, 28, 28] as [N, 1, 28, 28] for a convolutional network, as Keras
-// users add the channel axis); an Error names both shapes when they do not.
+// The images are viewed as the model's inputs, [N, input_shape...] (train::view_as_input_shape;
+// input_shape is without the batch axis, empty for a model not built yet).
 data::MnistData load_data(const std::string& dir, const train::Model& model,
-                          const Shape& input_shape = {});
+                          const Shape& input_shape);
 std::string data_dir_or_default(const std::string& dir);
 
 // Class names for labels 0..classes-1: Fashion-MNIST's for its folder, else the label numbers.

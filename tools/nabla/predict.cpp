@@ -69,7 +69,6 @@ Tensor read_pgm(const std::string& path) {
 // Images of an image file with a batch axis: raw bytes for a model that rescales them itself,
 // else scaled to [0, 1].
 Tensor read_images(const std::string& path, const train::Model& model) {
-  const Shape& input_shape = model.input_shape();
   std::ifstream probe(path, std::ios::binary);
   NABLA_CHECK(probe.good(), "--image ", path, ": cannot open the file");
   const bool pgm = probe.get() == 'P';
@@ -77,17 +76,8 @@ Tensor read_images(const std::string& path, const train::Model& model) {
   Tensor images = model.takes_raw_inputs() ? raw : data::scale(raw, 1.0 / 255);
   // One image ([28, 28]) or a stack ([N, 28, 28]), viewed with the model's sample shape (which
   // may add a channel axis: [1, 28, 28]).
-  int64_t sample_numel = 1;
-  for (int64_t size : input_shape) sample_numel *= size;
-  const bool one = raw.dim() == 2;  // a PGM or a 2-d IDX file: one image
-  const Shape stacked(images.shape().begin() + (one ? 0 : 1), images.shape().end());
-  int64_t stacked_numel = 1;
-  for (int64_t size : stacked) stacked_numel *= size;
-  NABLA_CHECK(images.dim() >= 1 && stacked_numel == sample_numel, "--image ", path,
-              ": the model takes images of shape ", input_shape, ", the file holds ", raw.shape());
-  Shape shape{one ? 1 : images.size(0)};
-  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  return images.contiguous().view(shape);
+  if (raw.dim() == 2) images = images.unsqueeze(0);  // a PGM or a 2-d IDX file: one image
+  return train::view_as_input_shape(images, model.input_shape(), "--image " + path);
 }
 
 void print_prediction(const std::string& title, const Tensor& probabilities,
@@ -128,7 +118,7 @@ void run_predict(const PredictOptions& options) {
     return;
   }
   const std::vector<int64_t> indices = parse_index_list(options.indices);
-  const data::MnistData data = load_data(data_dir, model);
+  const data::MnistData data = load_data(data_dir, model, model.input_shape());
   const int64_t count = data.test_images.size(0);
   for (int64_t index : indices) {
     NABLA_CHECK(index < count, "--index ", index, " is out of range: the test set holds ", count,
