@@ -357,4 +357,9 @@ struct Split {
 Split train_validation_split(const Tensor& inputs, const Tensor& targets, double fraction,
                              uint64_t seed = 0, bool shuffle = true);
 
+// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
+// renamed over `path`, so that a crash or a full disk never leaves `path` half-written. `what`
+// names the caller in errors ("metrics", "model spec").
+void write_file_atomic(const std::string& path, const std::string& bytes, const std::string& what);
+
 }  // namespace nabla::data

@@ -101,6 +101,9 @@ struct ModelSpec {
   // "data": the text task `nabla train` uses instead of Fashion-MNIST (data::TextTaskOptions's
   // fields by name), e.g. {"type": "corpus", "corpus": "kjv", "level": "char"}.
   std::optional<data::TextTaskOptions> data;
+  // "task": the registered task (nabla::tasks) it trains on; "" = by the data section's type,
+  // else "images".
+  std::string task;
 };
 
 // Validates the whole spec (layers included) without building anything.
@@ -118,14 +121,26 @@ nn::ModulePtr model_from_spec(const std::string& json_text, const std::string& s
 std::string model_to_spec(const nn::Module& model, const std::string& name,
                           const Shape& input_shape, const TrainingSpec* training = nullptr);
 
+// `spec` as given (its description, data section and layers) with `training` as its "training"
+// section: what a checkpoint stores, so that `nabla train --model runs/X/model.json` repeats the
+// run.
+std::string spec_with_training(const ModelSpec& spec, const TrainingSpec& training);
+
 // ---- built-in presets (models/*.json, compiled into the library) ----
 std::vector<std::string> builtin_model_names();  // sorted
 // The JSON text of preset `name`; Error listing the known presets when there is none.
 std::string builtin_model_spec(const std::string& name);
+// A JSON model file (a path that exists, ends in .json or holds a '/') or a built-in preset name.
+ModelSpec resolve_model_spec(const std::string& name_or_path);
 
 // ---- checkpoints ----
-// Metadata key holding the model spec in a checkpoint.
+// Metadata keys of a checkpoint: the model spec (with the training settings it ran with), where
+// its data came from, the class names (a JSON array) and a text model's tokenizer
+// (data::Tokenizer::to_json()).
 inline constexpr const char* kModelSpecKey = "nabla.model_spec";
+inline constexpr const char* kDataSourceKey = "nabla.data_dir";
+inline constexpr const char* kClassNamesKey = "nabla.class_names";
+inline constexpr const char* kTokenizerKey = "nabla.tokenizer";
 // Writes model.state_dict() as safetensors (PyTorch names: "0.weight", "0.bias", ...). Unless
 // `metadata` already has kModelSpecKey, a Sequential's spec (named "model", with `input_shape`)
 // is stored under it; modules that no spec can describe are saved without one. "format": "pt"

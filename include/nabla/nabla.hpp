@@ -6,6 +6,8 @@
 #include "nabla/io.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/ops.hpp"
+#include "nabla/layers.hpp"
 #include "nabla/optim.hpp"
+#include "nabla/tasks.hpp"
 #include "nabla/tensor.hpp"
 #include "nabla/train.hpp"

@@ -436,10 +436,6 @@ class Model {
   // Names of the outputs ("output" for a single-output Sequential): the prefixes of the
   // per-output losses and metrics in the logs of a model with several outputs ("label_loss").
   std::vector<std::string> output_names() const;
-  // `samples` [N, ...] viewed as the model's inputs [N, input_shape...] when the element counts
-  // agree (no copy): Fashion-MNIST's [N, 28, 28] for a CNN's [N, 1, 28, 28]. Error naming both
-  // shapes otherwise.
-  Tensor shape_inputs(const Tensor& samples, const std::string& where) const;
 
   // optimizer: name ("adam", "sgd", ...) with its defaults, or an object; loss: Keras name or
   // object; metrics: names or objects ("accuracy" and the loss are printed in every epoch).

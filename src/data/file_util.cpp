@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nabla/data.hpp"
 #include "nabla/error.hpp"
 
 namespace nabla::data::internal {
@@ -79,3 +80,13 @@ std::string read_file(const std::string& path, const std::string& what) {
 }
 
 }  // namespace nabla::data::internal
+
+namespace nabla::data {
+
+void write_file_atomic(const std::string& path, const std::string& bytes, const std::string& what) {
+  internal::AtomicFile file(path, what);
+  file.write(bytes.data(), bytes.size());
+  file.commit();
+}
+
+}  // namespace nabla::data

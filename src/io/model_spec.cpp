@@ -343,15 +343,16 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   if (!root.is_object())
     reader.fail("",
                 "expected a JSON object at the top level, got " + std::string(root.type_name()));
-  reader.check_keys(
-      root, "",
-      {"name", "description", "input_shape", "inputs", "outputs", "layers", "training", "data"},
-      "a model spec");
+  reader.check_keys(root, "",
+                    {"name", "description", "task", "input_shape", "inputs", "outputs", "layers",
+                     "training", "data"},
+                    "a model spec");
   ParsedSpec parsed;
   ModelSpec& spec = parsed.spec;
   spec.json = json_text;
   spec.name = "model";
   if (const Json* v = reader.find(root, "", {"name"})) spec.name = reader.string(*v, "name");
+  if (const Json* v = reader.find(root, "", {"task"})) spec.task = reader.string(*v, "task");
   if (const Json* v = reader.find(root, "", {"description"})) {
     spec.description = reader.string(*v, "description");
   }
@@ -460,6 +461,24 @@ nn::ModulePtr model_from_spec(const std::string& json_text, const std::string& s
 
 namespace {
 
+OrderedJson training_json(const TrainingSpec& training) {
+  OrderedJson t;
+  t["optimizer"] = training.optimizer;
+  if (training.lr > 0) t["lr"] = training.lr;
+  t["loss"] = training.loss;
+  t["metrics"] = training.metrics;
+  t["batch_size"] = training.batch_size;
+  t["epochs"] = training.epochs;
+  if (training.validation_split > 0) t["validation_split"] = training.validation_split;
+  if (!training.augmentation_json.empty()) {
+    t["augmentation"] = OrderedJson::parse(training.augmentation_json);
+  }
+  if (!training.lr_schedule_json.empty()) {
+    t["lr_schedule"] = OrderedJson::parse(training.lr_schedule_json);
+  }
+  return t;
+}
+
 void write_sequential(const nn::Sequential& model, const Shape& input_shape, OrderedJson& spec) {
   if (!input_shape.empty()) spec["input_shape"] = input_shape;
   OrderedJson layers = OrderedJson::array();
@@ -524,24 +543,16 @@ std::string model_to_spec(const nn::Module& module, const std::string& name,
     write_sequential(*sequential, input_shape, spec);
   }
 
-  if (training != nullptr) {
-    OrderedJson t;
-    t["optimizer"] = training->optimizer;
-    if (training->lr > 0) t["lr"] = training->lr;
-    t["loss"] = training->loss;
-    t["metrics"] = training->metrics;
-    t["batch_size"] = training->batch_size;
-    t["epochs"] = training->epochs;
-    if (training->validation_split > 0) t["validation_split"] = training->validation_split;
-    if (!training->augmentation_json.empty()) {
-      t["augmentation"] = OrderedJson::parse(training->augmentation_json);
-    }
-    if (!training->lr_schedule_json.empty()) {
-      t["lr_schedule"] = OrderedJson::parse(training->lr_schedule_json);
-    }
-    spec["training"] = std::move(t);
-  }
+  if (training != nullptr) spec["training"] = training_json(*training);
   return spec.dump(2) + "\n";
+}
+
+std::string spec_with_training(const ModelSpec& spec, const TrainingSpec& training) {
+  // The spec was validated when it was parsed, so its text parses again.
+  OrderedJson json = OrderedJson::parse(spec.json);
+  if (!spec.input_shape.empty() && !json.contains("inputs")) json["input_shape"] = spec.input_shape;
+  json["training"] = training_json(training);
+  return json.dump(2) + "\n";
 }
 
 }  // namespace nabla::io

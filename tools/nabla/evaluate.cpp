@@ -1,5 +1,6 @@
-// nabla evaluate: a checkpoint written by `nabla train --out` on the test set: loss, metrics,
-// per-class precision/recall/F1 and the confusion matrix.
+// nabla evaluate: a checkpoint written by `nabla train --out` on the test part of its task: loss,
+// metrics, per-class precision/recall/F1 and the confusion matrix for a classifier, and the
+// figures its task judges it by (macro-F1 and baselines, bits per character, ...).
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -19,24 +20,19 @@ struct EvaluateOptions {
 void run_evaluate(const EvaluateOptions& options) {
   apply_threads(options.threads);
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
-  NABLA_CHECK(loaded.metadata.count(kTokenizerKey) == 0, "evaluate: ", options.checkpoint,
-              " is a text model; nabla train prints its test figures, and nabla generate "
-              "samples from a language model");
-  std::string data_dir = options.data_dir;
-  if (data_dir.empty() && loaded.metadata.count(kDataDirKey) != 0) {
-    data_dir = loaded.metadata.at(kDataDirKey);
-  }
-  const data::MnistData data = load_data(data_dir, loaded.model, loaded.model.input_shape());
+  const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
+  const tasks::TaskData data =
+      task->load(loaded.spec, loaded.model, data_dir_of(options.data_dir, loaded));
   const train::EvaluationReport report =
-      loaded.model.evaluate(data.test_images, data.test_labels, options.batch_size, 0);
-  const int64_t classes = loaded.model.output_shape().back();
-  std::cout << "Model " << loaded.model.name() << " on the test set of "
-            << data_dir_or_default(data_dir) << " (" << data.test_images.size(0) << " samples)\n";
-  std::cout << report.to_string(class_names_from(loaded.metadata, data_dir, classes));
-  if (report.metrics.count("accuracy") != 0) {
-    char line[64];
-    std::snprintf(line, sizeof(line), "Test accuracy: %.4f\n", report["accuracy"]);
-    std::cout << line;
+      loaded.model.evaluate(data.x_test, data.y_test, options.batch_size, 0);
+  std::cout << "Model " << loaded.model.name() << " on the test set of " << data.source << " ("
+            << data.x_test.size(0) << " samples)\n";
+  if (report.is_classification()) {
+    std::cout << report.to_string(class_names_of(loaded, data, report.confusion.size()));
+  }
+  std::cout << tasks::test_figure(report).text << "\n";
+  for (const tasks::Figure& figure : task->judge(loaded.spec, loaded.model, data, report)) {
+    std::cout << figure.text << "\n";
   }
 }
 
@@ -49,7 +45,7 @@ Command add_evaluate_command(CLI::App& app) {
                   "Folder written by `nabla train --out` (or its model.safetensors)")
       ->required();
   sub->add_option("--data", options->data_dir,
-                  "Folder with the IDX files (default: the one the model was trained on)");
+                  "Data folder (default: the one the model was trained on)");
   sub->add_option("--batch-size", options->batch_size, "Samples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

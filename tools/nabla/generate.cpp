@@ -20,7 +20,7 @@ struct GenerateOptions {
 void run_generate(const GenerateOptions& options) {
   apply_threads(options.threads);
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
-  const auto tokenizer_it = loaded.metadata.find(kTokenizerKey);
+  const auto tokenizer_it = loaded.metadata.find(io::kTokenizerKey);
   NABLA_CHECK(
       tokenizer_it != loaded.metadata.end(), "generate: ", options.checkpoint,
       " holds no tokenizer; train a text model (e.g. nabla train --model charlm --out DIR)");

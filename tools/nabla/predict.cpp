@@ -16,6 +16,7 @@ struct PredictOptions {
   std::string checkpoint;
   std::string indices = "0";
   std::string image;
+  std::string text;
   std::string data_dir;
 };
 
@@ -96,42 +97,57 @@ void print_prediction(const std::string& title, const Tensor& probabilities,
   }
 }
 
+// Token ids [1, T] of `text` as the checkpoint's text model takes them (its tokenizer, padded or
+// cut to the spec's sequence length).
+Tensor encode_text(const std::string& text, const LoadedCheckpoint& loaded) {
+  const auto tokenizer = loaded.metadata.find(io::kTokenizerKey);
+  NABLA_CHECK(tokenizer != loaded.metadata.end(), "--text: ", loaded.model.name(),
+              " is not a text model (its checkpoint holds no tokenizer); use --index or --image");
+  const std::vector<int64_t> ids = data::Tokenizer::from_json(tokenizer->second).encode(text);
+  const int64_t length =
+      loaded.spec.data ? loaded.spec.data->sequence_length : static_cast<int64_t>(ids.size());
+  return data::pad_sequences({ids}, length);
+}
+
 void run_predict(const PredictOptions& options) {
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
   train::Model& model = loaded.model;
   NABLA_CHECK(model.output_shape().size() == 2, "predict: expected a classifier with outputs ",
-              "[N, classes], the model gives ", model.output_shape());
-  std::string data_dir = options.data_dir;
-  if (data_dir.empty() && loaded.metadata.count(kDataDirKey) != 0) {
-    data_dir = loaded.metadata.at(kDataDirKey);
-  }
-  const std::vector<std::string> names =
-      class_names_from(loaded.metadata, data_dir, model.output_shape()[1]);
-
-  if (!options.image.empty()) {
-    const Tensor images = read_images(options.image, model);
-    const Tensor probabilities = model.predict(images);
-    for (int64_t i = 0; i < images.size(0); ++i) {
-      print_prediction(options.image + (images.size(0) > 1 ? "[" + std::to_string(i) + "]" : ""),
+              "[N, classes], the model gives ", model.output_shape(),
+              "; a language model samples text with nabla generate");
+  const auto classes = static_cast<size_t>(model.output_shape()[1]);
+  if (!options.image.empty() || !options.text.empty()) {
+    const std::vector<std::string> names = class_names_of(loaded, {}, classes);
+    const bool image = !options.image.empty();
+    const Tensor inputs =
+        image ? read_images(options.image, model) : encode_text(options.text, loaded);
+    const Tensor probabilities = model.predict(inputs);
+    const std::string title = image ? options.image : "\"" + options.text + "\"";
+    for (int64_t i = 0; i < inputs.size(0); ++i) {
+      print_prediction(title + (inputs.size(0) > 1 ? "[" + std::to_string(i) + "]" : ""),
                        probabilities.select(0, i), names);
     }
     return;
   }
+  // Test samples by index: the task's test part, as evaluate reads it.
   const std::vector<int64_t> indices = parse_index_list(options.indices);
-  const data::MnistData data = load_data(data_dir, model, model.input_shape());
-  const int64_t count = data.test_images.size(0);
+  const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
+  const tasks::TaskData data =
+      task->load(loaded.spec, model, data_dir_of(options.data_dir, loaded));
+  const std::vector<std::string> names = class_names_of(loaded, data, classes);
+  const int64_t count = data.x_test.size(0);
   for (int64_t index : indices) {
     NABLA_CHECK(index < count, "--index ", index, " is out of range: the test set holds ", count,
-                " images (indices 0 to ", count - 1, ")");
+                " samples (indices 0 to ", count - 1, ")");
   }
-  const Tensor images = data::gather_rows(data.test_images, indices);
-  const Tensor probabilities = model.predict(images);
+  const Tensor samples = data::gather_rows(data.x_test, indices);
+  const Tensor probabilities = model.predict(samples);
   for (size_t i = 0; i < indices.size(); ++i) {
-    const int64_t label = data.test_labels.at<int64_t>({indices[i]});
+    const int64_t label = data.y_test.at<int64_t>({indices[i]});
     const std::string truth = label >= 0 && label < static_cast<int64_t>(names.size())
                                   ? names[label]
                                   : std::to_string(label);
-    print_prediction("test image " + std::to_string(indices[i]) + " (label: " + truth + ")",
+    print_prediction("test sample " + std::to_string(indices[i]) + " (label: " + truth + ")",
                      probabilities.select(0, static_cast<int64_t>(i)), names);
   }
 }
@@ -141,22 +157,26 @@ void run_predict(const PredictOptions& options) {
 Command add_predict_command(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
   CLI::App* sub =
-      app.add_subcommand("predict", "Print the predicted class and probabilities of images");
+      app.add_subcommand("predict", "Print the predicted class and probabilities of samples");
   sub->add_option("--checkpoint,-c", options->checkpoint,
                   "Folder written by `nabla train --out` (or its model.safetensors)")
       ->required();
   auto* index =
       sub->add_option("--index,-i", options->indices, "Test-set images by index, comma-separated")
           ->capture_default_str();
-  sub->add_option("--image", options->image,
-                  "An image file instead: binary PGM (P5) or IDX, 28x28 grey levels")
-      ->excludes(index);
+  auto* image = sub->add_option("--image", options->image,
+                                "An image file instead: binary PGM (P5) or IDX, 28x28 grey levels")
+                    ->excludes(index);
+  sub->add_option("--text", options->text, "A text instead, for a text classifier")
+      ->excludes(index)
+      ->excludes(image);
   sub->add_option("--data", options->data_dir,
-                  "Folder with the IDX files (default: the one the model was trained on)");
+                  "Data folder (default: the one the model was trained on)");
   sub->footer(
       "Examples:\n"
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
-      "  nabla predict --checkpoint runs/mlp --image shoe.pgm");
+      "  nabla predict --checkpoint runs/mlp --image shoe.pgm\n"
+      "  nabla predict --checkpoint runs/textcnn --text \"Two atoms walk into a bar\"");
   return {sub, [options] { run_predict(*options); }};
 }
 

@@ -13,12 +13,12 @@ struct SummaryOptions {
 };
 
 void run_summary(const SummaryOptions& options) {
-  io::ModelSpec spec = resolve_model_spec(options.model);
+  io::ModelSpec spec = io::resolve_model_spec(options.model);
   if (!options.input_shape.empty()) spec.input_shape = parse_shape(options.input_shape);
   NABLA_CHECK(!spec.input_shape.empty(), "summary: model ", spec.name,
               " gives no input_shape; pass one, e.g. --input-shape 28,28");
   train::Model model(io::build_model(spec), spec.name);
-  model.build(spec.input_shape);
+  if (!model.built()) model.build(spec.input_shape);
   std::cout << model.summary();
 }
 

@@ -1,0 +1,97 @@
+// Tasks: what `nabla train --model NAME` runs, as a library. A task owns its data (Fashion-MNIST
+// images, fortunes by category, a text corpus, generated digit strings, ...), and how a trained
+// model is judged beyond its test loss (accuracy, macro-F1 against baselines, bits per
+// character, exact-sequence accuracy). tasks::run trains a model spec on its task with the
+// Keras-style fit, evaluates it on the test part, judges it and writes the checkpoint; the CLI
+// only parses arguments and prints. A spec names its task ("task": "fortunes"), or the task
+// follows from its "data" section's type (no section: "images"). New model families add a task:
+// one file that registers it, one test, one row in the model zoo.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nabla/io.hpp"
+#include "nabla/train.hpp"
+
+namespace nabla::tasks {
+
+// A task's data, split in a training and a test part.
+struct TaskData {
+  Tensor x_train, y_train, x_test, y_test;
+  std::string source;                    // where it came from (a folder or file), for messages
+  std::string dir;                       // the folder to read it from again ("" = the default)
+  std::vector<std::string> class_names;  // classification tasks; empty otherwise
+  std::string tokenizer_json;            // text tasks: data::Tokenizer::to_json()
+};
+
+// One figure a trained model is judged by; `text` is how it is printed ("Test accuracy: 0.9201").
+struct Figure {
+  std::string name;
+  double value = 0;
+  std::string text;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  // The data for `spec`, from `dir` ("" = the task's default folder), shaped as `model` takes it.
+  virtual TaskData load(const io::ModelSpec& spec, const train::Model& model,
+                        const std::string& dir) const = 0;
+  // What the model is judged by on the test part, beyond the evaluation report.
+  virtual std::vector<Figure> judge(const io::ModelSpec& spec, train::Model& model,
+                                    const TaskData& data,
+                                    const train::EvaluationReport& report) const = 0;
+};
+using TaskFactory = std::function<std::unique_ptr<Task>()>;
+
+// The registry. register_task is called by each task's file when the library loads; a name
+// registered twice is an Error.
+bool register_task(const std::string& name, TaskFactory factory);
+std::vector<std::string> task_names();  // sorted
+// Error listing the registered names when there is none.
+std::unique_ptr<Task> make_task(const std::string& name);
+// The task a spec trains on: its "task", else its "data" section's type, else "images".
+std::string task_name_for(const io::ModelSpec& spec);
+
+// The test accuracy (or loss) every classifier reports first.
+Figure test_figure(const train::EvaluationReport& report);
+
+struct RunOptions {
+  std::string data_dir;  // "" = the task's default
+  int64_t limit = 0;     // > 0: train on the first `limit` samples only
+  uint64_t seed = 0;     // initial weights and shuffling
+  int verbose = 1;       // fit's: 0 silent, 1 progress bar, 2 one line per epoch
+  std::string out;       // folder for model.safetensors, model.json, metrics.csv ("" = none)
+  // Overrides of the spec's training section.
+  std::optional<int64_t> epochs, batch_size;
+  std::optional<std::string> optimizer;
+  std::optional<double> lr, validation_split;
+  std::ostream* log = nullptr;  // where the run says what it trains (null: std::cout)
+};
+
+struct RunResult {
+  std::string task;
+  train::History history;
+  train::EvaluationReport report;
+  std::vector<Figure> figures;  // test_figure first, then the task's
+};
+
+// Trains `spec` (or a preset name / JSON file) on its task, evaluates and judges it on the test
+// part, and with options.out writes model.safetensors (weights and the spec with its training
+// settings, data source, class names, tokenizer), model.json (the same spec) and metrics.csv.
+RunResult run(io::ModelSpec spec, const RunOptions& options = {});
+RunResult run(const std::string& model, const RunOptions& options = {});
+
+// Files in a folder written by run(options.out).
+inline constexpr const char* kWeightsFile = "model.safetensors";
+inline constexpr const char* kSpecFile = "model.json";
+inline constexpr const char* kMetricsFile = "metrics.csv";
+
+}  // namespace nabla::tasks

@@ -1,0 +1,131 @@
+// Tasks as a library: the registry, tasks::run on a slice of Fashion-MNIST with its checkpoint
+// folder, and a task of one's own (the example of docs/architecture.md, "Adding a task").
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "../data/test_util.hpp"
+#include "nabla/tasks.hpp"
+#include "support/errors.hpp"
+
+using namespace nabla;
+using nabla::testing::error_message;
+using nabla::testing::TempDir;
+
+TEST(Tasks, TheBuiltInTasksAreRegistered) {
+  // The library's four, and "circle", which this test binary registers below when it loads.
+  EXPECT_EQ(tasks::task_names(),
+            (std::vector<std::string>{"circle", "corpus", "digits", "fortunes", "images"}));
+  EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
+  EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
+            "unknown task \"imagez\"; tasks: circle, corpus, digits, fortunes, images");
+  EXPECT_NE(error_message([] {
+              tasks::register_task("images", [] { return tasks::make_task("images"); });
+            }).find("registered already"),
+            std::string::npos);
+  // The task follows from the spec.
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("mlp")), "images");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("textcnn")), "fortunes");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("charlm")), "corpus");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("seq2seq")), "digits");
+}
+
+TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {
+  TempDir dir;
+  tasks::RunOptions options;
+  options.limit = 1000;
+  options.epochs = 1;
+  options.verbose = 0;
+  options.out = dir.path().string();
+  std::ostringstream log;
+  options.log = &log;
+  const tasks::RunResult result = tasks::run("mlp", options);
+  EXPECT_EQ(result.task, "images");
+  EXPECT_NE(log.str().find("Training mlp on /usr/share/datasets/fashion-mnist: 1000 samples"),
+            std::string::npos)
+      << log.str();
+  ASSERT_EQ(result.figures.size(), 1u);
+  EXPECT_EQ(result.figures[0].name, "test_accuracy");
+  EXPECT_GT(result.figures[0].value, 0.6);  // 1000 images, one epoch
+  EXPECT_EQ(result.figures[0].value, result.report["accuracy"]);
+  for (const char* file : {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.file(file))) << file;
+  }
+  // The checkpoint holds the spec with the settings it ran with, and its class names.
+  std::map<std::string, std::string> metadata;
+  train::Model model = train::Model::load(dir.file(tasks::kWeightsFile), &metadata);
+  const io::ModelSpec spec = io::parse_model_spec(metadata.at(io::kModelSpecKey), "checkpoint");
+  EXPECT_EQ(spec.training.epochs, 1);
+  EXPECT_EQ(spec.input_shape, Shape({28, 28}));
+  EXPECT_NE(metadata.at(io::kClassNamesKey).find("\"Ankle boot\""), std::string::npos);
+  const tasks::TaskData data =
+      tasks::make_task("images")->load(spec, model, metadata.at(io::kDataSourceKey));
+  EXPECT_EQ(model.evaluate(data.x_test, data.y_test, 256, 0)["accuracy"],
+            result.report["accuracy"]);
+}
+
+namespace {
+
+// A task of one's own: points inside or outside the unit circle, judged by the share of points
+// near the circle that the model gets right.
+class CircleTask : public tasks::Task {
+ public:
+  std::string name() const override { return "circle"; }
+  tasks::TaskData load(const io::ModelSpec&, const train::Model&,
+                       const std::string&) const override {
+    Generator gen(3);
+    const auto split = [&](int64_t n, Tensor& x, Tensor& y) {
+      x = sub(mul(rand({n, 2}, DType::f32, &gen), scalar_tensor(4.0)), scalar_tensor(2.0));
+      y = lt(sum(mul(x, x), {1}), scalar_tensor(1.0)).to(DType::i64);
+    };
+    tasks::TaskData data;
+    split(2000, data.x_train, data.y_train);
+    split(500, data.x_test, data.y_test);
+    data.source = "generated points";
+    data.class_names = {"outside", "inside"};
+    return data;
+  }
+  std::vector<tasks::Figure> judge(const io::ModelSpec&, train::Model& model,
+                                   const tasks::TaskData& data,
+                                   const train::EvaluationReport&) const override {
+    const Tensor predicted = argmax(model.predict(data.x_test), 1);
+    const Tensor radius = sqrt(sum(mul(data.x_test, data.x_test), {1}));
+    int64_t near = 0, right = 0;
+    for (int64_t i = 0; i < data.x_test.size(0); ++i) {
+      if (std::abs(radius.at<float>({i}) - 1.0f) > 0.25f) continue;
+      ++near;
+      right += predicted.at<int64_t>({i}) == data.y_test.at<int64_t>({i});
+    }
+    const double value = near > 0 ? static_cast<double>(right) / static_cast<double>(near) : 0;
+    return {{"boundary_accuracy", value, "Accuracy near the circle: " + std::to_string(value)}};
+  }
+};
+
+const bool kCircleRegistered =
+    tasks::register_task("circle", [] { return std::make_unique<CircleTask>(); });
+
+}  // namespace
+
+TEST(Tasks, ATaskOfOnesOwnRunsFromASpecThatNamesIt) {
+  ASSERT_TRUE(kCircleRegistered);
+  const io::ModelSpec spec = io::parse_model_spec(R"({"name": "circle_mlp", "task": "circle",
+    "input_shape": [2],
+    "layers": [{"type": "Dense", "units": 32, "activation": "relu"},
+               {"type": "Dense", "units": 2, "activation": "softmax"}],
+    "training": {"epochs": 20, "lr": 0.01}})",
+                                                  "circle.json");
+  tasks::RunOptions options;
+  options.verbose = 0;
+  std::ostringstream log;
+  options.log = &log;
+  const tasks::RunResult result = tasks::run(spec, options);
+  EXPECT_EQ(result.task, "circle");
+  ASSERT_EQ(result.figures.size(), 2u);
+  EXPECT_GT(result.figures[0].value, 0.9);  // test accuracy
+  EXPECT_EQ(result.figures[1].name, "boundary_accuracy");
+  EXPECT_GT(result.figures[1].value, 0.6);
+  EXPECT_NE(log.str().find("Training circle_mlp on generated points: 2000 samples"),
+            std::string::npos);
+}
