@@ -7,10 +7,14 @@ their inputs from the same file, so both sides compute on identical numbers.
 
 Each case, named "<op>/<arguments>" (the layout tests/support/op_test.hpp replays): its inputs
 ("x", or "a", "b", "c" for the tensors joined, "index", "labels"), its arguments (axes, axis,
-keepdim, correction, dims, shape, ...) and its outputs ("out"; "values" and "indices" of max and
-min along an axis with "arg" for argmax/argmin; "part0", ... for split). Where the upstream
-gradient is given ("grad_out", or "grad_values"), so is the input gradient "grad_x" =
-d(sum(out * grad_out))/dx.
+keepdim, correction, dims, shape, ...), its outputs ("out"; "values" and "indices" of max and
+min along an axis with "arg" for argmax/argmin; "part0", ... for split), the upstream gradient of
+each differentiable output ("grad_out", "grad_values", "grad_part0", ...) and the gradient of each
+floating input ("grad_x", "grad_a", ...) of the sum of the outputs times their upstream gradients.
+
+The upstream gradients of the sums, means, variances, joins and views come from a generator of
+their own (GRADS): added to these cases, first written forward-only, they left every value drawn
+from the main seed as it was.
 """
 
 import torch
@@ -43,6 +47,26 @@ def axes_name(axes):
     return "all" if not axes else "axes_" + named(*axes)
 
 
+GRADS = torch.Generator().manual_seed(1)
+
+
+def with_grads(entry, fn, inputs, outputs=("out",)):
+    """Adds to `entry` upstream gradients from GRADS for fn's outputs (named `outputs`; "out" has
+    "grad_out", "part0" has "grad_part0") and the gradients of `inputs` (name -> tensor), the
+    arguments of fn. Returns `entry`."""
+    leaves = {name: t.detach().clone().requires_grad_(True) for name, t in inputs.items()}
+    results = fn(**leaves)
+    results = results if isinstance(results, (tuple, list)) else (results,)
+    total = 0
+    for name, out in zip(outputs, results, strict=True):
+        grad = torch.randn(out.shape, generator=GRADS, dtype=out.dtype)
+        entry["grad_" + name] = refdata.tensor(grad)
+        total = total + (out * grad).sum()
+    total.backward()
+    entry.update({"grad_" + name: refdata.tensor(leaf.grad) for name, leaf in leaves.items()})
+    return entry
+
+
 def add(cases, name, entry):
     assert name not in cases, name
     cases[name] = entry
@@ -55,9 +79,10 @@ def reductions(cases):
         fn = getattr(torch, name)
         for a in axes_list:
             for k in (False, True):
-                add(cases, f"{name}/" + named(axes_name(a), "keepdim" * k),
-                    {"x": refdata.tensor(x), "axes": a, "keepdim": k,
-                     "out": refdata.tensor(fn(x, dim=a or [0, 1, 2], keepdim=k))})
+                entry = {"x": refdata.tensor(x), "axes": a, "keepdim": k,
+                         "out": refdata.tensor(fn(x, dim=a or [0, 1, 2], keepdim=k))}
+                with_grads(entry, lambda x: fn(x, dim=a or [0, 1, 2], keepdim=k), {"x": x})
+                add(cases, f"{name}/" + named(axes_name(a), "keepdim" * k), entry)
     for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64")):
         xv = randn(3, 4, 5, dtype=dtype) * 3 + 1
         for a in axes_list:
@@ -66,9 +91,11 @@ def reductions(cases):
                     dims = a if a else list(range(xv.dim()))
                     out = torch.var(xv, dim=dims, unbiased=correction == 1, keepdim=k)
                     name = named(suffix, axes_name(a), f"correction{correction}", "keepdim" * k)
-                    add(cases, "var/" + name,
-                        {"x": refdata.tensor(xv), "axes": a, "correction": correction,
-                         "keepdim": k, "out": refdata.tensor(out)})
+                    entry = {"x": refdata.tensor(xv), "axes": a, "correction": correction,
+                             "keepdim": k, "out": refdata.tensor(out)}
+                    with_grads(entry, lambda x: torch.var(x, dim=dims, unbiased=correction == 1,
+                                                          keepdim=k), {"x": xv})
+                    add(cases, "var/" + name, entry)
 
     # Ties everywhere: the first index wins, and the gradient goes to it alone.
     xt = with_ties(4, 5, 3)
@@ -136,12 +163,15 @@ def joining(cases):
     a, b, c = randn(2, 3), randn(2, 1), randn(2, 2)
     d = randn(1, 3)
     for tensors, axis in (([a, b, c], 1), ([a, d], 0), ([c, a], -1)):
-        add(cases, "concat/" + named(f"axis{axis}"),
-            joined(tensors, axis=axis, out=refdata.tensor(torch.cat(tensors, axis))))
+        entry = joined(tensors, axis=axis, out=refdata.tensor(torch.cat(tensors, axis)))
+        with_grads(entry, lambda **t: torch.cat(list(t.values()), axis),
+                   dict(zip("abc", tensors)))
+        add(cases, "concat/" + named(f"axis{axis}"), entry)
     s = [randn(2, 3) for _ in range(3)]
     for axis in (0, 1, 2, -1, -3):
-        add(cases, "stack/" + named(f"axis{axis}"),
-            joined(s, axis=axis, out=refdata.tensor(torch.stack(s, axis))))
+        entry = joined(s, axis=axis, out=refdata.tensor(torch.stack(s, axis)))
+        with_grads(entry, lambda **t: torch.stack(list(t.values()), axis), dict(zip("abc", s)))
+        add(cases, "stack/" + named(f"axis{axis}"), entry)
     x = randn(5, 4)
     for size, axis in ((2, 0), (3, -1), ([1, 0, 3], 1)):
         entry = {"x": refdata.tensor(x), "axis": axis}
@@ -151,31 +181,35 @@ def joining(cases):
         else:
             name = named(f"size{size}", f"axis{axis}")
             entry["split_size"] = size
-        for i, part in enumerate(torch.split(x, size, axis)):
+        parts = torch.split(x, size, axis)
+        for i, part in enumerate(parts):
             entry[f"part{i}"] = refdata.tensor(part)
+        with_grads(entry, lambda x: torch.split(x, size, axis), {"x": x},
+                   [f"part{i}" for i in range(len(parts))])
         add(cases, "split/" + name, entry)
 
 
 def views(cases):
     x = randn(2, 3, 4)
     specs = [
-        ("permute/2_0_1", {"dims": [2, 0, 1]}, x.permute(2, 0, 1)),
-        ("transpose/0_2", {"axis0": 0, "axis1": 2}, x.transpose(0, 2)),
-        ("reshape/4_m1", {"shape": [4, -1]}, x.reshape(4, -1)),
+        ("permute/2_0_1", {"dims": [2, 0, 1]}, lambda x: x.permute(2, 0, 1)),
+        ("transpose/0_2", {"axis0": 0, "axis1": 2}, lambda x: x.transpose(0, 2)),
+        ("reshape/4_m1", {"shape": [4, -1]}, lambda x: x.reshape(4, -1)),
         # Not viewable: reshape copies.
         ("reshape/transposed_m1_6", {"transpose": [1, 2], "shape": [-1, 6]},
-         x.transpose(1, 2).reshape(-1, 6)),
-        ("flatten/1_2", {"start": 1, "end": 2}, x.flatten(1, 2)),
-        ("slice/2_1_4_2", {"axis": 2, "start": 1, "end": 4, "step": 2}, x[:, :, 1:4:2]),
-        ("slice/1_m2_3", {"axis": 1, "start": -2, "end": 3, "step": 1}, x[:, -2:]),
-        ("select/1_m1", {"axis": 1, "index": -1}, x.select(1, -1)),
+         lambda x: x.transpose(1, 2).reshape(-1, 6)),
+        ("flatten/1_2", {"start": 1, "end": 2}, lambda x: x.flatten(1, 2)),
+        ("slice/2_1_4_2", {"axis": 2, "start": 1, "end": 4, "step": 2},
+         lambda x: x[:, :, 1:4:2]),
+        ("slice/1_m2_3", {"axis": 1, "start": -2, "end": 3, "step": 1}, lambda x: x[:, -2:]),
+        ("select/1_m1", {"axis": 1, "index": -1}, lambda x: x.select(1, -1)),
+        # x[:, :1] expanded (a view of a view: its axis of size 1 has a stride).
+        ("expand/3_2_3_4", {"slice": [1, 0, 1], "shape": [3, 2, 3, 4]},
+         lambda x: x[:, :1].expand(3, 2, 3, 4)),
     ]
-    for name, args, out in specs:
-        add(cases, name, dict(args, x=refdata.tensor(x), out=refdata.tensor(out)))
-    # x[:, :1] expanded (a view of a view: its axis of size 1 has a stride).
-    add(cases, "expand/3_2_3_4", {"x": refdata.tensor(x), "slice": [1, 0, 1],
-                                  "shape": [3, 2, 3, 4],
-                                  "out": refdata.tensor(x[:, :1].expand(3, 2, 3, 4))})
+    for name, args, fn in specs:
+        entry = dict(args, x=refdata.tensor(x), out=refdata.tensor(fn(x)))
+        add(cases, name, with_grads(entry, fn, {"x": x}))
 
 
 def main():
