@@ -1,55 +1,63 @@
-// Joining and splitting: concat, stack, split.
+// Joining and splitting: concat, stack, split, against PyTorch 1.13 through the op-test harness
+// (tests/reference/gen_reduce_index.py).
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
-#include "ops/reduce_index_reference.hpp"
+#include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::reduce_index_reference;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpOutputs;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-std::vector<Tensor> tensors_from_json(const nlohmann::json& list) {
-  std::vector<Tensor> out;
-  for (const auto& t : list) out.push_back(tensor_from_json(t));
-  return out;
+
+// The tensors joined: the case's inputs a, b, c (those it has), in order.
+std::vector<Tensor> joined(const OpCase& c) {
+  std::vector<Tensor> tensors;
+  for (const char* name : {"a", "b", "c"})
+    if (c.has(name)) tensors.push_back(c.input(name));
+  return tensors;
 }
+
+// split gives as many parts as the case has: part0, part1, part2 (an undefined one is absent).
+constexpr size_t kMaxParts = 3;
+
+const std::vector<OpTest> kJoinTests = {
+    {.name = "concat",
+     .fn = [](const OpCase& c) { return concat(joined(c), c.attr<int64_t>("axis")); },
+     .grad_inputs = {"a", "b", "c"}},
+    {.name = "stack",
+     .fn = [](const OpCase& c) { return stack(joined(c), c.attr<int64_t>("axis")); },
+     .grad_inputs = {"a", "b", "c"}},
+    {.name = "split",
+     .fn =
+         [](const OpCase& c) {
+           const Tensor x = c.input("x");
+           const int64_t axis = c.attr<int64_t>("axis");
+           std::vector<Tensor> parts = c.has("sizes")
+                                           ? split(x, c.attr<std::vector<int64_t>>("sizes"), axis)
+                                           : split(x, c.attr<int64_t>("split_size"), axis);
+           for (const Tensor& part : parts) EXPECT_TRUE(part.shares_storage(x));  // views
+           EXPECT_LE(parts.size(), kMaxParts);
+           parts.resize(kMaxParts);
+           OpOutputs out(Tensor{});
+           out.tensors = std::move(parts);
+           return out;
+         },
+     .grad_inputs = {"x"},
+     .outputs = {{"part0", "grad_part0"}, {"part1", "grad_part1"}, {"part2", "grad_part2"}}},
+};
+
 }  // namespace
 
-TEST(Join, ConcatAndStackMatchPyTorch) {
-  for (const char* family : {"concat", "stack"}) {
-    for (const auto& c : reduce_index_reference().at(family)) {
-      const int64_t axis = c.at("axis");
-      SCOPED_TRACE(std::string(family) + " axis " + std::to_string(axis));
-      const std::vector<Tensor> tensors = tensors_from_json(c.at("tensors"));
-      const Tensor out =
-          std::string(family) == "concat" ? concat(tensors, axis) : stack(tensors, axis);
-      EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")));
-    }
-  }
-}
-
-TEST(Join, SplitMatchesPyTorchAndReturnsViews) {
-  for (const auto& c : reduce_index_reference().at("split")) {
-    const Tensor x = tensor_from_json(c.at("x"));
-    const int64_t axis = c.at("axis");
-    const std::vector<Tensor> parts =
-        c.contains("sizes") ? split(x, c.at("sizes").get<std::vector<int64_t>>(), axis)
-                            : split(x, c.at("split_size").get<int64_t>(), axis);
-    const std::vector<Tensor> expected = tensors_from_json(c.at("parts"));
-    ASSERT_EQ(parts.size(), expected.size());
-    for (size_t i = 0; i < parts.size(); ++i) {
-      EXPECT_ALL_CLOSE(parts[i], expected[i]);
-      EXPECT_TRUE(parts[i].shares_storage(x));
-    }
-  }
-}
+TEST(Join, MatchesPyTorch) { nabla::testing::check_ops("reduce_index", kJoinTests); }
 
 TEST(Join, ConcatGradcheck) {
   for (int64_t axis : {0, 1, -1}) {

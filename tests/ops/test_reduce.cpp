@@ -1,4 +1,5 @@
-// Reductions: sum, mean, var, max/min (along an axis and over all elements), argmax/argmin.
+// Reductions: sum, mean, var, max/min (along an axis and over all elements), argmax/argmin,
+// against PyTorch 1.13 through the op-test harness (tests/reference/gen_reduce_index.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -6,50 +7,86 @@
 #include <limits>
 
 #include "nabla/nabla.hpp"
-#include "ops/reduce_index_reference.hpp"
+#include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::reduce_index_reference;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpOutputs;
+using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Runs `op(x, axes, keepdim)` on every case of a family and compares with PyTorch.
-template <class Op>
-void expect_matches_reference(const char* family, Op op, double rtol = 1e-5) {
-  const auto& ref = reduce_index_reference().at(family);
-  const Tensor x = tensor_from_json(ref.at("x"));
-  for (const auto& c : ref.at("cases")) {
-    SCOPED_TRACE(c.dump().substr(0, 60));
-    EXPECT_ALL_CLOSE(op(x, c), tensor_from_json(c.at("out")), rtol, 1e-6);
-  }
+Axes axes(const OpCase& c) { return c.attr<Axes>("axes"); }
+
+// max/min along an axis: values and indices.
+OpOutputs along(ValuesIndices (*op)(const Tensor&, int64_t, bool), const OpCase& c) {
+  const ValuesIndices r = op(c.input("x"), c.attr<int64_t>("axis"), c.attr<bool>("keepdim"));
+  return {r.values, r.indices};
 }
+
+// The max and min cases have ties everywhere on purpose (small integers): along an axis the whole
+// gradient goes to the first index, over all elements it is split evenly among the ties, as in
+// PyTorch; central differences would straddle the ties. MaxMinAlongAxisGradcheck and
+// MaxMinOverAllElementsGradcheck check tie-free inputs.
+const std::vector<OpTest> kReduceTests = {
+    {.name = "sum",
+     .fn = [](const OpCase& c) { return sum(c.input("x"), axes(c), c.attr<bool>("keepdim")); },
+     .grad_inputs = {"x"}},
+    {.name = "mean",
+     .fn = [](const OpCase& c) { return mean(c.input("x"), axes(c), c.attr<bool>("keepdim")); },
+     .grad_inputs = {"x"}},
+    {.name = "var",  // var/f32_* and var/f64_* (inputs and PyTorch's values in f64)
+     .fn =
+         [](const OpCase& c) {
+           return var(c.input("x"), axes(c), c.attr<int64_t>("correction"),
+                      c.attr<bool>("keepdim"));
+         },
+     .grad_inputs = {"x"}},
+    {.name = "max",
+     .fn = [](const OpCase& c) { return along(max, c); },
+     .grad_inputs = {"x"},
+     .outputs = {{"values", "grad_values"}, {"indices", "grad_indices"}},
+     .gradcheck = std::nullopt},
+    {.name = "min",
+     .fn = [](const OpCase& c) { return along(min, c); },
+     .grad_inputs = {"x"},
+     .outputs = {{"values", "grad_values"}, {"indices", "grad_indices"}},
+     .gradcheck = std::nullopt},
+    {.name = "argmax",
+     .fn =
+         [](const OpCase& c) {
+           return argmax(c.input("x"), c.attr<int64_t>("axis"), c.attr<bool>("keepdim"));
+         },
+     .grad_inputs = {},  // not differentiable
+     .cases = {"max"},
+     .outputs = {{"arg", "grad_arg"}}},
+    {.name = "argmin",
+     .fn =
+         [](const OpCase& c) {
+           return argmin(c.input("x"), c.attr<int64_t>("axis"), c.attr<bool>("keepdim"));
+         },
+     .grad_inputs = {},
+     .cases = {"min"},
+     .outputs = {{"arg", "grad_arg"}}},
+    {.name = "max_all",
+     .fn = [](const OpCase& c) { return max(c.input("x")); },
+     .grad_inputs = {"x"},
+     .gradcheck = std::nullopt},
+    {.name = "min_all",
+     .fn = [](const OpCase& c) { return min(c.input("x")); },
+     .grad_inputs = {"x"},
+     .gradcheck = std::nullopt},
+};
 }  // namespace
 
-TEST(Reduce, SumAndMeanMatchPyTorch) {
-  expect_matches_reference("sum", [](const Tensor& x, const auto& c) {
-    return sum(x, c.at("axes").template get<Axes>(), c.at("keepdim").template get<bool>());
-  });
-  expect_matches_reference("mean", [](const Tensor& x, const auto& c) {
-    return mean(x, c.at("axes").template get<Axes>(), c.at("keepdim").template get<bool>());
-  });
-}
-
-TEST(Reduce, VarMatchesPyTorch) {
-  auto op = [](const Tensor& x, const auto& c) {
-    return var(x, c.at("axes").template get<Axes>(), c.at("correction").template get<int64_t>(),
-               c.at("keepdim").template get<bool>());
-  };
-  expect_matches_reference("var_f32", op);
-  expect_matches_reference("var_f64", op, 1e-6);
-}
+TEST(Reduce, MatchesPyTorch) { nabla::testing::check_ops("reduce_index", kReduceTests); }
 
 TEST(Reduce, VarOfNonContiguousInputAndEdgeCases) {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4, 5, 7}, {2, 3}).t();  // [3, 2]
@@ -96,31 +133,6 @@ TEST(Reduce, VarGradcheck) {
   }
 }
 
-TEST(Reduce, MaxMinAlongAxisMatchPyTorchWithTies) {
-  const auto& ref = reduce_index_reference().at("extreme_along");
-  const Tensor x = tensor_from_json(ref.at("x"));
-  for (const auto& c : ref.at("cases")) {
-    const std::string op = c.at("op");
-    const int64_t axis = c.at("axis");
-    const bool keepdim = c.at("keepdim");
-    SCOPED_TRACE(op + " axis " + std::to_string(axis) + (keepdim ? " keepdim" : ""));
-    const bool is_max = op == "max";
-    Tensor input = x.detach().requires_grad_();
-    ValuesIndices r = is_max ? max(input, axis, keepdim) : min(input, axis, keepdim);
-    EXPECT_ALL_CLOSE(r.values, tensor_from_json(c.at("values")));
-    EXPECT_EQ(r.indices.dtype(), DType::i64);
-    EXPECT_EQ(r.indices.shape(), tensor_from_json(c.at("indices")).shape());
-    EXPECT_EQ(r.indices.to_vector<int64_t>(),
-              tensor_from_json(c.at("indices")).to_vector<int64_t>());
-    const Tensor arg = is_max ? argmax(x, axis, keepdim) : argmin(x, axis, keepdim);
-    EXPECT_EQ(arg.shape(), r.indices.shape());
-    EXPECT_EQ(arg.to_vector<int64_t>(), tensor_from_json(c.at("arg")).to_vector<int64_t>());
-    // With ties, the whole gradient goes to the first index (as PyTorch).
-    r.values.backward(tensor_from_json(c.at("w")));
-    EXPECT_ALL_CLOSE(input.grad(), tensor_from_json(c.at("grad")));
-  }
-}
-
 TEST(Reduce, MaxMinAlongAxisGradcheck) {
   for (bool keepdim : {false, true}) {
     for (int64_t axis : {0, 1, 2, -1, -3}) {
@@ -135,17 +147,7 @@ TEST(Reduce, MaxMinAlongAxisGradcheck) {
   }
 }
 
-TEST(Reduce, MaxMinOverAllElementsSplitGradientAmongTies) {
-  for (const auto& c : reduce_index_reference().at("extreme_all")) {
-    const bool is_max = c.at("op") == "max";
-    SCOPED_TRACE(is_max ? "max" : "min");
-    Tensor x = tensor_from_json(c.at("x")).requires_grad_();
-    Tensor out = is_max ? max(x) : min(x);
-    EXPECT_EQ(out.dim(), 0);
-    EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")));
-    out.backward(scalar_tensor(1.5));
-    EXPECT_ALL_CLOSE(x.grad(), tensor_from_json(c.at("grad")));
-  }
+TEST(Reduce, MaxOverAllElementsSplitsTheGradientAmongTies) {
   Tensor x = from_vector(std::vector<double>{3, 1, 3, 3}).requires_grad_();
   max(x).backward();
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1. / 3, 0, 1. / 3, 1. / 3}));

@@ -1,76 +1,58 @@
 // Padding and resizing (src/ops/resample.cpp): pad, interpolate and upsample against PyTorch 1.13
-// (tests/reference/gen_pool.py: outputs and input gradients for every mode, negative pads,
-// align_corners both ways, scale factors), gradcheck in f64 with non-contiguous inputs, integer
-// dtypes, and argument errors.
+// through the op-test harness (tests/reference/gen_pool.py: outputs and input gradients for every
+// mode, negative pads, align_corners both ways, scale factors), gradcheck in f64 with
+// non-contiguous inputs, integer dtypes, and argument errors.
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
-#include "support/reference.hpp"
+#include "support/op_test.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
-using nabla::testing::load_reference;
 using nabla::testing::noncontiguous_leaf;
-using nabla::testing::tensor_from_json;
+using nabla::testing::OpCase;
+using nabla::testing::OpTest;
 
 namespace {
 
-const nlohmann::json& resample_reference() {
-  static const nlohmann::json cases = load_reference("pool");
-  return cases;
-}
-
-// Runs `op` on a case's x in f32 and f64, compares the output and the gradient of sum(out * w)
-// with PyTorch's.
-template <class Op>
-void expect_matches_reference(const nlohmann::json& c, Op op) {
-  for (const DType dtype : {DType::f32, DType::f64}) {
-    SCOPED_TRACE(dtype_name(dtype));
-    Tensor x = tensor_from_json(c.at("x")).to(dtype).detach().requires_grad_();
-    const Tensor out = op(x);
-    EXPECT_ALL_CLOSE(out, tensor_from_json(c.at("out")), 1e-5, 1e-6);
-    (out * tensor_from_json(c.at("w")).to(dtype)).sum().backward();
-    ASSERT_TRUE(x.grad().defined());
-    EXPECT_ALL_CLOSE(x.grad(), tensor_from_json(c.at("grad")), 1e-5, 1e-6);
-  }
-}
+// The cases of pool.json hold f32 values only: each is replayed in f64 too, against them, hence
+// the f32 tolerance for f64.
+const std::vector<OpTest> kResampleTests = {
+    {.name = "pad",
+     .fn =
+         [](const OpCase& c) {
+           return pad(c.input("x"), c.attr<std::vector<int64_t>>("pads"),
+                      c.attr<std::string>("mode"), c.attr<double>("value"));
+         },
+     .grad_inputs = {"x"},
+     .f64 = {1e-5, 1e-6},
+     .extra_dtypes = {DType::f64}},
+    {.name = "interpolate",
+     .fn =
+         [](const OpCase& c) {
+           return interpolate(c.input("x"), c.attr<std::vector<int64_t>>("size"),
+                              c.attr<std::string>("mode"), c.attr<bool>("align_corners"));
+         },
+     .grad_inputs = {"x"},
+     .f64 = {1e-5, 1e-6},
+     .extra_dtypes = {DType::f64}},
+    {.name = "upsample",
+     .fn =
+         [](const OpCase& c) {
+           return upsample(c.input("x"), c.attr<double>("scale_factor"),
+                           c.attr<std::string>("mode"), c.attr<bool>("align_corners"));
+         },
+     .grad_inputs = {"x"},
+     .f64 = {1e-5, 1e-6},
+     .extra_dtypes = {DType::f64}},
+};
 
 }  // namespace
 
-TEST(Pad, MatchesPyTorch) {
-  for (const auto& c : resample_reference().at("pad")) {
-    SCOPED_TRACE(c.at("mode").get<std::string>() + " " + c.at("pads").dump());
-    expect_matches_reference(c, [&](const Tensor& x) {
-      return pad(x, c.at("pads").get<std::vector<int64_t>>(), c.at("mode").get<std::string>(),
-                 c.at("value").get<double>());
-    });
-  }
-}
-
-TEST(Interpolate, MatchesPyTorch) {
-  for (const auto& c : resample_reference().at("interpolate")) {
-    SCOPED_TRACE(c.at("mode").get<std::string>() + " " + c.at("size").dump() + " align_corners " +
-                 c.at("align_corners").dump());
-    expect_matches_reference(c, [&](const Tensor& x) {
-      return interpolate(x, c.at("size").get<std::vector<int64_t>>(),
-                         c.at("mode").get<std::string>(), c.at("align_corners").get<bool>());
-    });
-  }
-}
-
-TEST(Upsample, MatchesPyTorch) {
-  for (const auto& c : resample_reference().at("upsample")) {
-    SCOPED_TRACE(c.at("mode").get<std::string>() + " " + c.at("scale_factor").dump() +
-                 " align_corners " + c.at("align_corners").dump());
-    expect_matches_reference(c, [&](const Tensor& x) {
-      return upsample(x, c.at("scale_factor").get<double>(), c.at("mode").get<std::string>(),
-                      c.at("align_corners").get<bool>());
-    });
-  }
-}
+TEST(Resample, MatchesPyTorch) { nabla::testing::check_ops("pool", kResampleTests); }
 
 TEST(Pad, Gradcheck) {
   using V = std::vector<Tensor>;
