@@ -1,11 +1,15 @@
-// The table behind layer_spec.cpp: LayerArgs reads one layer object's keys, LayerType says
-// which keys a type accepts and how to make its module. The table is split by family
-// (layer_spec.cpp: dense, convolution, pooling, normalization; sequence_layer_spec.cpp:
-// embeddings, recurrent layers, attention, Transformer, seq2seq).
+// The layer registry behind layer_spec.cpp: LayerArgs reads one layer object's keys; a LayerEntry
+// says which JSON type names a layer has (Keras's and PyTorch's), which keys it accepts, how to
+// make its module and how to write the module back. Each family file adds its entries
+// (core_layer_spec.cpp: dense, activations, dropout, reshaping, merges; cnn_layer_spec.cpp:
+// convolution, pooling, normalization, resampling, CNN blocks; sequence_layer_spec.cpp:
+// embeddings, recurrent layers, attention, Transformer, seq2seq), so that reading and writing a
+// type are declared side by side and nothing else lists layer types.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -140,16 +144,52 @@ class LayerArgs {
   std::string path_;
 };
 
+// Makes the (unbuilt) module of a layer object whose type is `type`.
 using Factory = std::function<nn::ModulePtr(const LayerArgs&, const std::string& type)>;
+// The layer object of a module ("type" first), or null JSON when the module is not of the class
+// the entry makes (a custom Module that calls itself "Dense" is not describable).
+using Writer = std::function<OrderedJson(const nn::Module&)>;
 
-struct LayerType {
-  std::vector<const char*> keys;
+// One layer type. `names` are both the "type" values it reads and the type_name()s of the modules
+// it writes (Dense/Linear, Conv2D/Conv2d, ...).
+struct LayerEntry {
+  std::vector<std::string> names;
+  std::vector<const char*> keys;  // accepted besides "type", in the order errors list them
   Factory make;
+  // Empty for a reading form only (Activation, Bidirectional): the modules it makes report a type
+  // of their own (GELU, LSTM) and are written by that type's entry.
+  Writer write;
 };
 
-// Adds the sequence layers' types to `types`.
-void add_sequence_layer_types(std::map<std::string, LayerType>& types);
-// The layer object of a sequence layer, or null JSON when `layer` is not one.
-OrderedJson sequence_layer_to_json(const nn::Module& layer);
+// A writer for modules of class `Layer`: `write(const Layer&)` gets the module already cast.
+template <class Layer, class Write>
+Writer writes(Write write) {
+  return [write = std::move(write)](const nn::Module& module) -> OrderedJson {
+    const auto* layer = dynamic_cast<const Layer*>(&module);
+    return layer != nullptr ? OrderedJson(write(*layer)) : OrderedJson();
+  };
+}
+
+class LayerRegistry {
+ public:
+  // Error when one of the entry's names is already registered (two families claiming a type).
+  void add(LayerEntry entry);
+  // The entry reading `type` (and writing modules whose type_name() is `type`), or null.
+  const LayerEntry* find(const std::string& type) const;
+  // Every registered type name, sorted.
+  std::vector<std::string> names() const;
+
+ private:
+  std::vector<std::shared_ptr<const LayerEntry>> entries_;
+  std::map<std::string, const LayerEntry*> by_name_;
+};
+
+// All layer types, registered once on first use.
+const LayerRegistry& layer_registry();
+
+// The families, one per file.
+void add_core_layer_types(LayerRegistry& registry);
+void add_cnn_layer_types(LayerRegistry& registry);
+void add_sequence_layer_types(LayerRegistry& registry);
 
 }  // namespace nabla::io::internal

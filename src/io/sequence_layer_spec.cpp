@@ -172,79 +172,87 @@ OrderedJson seq2seq_to_json(const nn::Seq2Seq& model) {
                      {"dropout", o.dropout}};
 }
 
-}  // namespace
-
-void add_sequence_layer_types(std::map<std::string, LayerType>& types) {
-  const std::vector<const char*> embedding_keys = {
-      "input_dim",   "num_embeddings", "output_dim", "embedding_dim",
-      "padding_idx", "max_norm",       "mask_zero",  "embeddings_initializer"};
-  types.insert({"Embedding", {embedding_keys, make_embedding}});
-  for (const char* type : {"LSTM", "GRU", "SimpleRNN", "RNN"}) {
-    types.insert({type, {kRecurrentKeys, make_recurrent}});
+OrderedJson embedding_to_json(const nn::Embedding& emb) {
+  const auto& o = emb.options();
+  OrderedJson out{{"type", "Embedding"},
+                  {"input_dim", emb.num_embeddings()},
+                  {"output_dim", emb.embedding_dim()}};
+  if (o.mask_zero) out["mask_zero"] = true;
+  if (o.padding_idx >= 0) out["padding_idx"] = o.padding_idx;
+  if (o.max_norm > 0) out["max_norm"] = o.max_norm;
+  if (o.initializer != nn::EmbeddingOptions{}.initializer) {
+    out["embeddings_initializer"] = o.initializer;
   }
-  types.insert({"Bidirectional", {{"layer", "merge_mode"}, make_bidirectional}});
-  types.insert({"GlobalMaxPooling1D", {{}, make_global_pooling_1d}});
-  types.insert({"GlobalAveragePooling1D", {{}, make_global_pooling_1d}});
-  types.insert({"MultiHeadAttention",
-                {{"embed_dim", "num_heads", "dropout", "use_bias", "bias"}, make_attention}});
-  types.insert({"PositionalEncoding", {{"max_length", "kind", "dropout"}, make_positional}});
-  types.insert({"TransformerEncoderLayer",
-                {{"d_model", "nhead", "num_heads", "dim_feedforward", "dropout", "activation",
-                  "layer_norm_eps", "norm_first", "causal"},
-                 make_encoder_layer}});
-  types.insert(
-      {"Seq2Seq",
-       {{"kind", "vocab_size", "source_length", "embedding_dim", "hidden_size", "num_layers",
-         "attention", "num_heads", "dim_feedforward", "max_length", "dropout"},
-        make_seq2seq}});
+  return out;
 }
 
-OrderedJson sequence_layer_to_json(const nn::Module& layer) {
-  if (const auto* emb = dynamic_cast<const nn::Embedding*>(&layer)) {
-    const auto& o = emb->options();
-    OrderedJson out{{"type", "Embedding"},
-                    {"input_dim", emb->num_embeddings()},
-                    {"output_dim", emb->embedding_dim()}};
-    if (o.mask_zero) out["mask_zero"] = true;
-    if (o.padding_idx >= 0) out["padding_idx"] = o.padding_idx;
-    if (o.max_norm > 0) out["max_norm"] = o.max_norm;
-    if (o.initializer != nn::EmbeddingOptions{}.initializer) {
-      out["embeddings_initializer"] = o.initializer;
-    }
-    return out;
-  }
-  if (const auto* rnn = dynamic_cast<const nn::Recurrent*>(&layer)) return recurrent_to_json(*rnn);
-  if (const auto* pool = dynamic_cast<const nn::GlobalPooling1D*>(&layer)) {
-    return OrderedJson{{"type", pool->type_name()}};
-  }
-  if (const auto* mha = dynamic_cast<const nn::MultiHeadAttention*>(&layer)) {
-    OrderedJson out{{"type", "MultiHeadAttention"},
-                    {"embed_dim", mha->embed_dim()},
-                    {"num_heads", mha->num_heads()}};
-    if (mha->options().dropout > 0) out["dropout"] = mha->options().dropout;
-    if (!mha->options().bias) out["use_bias"] = false;
-    return out;
-  }
-  if (const auto* pe = dynamic_cast<const nn::PositionalEncoding*>(&layer)) {
-    OrderedJson out{
-        {"type", "PositionalEncoding"}, {"max_length", pe->max_length()}, {"kind", pe->kind()}};
-    if (pe->dropout() > 0) out["dropout"] = pe->dropout();
-    return out;
-  }
-  if (const auto* enc = dynamic_cast<const nn::TransformerEncoderLayer*>(&layer)) {
-    const auto& o = enc->options();
-    return OrderedJson{{"type", "TransformerEncoderLayer"},
-                       {"d_model", enc->d_model()},
-                       {"nhead", enc->nhead()},
-                       {"dim_feedforward", o.dim_feedforward},
-                       {"dropout", o.dropout},
-                       {"activation", o.activation},
-                       {"layer_norm_eps", o.layer_norm_eps},
-                       {"norm_first", o.norm_first},
-                       {"causal", o.causal}};
-  }
-  if (const auto* s2s = dynamic_cast<const nn::Seq2Seq*>(&layer)) return seq2seq_to_json(*s2s);
-  return OrderedJson();
+OrderedJson attention_to_json(const nn::MultiHeadAttention& mha) {
+  OrderedJson out{{"type", "MultiHeadAttention"},
+                  {"embed_dim", mha.embed_dim()},
+                  {"num_heads", mha.num_heads()}};
+  if (mha.options().dropout > 0) out["dropout"] = mha.options().dropout;
+  if (!mha.options().bias) out["use_bias"] = false;
+  return out;
+}
+
+OrderedJson positional_to_json(const nn::PositionalEncoding& pe) {
+  OrderedJson out{
+      {"type", "PositionalEncoding"}, {"max_length", pe.max_length()}, {"kind", pe.kind()}};
+  if (pe.dropout() > 0) out["dropout"] = pe.dropout();
+  return out;
+}
+
+OrderedJson encoder_layer_to_json(const nn::TransformerEncoderLayer& enc) {
+  const auto& o = enc.options();
+  return OrderedJson{{"type", "TransformerEncoderLayer"},
+                     {"d_model", enc.d_model()},
+                     {"nhead", enc.nhead()},
+                     {"dim_feedforward", o.dim_feedforward},
+                     {"dropout", o.dropout},
+                     {"activation", o.activation},
+                     {"layer_norm_eps", o.layer_norm_eps},
+                     {"norm_first", o.norm_first},
+                     {"causal", o.causal}};
+}
+
+}  // namespace
+
+void add_sequence_layer_types(LayerRegistry& registry) {
+  registry.add({{"Embedding"},
+                {"input_dim", "num_embeddings", "output_dim", "embedding_dim", "padding_idx",
+                 "max_norm", "mask_zero", "embeddings_initializer"},
+                make_embedding,
+                writes<nn::Embedding>(embedding_to_json)});
+  registry.add({{"LSTM", "GRU", "SimpleRNN", "RNN"},
+                kRecurrentKeys,
+                make_recurrent,
+                writes<nn::Recurrent>(recurrent_to_json)});
+  registry.add({{"Bidirectional"}, {"layer", "merge_mode"}, make_bidirectional, {}});
+  registry.add({{"GlobalMaxPooling1D", "GlobalAveragePooling1D"},
+                {},
+                make_global_pooling_1d,
+                writes<nn::GlobalPooling1D>([](const nn::GlobalPooling1D& pool) {
+                  return OrderedJson{{"type", pool.type_name()}};
+                })});
+  registry.add({{"MultiHeadAttention"},
+                {"embed_dim", "num_heads", "dropout", "use_bias", "bias"},
+                make_attention,
+                writes<nn::MultiHeadAttention>(attention_to_json)});
+  registry.add({{"PositionalEncoding"},
+                {"max_length", "kind", "dropout"},
+                make_positional,
+                writes<nn::PositionalEncoding>(positional_to_json)});
+  registry.add({{"TransformerEncoderLayer"},
+                {"d_model", "nhead", "num_heads", "dim_feedforward", "dropout", "activation",
+                 "layer_norm_eps", "norm_first", "causal"},
+                make_encoder_layer,
+                writes<nn::TransformerEncoderLayer>(encoder_layer_to_json)});
+  registry.add(
+      {{"Seq2Seq"},
+       {"kind", "vocab_size", "source_length", "embedding_dim", "hidden_size", "num_layers",
+        "attention", "num_heads", "dim_feedforward", "max_length", "dropout"},
+       make_seq2seq,
+       writes<nn::Seq2Seq>(seq2seq_to_json)});
 }
 
 }  // namespace nabla::io::internal

@@ -96,12 +96,13 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
       "Activation, AdaptiveAvgPool2d, Add, Average, AveragePooling2D, AvgPool2d, BatchNorm1d, "
       "BatchNorm2d, BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv1d, Conv2D, "
       "Conv2DTranspose, Conv2d, ConvTranspose2d, Dense, DenseBlock, DepthwiseConv2D, Dropout, "
-      "Dropout2d, Embedding, Flatten, GRU, GlobalAveragePooling1D, GlobalAveragePooling2D, "
-      "GlobalMaxPooling1D, GroupNorm, LSTM, LayerNorm, LayerNormalization, Linear, MaxPool2D, "
-      "MaxPool2d, MaxPooling2D, Maximum, Minimum, MultiHeadAttention, Multiply, "
-      "PositionalEncoding, RNN, ReLU, Rescaling, Reshape, ResidualBlock, SeparableConv2D, "
-      "Seq2Seq, Sigmoid, SimpleRNN, Softmax, SpatialDropout2D, Subtract, Tanh, "
-      "TransformerEncoderLayer, TransitionBlock, UpSampling2D, Upsample";
+      "Dropout2d, ELU, Embedding, Flatten, GELU, GRU, GlobalAveragePooling1D, "
+      "GlobalAveragePooling2D, GlobalMaxPooling1D, GroupNorm, Identity, LSTM, LayerNorm, "
+      "LayerNormalization, LeakyReLU, Linear, LogSoftmax, MaxPool2D, MaxPool2d, MaxPooling2D, "
+      "Maximum, Minimum, MultiHeadAttention, Multiply, PositionalEncoding, RNN, ReLU, Rescaling, "
+      "Reshape, ResidualBlock, SeparableConv2D, Seq2Seq, Sigmoid, SimpleRNN, Softmax, Softplus, "
+      "SpatialDropout2D, Subtract, Tanh, TransformerEncoderLayer, TransitionBlock, UpSampling2D, "
+      "Upsample";
   EXPECT_EQ(layer_error(R"({"type": "Conv3D", "filters": 3})"),
             R"(model spec mlp.json: layers[1].type: unknown layer type "Conv3D"; known types: )" +
                 known_types);
