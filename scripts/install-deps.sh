@@ -8,6 +8,7 @@ packages=(
   libdnnl-dev            # GEMM and convolution (oneDNN)
   ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL; Debian only recommends it
   zlib1g-dev             # gzip-compressed IDX files
+  libpng-dev             # PNG images (data::read_image)
   nlohmann-json3-dev     # model specs, safetensors headers, reference data
   libcli11-dev           # the nabla command line
   libgtest-dev libgmock-dev

@@ -357,6 +357,11 @@ struct Split {
 Split train_validation_split(const Tensor& inputs, const Tensor& targets, double fraction,
                              uint64_t seed = 0, bool shuffle = true);
 
+// An image file as u8: PNG (grey, RGB; palettes expanded, 16 bits reduced, alpha dropped) or
+// binary PGM (P5). Grey images are [H, W], colour ones [3, H, W] (channels first). Errors name the
+// file and what is wrong; a header claiming more than 2^28 pixels is rejected before reading.
+Tensor read_image(const std::string& path);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
 // renamed over `path`, so that a crash or a full disk never leaves `path` half-written. `what`
 // names the caller in errors ("metrics", "model spec").

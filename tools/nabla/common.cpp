@@ -1,15 +1,8 @@
 // Shared pieces of the nabla command line.
 #include "common.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace nabla::cli {

@@ -1,11 +1,10 @@
-// nabla predict: class and probabilities for test images (by index) or for an image file (binary
-// PGM, or an IDX file of one or more images), from a checkpoint written by `nabla train --out`.
-#include <cctype>
+// nabla predict: class and probabilities for test samples (by index), an image file (PNG, binary
+// PGM, or an IDX file of one or more images) or a text, from a checkpoint written by
+// `nabla train --out`.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "common.hpp"
 
@@ -20,60 +19,14 @@ struct PredictOptions {
   std::string data_dir;
 };
 
-// Reads the next header token of a PGM file, skipping whitespace and # comments.
-std::string pgm_token(std::istream& in, const std::string& path) {
-  std::string token;
-  while (in) {
-    const int c = in.get();
-    if (c == '#') {
-      std::string comment;
-      std::getline(in, comment);
-    } else if (std::isspace(c)) {
-      if (!token.empty()) return token;
-    } else if (c != EOF) {
-      token += static_cast<char>(c);
-    }
-  }
-  NABLA_CHECK(!token.empty(), "--image ", path, ": truncated PGM header");
-  return token;
-}
-
-int64_t pgm_number(std::istream& in, const std::string& path, const char* what) {
-  const std::string token = pgm_token(in, path);
-  NABLA_CHECK(!token.empty() && token.size() < 9 &&
-                  token.find_first_not_of("0123456789") == std::string::npos,
-              "--image ", path, ": bad PGM ", what, " '", token, "'");
-  return std::stoll(token);
-}
-
-// A binary PGM (P5, 8-bit) as a u8 tensor [height, width].
-Tensor read_pgm(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  NABLA_CHECK(in.good(), "--image ", path, ": cannot open the file");
-  NABLA_CHECK(pgm_token(in, path) == "P5", "--image ", path,
-              ": expected a binary PGM image (P5) or an IDX file");
-  const int64_t width = pgm_number(in, path, "width");
-  const int64_t height = pgm_number(in, path, "height");
-  const int64_t max_value = pgm_number(in, path, "maximum value");
-  NABLA_CHECK(width > 0 && height > 0 && max_value > 0 && max_value < 256, "--image ", path,
-              ": expected an 8-bit PGM, got ", width, "x", height, " with maximum ", max_value);
-  std::vector<uint8_t> pixels(width * height);
-  in.read(reinterpret_cast<char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
-  NABLA_CHECK(in.gcount() == static_cast<std::streamsize>(pixels.size()), "--image ", path,
-              ": truncated: expected ", pixels.size(), " pixel bytes, got ", in.gcount());
-  if (max_value != 255) {
-    for (uint8_t& p : pixels) p = static_cast<uint8_t>(p * 255 / max_value);
-  }
-  return from_vector(pixels, {height, width});
-}
-
 // Images of an image file with a batch axis: raw bytes for a model that rescales them itself,
 // else scaled to [0, 1].
 Tensor read_images(const std::string& path, const train::Model& model) {
   std::ifstream probe(path, std::ios::binary);
   NABLA_CHECK(probe.good(), "--image ", path, ": cannot open the file");
-  const bool pgm = probe.get() == 'P';
-  const Tensor raw = pgm ? read_pgm(path) : data::read_idx(path);
+  // IDX files start with two zero bytes; anything else is an image file.
+  const bool idx = probe.get() == 0;
+  const Tensor raw = idx ? data::read_idx(path) : data::read_image(path);
   Tensor images = model.takes_raw_inputs() ? raw : data::scale(raw, 1.0 / 255);
   // One image ([28, 28]) or a stack ([N, 28, 28]), viewed with the model's sample shape (which
   // may add a channel axis: [1, 28, 28]).
@@ -164,9 +117,10 @@ Command add_predict_command(CLI::App& app) {
   auto* index =
       sub->add_option("--index,-i", options->indices, "Test-set images by index, comma-separated")
           ->capture_default_str();
-  auto* image = sub->add_option("--image", options->image,
-                                "An image file instead: binary PGM (P5) or IDX, 28x28 grey levels")
-                    ->excludes(index);
+  auto* image =
+      sub->add_option("--image", options->image,
+                      "An image file instead: PNG, binary PGM (P5) or IDX, 28x28 grey levels")
+          ->excludes(index);
   sub->add_option("--text", options->text, "A text instead, for a text classifier")
       ->excludes(index)
       ->excludes(image);
