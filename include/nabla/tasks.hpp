@@ -44,6 +44,11 @@ class Task {
   // The data for `spec`, from `dir` ("" = the task's default folder), shaped as `model` takes it.
   virtual TaskData load(const io::ModelSpec& spec, const train::Model& model,
                         const std::string& dir) const = 0;
+  // How the task trains `model` on the training part: Keras-style fit by default. A task with a
+  // loop of its own (a GAN's two optimizers, an RBM's contrastive divergence, teacher forcing
+  // with scheduled sampling) overrides it; `fit` carries the run's settings and callbacks.
+  virtual train::History train(train::Model& model, const TaskData& data,
+                               const train::FitOptions& fit) const;
   // What the model is judged by on the test part, beyond the evaluation report.
   virtual std::vector<Figure> judge(const io::ModelSpec& spec, train::Model& model,
                                     const TaskData& data,

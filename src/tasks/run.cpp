@@ -113,14 +113,14 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   }
   RunResult result;
   result.task = task->name();
-  result.history = model.fit(data.x_train, data.y_train,
-                             {.epochs = training.epochs,
-                              .batch_size = training.batch_size,
-                              .validation_split = training.validation_split,
-                              .verbose = options.verbose,
-                              .callbacks = callbacks,
-                              .seed = options.seed,
-                              .augmentation = training.augmentation});
+  result.history = task->train(model, data,
+                               {.epochs = training.epochs,
+                                .batch_size = training.batch_size,
+                                .validation_split = training.validation_split,
+                                .verbose = options.verbose,
+                                .callbacks = callbacks,
+                                .seed = options.seed,
+                                .augmentation = training.augmentation});
   result.report =
       model.evaluate(data.x_test, data.y_test, training.batch_size, options.verbose > 0 ? 2 : 0);
   result.figures.push_back(test_figure(result.report));

@@ -38,6 +38,11 @@ std::unique_ptr<Task> make_task(const std::string& name) {
   return it->second();
 }
 
+train::History Task::train(train::Model& model, const TaskData& data,
+                           const train::FitOptions& fit) const {
+  return model.fit(data.x_train, data.y_train, fit);
+}
+
 std::string task_name_for(const io::ModelSpec& spec) {
   if (!spec.task.empty()) return spec.task;
   return spec.data ? spec.data->type : "images";

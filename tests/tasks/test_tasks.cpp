@@ -69,10 +69,18 @@ TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {
 namespace {
 
 // A task of one's own: points inside or outside the unit circle, judged by the share of points
-// near the circle that the model gets right.
+// near the circle that the model gets right. Its training hook counts its calls and then trains
+// as the default does (a task with a loop of its own would run it there).
+int circle_trainings = 0;
+
 class CircleTask : public tasks::Task {
  public:
   std::string name() const override { return "circle"; }
+  train::History train(train::Model& model, const tasks::TaskData& data,
+                       const train::FitOptions& fit) const override {
+    ++circle_trainings;
+    return Task::train(model, data, fit);
+  }
   tasks::TaskData load(const io::ModelSpec&, const train::Model&,
                        const std::string&) const override {
     Generator gen(3);
@@ -122,6 +130,8 @@ TEST(Tasks, ATaskOfOnesOwnRunsFromASpecThatNamesIt) {
   options.log = &log;
   const tasks::RunResult result = tasks::run(spec, options);
   EXPECT_EQ(result.task, "circle");
+  EXPECT_EQ(circle_trainings, 1);
+  EXPECT_EQ(result.history["loss"].size(), 20u);
   ASSERT_EQ(result.figures.size(), 2u);
   EXPECT_GT(result.figures[0].value, 0.9);  // test accuracy
   EXPECT_EQ(result.figures[1].name, "boundary_accuracy");
