@@ -49,6 +49,11 @@ class Task {
   // with scheduled sampling) overrides it; `fit` carries the run's settings and callbacks.
   virtual train::History train(train::Model& model, const TaskData& data,
                                const train::FitOptions& fit) const;
+  // The model's answer to one text of one's own, for tasks whose answer is text (a seq2seq
+  // model's decoded string); nullopt for tasks answered by class probabilities, which the caller
+  // prints.
+  virtual std::optional<std::string> respond(const io::ModelSpec& spec, train::Model& model,
+                                             const std::string& text) const;
   // What the model is judged by on the test part, beyond the evaluation report.
   virtual std::vector<Figure> judge(const io::ModelSpec& spec, train::Model& model,
                                     const TaskData& data,

@@ -8,6 +8,9 @@
 namespace nabla::tasks {
 namespace {
 
+// make_digit_task's ids: 0 pad, 1 start, 2 end, then the ten digits.
+constexpr int64_t kFirstDigitId = 3;
+
 // The encoder-decoder model inside `module` (itself, or a layer of a Sequential), or null.
 nn::Seq2Seq* find_seq2seq(nn::Module& module) {
   if (auto* seq2seq = dynamic_cast<nn::Seq2Seq*>(&module)) return seq2seq;
@@ -26,6 +29,28 @@ class Seq2SeqTask : public Task {
                 const std::string& dir) const override {
     return internal::load_text_data(spec, dir);
   }
+  // A digit string of one's own, decoded greedily: "12345" -> "54321" for a reversing model.
+  std::optional<std::string> respond(const io::ModelSpec&, train::Model& model,
+                                     const std::string& text) const override {
+    nn::Seq2Seq* seq2seq = find_seq2seq(model.module());
+    NABLA_CHECK(seq2seq != nullptr, "the digits task answers with an encoder-decoder (Seq2Seq) ",
+                "model; ", model.name(), " is not one");
+    const int64_t source_length = seq2seq->options().source_length;
+    NABLA_CHECK(!text.empty() && static_cast<int64_t>(text.size()) <= source_length &&
+                    text.find_first_not_of("0123456789") == std::string::npos,
+                "expected 1 to ", source_length, " digits, got \"", text, "\"");
+    std::vector<int64_t> ids(source_length, 0);
+    for (size_t i = 0; i < text.size(); ++i) ids[i] = kFirstDigitId + (text[i] - '0');
+    const Tensor decoded =
+        seq2seq->greedy_decode(from_vector(ids, {1, source_length}), source_length + 1);
+    std::string answer;
+    for (int64_t id : decoded.to_vector<int64_t>()) {
+      if (id < kFirstDigitId || id >= kFirstDigitId + 10) break;  // the end, or padding after it
+      answer += static_cast<char>('0' + (id - kFirstDigitId));
+    }
+    return answer;
+  }
+
   std::vector<Figure> judge(const io::ModelSpec&, train::Model& model, const TaskData& data,
                             const train::EvaluationReport&) const override {
     nn::Seq2Seq* seq2seq = find_seq2seq(model.module());

@@ -43,6 +43,11 @@ train::History Task::train(train::Model& model, const TaskData& data,
   return model.fit(data.x_train, data.y_train, fit);
 }
 
+std::optional<std::string> Task::respond(const io::ModelSpec&, train::Model&,
+                                         const std::string&) const {
+  return std::nullopt;
+}
+
 std::string task_name_for(const io::ModelSpec& spec) {
   if (!spec.task.empty()) return spec.task;
   return spec.data ? spec.data->type : "images";

@@ -65,6 +65,14 @@ Tensor encode_text(const std::string& text, const LoadedCheckpoint& loaded) {
 void run_predict(const PredictOptions& options) {
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
   train::Model& model = loaded.model;
+  const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
+  if (!options.text.empty()) {
+    // A task that answers with text (a seq2seq model) prints its answer.
+    if (const auto answer = task->respond(loaded.spec, model, options.text)) {
+      std::cout << "\"" << options.text << "\": " << *answer << "\n";
+      return;
+    }
+  }
   NABLA_CHECK(model.output_shape().size() == 2, "predict: expected a classifier with outputs ",
               "[N, classes], the model gives ", model.output_shape(),
               "; a language model samples text with nabla generate");
@@ -84,7 +92,6 @@ void run_predict(const PredictOptions& options) {
   }
   // Test samples by index: the task's test part, as evaluate reads it.
   const std::vector<int64_t> indices = parse_index_list(options.indices);
-  const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
   const tasks::TaskData data =
       task->load(loaded.spec, model, data_dir_of(options.data_dir, loaded));
   const std::vector<std::string> names = class_names_of(loaded, data, classes);
@@ -121,7 +128,8 @@ Command add_predict_command(CLI::App& app) {
       sub->add_option("--image", options->image,
                       "An image file instead: PNG, binary PGM (P5) or IDX, 28x28 grey levels")
           ->excludes(index);
-  sub->add_option("--text", options->text, "A text instead, for a text classifier")
+  sub->add_option("--text", options->text,
+                  "A text instead: for a text classifier, or a source string for a seq2seq model")
       ->excludes(index)
       ->excludes(image);
   sub->add_option("--data", options->data_dir,
@@ -130,7 +138,8 @@ Command add_predict_command(CLI::App& app) {
       "Examples:\n"
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
       "  nabla predict --checkpoint runs/mlp --image shoe.pgm\n"
-      "  nabla predict --checkpoint runs/textcnn --text \"Two atoms walk into a bar\"");
+      "  nabla predict --checkpoint runs/textcnn --text \"Two atoms walk into a bar\"\n"
+      "  nabla predict --checkpoint runs/seq2seq --text 12345");
   return {sub, [options] { run_predict(*options); }};
 }
 
