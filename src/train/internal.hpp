@@ -46,6 +46,13 @@ void compute_class_scores(EvaluationReport& report);
 
 using nn::snake_case;
 
+// [1, sample_shape...]: a sample shape with a batch axis of one, as build() reports outputs.
+inline Shape with_batch_axis(const Shape& sample_shape) {
+  Shape shape{1};
+  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  return shape;
+}
+
 // Index of the largest score in a row (the first on ties), as argmax.
 template <class T>
 int64_t argmax_row(const T* row, int64_t cols) {

@@ -69,13 +69,6 @@ std::string default_name(const nn::Module& module) {
 bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 
 Shape without_batch_axis(const Shape& shape) { return Shape(shape.begin() + 1, shape.end()); }
-
-Shape with_batch_axis(const Shape& sample_shape) {
-  Shape shape{1};
-  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
-  return shape;
-}
-
 std::vector<Tensor> as_list(const Tensor& x) { return {x}; }
 
 }  // namespace
@@ -89,7 +82,7 @@ Model::Model(nn::ModulePtr module, std::string name)
     // A graph model knows its shapes from its calls: it is built already.
     input_shapes_ = graph_->input_shapes();
     for (const Shape& shape : graph_->output_shapes())
-      output_shapes_.push_back(with_batch_axis(shape));
+      output_shapes_.push_back(internal::with_batch_axis(shape));
     built_ = true;
   }
 }
@@ -272,7 +265,7 @@ void Model::ensure_built(const std::vector<Tensor>& x, const std::string& where)
     const Shape& expected = input_shapes_[i];
     NABLA_CHECK(without_batch_axis(x[i].shape()) == expected, where,
                 ": the model takes inputs of shape ",
-                shape_with_batch(with_batch_axis(expected), "N"), ", got ",
+                shape_with_batch(internal::with_batch_axis(expected), "N"), ", got ",
                 x.size() > 1 ? detail::str("input ", i, " (", graph_->inputs()[i]->name, ")")
                              : std::string("x"),
                 " of shape ", x[i].shape());

@@ -33,12 +33,6 @@ struct Row {
   std::vector<std::string> connected;  // graph models: one line per input
 };
 
-Shape with_batch_axis(const Shape& sample_shape) {
-  Shape shape{1};
-  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
-  return shape;
-}
-
 // Keras's reference to a node's output in "Connected to": layer[call][tensor].
 std::string node_reference(const std::string& node_name) {
   return node_name.back() == ']' ? node_name + "[0]" : node_name + "[0][0]";
@@ -75,7 +69,7 @@ std::string Model::summary() const {
       Row row;
       const std::string type = node->layer ? node->layer->type_name() : "InputLayer";
       row.layer = node->name + " (" + type + ")";
-      row.shape = keras_shape(with_batch_axis(node->shape));
+      row.shape = keras_shape(internal::with_batch_axis(node->shape));
       // A shared layer's parameters are counted at its first call only.
       const bool first_call = node->name.back() != ']';
       row.params =
