@@ -8,10 +8,8 @@ set -euo pipefail
 dir=$1
 mkdir -p "$dir"
 
-repeat() { # repeat TEXT COUNT
-  local out
-  printf -v out '%*s' "$2" ''
-  printf '%s' "${out// /$1}"
+repeat() { # repeat CHARACTER COUNT
+  head -c "$2" /dev/zero | tr '\0' "$1"
 }
 deep_open=$(repeat '[' 100000)
 deep_close=$(repeat ']' 100000)
