@@ -1,12 +1,17 @@
 #include "core/allocator.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <bit>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
 
+#include "core/checked_size.hpp"
 #include "nabla/tensor.hpp"
 
 namespace nabla {
@@ -17,14 +22,28 @@ constexpr size_t kAlignment = 64;
 // freed: caching them would keep a freed data set resident for the life of the process.
 constexpr size_t kLargestCachedBlock = size_t{64} << 20;
 
-// Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two, so that
-// a cached block wastes at most a quarter of its size.
-size_t size_class(size_t nbytes) {
-  if (nbytes <= 4096) return (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  size_t power = 4096;
-  while (power * 2 < nbytes) power *= 2;
-  size_t quarter = power / 4;
-  return (nbytes + quarter - 1) / quarter * quarter;
+constexpr const char* kLimitVariable = "NABLA_MAX_ALLOC_BYTES";
+
+size_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_bytes = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_bytes <= 0) return core::kMaxAllocationLimit;
+  return std::min(static_cast<size_t>(pages) * static_cast<size_t>(page_bytes),
+                  core::kMaxAllocationLimit);
+}
+
+// The limit from NABLA_MAX_ALLOC_BYTES, 0 when unset; Error when it is not a byte count.
+size_t limit_from_environment() {
+  const char* text = std::getenv(kLimitVariable);
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  const bool digits_only = *text >= '0' && *text <= '9' && end != text && *end == '\0';
+  NABLA_CHECK(digits_only && errno == 0 && value >= 1 && value <= core::kMaxAllocationLimit,
+              kLimitVariable, "=", text, ": expected a byte count from 1 to ",
+              core::kMaxAllocationLimit);
+  return static_cast<size_t>(value);
 }
 
 struct Cache {
@@ -42,7 +61,32 @@ Cache& cache() {
 
 namespace core {
 
-void* allocate(size_t nbytes) {
+// Size classes: multiples of 64 bytes up to 4 KiB, then four classes per power of two, so that
+// a cached block wastes at most a quarter of its size. The power of two comes from bit_floor
+// rather than a doubling loop, which never ended above 2^63 bytes.
+size_t size_class(size_t nbytes) {
+  if (nbytes <= 4096) return (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  const size_t quarter = std::bit_floor(nbytes - 1) / 4;
+  return (nbytes + quarter - 1) / quarter * quarter;
+}
+
+size_t allocation_limit() {
+  // Read once: the environment does not change under a running process, and allocate() is hot.
+  static const size_t from_environment = limit_from_environment();
+  static const size_t physical = physical_memory();
+  return from_environment != 0 ? from_environment : physical;
+}
+
+void* allocate(size_t nbytes, const Shape& shape, DType dtype) {
+  const size_t limit = allocation_limit();
+  if (nbytes > limit) {
+    const bool from_environment = std::getenv(kLimitVariable) != nullptr;
+    detail::throw_error(detail::str(
+        "tensor of shape ", shape, " (", dtype_name(dtype), ") needs ", nbytes, " bytes (",
+        readable_bytes(nbytes), "), above the allocation limit of ", limit, " bytes (",
+        readable_bytes(limit), from_environment ? ", from " : ", the physical memory; ",
+        kLimitVariable, from_environment ? ")" : " raises it)"));
+  }
   size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
   Cache& c = cache();
   if (cls >= kLargestCachedBlock) {

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "core/allocator.hpp"
+#include "core/checked_size.hpp"
 #include "core/dispatch.hpp"
 #include "core/loop.hpp"
 #include "core/tensor_impl.hpp"
@@ -66,16 +67,16 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
-}
+int64_t shape_numel(const Shape& shape) { return core::checked_numel(shape, "tensor"); }
 
 // ---------------------------------------------------------------- storage and impl
 
-Storage::Storage(size_t bytes, DType type) : nbytes(bytes), dtype(type) {
-  data = core::allocate(bytes);
+Storage::Storage(const Shape& shape, DType type)
+    : nbytes(static_cast<size_t>(
+          core::checked_nbytes(shape_numel(shape), static_cast<int64_t>(dtype_size(type)),
+                               "tensor of shape ", shape, " (", dtype_name(type), ")"))),
+      dtype(type) {
+  data = core::allocate(nbytes, shape, type);
 }
 Storage::~Storage() { core::deallocate(data, nbytes); }
 
@@ -86,8 +87,7 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh, Shape st, int64_t o
 }
 
 Tensor make_tensor(const Shape& shape, DType dtype) {
-  for (int64_t s : shape) NABLA_CHECK(s >= 0, "tensor: negative size in shape ", shape);
-  auto storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), dtype);
+  auto storage = std::make_shared<Storage>(shape, dtype);
   return Tensor(
       std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0));
 }

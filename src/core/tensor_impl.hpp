@@ -11,9 +11,10 @@ namespace autograd {
 struct Node;
 }
 
-// A buffer from the caching allocator, shared by a tensor and its views.
+// A buffer from the caching allocator, shared by a tensor and its views. Sized for a contiguous
+// `shape` of `dtype`; the shape also names the request in the allocator's errors.
 struct Storage {
-  Storage(size_t nbytes, DType dtype);
+  Storage(const Shape& shape, DType dtype);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -46,6 +47,8 @@ class TensorImpl {
 };
 
 Shape contiguous_strides(const Shape& shape);
+// The element count of `shape`; Error when a size is negative or the count overflows int64_t
+// (core::checked_numel), so that no shape wraps to a small buffer.
 int64_t shape_numel(const Shape& shape);
 
 // A fresh contiguous tensor from the allocator (uninitialized).

@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "core/checked_size.hpp"
 #include "nabla/data.hpp"
 #include "nabla/error.hpp"
 
@@ -66,16 +68,44 @@ void AtomicFile::commit() {
   temp_path_.clear();
 }
 
-std::string read_file(const std::string& path, const std::string& what) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+[[noreturn]] void too_large(const std::string& path, const std::string& what, int64_t max_bytes) {
+  ::nabla::detail::throw_error(
+      ::nabla::detail::str(what, ": ", path, " is larger than ", core::readable_bytes(max_bytes),
+                           " (", max_bytes, " bytes), the most nabla reads whole for a ", what));
+}
+
+}  // namespace
+
+std::optional<int64_t> regular_file_size(const std::string& path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  return static_cast<int64_t>(info.st_size);
+}
+
+std::string read_file(const std::string& path, const std::string& what, int64_t max_bytes) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   NABLA_CHECK(file != nullptr, what, ": cannot open ", path, ": ", errno_message());
   std::string bytes;
+  // The opened file's size, not the path's: that is the file read.
+  struct stat info;
+  if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode)) {
+    if (info.st_size > max_bytes) too_large(path, what, max_bytes);
+    bytes.reserve(static_cast<size_t>(info.st_size));
+  }
   char chunk[1 << 16];
   size_t n;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), file)) > 0) bytes.append(chunk, n);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  NABLA_CHECK(!failed, what, ": cannot read ", path, ": ", errno_message());
+  while ((n = std::fread(chunk, 1, sizeof(chunk), file.get())) > 0) {
+    bytes.append(chunk, n);
+    // Also for regular files: one may grow while it is read.
+    if (static_cast<int64_t>(bytes.size()) > max_bytes) too_large(path, what, max_bytes);
+  }
+  NABLA_CHECK(std::ferror(file.get()) == 0, what, ": cannot read ", path, ": ", errno_message());
   return bytes;
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace nabla::data::internal {
@@ -28,8 +30,19 @@ class AtomicFile {
   std::FILE* file_ = nullptr;
 };
 
-// The whole file as bytes; Error naming `what` and the path when it cannot be read.
-std::string read_file(const std::string& path, const std::string& what);
+// The largest file read whole by default: 1 GiB. Data sets larger than that are read in place
+// (IDX, safetensors), not as one string.
+constexpr int64_t kMaxWholeFileBytes = int64_t{1} << 30;
+
+// The whole file as bytes; Error naming `what` and the path when it cannot be read or holds more
+// than `max_bytes`. A regular file's size is checked before reading; a pipe or device (which has
+// none: /dev/zero never ends) is read until `max_bytes` is passed.
+std::string read_file(const std::string& path, const std::string& what,
+                      int64_t max_bytes = kMaxWholeFileBytes);
+
+// The size of `path` when it is a regular file; nullopt for pipes and devices, and when stat
+// fails (opening it reports that better).
+std::optional<int64_t> regular_file_size(const std::string& path);
 
 // strerror(errno) as a string.
 std::string errno_message();

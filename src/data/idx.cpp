@@ -7,8 +7,10 @@
 #include <climits>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <tuple>
 
+#include "core/checked_size.hpp"
 #include "core/tensor_impl.hpp"
 #include "data/file_util.hpp"
 #include "nabla/data.hpp"
@@ -17,6 +19,10 @@ namespace nabla::data {
 namespace {
 
 constexpr int kMaxIdxAxes = 8;
+// Deflate expands at most 1032:1 (a zlib FAQ figure: 258-byte matches coded in about two bits),
+// so a gzip file of S bytes holds at most 1032 S bytes: a header declaring more is corrupt, and is
+// rejected before its tensor is allocated.
+constexpr int64_t kMaxDeflateRatio = 1032;
 
 struct GzCloser {
   void operator()(gzFile file) const { gzclose(file); }
@@ -61,6 +67,27 @@ std::string hex32(uint32_t value) {
 uint32_t big_endian_u32(const unsigned char* bytes) {
   return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
          uint32_t{bytes[3]};
+}
+
+// Checks the data size a header declares against the file, before allocating for it: a plain file
+// must hold it (the message is the one a short read would give), a gzip file could at most
+// decompress to kMaxDeflateRatio times its size. A pipe has no size to check; the allocator's
+// limit still bounds it.
+void check_declared_size(gzFile file, const std::string& path, const Shape& shape,
+                         int64_t header_bytes, int64_t data_bytes) {
+  const std::optional<int64_t> file_bytes = internal::regular_file_size(path);
+  if (!file_bytes) return;
+  if (gzdirect(file) == 1) {
+    NABLA_CHECK(data_bytes <= *file_bytes - header_bytes, "read_idx: ", path,
+                " is truncated: shape ", shape, " needs ",
+                core::checked_add(header_bytes, data_bytes, "read_idx: ", path),
+                " bytes, the file has ", *file_bytes);
+    return;
+  }
+  NABLA_CHECK(data_bytes / kMaxDeflateRatio <= *file_bytes, "read_idx: ", path, " declares shape ",
+              shape, " (", data_bytes, " bytes), more than a gzip file of ", *file_bytes,
+              " bytes can hold (deflate expands at most ", kMaxDeflateRatio,
+              ":1); the file is corrupt");
 }
 
 bool file_exists(const std::string& path) {
@@ -157,9 +184,11 @@ Tensor read_idx(const std::string& path) {
               " bytes");
   Shape shape(axes);
   for (int i = 0; i < axes; ++i) shape[i] = big_endian_u32(dims.data() + 4 * i);
+  const int64_t numel = core::checked_numel(shape, "read_idx: ", path);
+  check_declared_size(file.get(), path, shape, static_cast<int64_t>(header_bytes), numel);
 
   Tensor out = make_tensor(shape, DType::u8);
-  const size_t data_bytes = static_cast<size_t>(out.numel());
+  const size_t data_bytes = static_cast<size_t>(numel);
   const size_t data_read = read_fully(file.get(), out.raw_data(), data_bytes, path);
   NABLA_CHECK(data_read == data_bytes, "read_idx: ", path, " is truncated: shape ", shape,
               " needs ", header_bytes + data_bytes, " bytes, the file has ",

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "data/file_util.hpp"
 #include "nabla/data.hpp"
@@ -60,6 +61,12 @@ Tensor read_pgm(const std::string& path) {
   check_size(path, width, height);
   NABLA_CHECK(max_value > 0 && max_value < 256, "read_image: ", path,
               ": expected an 8-bit PGM (maximum value 1 to 255), got maximum ", max_value);
+  // A header is checked against the file before its pixels are allocated.
+  const std::optional<int64_t> file_bytes = internal::regular_file_size(path);
+  const int64_t header_bytes = static_cast<int64_t>(in.tellg());
+  NABLA_CHECK(!file_bytes || *file_bytes - header_bytes >= width * height, "read_image: ", path,
+              ": truncated: expected ", width * height, " pixel bytes, got ",
+              file_bytes ? *file_bytes - header_bytes : 0);
   std::vector<uint8_t> pixels(static_cast<size_t>(width * height));
   in.read(reinterpret_cast<char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
   NABLA_CHECK(in.gcount() == static_cast<std::streamsize>(pixels.size()), "read_image: ", path,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "data/json_input.hpp"
 #include "data/utf8.hpp"
 #include "nabla/data.hpp"
 
@@ -362,9 +363,9 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
   constexpr const char* kWhere = "Tokenizer::from_json";
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    detail::throw_error(detail::str(kWhere, ": not valid JSON: ", e.what()));
+    json = internal::parse_json(json_text);
+  } catch (const internal::JsonError& e) {
+    detail::throw_error(detail::str(kWhere, ": ", e.what()));
   }
   NABLA_CHECK(json.is_object(), kWhere, ": expected a JSON object, got ", json.type_name());
   TokenizerOptions options;
@@ -373,13 +374,14 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
   options.level = json["level"].get<std::string>();
   if (json.contains("lowercase")) {
     NABLA_CHECK(json["lowercase"].is_boolean(), kWhere,
-                ": \"lowercase\" must be true or false, got ", json["lowercase"].dump());
+                ": \"lowercase\" must be true or false, got ",
+                internal::json_excerpt(json["lowercase"]));
     options.lowercase = json["lowercase"].get<bool>();
   }
   const auto read_integer = [&](const char* key, int64_t& value) {
     if (!json.contains(key)) return;
     NABLA_CHECK(json[key].is_number_integer(), kWhere, ": \"", key, "\" must be an integer, got ",
-                json[key].dump());
+                internal::json_excerpt(json[key]));
     value = json[key].get<int64_t>();
   };
   read_integer("max_vocab", options.max_vocab);

@@ -84,7 +84,7 @@ nn::ModulePtr make_concatenate(const LayerArgs& args, const std::string&) {
   std::string at;
   const Json* axis = args.find({"axis"}, &at);
   if (axis != nullptr && !axis->is_number_integer()) {
-    args.reader().fail(at, "expected an integer axis, got " + axis->dump());
+    args.reader().fail(at, "expected an integer axis, got " + json_excerpt(*axis));
   }
   return std::make_shared<nn::Concatenate>(axis ? axis->get<int64_t>() : -1);
 }

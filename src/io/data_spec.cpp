@@ -6,7 +6,7 @@ namespace nabla::io::internal {
 
 data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& section) {
   const std::string path = "data";
-  if (!section.is_object()) reader.fail(path, "expected an object, got " + section.dump());
+  if (!section.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(section));
   reader.check_keys(section, path,
                     {"type", "categories", "corpus", "level", "max_vocab", "lowercase",
                      "sequence_length", "test_fraction", "task", "min_length", "max_length",
@@ -22,11 +22,11 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   if (type == nullptr) reader.fail(path, "missing \"type\": fortunes, corpus or digits");
   o.type = reader.string(*type, at("type"));
   if (o.type != "fortunes" && o.type != "corpus" && o.type != "digits") {
-    reader.fail(at("type"), "expected fortunes, corpus or digits, got " + type->dump());
+    reader.fail(at("type"), "expected fortunes, corpus or digits, got " + json_excerpt(*type));
   }
   if (const Json* v = get("categories")) {
     if (!v->is_array() || v->empty()) {
-      reader.fail(at("categories"), "expected a list of fortune files, got " + v->dump());
+      reader.fail(at("categories"), "expected a list of fortune files, got " + json_excerpt(*v));
     }
     for (const Json& c : *v) o.categories.push_back(reader.string(c, at("categories")));
   }
@@ -37,7 +37,7 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   if (const Json* v = get("level")) {
     o.level = reader.string(*v, at("level"));
     if (o.level != "word" && o.level != "char") {
-      reader.fail(at("level"), "expected \"word\" or \"char\", got " + v->dump());
+      reader.fail(at("level"), "expected \"word\" or \"char\", got " + json_excerpt(*v));
     }
   }
   if (const Json* v = get("max_vocab")) o.max_vocab = reader.positive_int(*v, at("max_vocab"));
@@ -51,7 +51,7 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   if (const Json* v = get("task")) {
     o.task = reader.string(*v, at("task"));
     if (o.task != "reverse" && o.task != "sort") {
-      reader.fail(at("task"), "expected \"reverse\" or \"sort\", got " + v->dump());
+      reader.fail(at("task"), "expected \"reverse\" or \"sort\", got " + json_excerpt(*v));
     }
   }
   if (const Json* v = get("min_length")) o.min_length = reader.positive_int(*v, at("min_length"));
@@ -68,7 +68,7 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   }
   if (const Json* v = get("seed")) {
     if (!v->is_number_integer() || v->get<int64_t>() < 0) {
-      reader.fail(at("seed"), "expected an integer >= 0, got " + v->dump());
+      reader.fail(at("seed"), "expected an integer >= 0, got " + json_excerpt(*v));
     }
     o.seed = v->get<uint64_t>();
   }

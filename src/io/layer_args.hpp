@@ -77,7 +77,7 @@ class LayerArgs {
     if (value == nullptr) return fallback;
     std::string text = reader_.string(*value, at);
     if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
-      reader_.fail(at, "expected one of " + join(allowed) + ", got " + value->dump());
+      reader_.fail(at, "expected one of " + join(allowed) + ", got " + json_excerpt(*value));
     }
     return text;
   }
@@ -105,7 +105,7 @@ class LayerArgs {
       for (const Json& v : value) out.push_back(v.get<int64_t>());
     } else {
       reader_.fail(at, detail::str("expected an integer >= ", minimum, " or a list of them, got ",
-                                   value.dump()));
+                                   json_excerpt(value)));
     }
     return out;
   }
@@ -130,7 +130,8 @@ class LayerArgs {
     if (value->is_string()) {
       const std::string mode = value->get<std::string>();
       if (mode != "same" && mode != "valid") {
-        reader_.fail(at, "expected \"same\", \"valid\" or padding sizes, got " + value->dump());
+        reader_.fail(at,
+                     "expected \"same\", \"valid\" or padding sizes, got " + json_excerpt(*value));
       }
       return mode;
     }

@@ -42,7 +42,7 @@ const LayerRegistry& layer_registry() {
 std::string known_layer_types() { return join(layer_registry().names()); }
 
 nn::ModulePtr parse_layer(const SpecReader& reader, const Json& layer, const std::string& path) {
-  if (!layer.is_object()) reader.fail(path, "expected a layer object, got " + layer.dump());
+  if (!layer.is_object()) reader.fail(path, "expected a layer object, got " + json_excerpt(layer));
   const auto type_it = layer.find("type");
   if (type_it == layer.end()) {
     reader.fail(path, "missing \"type\"; known types: " + known_layer_types());
@@ -50,8 +50,8 @@ nn::ModulePtr parse_layer(const SpecReader& reader, const Json& layer, const std
   const std::string type = reader.string(*type_it, path + ".type");
   const LayerEntry* entry = layer_registry().find(type);
   if (entry == nullptr) {
-    reader.fail(path + ".type",
-                "unknown layer type " + type_it->dump() + "; known types: " + known_layer_types());
+    reader.fail(path + ".type", "unknown layer type " + json_excerpt(*type_it) +
+                                    "; known types: " + known_layer_types());
   }
   std::vector<const char*> keys = entry->keys;
   keys.insert(keys.begin(), "type");

@@ -10,7 +10,7 @@ std::shared_ptr<optim::LRScheduler> lr_scheduler_from_json(const SpecReader& rea
                                                            const std::string& path,
                                                            optim::Optimizer& optimizer,
                                                            int64_t epochs) {
-  if (!spec.is_object()) reader.fail(path, "expected an object, got " + spec.dump());
+  if (!spec.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(spec));
   reader.check_keys(spec, path, {"type", "gamma", "step_size", "milestones", "eta_min"},
                     "\"lr_schedule\"");
   const auto type_it = spec.find("type");
@@ -41,7 +41,7 @@ std::shared_ptr<optim::LRScheduler> lr_scheduler_from_json(const SpecReader& rea
     const Json& list = require("milestones");
     const std::string where = SpecReader::join_path(path, "milestones");
     if (!list.is_array() || list.empty()) {
-      reader.fail(where, "expected a list of epoch numbers, got " + list.dump());
+      reader.fail(where, "expected a list of epoch numbers, got " + json_excerpt(list));
     }
     std::vector<int64_t> milestones;
     for (const Json& m : list) milestones.push_back(reader.positive_int(m, where));

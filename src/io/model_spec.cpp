@@ -17,6 +17,7 @@ namespace nabla::io {
 namespace {
 
 using internal::Json;
+using internal::json_excerpt;
 using internal::OrderedJson;
 using internal::SpecReader;
 
@@ -34,7 +35,7 @@ data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Js
   for (const auto& [name, keys] : kKeys) known.push_back(name);
   if (!step.is_object() || !step.contains("type")) {
     reader.fail(path, "expected an object with a \"type\" (" + internal::join(known) + "), got " +
-                          step.dump());
+                          json_excerpt(step));
   }
   const std::string type = reader.string(step["type"], path + ".type");
   const auto found = kKeys.find(type);
@@ -54,7 +55,7 @@ data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Js
     const auto it = step.find(key);
     if (it == step.end()) return fallback;
     if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number() || !(*it)[1].is_number()) {
-      reader.fail(at(key), "expected [low, high], got " + it->dump());
+      reader.fail(at(key), "expected [low, high], got " + json_excerpt(*it));
     }
     return std::pair<double, double>((*it)[0].get<double>(), (*it)[1].get<double>());
   };
@@ -64,10 +65,10 @@ data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Js
     std::vector<double> out;
     if (it->is_number()) return std::vector<double>{it->get<double>()};
     if (!it->is_array() || it->empty()) {
-      reader.fail(at(key), "expected a number or a list of numbers, got " + it->dump());
+      reader.fail(at(key), "expected a number or a list of numbers, got " + json_excerpt(*it));
     }
     for (const Json& v : *it) {
-      if (!v.is_number()) reader.fail(at(key), "expected numbers, got " + it->dump());
+      if (!v.is_number()) reader.fail(at(key), "expected numbers, got " + json_excerpt(*it));
       out.push_back(v.get<double>());
     }
     return out;
@@ -102,7 +103,7 @@ data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Js
 
 void parse_augmentation(const SpecReader& reader, const Json& list, TrainingSpec& spec) {
   const std::string path = "training.augmentation";
-  if (!list.is_array()) reader.fail(path, "expected a list of steps, got " + list.dump());
+  if (!list.is_array()) reader.fail(path, "expected a list of steps, got " + json_excerpt(list));
   std::vector<data::AugmentationPtr> steps;
   for (size_t i = 0; i < list.size(); ++i) {
     steps.push_back(parse_augmentation_step(reader, list[i], detail::str(path, "[", i, "]")));
@@ -114,7 +115,7 @@ void parse_augmentation(const SpecReader& reader, const Json& list, TrainingSpec
 
 TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   const std::string path = "training";
-  if (!training.is_object()) reader.fail(path, "expected an object, got " + training.dump());
+  if (!training.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(training));
   reader.check_keys(training, path,
                     {"optimizer", "lr", "learning_rate", "loss", "metrics", "batch_size", "epochs",
                      "validation_split", "augmentation", "lr_schedule"},
@@ -129,7 +130,7 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   if (const Json* v = reader.find(training, path, {"lr", "learning_rate"})) {
     const std::string where = at(training.contains("lr") ? "lr" : "learning_rate");
     if (!v->is_number() || v->get<double>() <= 0 || !std::isfinite(v->get<double>())) {
-      reader.fail(where, "expected a positive number, got " + v->dump());
+      reader.fail(where, "expected a positive number, got " + json_excerpt(*v));
     }
     spec.lr = v->get<double>();
   }
@@ -138,7 +139,8 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
     reader.check_with(at("loss"), [&] { train::make_loss(spec.loss); });
   }
   if (const Json* v = reader.find(training, path, {"metrics"})) {
-    if (!v->is_array()) reader.fail(at("metrics"), "expected a list of names, got " + v->dump());
+    if (!v->is_array())
+      reader.fail(at("metrics"), "expected a list of names, got " + json_excerpt(*v));
     spec.metrics.clear();
     for (size_t i = 0; i < v->size(); ++i) {
       const std::string where = detail::str(at("metrics"), "[", i, "]");
@@ -164,20 +166,6 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
     spec.lr_schedule_json = v->dump();
   }
   return spec;
-}
-
-// Line and column of byte `offset` in `text`, for JSON syntax errors.
-std::string text_position(const std::string& text, size_t offset) {
-  size_t line = 1, column = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return detail::str("line ", line, ", column ", column);
 }
 
 // One entry of a graph spec's "layers": a layer called on the named inputs, or ("shared") one
@@ -210,7 +198,7 @@ std::vector<std::string> name_list(const SpecReader& reader, const Json& value,
                                    const std::string& path, const std::set<std::string>& known,
                                    const std::string& what) {
   if (!value.is_array() || value.empty()) {
-    reader.fail(path, "expected a non-empty list of names, got " + value.dump());
+    reader.fail(path, "expected a non-empty list of names, got " + json_excerpt(value));
   }
   std::vector<std::string> names;
   for (size_t i = 0; i < value.size(); ++i) {
@@ -242,13 +230,13 @@ void parse_graph(const SpecReader& reader, const Json& root, ParsedSpec& parsed)
   const Json& inputs = root["inputs"];
   if (!inputs.is_array() || inputs.empty()) {
     reader.fail("inputs",
-                "expected a non-empty list of {\"name\", \"shape\"}, got " + inputs.dump());
+                "expected a non-empty list of {\"name\", \"shape\"}, got " + json_excerpt(inputs));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string path = detail::str("inputs[", i, "]");
     const Json& input = inputs[i];
     if (!input.is_object())
-      reader.fail(path, "expected {\"name\", \"shape\"}, got " + input.dump());
+      reader.fail(path, "expected {\"name\", \"shape\"}, got " + json_excerpt(input));
     reader.check_keys(input, path, {"name", "shape", "dtype"}, "a model input");
     GraphInput parsed_input;
     const Json* name = reader.find(input, path, {"name"});
@@ -266,7 +254,8 @@ void parse_graph(const SpecReader& reader, const Json& root, ParsedSpec& parsed)
     if (const Json* dtype = reader.find(input, path, {"dtype"})) {
       const std::string text = reader.string(*dtype, path + ".dtype");
       if (text != "float32" && text != "int64") {
-        reader.fail(path + ".dtype", "expected \"float32\" or \"int64\", got " + dtype->dump());
+        reader.fail(path + ".dtype",
+                    "expected \"float32\" or \"int64\", got " + json_excerpt(*dtype));
       }
       parsed_input.dtype = text == "int64" ? DType::i64 : DType::f32;
     }
@@ -280,7 +269,8 @@ void parse_graph(const SpecReader& reader, const Json& root, ParsedSpec& parsed)
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string path = detail::str("layers[", i, "]");
     const Json& layer = layers[i];
-    if (!layer.is_object()) reader.fail(path, "expected a layer object, got " + layer.dump());
+    if (!layer.is_object())
+      reader.fail(path, "expected a layer object, got " + json_excerpt(layer));
     GraphEntry entry;
     entry.path = path;
     if (const Json* shared = reader.find(layer, path, {"shared"})) {
@@ -330,15 +320,9 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   const SpecReader reader(source);
   Json root;
   try {
-    root = Json::parse(json_text);
-  } catch (const Json::parse_error& e) {
-    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line..":
-    // keep the part after the position, which says what was unexpected.
-    std::string what = e.what();
-    const size_t colon = what.find(": ", what.find("parse error"));
-    what = colon == std::string::npos ? what : what.substr(colon + 2);
-    reader.fail("", "invalid JSON at " + text_position(json_text, e.byte > 0 ? e.byte - 1 : 0) +
-                        ": " + what);
+    root = data::internal::parse_json(json_text);
+  } catch (const data::internal::JsonError& e) {
+    reader.fail(e.path(), e.message());
   }
   if (!root.is_object())
     reader.fail("",
@@ -366,8 +350,9 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   }
   if (const Json* v = reader.find(root, "", {"input_shape"})) {
     if (!v->is_array() || v->empty()) {
-      reader.fail("input_shape",
-                  "expected a list of positive sizes (without the batch axis), got " + v->dump());
+      reader.fail(
+          "input_shape",
+          "expected a list of positive sizes (without the batch axis), got " + json_excerpt(*v));
     }
     for (size_t i = 0; i < v->size(); ++i) {
       spec.input_shape.push_back(reader.positive_int((*v)[i], detail::str("input_shape[", i, "]")));
@@ -376,7 +361,7 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
   const auto layers = root.find("layers");
   if (layers == root.end()) reader.fail("", "missing \"layers\": the list of layers");
   if (!layers->is_array() || layers->empty()) {
-    reader.fail("layers", "expected a non-empty list of layers, got " + layers->dump());
+    reader.fail("layers", "expected a non-empty list of layers, got " + json_excerpt(*layers));
   }
   if (root.contains("inputs")) {
     parse_graph(reader, root, parsed);
@@ -447,7 +432,10 @@ ModelSpec parse_model_spec(const std::string& json_text, const std::string& sour
 }
 
 ModelSpec load_model_spec(const std::string& path) {
-  return parse_model_spec(data::internal::read_file(path, "model spec"), path);
+  // A spec is a few kilobytes; 16 MiB leaves room for any graph, while a data set or /dev/zero
+  // given by mistake is refused at once instead of read into memory.
+  constexpr int64_t kMaxSpecBytes = int64_t{16} << 20;
+  return parse_model_spec(data::internal::read_file(path, "model spec", kMaxSpecBytes), path);
 }
 
 nn::ModulePtr build_model(const ModelSpec& spec) {

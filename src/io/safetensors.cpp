@@ -4,16 +4,21 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/checked_size.hpp"
 #include "core/tensor_impl.hpp"
 #include "data/file_util.hpp"
+#include "data/json_input.hpp"
 #include "nabla/io.hpp"
 
 namespace nabla::io {
 namespace {
+
+using data::internal::json_excerpt;
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors data is little-endian; nabla writes memory as it is");
@@ -66,7 +71,7 @@ struct Entry {
 // Validates one tensor's header record.
 Entry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& info) {
   const std::string where = "tensor \"" + name + "\"";
-  if (!info.is_object()) corrupt(path, where + ": expected an object, got " + info.dump());
+  if (!info.is_object()) corrupt(path, where + ": expected an object, got " + json_excerpt(info));
   for (const auto& [key, value] : info.items()) {
     if (key != "dtype" && key != "shape" && key != "data_offsets") {
       corrupt(path, where + ": unexpected key \"" + key + "\"");
@@ -84,8 +89,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   const auto shape = info.find("shape");
   if (shape == info.end() || !shape->is_array()) corrupt(path, where + ": missing \"shape\"");
   for (const auto& size : *shape) {
-    if (!size.is_number_unsigned()) {
-      corrupt(path, where + ": shape " + shape->dump() + " holds a non-integer or negative size");
+    if (!size.is_number_unsigned() || size.get<uint64_t>() > INT64_MAX) {
+      corrupt(path, where + ": shape " + json_excerpt(*shape) +
+                        " holds a non-integer, negative or too large size");
     }
     entry.shape.push_back(size.get<int64_t>());
   }
@@ -96,7 +102,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   }
   entry.begin = (*offsets)[0].get<uint64_t>();
   entry.end = (*offsets)[1].get<uint64_t>();
-  const uint64_t nbytes = static_cast<uint64_t>(shape_numel(entry.shape)) * dtype_size(entry.dtype);
+  const auto nbytes = static_cast<uint64_t>(core::checked_nbytes(
+      core::checked_numel(entry.shape, "load_safetensors: ", path, ": ", where),
+      static_cast<int64_t>(dtype_size(entry.dtype)), "load_safetensors: ", path, ": ", where));
   if (entry.end < entry.begin || entry.end - entry.begin != nbytes) {
     corrupt(path, detail::str(where, ": data_offsets [", entry.begin, ", ", entry.end, "] span ",
                               entry.end - entry.begin, " bytes, but shape ", entry.shape, " of ",
@@ -172,9 +180,9 @@ SafeTensors load_safetensors(const std::string& path) {
   }
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    corrupt(path, detail::str("the header is not valid JSON (", e.what(), ")"));
+    header = data::internal::parse_json(text);
+  } catch (const data::internal::JsonError& e) {
+    corrupt(path, detail::str("header: ", e.what()));
   }
   if (!header.is_object()) corrupt(path, "the header is not a JSON object");
 
@@ -188,7 +196,8 @@ SafeTensors load_safetensors(const std::string& path) {
     if (!value.is_object()) corrupt(path, "__metadata__ is not an object of strings");
     for (const auto& [key, item] : value.items()) {
       if (!item.is_string()) {
-        corrupt(path, "__metadata__[\"" + key + "\"] is " + item.dump() + ", expected a string");
+        corrupt(path,
+                "__metadata__[\"" + key + "\"] is " + json_excerpt(item) + ", expected a string");
       }
       result.metadata[key] = item.get<std::string>();
     }

@@ -76,7 +76,8 @@ nn::ModulePtr make_embedding(const LayerArgs& args, const std::string&) {
   std::string at;
   if (const Json* pad = args.find({"padding_idx"}, &at)) {
     if (!pad->is_number_integer() || pad->get<int64_t>() < 0 || pad->get<int64_t>() >= vocab) {
-      args.reader().fail(at, detail::str("expected an id in [0, ", vocab, "), got ", pad->dump()));
+      args.reader().fail(
+          at, detail::str("expected an id in [0, ", vocab, "), got ", json_excerpt(*pad)));
     }
     o.padding_idx = pad->get<int64_t>();
   }

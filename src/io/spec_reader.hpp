@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/json_input.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn.hpp"
 
@@ -14,6 +15,8 @@ namespace nabla::io::internal {
 
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
+// Values in errors are shown as bounded excerpts, never dumped whole: see data/json_input.hpp.
+using data::internal::json_excerpt;
 
 inline std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -81,18 +84,18 @@ class SpecReader {
 
   int64_t positive_int(const Json& value, const std::string& path) const {
     if (!value.is_number_integer() || value.get<int64_t>() <= 0) {
-      fail(path, "expected a positive integer, got " + value.dump());
+      fail(path, "expected a positive integer, got " + json_excerpt(value));
     }
     return value.get<int64_t>();
   }
 
   std::string string(const Json& value, const std::string& path) const {
-    if (!value.is_string()) fail(path, "expected a string, got " + value.dump());
+    if (!value.is_string()) fail(path, "expected a string, got " + json_excerpt(value));
     return value.get<std::string>();
   }
 
   bool boolean(const Json& value, const std::string& path) const {
-    if (!value.is_boolean()) fail(path, "expected true or false, got " + value.dump());
+    if (!value.is_boolean()) fail(path, "expected true or false, got " + json_excerpt(value));
     return value.get<bool>();
   }
 
@@ -103,7 +106,7 @@ class SpecReader {
                     (inclusive ? value.get<double>() <= high : value.get<double>() < high);
     if (!ok) {
       fail(path, detail::str("expected a number in [", low, ", ", high, inclusive ? "]" : ")",
-                             ", got ", value.dump()));
+                             ", got ", json_excerpt(value)));
     }
     return value.get<double>();
   }

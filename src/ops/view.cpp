@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "autograd/node.hpp"
+#include "core/checked_size.hpp"
 #include "ops/shape_util.hpp"
 
 namespace nabla {
@@ -22,7 +23,7 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
       unknown = static_cast<int64_t>(i);
     } else {
       NABLA_CHECK(shape[i] >= 0, op, ": invalid size ", shape[i], " in shape ", requested);
-      known *= shape[i];
+      known = core::checked_mul(known, shape[i], op, ": shape ", requested);
     }
   }
   if (unknown >= 0) {

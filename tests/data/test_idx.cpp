@@ -218,3 +218,62 @@ TEST(Mnist, RealFashionMnistWhenInstalled) {
   EXPECT_EQ(data::fashion_mnist_classes().size(), 10u);
   EXPECT_EQ(data::fashion_mnist_classes()[9], "Ankle boot");
 }
+
+namespace {
+// An IDX header with 32-bit sizes, big-endian, and no data.
+std::string idx_header(const std::vector<uint32_t>& sizes) {
+  std::string bytes{0, 0, 8, static_cast<char>(sizes.size())};
+  for (uint32_t size : sizes) {
+    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(size >> shift));
+  }
+  return bytes;
+}
+}  // namespace
+
+// Issue 12, rows 5 and 6: sizes whose product wrapped (to 784 in 32 bits) or asked the allocator
+// for exabytes; now checked against the file before anything is allocated.
+TEST(Idx, HugeHeaderIsCheckedAgainstTheFileSize) {
+  TempDir dir;
+  write_bytes(dir.file("huge"), idx_header({1, 1531578832, 2801924005}) + std::string(784, '\0'));
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("huge")); }),
+            "read_idx: " + dir.file("huge") +
+                " is truncated: shape [1, 1531578832, 2801924005] needs 4291367494930662176 "
+                "bytes, the file has 800");
+}
+
+TEST(Idx, SizesWhoseProductOverflowsAreAnError) {
+  TempDir dir;
+  write_bytes(dir.file("overflow"), idx_header({4000000000, 4000000000, 4000000000}));
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("overflow")); }),
+            "read_idx: " + dir.file("overflow") +
+                ": shape [4000000000, 4000000000, 4000000000] has more elements than fit in 64 "
+                "bits");
+}
+
+TEST(Idx, GzipHeaderBeyondWhatDeflateCanHoldIsAnError) {
+  TempDir dir;
+  // A gzip member holding the header in one stored (uncompressed) deflate block, written by hand:
+  // write_idx cannot write a header without its data.
+  const std::string header = idx_header({1, 1 << 20, 1 << 20});
+  std::string gzip = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, '\xff'};
+  const auto length = static_cast<uint16_t>(header.size());
+  gzip += {1, static_cast<char>(length), static_cast<char>(length >> 8), static_cast<char>(~length),
+           static_cast<char>(~length >> 8)};
+  gzip += header;
+  uint32_t crc = ~0u;  // CRC-32 as gzip's trailer holds it (zlib checks it on the first read)
+  for (unsigned char byte : header) {
+    crc ^= byte;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  crc = ~crc;
+  for (uint32_t word : {crc, static_cast<uint32_t>(header.size())}) {
+    for (int shift = 0; shift < 32; shift += 8) gzip.push_back(static_cast<char>(word >> shift));
+  }
+  write_bytes(dir.file("lying.gz"), gzip);
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("lying.gz")); }),
+            "read_idx: " + dir.file("lying.gz") +
+                " declares shape [1, 1048576, 1048576] (1099511627776 bytes), more than a gzip "
+                "file of " +
+                std::to_string(gzip.size()) +
+                " bytes can hold (deflate expands at most 1032:1); the file is corrupt");
+}

@@ -219,7 +219,9 @@ TEST(Tokenizer, FromJsonErrors) {
   const auto error = [](const std::string& json) {
     return error_message([&] { data::Tokenizer::from_json(json); });
   };
-  EXPECT_EQ(error("{\"level\": \"word\"").rfind("Tokenizer::from_json: not valid JSON: ", 0), 0u);
+  EXPECT_EQ(error("{\"level\": \"word\"")
+                .rfind("Tokenizer::from_json: invalid JSON at line 1, column 17: ", 0),
+            0u);
   EXPECT_EQ(error("[1]"), "Tokenizer::from_json: expected a JSON object, got array");
   EXPECT_EQ(error("{\"vocabulary\": []}"),
             "Tokenizer::from_json: expected \"level\": \"word\" or \"char\"");

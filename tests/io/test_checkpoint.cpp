@@ -83,3 +83,16 @@ TEST(Checkpoint, Errors) {
   const std::string message = error_message([&] { io::load_weights(path, *model); });
   EXPECT_EQ(message.rfind("load_weights: " + path + ": ", 0), 0u) << message;
 }
+
+// Issue 12, row 2: a checkpoint whose stored spec is nested 100,000 deep.
+TEST(Checkpoint, DeeplyNestedSpecIsOneError) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  io::save_safetensors(path, {{"0.weight", zeros({2, 3})}},
+                       {{io::kModelSpecKey, R"({"layers": )" + deep + "}"}});
+  const std::string message = error_message([&] { io::load_model(path); });
+  EXPECT_EQ(message.rfind("model spec " + path + ": layers[0][0]", 0), 0u)
+      << message.substr(0, 200);
+  EXPECT_NE(message.find("nested more than 128 levels deep"), std::string::npos);
+}

@@ -177,6 +177,39 @@ TEST(ModelSpec, InvalidJsonGivesLineAndColumn) {
       << message;
 }
 
+// Issue 12, rows 1 and 13: nesting 100,000 deep, a number no double holds, and values too long
+// to print are one short error naming the file and the JSON path.
+TEST(ModelSpec, DeepNestingIsOneErrorWithItsPath) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string message = spec_error(R"({"layers": [{"type": "Flatten"}, )" + deep + "]}");
+  EXPECT_EQ(message.rfind("model spec mlp.json: layers[1][0][0]", 0), 0u) << message;
+  EXPECT_NE(message.find(": arrays and objects nested more than 128 levels deep"),
+            std::string::npos)
+      << message;
+  EXPECT_LT(message.size(), 250u);
+}
+
+TEST(ModelSpec, NumberOutOfRangeNamesThePath) {
+  EXPECT_EQ(layer_error(R"({"type": "Dense", "units": 1e400})"),
+            "model spec mlp.json: layers[1].units: number overflow parsing '1e400'");
+}
+
+TEST(ModelSpec, BadValuesAreShownAsExcerpts) {
+  const std::string long_string =
+      layer_error(R"({"type": "Dense", "units": ")" + std::string(100000, 'x') + "\"}");
+  EXPECT_EQ(long_string.rfind("model spec mlp.json: layers[1].units: expected a positive integer, "
+                              "got \"xxxx",
+                              0),
+            0u)
+      << long_string.substr(0, 200);
+  EXPECT_LT(long_string.size(), 200u);
+  // As deep as the parser allows, then shown cut.
+  const std::string nested = std::string(120, '[') + std::string(120, ']');
+  const std::string deep_value = layer_error(R"({"type": "Dense", "units": )" + nested + "}");
+  EXPECT_EQ(deep_value, "model spec mlp.json: layers[1].units: expected a positive integer, got " +
+                            std::string(80, '[') + "...");
+}
+
 TEST(ModelSpec, LoadFromFile) {
   TempDir dir;
   write_bytes(dir.file("mlp.json"), kMlp);

@@ -127,7 +127,8 @@ TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
                 "header length 100 exceeds the file size (10 bytes); truncated, or not a "
                 "safetensors file");
   EXPECT_EQ(load_error(file_bytes("[1, 2]  ", "")), prefix + "the header is not a JSON object");
-  EXPECT_NE(load_error(file_bytes("{\"a\": ", "")).find(prefix + "the header is not valid JSON ("),
+  EXPECT_NE(load_error(file_bytes("{\"a\": ", ""))
+                .find(prefix + "header: invalid JSON at line 1, column 7: "),
             std::string::npos);
   EXPECT_EQ(
       load_error(file_bytes(R"({"x":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})", "ab")),
@@ -147,9 +148,40 @@ TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
   EXPECT_EQ(load_error(file_bytes(R"({"__metadata__":{"n":1}})", "")),
             prefix + "__metadata__[\"n\"] is 1, expected a string");
   EXPECT_EQ(load_error(file_bytes(R"({"x":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}})", "")),
-            prefix + "tensor \"x\": shape [-1] holds a non-integer or negative size");
+            prefix + "tensor \"x\": shape [-1] holds a non-integer, negative or too large size");
   EXPECT_EQ(error_message([&] { io::load_safetensors(dir.file("nope")); }),
             "load_safetensors: cannot open " + dir.file("nope") + ": No such file or directory");
+}
+
+// Issue 12, row 2: a header nested 100,000 deep, and sizes that overflow, are one error each.
+TEST(SafeTensors, DeepOrHugeHeadersAreErrors) {
+  TempDir dir;
+  const std::string path = dir.file("bad.safetensors");
+  const auto load_error = [&](const std::string& bytes) {
+    write_bytes(path, bytes);
+    return error_message([&] { io::load_safetensors(path); });
+  };
+  const std::string prefix = "load_safetensors: " + path + ": ";
+  const std::string deep = load_error(
+      file_bytes(R"({"x": )" + std::string(100000, '[') + std::string(100000, ']') + "}", ""));
+  EXPECT_EQ(deep.rfind(prefix + "header: x[0][0][0]", 0), 0u) << deep.substr(0, 200);
+  EXPECT_NE(deep.find("nested more than 128 levels deep"), std::string::npos);
+  EXPECT_EQ(
+      load_error(file_bytes(
+          R"({"x":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})", "")),
+      prefix +
+          "tensor \"x\": shape [18446744073709551615] holds a non-integer, negative or too "
+          "large size");
+  EXPECT_EQ(
+      load_error(file_bytes(
+          R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}})", "")),
+      prefix +
+          "tensor \"x\": shape [4294967296, 4294967296, 4] has more elements than fit in 64 "
+          "bits");
+  EXPECT_EQ(
+      load_error(file_bytes(
+          R"({"x":{"dtype":"F64","shape":[2147483648,2147483648],"data_offsets":[0,4]}})", "")),
+      prefix + "tensor \"x\": 4611686018427387904 elements of 8 bytes need more than 2^63 bytes");
 }
 
 TEST(SafeTensors, WritesAtomically) {
