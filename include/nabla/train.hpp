@@ -560,13 +560,15 @@ Tensor view_as_input_shape(const Tensor& samples, const Shape& input_shape,
 // A Sequential of embeddings, recurrent layers and per-step layers is stepped one token at a
 // time with the recurrent states carried (linear in the length); any other model is re-run on
 // the last `max_context` tokens for each new token. Only ids in [first_id, vocab_size) are drawn
-// (vocab_size 0: every score; first_id 1 skips the padding id). Returns the new tokens only.
+// (vocab_size 0: every score; first_id 1 skips the padding id). Returns the new tokens only;
+// on_token, when set, sees each one as soon as it is drawn (to print a stream).
 struct SamplingOptions {
   int64_t length = 300;
   double temperature = 1.0;
   int64_t vocab_size = 0;
   int64_t first_id = 1;
   int64_t max_context = 256;
+  std::function<void(int64_t token)> on_token = nullptr;
 };
 std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>& prompt,
                                    const SamplingOptions& options, Generator& gen);

@@ -1,4 +1,8 @@
+#include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/allocator.hpp"
@@ -382,13 +386,21 @@ Tensor from_vector(const std::vector<bool>& v, const Shape& s) {
 
 namespace {
 int initial_threads() {
-  if (const char* env = std::getenv("NABLA_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) {
-      omp_set_num_threads(n);
-      return n;
-    }
+  const char* env = std::getenv("NABLA_NUM_THREADS");
+  if (env == nullptr || *env == '\0') return omp_get_max_threads();
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(env, &end, 10);
+  if (*end == '\0' && errno == 0 && n >= 1 && n <= INT_MAX) {
+    omp_set_num_threads(static_cast<int>(n));
+    return static_cast<int>(n);
   }
+  // Read as the library loads, where an exception would end the program before main: a warning,
+  // not the silent default that "abc" or "0" used to get.
+  std::fprintf(stderr,
+               "nabla: warning: NABLA_NUM_THREADS=%s is not a thread count (an integer >= 1); "
+               "using %d threads\n",
+               env, omp_get_max_threads());
   return omp_get_max_threads();
 }
 int& thread_count() {

@@ -1,13 +1,21 @@
 // tasks::run: a spec trained on its task with fit(), evaluated and judged on the test part, and
 // written as a checkpoint folder. Settings are checked before the (long) data loading and
 // training, and the output folder is proven writable before the first epoch.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <string_view>
 
 #include "nabla/data.hpp"
 #include "nabla/tasks.hpp"
@@ -17,21 +25,117 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Creates `dir` if needed and proves that a file can be written there.
-void ensure_writable_dir(const std::string& dir) {
-  std::error_code error;
-  fs::create_directories(dir, error);
-  NABLA_CHECK(!error, "--out: cannot create the output folder ", dir, ": ", error.message());
-  NABLA_CHECK(fs::is_directory(dir), "--out: ", dir, " exists and is not a folder");
-  // Creating the folder can succeed where writing fails (read-only mounts, permissions).
-  const std::string probe =
-      (fs::path(dir) / (".nabla-write-test-" + std::to_string(getpid()))).string();
-  std::FILE* file = std::fopen(probe.c_str(), "wb");
-  NABLA_CHECK(file != nullptr, "--out: cannot write to the output folder ", dir, ": ",
-              std::strerror(errno));
-  std::fclose(file);
-  std::remove(probe.c_str());
+// nabla's own leftovers in an output folder, and nothing else: a run's staging folder
+// (.nabla-run-PID-XXXXXX, see OutputFolder) whose process is gone, and the temporary file of an
+// atomic write of one of the three outputs (data::internal::AtomicFile: NAME.tmp- and mkstemp's
+// six letters or digits; the CLI before ef0cb3d wrote NAME.tmp-PID).
+constexpr std::string_view kStagingPrefix = ".nabla-run-";
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](unsigned char c) { return std::isdigit(c) != 0; });
 }
+bool all_alnum(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](unsigned char c) { return std::isalnum(c) != 0; });
+}
+
+bool is_stale_temporary_file(std::string_view name) {
+  for (const std::string_view output : {kWeightsFile, kSpecFile, kMetricsFile}) {
+    const std::string prefix = std::string(output) + ".tmp-";
+    if (!name.starts_with(prefix)) continue;
+    const std::string_view suffix = name.substr(prefix.size());
+    return (suffix.size() == 6 && all_alnum(suffix)) || all_digits(suffix);
+  }
+  return false;
+}
+
+// Whether process `pid` runs. A killed one can linger as a zombie until its parent reaps it (or
+// for good, under a container's first process that reaps none): it counts as gone.
+bool process_running(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: kill's answer stands
+  const size_t name_end = line.rfind(')');     // "pid (name) state ...", the name may hold ')'
+  return name_end == std::string::npos || name_end + 2 >= line.size() || line[name_end + 2] != 'Z';
+}
+
+bool is_stale_staging_folder(std::string_view name) {
+  if (!name.starts_with(kStagingPrefix)) return false;
+  name.remove_prefix(kStagingPrefix.size());
+  const size_t dash = name.find('-');
+  if (dash == std::string_view::npos || dash > 9 || !all_digits(name.substr(0, dash)) ||
+      name.size() != dash + 7 || !all_alnum(name.substr(dash + 1))) {
+    return false;
+  }
+  // A live process (ours or another run's into the same folder) keeps its staging folder.
+  return !process_running(static_cast<pid_t>(std::stol(std::string(name.substr(0, dash)))));
+}
+
+// The folder a run writes to. The three files are written into a staging folder inside it (on
+// the same file system, so that a rename moves each in one step) and moved into place together
+// once all are complete: metrics.csv, model.json, then model.safetensors, the checkpoint that
+// evaluate, predict and generate read (it holds the spec itself), so that the checkpoint there is
+// always a whole one and never older than the files beside it. A run that fails (an error, a full
+// disk) leaves the previous run's files as they were and removes its staging folder; one that is
+// killed leaves it to the next run into the folder, which removes it.
+class OutputFolder {
+ public:
+  explicit OutputFolder(const std::string& dir) : dir_(dir) {
+    std::error_code error;
+    fs::create_directories(dir, error);
+    NABLA_CHECK(!error, "--out: cannot create the output folder ", dir, ": ", error.message());
+    NABLA_CHECK(fs::is_directory(dir), "--out: ", dir, " exists and is not a folder");
+    std::vector<fs::path> leftovers;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+      const std::string name = entry.path().filename().string();
+      if (is_stale_temporary_file(name) || is_stale_staging_folder(name)) {
+        leftovers.push_back(entry.path());
+      }
+    }
+    for (const fs::path& path : leftovers) {
+      fs::remove_all(path, error);  // best effort: a leftover is no reason to fail the run
+    }
+    // Creating the folder can succeed where writing fails (read-only mounts, permissions):
+    // creating the staging folder proves it writable before the first epoch.
+    std::string pattern =
+        (fs::path(dir) / (std::string(kStagingPrefix) + std::to_string(::getpid()) + "-XXXXXX"))
+            .string();
+    NABLA_CHECK(::mkdtemp(pattern.data()) != nullptr, "--out: cannot write to the output folder ",
+                dir, ": ", std::strerror(errno));
+    staging_ = pattern;
+  }
+  ~OutputFolder() {
+    std::error_code ignored;
+    if (!staging_.empty()) fs::remove_all(staging_, ignored);
+  }
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+
+  std::string staged(const char* file) const { return (fs::path(staging_) / file).string(); }
+
+  void commit() {
+    for (const char* file : {kMetricsFile, kSpecFile, kWeightsFile}) {
+      const std::string target = (fs::path(dir_) / file).string();
+      NABLA_CHECK(std::rename(staged(file).c_str(), target.c_str()) == 0, "--out: cannot move ",
+                  file, " into ", dir_, ": ", std::strerror(errno));
+    }
+    // The renames are durable once the folder's own entry list is on disk.
+    const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+    std::error_code ignored;
+    fs::remove_all(staging_, ignored);
+    staging_.clear();
+  }
+
+ private:
+  std::string dir_;
+  std::string staging_;
+};
 
 std::string json_string_list(const std::vector<std::string>& items) {
   std::string out = "[";
@@ -46,7 +150,7 @@ std::string json_string_list(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-void write_checkpoint(const std::string& dir, train::Model& model, const std::string& spec_json,
+void write_checkpoint(OutputFolder& out, train::Model& model, const std::string& spec_json,
                       const TaskData& data, const train::EvaluationReport& report) {
   std::map<std::string, std::string> metadata = {{io::kModelSpecKey, spec_json}};
   if (!data.dir.empty()) metadata[io::kDataSourceKey] = data.dir;
@@ -60,8 +164,9 @@ void write_checkpoint(const std::string& dir, train::Model& model, const std::st
     metadata[io::kClassNamesKey] = json_string_list(names);
   }
   if (!data.tokenizer_json.empty()) metadata[io::kTokenizerKey] = data.tokenizer_json;
-  model.save((fs::path(dir) / kWeightsFile).string(), std::move(metadata));
-  data::write_file_atomic((fs::path(dir) / kSpecFile).string(), spec_json, "model spec");
+  model.save(out.staged(kWeightsFile), std::move(metadata));
+  data::write_file_atomic(out.staged(kSpecFile), spec_json, "model spec");
+  out.commit();
 }
 
 }  // namespace
@@ -83,7 +188,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
-  if (!options.out.empty()) ensure_writable_dir(options.out);
+  std::optional<OutputFolder> out;
+  if (!options.out.empty()) out.emplace(options.out);
 
   manual_seed(options.seed);  // the initial weights
   train::Model model(io::build_model(spec), spec.name);
@@ -107,10 +213,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (auto scheduler = io::make_lr_scheduler(training, model.optimizer())) {
     callbacks.push_back(std::make_shared<train::LearningRateScheduler>(std::move(scheduler)));
   }
-  if (!options.out.empty()) {
-    callbacks.push_back(
-        std::make_shared<train::CSVLogger>((fs::path(options.out) / kMetricsFile).string()));
-  }
+  if (out) callbacks.push_back(std::make_shared<train::CSVLogger>(out->staged(kMetricsFile)));
   RunResult result;
   result.task = task->name();
   result.history = task->train(model, data,
@@ -127,10 +230,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   for (Figure& figure : task->judge(spec, model, data, result.report)) {
     result.figures.push_back(std::move(figure));
   }
-  if (!options.out.empty()) {
-    write_checkpoint(options.out, model, io::spec_with_training(spec, training), data,
-                     result.report);
-  }
+  if (out)
+    write_checkpoint(*out, model, io::spec_with_training(spec, training), data, result.report);
   return result;
 }
 

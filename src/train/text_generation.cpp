@@ -86,6 +86,10 @@ std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>
   model.eval();
   const bool probabilities = ends_with_softmax(model);
   std::vector<int64_t> out;
+  const auto emit = [&](int64_t token) {
+    out.push_back(token);
+    if (options.on_token) options.on_token(token);
+  };
   auto* net = dynamic_cast<nn::Sequential*>(&model);
   const bool stepped = net != nullptr && std::all_of(net->layers().begin(), net->layers().end(),
                                                      [](const nn::ModulePtr& layer) {
@@ -111,7 +115,7 @@ std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>
     };
     std::vector<double> scores = run(prompt);
     for (int64_t step = 0; step < length; ++step) {
-      out.push_back(draw(scores, probabilities, options, gen));
+      emit(draw(scores, probabilities, options, gen));
       if (step + 1 < length) scores = run({out.back()});
     }
   } else {
@@ -122,7 +126,7 @@ std::vector<int64_t> sample_tokens(nn::Module& model, const std::vector<int64_t>
                             : context.begin();
       const std::vector<double> scores =
           last_scores(model.forward(ids_tensor(std::vector<int64_t>(from, context.end()))));
-      out.push_back(draw(scores, probabilities, options, gen));
+      emit(draw(scores, probabilities, options, gen));
       context.push_back(out.back());
     }
   }

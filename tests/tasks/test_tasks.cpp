@@ -1,9 +1,11 @@
 // Tasks as a library: the registry, tasks::run on a slice of Fashion-MNIST with its checkpoint
 // folder, and a task of one's own (the example of docs/architecture.md, "Adding a task").
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "../data/test_util.hpp"
@@ -15,12 +17,15 @@ using nabla::testing::error_message;
 using nabla::testing::TempDir;
 
 TEST(Tasks, TheBuiltInTasksAreRegistered) {
-  // The library's four, and "circle", which this test binary registers below when it loads.
+  // The library's four, and "circle" and "failing_circle", which this test binary registers below
+  // when it loads.
   EXPECT_EQ(tasks::task_names(),
-            (std::vector<std::string>{"circle", "corpus", "digits", "fortunes", "images"}));
+            (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes",
+                                      "images"}));
   EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
   EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
-            "unknown task \"imagez\"; tasks: circle, corpus, digits, fortunes, images");
+            "unknown task \"imagez\"; tasks: circle, corpus, digits, failing_circle, fortunes, "
+            "images");
   EXPECT_NE(error_message([] {
               tasks::register_task("images", [] { return tasks::make_task("images"); });
             }).find("registered already"),
@@ -138,4 +143,87 @@ TEST(Tasks, ATaskOfOnesOwnRunsFromASpecThatNamesIt) {
   EXPECT_GT(result.figures[1].value, 0.6);
   EXPECT_NE(log.str().find("Training circle_mlp on generated points: 2000 samples"),
             std::string::npos);
+}
+
+namespace {
+
+// The circle task, failing after training: a run that fails once its files are being made.
+class FailingCircleTask : public CircleTask {
+ public:
+  std::string name() const override { return "failing_circle"; }
+  std::vector<tasks::Figure> judge(const io::ModelSpec&, train::Model&, const tasks::TaskData&,
+                                   const train::EvaluationReport&) const override {
+    NABLA_CHECK(false, "judging failed");
+    return {};
+  }
+};
+
+const bool kFailingCircleRegistered =
+    tasks::register_task("failing_circle", [] { return std::make_unique<FailingCircleTask>(); });
+
+io::ModelSpec circle_spec(const std::string& task) {
+  return io::parse_model_spec(R"({"name": "circle_mlp", "task": ")" + task + R"(",
+    "input_shape": [2],
+    "layers": [{"type": "Dense", "units": 8, "activation": "relu"},
+               {"type": "Dense", "units": 2, "activation": "softmax"}],
+    "training": {"epochs": 1}})",
+                              "circle.json");
+}
+
+}  // namespace
+
+TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
+  ASSERT_TRUE(kFailingCircleRegistered);
+  namespace fs = std::filesystem;
+  TempDir dir;
+  tasks::RunOptions options;
+  options.verbose = 0;
+  options.out = dir.path().string();
+  std::ostringstream log;
+  options.log = &log;
+  tasks::run(circle_spec("circle"), options);
+  const std::vector<std::string> outputs = {tasks::kWeightsFile, tasks::kSpecFile,
+                                            tasks::kMetricsFile};
+  std::map<std::string, std::string> before;
+  for (const std::string& file : outputs) before[file] = nabla::testing::read_bytes(dir.file(file));
+
+  // What killed runs leave: temporary files of nabla's atomic writes (mkstemp's six characters,
+  // or the process id of older versions) and the staging folder of a process that is gone (no
+  // process id exceeds 2^22 on Linux). Files of other names, and the staging folder of a live
+  // process (this one), stay.
+  const std::vector<std::string> stale = {"model.safetensors.tmp-Ab12Cd", "model.json.tmp-48213",
+                                          "metrics.csv.tmp-000000"};
+  const std::vector<std::string> kept = {"notes.txt.tmp-Ab12Cd", "model.json.tmp-abc",
+                                         "model.json.tmp-Ab12Cd.bak"};
+  for (const std::string& file : stale) nabla::testing::write_bytes(dir.file(file), "partial");
+  for (const std::string& file : kept) nabla::testing::write_bytes(dir.file(file), "mine");
+  const std::string dead_staging = dir.file(".nabla-run-99999999-aB3dE9");
+  const std::string live_staging = dir.file(".nabla-run-" + std::to_string(::getpid()) + "-zZ9yY8");
+  fs::create_directory(dead_staging);
+  fs::create_directory(live_staging);
+  nabla::testing::write_bytes(dead_staging + "/metrics.csv", "epoch\n");
+
+  // A run that fails after training: the previous run's files are untouched, the leftovers of
+  // killed runs gone, and the failed run's own staging folder removed.
+  EXPECT_EQ(error_message([&] { tasks::run(circle_spec("failing_circle"), options); }),
+            "judging failed");
+  for (const std::string& file : outputs) {
+    EXPECT_EQ(nabla::testing::read_bytes(dir.file(file)), before[file]) << file;
+  }
+  for (const std::string& file : stale) EXPECT_FALSE(fs::exists(dir.file(file))) << file;
+  for (const std::string& file : kept) EXPECT_TRUE(fs::exists(dir.file(file))) << file;
+  EXPECT_FALSE(fs::exists(dead_staging));
+  EXPECT_TRUE(fs::exists(live_staging));
+  fs::remove(live_staging);
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, outputs.size() + kept.size());
+
+  // A run that succeeds replaces all three.
+  options.seed = 1;
+  tasks::run(circle_spec("circle"), options);
+  EXPECT_NE(nabla::testing::read_bytes(dir.file(tasks::kWeightsFile)), before[tasks::kWeightsFile]);
+  entries = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, outputs.size() + kept.size());
 }

@@ -136,6 +136,18 @@ TEST(SampleTokens, SteppedStatesEqualReRunningTheContext) {
               sample_tokens(*stepped, {}, greedy, g1);
             }).find("the prompt holds no token"),
             std::string::npos);
+
+  // on_token sees every token in order as it is drawn, on both paths (nabla generate streams
+  // them), and the result is unchanged.
+  for (nn::Module* model :
+       {static_cast<nn::Module*>(stepped.get()), static_cast<nn::Module*>(&whole)}) {
+    std::vector<int64_t> seen;
+    SamplingOptions streamed = greedy;
+    streamed.on_token = [&](int64_t token) { seen.push_back(token); };
+    Generator g5(0);
+    EXPECT_EQ(sample_tokens(*model, prompt, streamed, g5), a);
+    EXPECT_EQ(seen, a);
+  }
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ struct EvaluateOptions {
   std::string checkpoint;
   std::string data_dir;
   int64_t batch_size = 256;
-  int threads = 0;
+  int64_t threads = 0;
 };
 
 void run_evaluate(const EvaluateOptions& options) {
@@ -45,12 +45,13 @@ Command add_evaluate_command(CLI::App& app) {
                   "Folder written by `nabla train --out` (or its model.safetensors)")
       ->required();
   sub->add_option("--data", options->data_dir,
-                  "Data folder (default: the one the model was trained on)");
+                  "Data folder (default: the one the model was trained on)")
+      ->check(data_folder());
   sub->add_option("--batch-size", options->batch_size, "Samples per forward pass")
-      ->check(CLI::PositiveNumber)
+      ->check(in_range<int64_t>(1))
       ->capture_default_str();
   sub->add_option("--threads", options->threads, "Compute threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range<int64_t>(0));
   sub->footer(
       "Examples:\n"
       "  nabla train --out runs/mlp && nabla evaluate --checkpoint runs/mlp\n"

@@ -1,5 +1,7 @@
 // nabla: the command line. Every failure is one line "nabla: error: ..." on stderr and a non-zero
-// exit (2 for usage errors, 1 for everything else); never a stack trace.
+// exit: 2 for a mistake on the command line (CLI11's parse errors, the flags' validators in
+// common.cpp, cli::UsageError), 1 for everything else (data, files, training); never a stack
+// trace.
 #include <iostream>
 #include <string>
 
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
       "  nabla summary --model mlp\n"
       "Run 'nabla COMMAND --help' for the options of a command.");
+  app.set_version_flag("--version", "nabla " NABLA_VERSION, "Print the version and exit");
   app.require_subcommand(1);
   const std::vector<nabla::cli::Command> commands = {
       nabla::cli::add_train_command(app), nabla::cli::add_evaluate_command(app),
@@ -48,6 +51,12 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ValidationError& e) {
+    // A bad value: the message names the flag and what it takes, e.g. "--epochs: expected an
+    // integer >= 1, got 0".
+    return fail(e.what(), 2);
   } catch (const CLI::ParseError& e) {
     std::string where = "nabla";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
@@ -57,6 +66,9 @@ int main(int argc, char** argv) {
     for (const nabla::cli::Command& command : commands) {
       if (command.app->parsed()) command.run();
     }
+  } catch (const nabla::cli::UsageError& e) {  // a flag's value found wrong after parsing
+    std::cout.flush();
+    return fail(e.what(), 2);
   } catch (const std::exception& e) {  // nabla::Error and anything from the standard library
     std::cout.flush();
     return fail(e.what(), 1);

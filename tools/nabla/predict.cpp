@@ -97,8 +97,10 @@ void run_predict(const PredictOptions& options) {
   const std::vector<std::string> names = class_names_of(loaded, data, classes);
   const int64_t count = data.x_test.size(0);
   for (int64_t index : indices) {
-    NABLA_CHECK(index < count, "--index ", index, " is out of range: the test set holds ", count,
-                " samples (indices 0 to ", count - 1, ")");
+    if (index >= count) {  // a mistake on the command line, found once the data is read
+      throw UsageError(detail::str("--index ", index, " is out of range: the test set holds ",
+                                   count, " samples (indices 0 to ", count - 1, ")"));
+    }
   }
   const Tensor samples = data::gather_rows(data.x_test, indices);
   const Tensor probabilities = model.predict(samples);
@@ -123,6 +125,7 @@ Command add_predict_command(CLI::App& app) {
       ->required();
   auto* index =
       sub->add_option("--index,-i", options->indices, "Test-set images by index, comma-separated")
+          ->check(checked_by([](const std::string& text) { parse_index_list(text); }, "LIST"))
           ->capture_default_str();
   auto* image =
       sub->add_option("--image", options->image,
@@ -133,7 +136,8 @@ Command add_predict_command(CLI::App& app) {
       ->excludes(index)
       ->excludes(image);
   sub->add_option("--data", options->data_dir,
-                  "Data folder (default: the one the model was trained on)");
+                  "Data folder (default: the one the model was trained on)")
+      ->check(data_folder());
   sub->footer(
       "Examples:\n"
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"

@@ -28,9 +28,11 @@ Command add_summary_command(CLI::App& app) {
   auto options = std::make_shared<SummaryOptions>();
   CLI::App* sub = app.add_subcommand("summary", "Print a model's layers, shapes and parameters");
   sub->add_option("--model,-m", options->model, "Built-in preset name or JSON model file")
+      ->check(model_name_or_file())
       ->capture_default_str();
   sub->add_option("--input-shape", options->input_shape,
-                  "Input shape without the batch axis, e.g. 28,28 (default: the model's)");
+                  "Input shape without the batch axis, e.g. 28,28 (default: the model's)")
+      ->check(checked_by([](const std::string& text) { parse_shape(text); }, "SIZES"));
   sub->footer(
       "Examples:\n"
       "  nabla summary                     # the preset mlp\n"

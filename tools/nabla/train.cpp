@@ -18,7 +18,7 @@ struct TrainOptions {
   std::string optimizer;
   double lr = 0;
   uint64_t seed = 0;
-  int threads = 0;
+  int64_t threads = 0;
   double validation_split = 0;
   std::string out;
   int64_t limit = 0;
@@ -60,38 +60,42 @@ Command add_train_command(CLI::App& app) {
       "train", "Train a model (default: the classic MLP on Fashion-MNIST), then test it");
   sub->add_option("--model,-m", options->model,
                   "Built-in preset name or JSON model file (docs/model-format.md)")
+      ->check(model_name_or_file())
       ->capture_default_str();
   sub->add_option("--data", options->data_dir,
                   "Folder with the four MNIST-layout IDX files (default: " +
                       std::string(data::kFashionMnistDir) +
-                      "); for a text model, the fortunes or corpus folder");
+                      "); for a text model, the fortunes or corpus folder")
+      ->check(data_folder());
   options->epochs_given =
       sub->add_option("--epochs", options->epochs, "Epochs (default: the model's, 5 for mlp)")
-          ->check(CLI::PositiveNumber);
+          ->check(in_range<int64_t>(1));
   options->batch_size_given =
       sub->add_option("--batch-size", options->batch_size, "Batch size (default: 32)")
-          ->check(CLI::PositiveNumber);
-  options->optimizer_given = sub->add_option(
-      "--optimizer", options->optimizer, "sgd, adam, adamw, rmsprop or adagrad (default: adam)");
+          ->check(in_range<int64_t>(1));
+  options->optimizer_given = sub->add_option("--optimizer", options->optimizer,
+                                             "sgd, adam, adamw, rmsprop or adagrad (default: adam)")
+                                 ->check(optimizer_name());
   options->lr_given = sub->add_option("--lr", options->lr,
                                       "Learning rate (default: the optimizer's, 0.001 for adam)")
-                          ->check(CLI::PositiveNumber);
+                          ->check(in_range<double>(0, std::numeric_limits<double>::max(), true));
   sub->add_option("--seed", options->seed, "Seed of the initial weights and the shuffling")
+      ->check(in_range<uint64_t>(0))
       ->capture_default_str();
   sub->add_option("--threads", options->threads, "Compute threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range<int64_t>(0));
   options->validation_split_given =
       sub->add_option("--validation-split", options->validation_split,
                       "Fraction of the training samples held out for validation (the last ones)")
-          ->check(CLI::Range(0.0, 0.99));
+          ->check(in_range<double>(0, 0.99));
   sub->add_option("--out", options->out,
                   "Folder to write model.safetensors, model.json and metrics.csv to");
   sub->add_option("--limit", options->limit,
                   "Train on the first N samples only (quick runs and tests)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range<int64_t>(0));
   sub->add_option("--verbose", options->verbose,
                   "0 silent, 1 progress bar (default), 2 one line per epoch")
-      ->check(CLI::Range(0, 2));
+      ->check(in_range<int64_t>(0, 2));
   sub->footer(
       "Examples:\n"
       "  nabla train                                   # Keras's classic example, 5 epochs\n"
