@@ -960,7 +960,10 @@ class Graph : public Module {
 
  private:
   std::vector<std::shared_ptr<GraphNode>> nodes_, inputs_, outputs_;
-  std::vector<int> uses_;  // per node: how many later nodes and outputs read it
+  // Positions in nodes_, worked out once so that a forward pass looks nothing up.
+  std::vector<std::vector<size_t>> reads_;    // per node: the nodes it reads
+  std::vector<size_t> input_at_, output_at_;  // the model's inputs and outputs
+  std::vector<int> uses_;                     // per node: how many later nodes and outputs read it
 };
 
 // Keras's layer names: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".

@@ -189,9 +189,17 @@ Graph::Graph(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> out
   for (size_t i = 0; i < nodes_.size(); ++i) index[nodes_[i].get()] = i;
   uses_.assign(nodes_.size(), 0);
   for (const NodePtr& node : nodes_) {
-    for (const NodePtr& input : node->inputs) ++uses_[index.at(input.get())];
+    reads_.emplace_back();
+    for (const NodePtr& input : node->inputs) {
+      reads_.back().push_back(index.at(input.get()));
+      ++uses_[reads_.back().back()];
+    }
   }
-  for (const NodePtr& node : outputs_) ++uses_[index.at(node.get())];
+  for (const NodePtr& node : inputs_) input_at_.push_back(index.at(node.get()));
+  for (const NodePtr& node : outputs_) {
+    output_at_.push_back(index.at(node.get()));
+    ++uses_[output_at_.back()];
+  }
 }
 
 Tensor Graph::forward(const Tensor& x) { return forward_multi({x}); }
@@ -230,8 +238,6 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
   NABLA_CHECK(pre_activation.empty() || pre_activation.size() == outputs_.size(),
               "Functional model: pre_activation names ", pre_activation.size(), " activations for ",
               outputs_.size(), " outputs");
-  std::map<const GraphNode*, size_t> index;
-  for (size_t i = 0; i < nodes_.size(); ++i) index[nodes_[i].get()] = i;
   std::vector<Tensor> values(nodes_.size());
   std::vector<int> uses = uses_;
   for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -249,18 +255,18 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
         "], got ", x.defined() ? detail::str(x.shape()) : std::string("none"));
     NABLA_CHECK(x.size(0) == inputs[0].size(0), "Functional model: input '", node.name, "' holds ",
                 x.size(0), " samples but input '", inputs_[0]->name, "' holds ", inputs[0].size(0));
-    values[index.at(&node)] = x;
+    values[input_at_[i]] = x;
   }
   // Where an output's last activation is to be left out.
-  std::map<const GraphNode*, std::string> strip;
+  std::vector<char> strip(nodes_.size(), 0);
   if (stripped != nullptr) stripped->assign(outputs_.size(), false);
   for (size_t i = 0; i < pre_activation.size(); ++i) {
     const GraphNode& node = *outputs_[i];
     if (pre_activation[i].empty() || node.layer == nullptr) continue;
     if (!ends_with(*node.layer, pre_activation[i])) continue;
     // Only when no other node reads the activated value.
-    if (uses_[index.at(&node)] != 1) continue;
-    strip[&node] = pre_activation[i];
+    if (uses_[output_at_[i]] != 1) continue;
+    strip[output_at_[i]] = 1;
     if (stripped != nullptr) (*stripped)[i] = true;
   }
   std::vector<Tensor> args;
@@ -268,12 +274,11 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
     const GraphNode& node = *nodes_[i];
     if (node.layer == nullptr) continue;
     args.clear();
-    for (const NodePtr& input : node.inputs) {
-      const size_t j = index.at(input.get());
+    for (size_t j : reads_[i]) {
       args.push_back(values[j]);
       if (--uses[j] == 0) values[j] = Tensor();  // freed as soon as its last reader has it
     }
-    if (strip.count(&node) != 0) {
+    if (strip[i] != 0) {
       if (const auto* dense = dynamic_cast<const Linear*>(node.layer.get())) {
         values[i] = linear(args[0], dense->weight(), dense->bias());
       } else {
@@ -284,7 +289,7 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
     values[i] = args.size() == 1 ? node.layer->forward(args[0]) : node.layer->forward_multi(args);
   }
   std::vector<Tensor> out;
-  for (const NodePtr& node : outputs_) out.push_back(values[index.at(node.get())]);
+  for (size_t j : output_at_) out.push_back(values[j]);
   return out;
 }
 

@@ -5,8 +5,9 @@
 namespace nabla::nn {
 namespace {
 
-void check_several(const std::string& layer, const std::vector<Tensor>& inputs) {
-  NABLA_CHECK(inputs.size() >= 2, layer, ": expected two or more inputs, got ", inputs.size());
+void check_several(const std::string& layer, size_t inputs) {
+  NABLA_CHECK(inputs >= 2, layer, ": expected two or more inputs, got ", inputs,
+              " (call it on a list of tensors in a graph model)");
 }
 
 }  // namespace
@@ -31,14 +32,10 @@ std::string Merge::type_name() const {
   return "Merge";
 }
 
-Tensor Merge::forward(const Tensor&) {
-  NABLA_CHECK(false, type_name(), ": expected two or more inputs, got 1 (call it on a list of ",
-              "tensors in a graph model)");
-  return Tensor();
-}
+Tensor Merge::forward(const Tensor& x) { return forward_multi({x}); }
 
 Tensor Merge::forward_multi(const std::vector<Tensor>& inputs) {
-  check_several(type_name(), inputs);
+  check_several(type_name(), inputs.size());
   NABLA_CHECK(kind_ != MergeKind::subtract || inputs.size() == 2,
               "Subtract: expected exactly two inputs, got ", inputs.size());
   for (size_t i = 1; i < inputs.size(); ++i) {
@@ -73,14 +70,10 @@ Tensor Merge::forward_multi(const std::vector<Tensor>& inputs) {
 
 Concatenate::Concatenate(int64_t axis) : axis_(axis) {}
 
-Tensor Concatenate::forward(const Tensor&) {
-  NABLA_CHECK(false, "Concatenate: expected two or more inputs, got 1 (call it on a list of ",
-              "tensors in a graph model)");
-  return Tensor();
-}
+Tensor Concatenate::forward(const Tensor& x) { return forward_multi({x}); }
 
 Tensor Concatenate::forward_multi(const std::vector<Tensor>& inputs) {
-  check_several("Concatenate", inputs);
+  check_several("Concatenate", inputs.size());
   const int64_t rank = inputs[0].dim();
   NABLA_CHECK(axis_ >= -rank && axis_ < rank, "Concatenate: axis ", axis_,
               " is out of range for inputs of shape ", inputs[0].shape());

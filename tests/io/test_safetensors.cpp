@@ -30,6 +30,12 @@ std::string file_bytes(const std::string& header, const std::string& data) {
   return le64(header.size()) + header + data;
 }
 
+// The error of loading `bytes` written to `path`.
+std::string error_loading(const std::string& path, const std::string& bytes) {
+  write_bytes(path, bytes);
+  return error_message([&] { io::load_safetensors(path); });
+}
+
 }  // namespace
 
 TEST(SafeTensors, RoundTripEveryDtype) {
@@ -113,10 +119,7 @@ TEST(SafeTensors, ReadsHandWrittenFileWithAnyKeyOrder) {
 TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
   TempDir dir;
   const std::string path = dir.file("bad.safetensors");
-  const auto load_error = [&](const std::string& bytes) {
-    write_bytes(path, bytes);
-    return error_message([&] { io::load_safetensors(path); });
-  };
+  const auto load_error = [&](const std::string& bytes) { return error_loading(path, bytes); };
   const std::string prefix = "load_safetensors: " + path + ": ";
   EXPECT_EQ(load_error("abc"),
             prefix +
@@ -157,10 +160,7 @@ TEST(SafeTensors, CorruptFilesNameThePathAndTheProblem) {
 TEST(SafeTensors, DeepOrHugeHeadersAreErrors) {
   TempDir dir;
   const std::string path = dir.file("bad.safetensors");
-  const auto load_error = [&](const std::string& bytes) {
-    write_bytes(path, bytes);
-    return error_message([&] { io::load_safetensors(path); });
-  };
+  const auto load_error = [&](const std::string& bytes) { return error_loading(path, bytes); };
   const std::string prefix = "load_safetensors: " + path + ": ";
   const std::string deep = load_error(
       file_bytes(R"({"x": )" + std::string(100000, '[') + std::string(100000, ']') + "}", ""));
