@@ -1,9 +1,15 @@
 # The entry points: `make demo`, `make test`, `make bench`. Everything builds in build/ (Release).
+# Checked builds beside it: build-fuzz/ (clang, libFuzzer, ASan+UBSan) and build-sanitize/ (the
+# tests under ASan+UBSan, `make check-sanitize`).
 BUILD  ?= build
 JOBS   ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+SANITIZE_BUILD ?= build-sanitize
+# Seconds each fuzz target runs: 30 in `make test`; `make fuzz FUZZ_SECONDS=600` for a long run.
+FUZZ_SECONDS ?= 30
 
-.PHONY: all deps corpora configure build test demo bench clean
+.PHONY: all deps corpora configure build test demo bench clean fuzz-build fuzz check-sanitize
 
 all: build
 
@@ -22,6 +28,24 @@ build: configure
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@if command -v clang++ >/dev/null; then $(MAKE) --no-print-directory fuzz; \
+	 else echo "make test: clang++ not found, the fuzz targets were skipped"; fi
+
+# The fuzz targets (fuzz/), each run for FUZZ_SECONDS after replaying its past crashes.
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+	  -DNABLA_FUZZ=ON -DNABLA_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The unit and end-to-end tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+check-sanitize: deps corpora
+	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON \
+	  -DNABLA_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	@cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	@$(BUILD)/nabla train
@@ -32,4 +56,4 @@ bench: configure
 	@bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(SANITIZE_BUILD)

@@ -13,6 +13,7 @@ packages=(
   libcli11-dev           # the nabla command line
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  clang libclang-rt-14-dev libomp-dev  # the fuzz targets (libFuzzer, sanitizers, OpenMP)
   dataset-fashion-mnist  # the default data set
   bible-kjv              # text corpus: the King James Bible (character language model)
   fortunes               # text corpus: fortune cookies by category (text classification)

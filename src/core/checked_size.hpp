@@ -35,16 +35,22 @@ int64_t checked_add(int64_t a, int64_t b, const What&... what) {
 }
 
 // The element count of `shape`; Error naming `what` and the shape when a size is negative or the
-// count does not fit in int64_t.
+// sizes multiply past int64_t. A size 0 counts as 1 in that product: an empty tensor's count fits
+// whatever its other sizes are, but its strides are products of them too, and a shape such as
+// [0, 2^40, 2^40] from a file header would wrap them.
 template <class... What>
 int64_t checked_numel(const Shape& shape, const What&... what) {
-  int64_t count = 1;
+  int64_t span = 1;
+  bool empty = false, overflow = false;
   for (int64_t size : shape) {
     NABLA_CHECK(size >= 0, what..., ": negative size in shape ", shape);
-    NABLA_CHECK(!__builtin_mul_overflow(count, size, &count), what..., ": shape ", shape,
-                " has more elements than fit in 64 bits");
+    empty = empty || size == 0;
+    overflow = overflow || __builtin_mul_overflow(span, size == 0 ? 1 : size, &span);
   }
-  return count;
+  NABLA_CHECK(!overflow, what..., ": shape ", shape,
+              empty ? " has sizes whose product (its strides) does not fit in 64 bits"
+                    : " has more elements than fit in 64 bits");
+  return empty ? 0 : span;
 }
 
 // The bytes of `count` elements of `item_bytes` each; Error naming `what` on overflow.

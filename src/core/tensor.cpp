@@ -66,7 +66,10 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
     strides[d] = s;
-    s *= shape[d];
+    // Checked: an empty tensor's element count fits whatever its other sizes are, but its
+    // strides may not ([0, 2^40, 2^40] from a file header); that is an Error, not a wrapped
+    // stride. The product past the outermost axis is not a stride and is skipped.
+    if (d > 0) s = core::checked_mul(s, shape[d], "the strides of shape ", shape);
   }
   return strides;
 }

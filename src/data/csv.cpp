@@ -110,6 +110,7 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
     ++rows;
   }
   NABLA_CHECK(!first, "read_csv: ", path, " holds no data");
+  NABLA_CHECK(rows > 0, "read_csv: ", path, " holds a header line but no rows");
 
   table.values = make_tensor({rows, static_cast<int64_t>(width)}, options.dtype);
   const size_t n = values.size();

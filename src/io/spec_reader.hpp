@@ -55,7 +55,8 @@ class SpecReader {
 
   void check_keys(const Json& object, const std::string& path, const std::vector<const char*>& keys,
                   const std::string& what) const {
-    for (const auto& [key, value] : object.items()) {
+    for (const auto& item : object.items()) {
+      const std::string& key = item.key();
       const bool known =
           std::any_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; });
       if (!known) {

@@ -61,6 +61,12 @@ TEST(CheckedSize, TensorsTooLargeAreErrors) {
               zeros({int64_t{1} << 32, int64_t{1} << 32});
             }),
             "tensor: shape [4294967296, 4294967296] has more elements than fit in 64 bits");
+  // Found by fuzz_idx: an empty tensor whose strides would wrap (UBSan: signed overflow).
+  EXPECT_EQ(error_message([] {
+              zeros({0, int64_t{1} << 40, int64_t{1} << 40});
+            }),
+            "tensor: shape [0, 1099511627776, 1099511627776] has sizes whose product (its "
+            "strides) does not fit in 64 bits");
   // Row 4's 3000000000 x 1000000000 floats pass 2^63 bytes, where the size classes looped.
   EXPECT_EQ(error_message([] {
               empty({3000000000, 1000000000});

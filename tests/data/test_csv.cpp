@@ -58,6 +58,10 @@ TEST(Csv, ErrorsNameFileLineAndColumn) {
   write_bytes(dir.file("empty.csv"), "\n\n");
   EXPECT_EQ(error_message([&] { data::read_csv(dir.file("empty.csv")); }),
             "read_csv: " + dir.file("empty.csv") + " holds no data");
+  // Found by fuzz_csv: a header without rows once copied from a null buffer (UBSan).
+  write_bytes(dir.file("header.csv"), "a,b\n\n");
+  EXPECT_EQ(error_message([&] { data::read_csv(dir.file("header.csv")); }),
+            "read_csv: " + dir.file("header.csv") + " holds a header line but no rows");
   EXPECT_EQ(error_message([&] { data::read_csv(dir.file("none.csv")); }),
             "read_csv: cannot open " + dir.file("none.csv") + ": No such file or directory");
 }

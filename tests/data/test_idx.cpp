@@ -125,6 +125,18 @@ TEST(Idx, TrailingBytesAreAnError) {
                 "IDX file?");
 }
 
+// Found by fuzz_idx (fuzz/regressions/idx/): zero images of 2^31-ish sizes hold no elements, but
+// the strides of such a tensor wrapped.
+TEST(Idx, EmptyTensorWithHugeAxesIsAnError) {
+  TempDir dir;
+  write_bytes(dir.file("empty"),
+              std::string{0, 0, 8, 4, 0, 0, 0, 0, 8, 126, 4, 0} + std::string(8, '\xe9'));
+  EXPECT_EQ(error_message([&] { data::read_idx(dir.file("empty")); }),
+            "read_idx: " + dir.file("empty") +
+                ": shape [0, 142476288, 3924421097, 3924421097] has sizes whose product (its "
+                "strides) does not fit in 64 bits");
+}
+
 TEST(Idx, WriteRejectsNonBytesAndLeavesNoFile) {
   TempDir dir;
   EXPECT_NE(error_message([&] {

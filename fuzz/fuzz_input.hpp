@@ -1,0 +1,46 @@
+// Shared by the fuzz targets: the readers under test take paths, so each input is written to a
+// file first; and a reader may reject an input only with nabla::Error. Anything else (a crash, a
+// sanitizer report, another exception escaping, an allocation beyond libFuzzer's limit) is a
+// finding.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "nabla/error.hpp"
+
+namespace nabla::fuzz {
+
+// Tensor allocations above this raise nabla::Error: a header may ask for any size, and the
+// library's limit (physical memory by default) is above libFuzzer's 2 GiB malloc limit.
+inline void limit_allocations() { setenv("NABLA_MAX_ALLOC_BYTES", "268435456", 1); }
+
+// One file per process, rewritten for each input. `suffix` matters to readers that look at the
+// name (".json").
+inline std::string write_input(const uint8_t* data, size_t size, const std::string& suffix = "") {
+  static const std::string dir = [] {
+    const char* tmp = std::getenv("TMPDIR");
+    return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+  }();
+  const std::string path =
+      dir + "/nabla-fuzz-" + std::to_string(static_cast<long>(getpid())) + suffix;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  return path;
+}
+
+// Runs `read`; a nabla::Error is the reader rejecting the input, which is fine.
+template <typename Read>
+void expect_only_errors(Read&& read) {
+  try {
+    read();
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace nabla::fuzz

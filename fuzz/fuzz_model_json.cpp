@@ -1,0 +1,59 @@
+// The JSON model format: Sequential and graph specs with every layer type of the registry, their
+// training and data sections. A spec that parses is built; what it builds must describe itself
+// again (io::model_to_spec) in a spec that parses and builds; and a small model with one small
+// input runs a forward pass on zeros (small: at -O0 under ASan, the presets' forward passes take
+// seconds, and would leave the fuzzer no time for mutations).
+#include <cstdlib>
+
+#include "fuzz_input.hpp"
+#include "nabla/io.hpp"
+#include "nabla/nn.hpp"
+#include "nabla/tensor.hpp"
+
+namespace {
+
+constexpr int64_t kMaxForwardElements = 4096;
+constexpr int64_t kMaxForwardParameters = 100000;
+
+int64_t element_count(const nabla::Shape& shape) {
+  int64_t count = 1;
+  for (const int64_t d : shape) {
+    if (d <= 0 || count > kMaxForwardElements / d) return kMaxForwardElements + 1;
+    count *= d;
+  }
+  return count;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  nabla::fuzz::limit_allocations();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace nabla;
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  fuzz::expect_only_errors([&] {
+    const io::ModelSpec spec = io::parse_model_spec(text, "fuzz.json");
+    const nn::ModulePtr model = io::build_model(spec);
+    if (spec.input_shape.empty()) return;
+    std::string described;
+    try {
+      described = io::model_to_spec(*model, spec.name, spec.input_shape);
+      (void)io::build_model(io::parse_model_spec(described, "described.json"));
+    } catch (const Error&) {
+      std::abort();  // a model built from a spec must round-trip
+    }
+    if (spec.num_inputs != 1 || element_count(spec.input_shape) > kMaxForwardElements ||
+        model->num_parameters() > kMaxForwardParameters) {
+      return;
+    }
+    Shape batch = spec.input_shape;
+    batch.insert(batch.begin(), 1);
+    NoGradGuard no_grad;
+    model->eval();
+    (void)model->forward(zeros(batch));
+  });
+  return 0;
+}
