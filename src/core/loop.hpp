@@ -54,6 +54,8 @@ void coalesce(Shape& shape, std::array<Shape, N>& strides) {
 // Calls row(ptrs, inner_strides_in_bytes, n) for every innermost row of `shape`.
 template <size_t N, class Row>
 void for_each_row(Shape shape, LoopOperands<N> ops, Row&& row) {
+  // An empty tensor has no rows; below, a size-0 outer axis would be divided by.
+  if (std::find(shape.begin(), shape.end(), int64_t{0}) != shape.end()) return;
   coalesce(shape, ops.strides);
   const int64_t dims = static_cast<int64_t>(shape.size());
   const int64_t inner = shape.back();

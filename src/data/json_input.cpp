@@ -1,5 +1,6 @@
 #include "data/json_input.hpp"
 
+#include <unordered_set>
 #include <vector>
 
 namespace nabla::data::internal {
@@ -11,7 +12,8 @@ struct Frame {
   bool array = false;
   int64_t index = 0;  // arrays: the element being parsed
   bool has_key = false;
-  std::string key;  // objects: the member being parsed
+  std::string key;                       // objects: the member being parsed (an excerpt)
+  std::unordered_set<std::string> keys;  // objects: the members seen so far
 };
 
 std::string path_of(const std::vector<Frame>& frames) {
@@ -103,12 +105,20 @@ Json parse_json(const std::string& text) {
                           detail::str("arrays and objects nested more than ", kMaxJsonDepth,
                                       " levels deep, the most nabla reads"));
         }
-        frames.push_back({event == Event::array_start, 0, false, ""});
+        frames.push_back({event == Event::array_start, 0, false, "", {}});
         break;
-      case Event::key:
-        frames.back().has_key = true;
-        frames.back().key = excerpt(parsed.template get_ref<const std::string&>());
+      case Event::key: {
+        // JSON allows a key twice, and the parser keeps the last: {"units": 10, "units": 20}
+        // would build 20 units without a word, so a repeated key is an error.
+        const auto& key = parsed.template get_ref<const std::string&>();
+        Frame& frame = frames.back();
+        frame.has_key = true;
+        frame.key = excerpt(key);
+        if (!frame.keys.insert(key).second) {
+          throw JsonError(path_of(frames), "the key appears twice in its object; give it once");
+        }
         break;
+      }
       case Event::object_end:
       case Event::array_end:
         frames.pop_back();

@@ -52,6 +52,15 @@ TEST(JsonInput, NumberOutOfRangeNamesItsPath) {
   EXPECT_EQ(message, "number overflow parsing '1e400'");
 }
 
+TEST(JsonInput, RepeatedKeyNamesItsPath) {
+  const auto [path, message] = parse_failure(R"({"layers": [{}, {"units": 10, "units": 20}]})");
+  EXPECT_EQ(path, "layers[1].units");
+  EXPECT_EQ(message, "the key appears twice in its object; give it once");
+  // The same key in different objects is fine.
+  EXPECT_EQ(parse_json(R"([{"a": 1}, {"a": 2, "b": {"a": 3}}])").dump(),
+            R"([{"a":1},{"a":2,"b":{"a":3}}])");
+}
+
 TEST(JsonInput, SyntaxErrorsGiveLineAndColumn) {
   const auto [path, message] = parse_failure("{\n  \"a\": [1,, 2]}");
   EXPECT_EQ(path, "");

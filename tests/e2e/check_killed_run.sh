@@ -11,8 +11,18 @@ rm -rf "$out"
 mkdir -p "$out"
 # Leftovers of killed atomic writes: mkstemp's six characters, and the process id of older versions.
 touch "$out/model.safetensors.tmp-Ab12Cd" "$out/model.json.tmp-4242" "$out/notes.txt"
-# Killed while it loads the data or trains (100 epochs of 2000 images take far longer than 0.5 s).
-timeout --foreground -s KILL 0.5 "$nabla" train --limit 2000 --epochs 100 --verbose 0 --threads 1 --out "$out"
+# Killed once its staging folder exists, while it loads the data or trains (100 epochs of 2000
+# images take far longer than the wait). Waiting for the folder rather than a fixed time keeps the
+# test meaningful on a slow or instrumented (sanitizer) build.
+"$nabla" train --limit 2000 --epochs 100 --verbose 0 --threads 1 --out "$out" &
+pid=$!
+for _ in $(seq 600); do
+  LC_ALL=C ls -A "$out" | grep -q '^\.nabla-run-' && break
+  sleep 0.05
+done
+sleep 0.2
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null  # (the shell reports "Killed" on stderr)
 status=$?
 [[ $status -eq 137 ]] || fail "expected the run to be killed (status 137), got $status"
 [[ ! -e $out/model.safetensors && ! -e $out/metrics.csv ]] || fail "the killed run left outputs"
