@@ -249,6 +249,9 @@ class HeaderParser {
 template <class ReadMore>
 NpyHeader read_header(std::string_view prefix, uint64_t total, ReadMore&& read_more,
                       const std::string& where) {
+  // np.load takes both; nabla's callers ask for one or the other, so say which this is.
+  NABLA_CHECK(!prefix.starts_with("PK\x03\x04"), where,
+              ": not a .npy file but a zip archive (an .npz file of several arrays?)");
   const size_t magic_seen = std::min(prefix.size(), kMagic.size());
   NABLA_CHECK(prefix.substr(0, magic_seen) == kMagic.substr(0, magic_seen), where,
               ": not a .npy file (it does not start with NumPy's magic \\x93NUMPY)");

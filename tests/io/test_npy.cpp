@@ -336,8 +336,10 @@ TEST(NpyNumPy, NumPyReadsWhatNablaWrites) {
 }
 
 TEST_F(NpyErrors, NotNpy) {
-  EXPECT_EQ(load_error("PK\x03\x04 not an npy file"),
+  EXPECT_EQ(load_error("NPY not an npy file"),
             expected("not a .npy file (it does not start with NumPy's magic \\x93NUMPY)"));
+  EXPECT_EQ(load_error(read_bytes(kReferenceDir + "savez.npz")),
+            expected("not a .npy file but a zip archive (an .npz file of several arrays?)"));
   EXPECT_EQ(load_error(""), expected("truncated: 0 bytes, too short for NumPy's magic and format "
                                      "version"));
   EXPECT_EQ(load_error("\x93NUM"), expected("truncated: 4 bytes, too short for NumPy's magic and "
