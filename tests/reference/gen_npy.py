@@ -8,6 +8,7 @@ np.savez_compressed) and expected.json, which gives for each file (and each .npz
 dtype nabla should make of it, the shape and the values in C order. Deterministic: fixed values,
 no random numbers (NumPy dates every .npz entry 1980-01-01), so a rerun writes the same bytes.
 The .npz members' local headers carry Zip64 extra fields (np.savez asks zipfile for them).
+Unlike the op generators it needs NumPy only, not PyTorch, so it does not use refdata.py.
 """
 import io
 import json
