@@ -1,8 +1,9 @@
 // Input/output of models: safetensors files (the public format, readable by Hugging Face's
-// `safetensors` and PyTorch tooling), JSON model specs (a Sequential described in a file, as the
-// CLI takes them), built-in model presets compiled into the library, and checkpoints (weights as
-// safetensors with the model spec in the metadata). Files are written to a temporary file in the
-// same folder and renamed, so that a failure never leaves a half-written file.
+// `safetensors` and PyTorch tooling), NumPy's .npy and .npz arrays, JSON model specs (a Sequential
+// described in a file, as the CLI takes them), built-in model presets compiled into the library,
+// and checkpoints (weights as safetensors with the model spec in the metadata). Files are written
+// to a temporary file in the same folder and renamed, so that a failure never leaves a
+// half-written file.
 #pragma once
 
 #include <map>
@@ -38,6 +39,29 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 // Errors name the path and what is wrong (truncated header, bad JSON, unknown dtype, offsets
 // outside the data or overlapping, shape/size mismatch).
 SafeTensors load_safetensors(const std::string& path);
+
+// ---- NumPy arrays (.npy, .npz) ----
+// NumPy's own formats, so that arrays travel between nabla and Python without a converter:
+// np.save/np.load (.npy, format versions 1.0 to 3.0) and np.savez/np.savez_compressed (.npz, a
+// zip archive of NAME.npy members, stored or deflated, Zip64 included).
+// Read natively: '<f4' (f32), '<f8' (f64), '<i8' (i64), '|u1' (u8), '|b1' (bool); widened:
+// int8, int16, int32, uint16 and uint32 to i64, float16 to f32. Big-endian ('>') data is swapped,
+// Fortran-ordered arrays come back in C order (contiguous). Object arrays (pickles), structured
+// dtypes and other types are Errors naming the file and the dtype, as are truncated, padded or
+// malformed files (the data must fill the file exactly as the header's shape says).
+Tensor load_npy(const std::string& path);
+// Writes NumPy's layout byte for byte: version 1.0 (2.0 only for a header beyond 64 KiB), data
+// starting at a multiple of 64 bytes, C order; f32 '<f4', f64 '<f8', i64 '<i8', u8 '|u1', bool
+// '|b1'. Atomic: a temporary file renamed into place.
+void save_npy(const std::string& path, const Tensor& tensor);
+// Every array of an .npz file by name (the member "x.npy" is "x"). Each member's CRC-32 and sizes
+// are checked; encrypted members, compression other than stored and deflate, members that are
+// not .npy files and duplicate names are Errors naming the archive and the member.
+std::map<std::string, Tensor> load_npz(const std::string& path);
+// np.savez (stored) or, with `compressed`, np.savez_compressed (deflate): one NAME.npy member per
+// array, written atomically.
+void save_npz(const std::string& path, const std::map<std::string, Tensor>& arrays,
+              bool compressed = false);
 
 // ---- JSON model specs ----
 // {"name": "mlp", "input_shape": [28, 28],

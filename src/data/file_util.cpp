@@ -68,6 +68,33 @@ void AtomicFile::commit() {
   temp_path_.clear();
 }
 
+InputFile::InputFile(std::string path, std::string what)
+    : path_(std::move(path)), what_(std::move(what)) {
+  file_ = std::fopen(path_.c_str(), "rb");
+  NABLA_CHECK(file_ != nullptr, what_, ": cannot open ", path_, ": ", errno_message());
+  struct stat info;
+  if (::fstat(::fileno(file_), &info) != 0) {
+    const std::string reason = errno_message();
+    std::fclose(file_);
+    ::nabla::detail::throw_error(
+        ::nabla::detail::str(what_, ": cannot read ", path_, ": ", reason));
+  }
+  // A pipe or device has no size (0): its reader then reports a file too short for its format.
+  size_ = S_ISREG(info.st_mode) ? static_cast<uint64_t>(info.st_size) : 0;
+}
+
+InputFile::~InputFile() { std::fclose(file_); }
+
+void InputFile::read_at(uint64_t offset, void* data, size_t nbytes) {
+  if (nbytes == 0) return;
+  const bool ok = offset <= static_cast<uint64_t>(INT64_MAX) &&
+                  ::fseeko(file_, static_cast<off_t>(offset), SEEK_SET) == 0 &&
+                  std::fread(data, 1, nbytes, file_) == nbytes;
+  // A short read of a range inside the size: the file shrank, or the disk failed.
+  NABLA_CHECK(ok, what_, ": cannot read ", nbytes, " bytes at offset ", offset, " of ", path_, ": ",
+              std::ferror(file_) != 0 ? errno_message() : "the file ended early");
+}
+
 namespace {
 
 struct FileCloser {

@@ -30,6 +30,28 @@ class AtomicFile {
   std::FILE* file_ = nullptr;
 };
 
+// A file opened for reading in parts, with the size of the opened file (fstat, so a file replaced
+// meanwhile cannot disagree), for readers that check a header against the real size before they
+// allocate what it declares. Errors start with `what` and name the path.
+class InputFile {
+ public:
+  InputFile(std::string path, std::string what);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // `nbytes` bytes from `offset`; the caller has checked that they lie inside size().
+  void read_at(uint64_t offset, void* data, size_t nbytes);
+
+ private:
+  std::string path_;
+  std::string what_;
+  std::FILE* file_ = nullptr;
+  uint64_t size_ = 0;
+};
+
 // The largest file read whole by default: 1 GiB. Data sets larger than that are read in place
 // (IDX, safetensors), not as one string.
 constexpr int64_t kMaxWholeFileBytes = int64_t{1} << 30;

@@ -1,11 +1,12 @@
 // nabla predict: class and probabilities for test samples (by index), an image file (PNG, binary
-// PGM, or an IDX file of one or more images) or a text, from a checkpoint written by
-// `nabla train --out`.
+// PGM, or an IDX file of one or more images), a text or a NumPy array, from a checkpoint written
+// by `nabla train --out`; with --output, the model's outputs for the array as a file.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 
+#include "array_files.hpp"
 #include "common.hpp"
 
 namespace nabla::cli {
@@ -16,6 +17,8 @@ struct PredictOptions {
   std::string indices = "0";
   std::string image;
   std::string text;
+  std::string input;   // an .npy file
+  std::string output;  // .npy, .csv or .json
   std::string data_dir;
 };
 
@@ -34,6 +37,18 @@ Tensor read_images(const std::string& path, const train::Model& model) {
   return train::view_as_input_shape(images, model.input_shape(), "--image " + path);
 }
 
+// The samples of an .npy file ([N, ...], the batch axis first) as the model's inputs: viewed with
+// its input shape as the other paths do, floating data in the model's float type (NumPy's
+// default is float64, nabla's weights are f32, as Keras casts), other values as they are.
+Tensor read_array(const std::string& path, const train::Model& model) {
+  NABLA_CHECK(model.num_inputs() == 1, "--input ", path, ": the model '", model.name(), "' takes ",
+              model.num_inputs(), " inputs; --input gives one array");
+  Tensor samples = io::load_npy(path);
+  const DType wanted = model.module().input_dtype();
+  if (is_floating(samples.dtype()) && is_floating(wanted)) samples = samples.to(wanted);
+  return train::view_as_input_shape(samples, model.input_shape(), "--input " + path);
+}
+
 void print_prediction(const std::string& title, const Tensor& probabilities,
                       const std::vector<std::string>& names) {
   const std::vector<float> p = probabilities.to(DType::f32).to_vector<float>();
@@ -50,6 +65,40 @@ void print_prediction(const std::string& title, const Tensor& probabilities,
   }
 }
 
+// One prediction per sample, titled `title` or, for several samples, `title[i]`.
+void print_predictions(const std::string& title, const Tensor& probabilities,
+                       const std::vector<std::string>& names) {
+  const int64_t count = probabilities.size(0);
+  for (int64_t i = 0; i < count; ++i) {
+    print_prediction(title + (count > 1 ? "[" + std::to_string(i) + "]" : ""),
+                     probabilities.select(0, i), names);
+  }
+}
+
+// The number of classes of a classifier (outputs [N, classes]); Error naming what else to do.
+size_t classes_of(const train::Model& model, const std::string& otherwise) {
+  NABLA_CHECK(model.output_shape().size() == 2, "predict: expected a classifier with outputs ",
+              "[N, classes], the model gives ", model.output_shape(), "; ", otherwise);
+  return static_cast<size_t>(model.output_shape()[1]);
+}
+
+// --input: the model's outputs for every sample of the array, printed as classes or, with
+// --output, written whatever the model computes.
+void predict_array(const PredictOptions& options, LoadedCheckpoint& loaded) {
+  train::Model& model = loaded.model;
+  const Tensor inputs = read_array(options.input, model);
+  if (options.output.empty()) {
+    const size_t classes = classes_of(model, "write its outputs with --output FILE");
+    print_predictions(options.input, model.predict(inputs), class_names_of(loaded, {}, classes));
+    return;
+  }
+  const Tensor outputs = model.predict(inputs);
+  write_array_file(options.output, outputs);
+  std::cout << "Wrote the outputs " << outputs.shape() << " (" << outputs.dtype() << ") for "
+            << inputs.size(0) << " samples of " << options.input << " to " << options.output
+            << "\n";
+}
+
 // Token ids [1, T] of `text` as the checkpoint's text model takes them (its tokenizer, padded or
 // cut to the spec's sequence length).
 Tensor encode_text(const std::string& text, const LoadedCheckpoint& loaded) {
@@ -64,6 +113,7 @@ Tensor encode_text(const std::string& text, const LoadedCheckpoint& loaded) {
 
 void run_predict(const PredictOptions& options) {
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
+  if (!options.input.empty()) return predict_array(options, loaded);
   train::Model& model = loaded.model;
   const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
   if (!options.text.empty()) {
@@ -73,21 +123,14 @@ void run_predict(const PredictOptions& options) {
       return;
     }
   }
-  NABLA_CHECK(model.output_shape().size() == 2, "predict: expected a classifier with outputs ",
-              "[N, classes], the model gives ", model.output_shape(),
-              "; a language model samples text with nabla generate");
-  const auto classes = static_cast<size_t>(model.output_shape()[1]);
+  const size_t classes = classes_of(model, "a language model samples text with nabla generate");
   if (!options.image.empty() || !options.text.empty()) {
     const std::vector<std::string> names = class_names_of(loaded, {}, classes);
     const bool image = !options.image.empty();
     const Tensor inputs =
         image ? read_images(options.image, model) : encode_text(options.text, loaded);
     const Tensor probabilities = model.predict(inputs);
-    const std::string title = image ? options.image : "\"" + options.text + "\"";
-    for (int64_t i = 0; i < inputs.size(0); ++i) {
-      print_prediction(title + (inputs.size(0) > 1 ? "[" + std::to_string(i) + "]" : ""),
-                       probabilities.select(0, i), names);
-    }
+    print_predictions(image ? options.image : "\"" + options.text + "\"", probabilities, names);
     return;
   }
   // Test samples by index: the task's test part, as evaluate reads it.
@@ -131,10 +174,22 @@ Command add_predict_command(CLI::App& app) {
       sub->add_option("--image", options->image,
                       "An image file instead: PNG, binary PGM (P5) or IDX, 28x28 grey levels")
           ->excludes(index);
-  sub->add_option("--text", options->text,
-                  "A text instead: for a text classifier, or a source string for a seq2seq model")
-      ->excludes(index)
-      ->excludes(image);
+  auto* text =
+      sub->add_option(
+             "--text", options->text,
+             "A text instead: for a text classifier, or a source string for a seq2seq model")
+          ->excludes(index)
+          ->excludes(image);
+  auto* input = sub->add_option("--input", options->input,
+                                "A NumPy .npy array of samples instead (the batch axis first)")
+                    ->excludes(index)
+                    ->excludes(image)
+                    ->excludes(text);
+  sub->add_option("--output,-o", options->output,
+                  "Write the model's outputs for --input to a file: .npy, .csv (a row per "
+                  "sample) or .json (an array per sample)")
+      ->needs(input)
+      ->check(checked_by(check_array_file_name, "FILE"));
   sub->add_option("--data", options->data_dir,
                   "Data folder (default: the one the model was trained on)")
       ->check(data_folder());
@@ -143,7 +198,8 @@ Command add_predict_command(CLI::App& app) {
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
       "  nabla predict --checkpoint runs/mlp --image shoe.pgm\n"
       "  nabla predict --checkpoint runs/textcnn --text \"Two atoms walk into a bar\"\n"
-      "  nabla predict --checkpoint runs/seq2seq --text 12345");
+      "  nabla predict --checkpoint runs/seq2seq --text 12345\n"
+      "  nabla predict --checkpoint runs/mlp --input x.npy --output y.npy");
   return {sub, [options] { run_predict(*options); }};
 }
 
