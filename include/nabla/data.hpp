@@ -377,6 +377,13 @@ void write_png(const std::string& path, const Tensor& image);
 Tensor image_grid(const Tensor& images, int64_t columns = 8, int64_t padding = 2,
                   uint8_t pad_value = 0);
 
+// ---- TFRecord files (src/data/tfrecord.cpp) ----
+// The records of a TFRecord file (TensorFlow's framing, used by TensorBoard's event files): each
+// record is a little-endian uint64 length, the masked CRC-32C of those 8 bytes, the data, and the
+// masked CRC-32C of the data. Both checksums are verified; a bad checksum or a truncated record
+// is an Error naming the file and the record's byte offset.
+std::vector<std::string> read_tfrecords(const std::string& path);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
 // renamed over `path`, so that a crash or a full disk never leaves `path` half-written. `what`
 // names the caller in errors ("metrics", "model spec").
