@@ -3,6 +3,7 @@
 // images, text); the TensorBoard callback logs a fit() as Keras's callback does (epoch_loss ... in
 // DIR/train and DIR/validation, weight and gradient histograms); read_events reads any event file
 // back. Files are TFRecord files of TensorFlow's Event messages (data::read_tfrecords).
+// SummaryWriter::add_graph writes a model's layers as a GraphDef for TensorBoard's Graphs tab.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,11 @@ class SummaryWriter {
   // Text (TensorBoard renders it as Markdown) under the tag `tag`/text_summary, as PyTorch writes
   // it: a string tensor with the plugin name "text".
   void add_text(const std::string& tag, const std::string& text, int64_t step = 0);
+  // The model's layer graph for TensorBoard's Graphs tab: one node per layer (op = its type,
+  // inputs = the layers it reads, attrs _output_shapes with the batch axis as -1 and
+  // "parameters"), inside a scope named after the model; a Sequential's input is a node of its
+  // own. The model must be built.
+  void add_graph(const Model& model);
 
   void flush();  // hands every event written so far to the operating system
   void close();  // flush, then close the file; a later add_* is an Error
@@ -60,6 +66,8 @@ struct TensorBoardOptions {
   // 0 (Keras's "epoch"): scalars once per epoch. N > 0: also the running values of the batch
   // logs as batch_<name> every N batches, at step = batches trained since fit() began.
   int64_t update_freq = 0;
+  // The model's layer graph (SummaryWriter::add_graph) in the train file when training begins.
+  bool write_graph = true;
 };
 
 // Keras's TensorBoard callback. At each epoch's end, every value of the epoch's logs goes to
@@ -109,11 +117,20 @@ struct SummaryValue {
   std::string text;  // the first string of a text summary's tensor
 };
 
+struct GraphNodeSummary {
+  std::string name;
+  std::string op;
+  std::vector<std::string> inputs;
+  Shape output_shape;      // the first of _output_shapes (-1: any size), if any
+  int64_t parameters = 0;  // the "parameters" attr nabla writes
+};
+
 struct TensorBoardEvent {
   double wall_time = 0;
   int64_t step = 0;
   std::string file_version;  // set in a file's first event
   std::vector<SummaryValue> values;
+  std::vector<GraphNodeSummary> graph;  // the nodes of a graph event
 };
 
 // Every event of an event file, in order (TFRecords verified as data::read_tfrecords does). A

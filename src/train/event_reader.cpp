@@ -71,6 +71,28 @@ SummaryValue decode_value(const proto::Summary::Value& value) {
   return out;
 }
 
+std::vector<GraphNodeSummary> decode_graph(const std::string& bytes, const std::string& what,
+                                           size_t offset) {
+  proto::GraphDef graph;
+  NABLA_CHECK(graph.ParseFromString(bytes), what, ": the graph in the record at byte offset ",
+              offset, " is not a GraphDef message");
+  std::vector<GraphNodeSummary> nodes;
+  for (const proto::NodeDef& node : graph.node()) {
+    GraphNodeSummary& out = nodes.emplace_back();
+    out.name = node.name();
+    out.op = node.op();
+    out.inputs.assign(node.input().begin(), node.input().end());
+    const auto shapes = node.attr().find("_output_shapes");
+    if (shapes != node.attr().end() && shapes->second.list().shape_size() > 0) {
+      for (const auto& dim : shapes->second.list().shape(0).dim())
+        out.output_shape.push_back(dim.size());
+    }
+    const auto parameters = node.attr().find("parameters");
+    if (parameters != node.attr().end()) out.parameters = parameters->second.i();
+  }
+  return nodes;
+}
+
 }  // namespace
 
 std::vector<TensorBoardEvent> read_events(const std::string& path) {
@@ -86,6 +108,7 @@ std::vector<TensorBoardEvent> read_events(const std::string& path) {
     out.wall_time = event.wall_time();
     out.step = event.step();
     out.file_version = event.file_version();
+    if (event.has_graph_def()) out.graph = decode_graph(event.graph_def(), what, record.offset);
     for (const proto::Summary::Value& value : event.summary().value()) {
       out.values.push_back(decode_value(value));
     }

@@ -4,16 +4,20 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "data/file_util.hpp"
 #include "data/png.hpp"
 #include "data/tfrecord.hpp"
 #include "nabla/tensorboard.hpp"
+#include "train/internal.hpp"
+#include "train/layer_graph.hpp"
 #include "train/tensorboard.pb.h"
 #include "train/tensorboard_histogram.hpp"
 
@@ -41,6 +45,55 @@ std::string event_file_name(double wall_time) {
   char seconds[32];
   std::snprintf(seconds, sizeof(seconds), "%010lld", static_cast<long long>(wall_time));
   return std::string("events.out.tfevents.") + seconds + "." + host_name();
+}
+
+// A name TensorFlow accepts for a node ([A-Za-z0-9.][A-Za-z0-9_./]*): a shared layer's second
+// call "tower[1]" becomes "tower.1", any other character '_'.
+std::string graph_node_name(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '/') {
+      out += c;
+    } else if (c == '[') {
+      out += '.';
+    } else if (c != ']') {
+      out += '_';
+    }
+  }
+  return out.empty() || out[0] == '_' || out[0] == '/' ? "n" + out : out;
+}
+
+// The layers of `model` as a GraphDef, each inside the scope named after the model.
+proto::GraphDef model_graph(const Model& model) {
+  std::vector<internal::LayerNode> layers = internal::layer_graph(model);
+  if (!layers.empty() && layers.front().type != "InputLayer") {
+    // A Sequential (or a plain module): its input becomes a node, as in a graph model.
+    layers.front().inputs.push_back("input");
+    layers.insert(
+        layers.begin(),
+        internal::LayerNode{
+            "input", "InputLayer", internal::with_batch_axis(model.input_shape()), 0, {}});
+  }
+  const std::string scope = graph_node_name(model.name().empty() ? "model" : model.name()) + "/";
+  std::map<std::string, std::string> names;  // layer node -> graph node
+  for (const internal::LayerNode& layer : layers) {
+    names[layer.name] = (layer.type == "InputLayer" ? "" : scope) + graph_node_name(layer.name);
+  }
+  proto::GraphDef graph;
+  for (const internal::LayerNode& layer : layers) {
+    proto::NodeDef* node = graph.add_node();
+    node->set_name(names[layer.name]);
+    node->set_op(layer.type);
+    for (const std::string& input : layer.inputs) node->add_input(names[input]);
+    Shape shape = layer.output_shape;
+    if (!shape.empty()) shape[0] = -1;  // any batch size
+    auto& attrs = *node->mutable_attr();
+    proto::TensorShapeProto* output_shape = attrs["_output_shapes"].mutable_list()->add_shape();
+    for (const int64_t size : shape) output_shape->add_dim()->set_size(size);
+    if (layer.type != "InputLayer") attrs["parameters"].set_i(layer.params);
+  }
+  graph.mutable_versions()->set_producer(22);  // PyTorch's value; TensorBoard does not check it
+  return graph;
 }
 
 }  // namespace
@@ -191,6 +244,17 @@ void SummaryWriter::add_text(const std::string& tag, const std::string& text, in
   tensor->set_dtype(proto::DT_STRING);
   tensor->mutable_tensor_shape()->add_dim()->set_size(1);
   tensor->add_string_val(text);
+  state.write(event);
+}
+
+void SummaryWriter::add_graph(const Model& model) {
+  State& state = this->state("add_graph");
+  state.check_open("add_graph");
+  NABLA_CHECK(model.built(), "SummaryWriter::add_graph: the model '", model.name(),
+              "' is not built yet; call build(input_shape) or fit() first");
+  proto::Event event;
+  event.set_wall_time(now_seconds());
+  event.set_graph_def(model_graph(model).SerializeAsString());
   state.write(event);
 }
 

@@ -31,6 +31,7 @@ void TensorBoard::on_train_begin() {
   validation_writer_.reset();
   batches_ = 0;
   learning_rate_ = model().optimizer().lr();
+  if (options_.write_graph) train_writer_->add_graph(model());
 }
 
 void TensorBoard::on_batch_end(int64_t /*batch*/, const Logs& logs) {

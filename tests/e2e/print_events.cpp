@@ -1,6 +1,7 @@
-// Prints what TensorBoard event files hold, for the end-to-end tests: the file version, then one
-// line per summary value, "step S KIND TAG VALUE". Reading goes through train::read_events, which
-// verifies every record's CRCs and parses it as an Event; a bad file exits 1 with the reason.
+// Prints what TensorBoard event files hold, for the end-to-end tests: the file version, one line
+// per summary value, "step S KIND TAG VALUE", and one per graph node, "graph NAME OP SHAPE <-
+// INPUT". Reading goes through train::read_events, which verifies every record's CRCs and parses it
+// as an Event; a bad file exits 1 with the reason.
 #include <iostream>
 
 #include "nabla/tensorboard.hpp"
@@ -34,6 +35,7 @@ void print_value(int64_t step, const nabla::train::SummaryValue& value) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  using nabla::operator<<;  // shapes as [2, 3]
   if (argc < 2) {
     std::cerr << "usage: print_events EVENT_FILE...\n";
     return 2;
@@ -44,6 +46,11 @@ int main(int argc, char** argv) {
       for (const nabla::train::TensorBoardEvent& event : nabla::train::read_events(argv[i])) {
         if (!event.file_version.empty()) std::cout << "file_version " << event.file_version << "\n";
         for (const nabla::train::SummaryValue& value : event.values) print_value(event.step, value);
+        for (const nabla::train::GraphNodeSummary& node : event.graph) {
+          std::cout << "graph " << node.name << " " << node.op << " " << node.output_shape;
+          for (const std::string& input : node.inputs) std::cout << " <- " << input;
+          std::cout << "\n";
+        }
       }
     }
   } catch (const nabla::Error& e) {

@@ -257,6 +257,62 @@ TEST(TensorBoardWriter, ClosedOrBadFoldersAreErrors) {
             "SummaryWriter::add_scalar: expected a tag, got an empty string");
 }
 
+// The node named `name` of a graph read back; a test failure when absent.
+GraphNodeSummary node_named(const std::vector<GraphNodeSummary>& graph, const std::string& name) {
+  for (const GraphNodeSummary& node : graph) {
+    if (node.name == name) return node;
+  }
+  ADD_FAILURE() << "no graph node named " << name;
+  return {};
+}
+
+TEST(TensorBoardWriter, GraphsOfSequentialAndFunctionalModels) {
+  TempDir dir;
+  SummaryWriter writer(dir.file("run"));
+  Model mlp({layers::Flatten(), layers::Dense(8, "relu"), layers::Dense(3)}, "mlp");
+  EXPECT_EQ(error_message([&] { writer.add_graph(mlp); }),
+            "SummaryWriter::add_graph: the model 'mlp' is not built yet; call build(input_shape) "
+            "or fit() first");
+  mlp.build({4, 4});
+  writer.add_graph(mlp);
+  auto wide = layers::Input({3}, "wide"), deep = layers::Input({5}, "deep");
+  auto hidden = layers::Dense(4, "relu")(deep);
+  auto price = layers::Dense(1)(layers::Concatenate()({wide, hidden}));
+  Model wide_deep({wide, deep}, {price}, "wide & deep");
+  writer.add_graph(wide_deep);
+  writer.flush();
+  const std::vector<TensorBoardEvent> events = read_events(writer.path());
+  ASSERT_EQ(events.size(), 3u);
+
+  // A Sequential: its input, then each layer reading the one before, inside the model's scope.
+  const std::vector<GraphNodeSummary>& chain = events[1].graph;
+  ASSERT_EQ(chain.size(), 4u);
+  const std::vector<std::string> names = {"input", "mlp/flatten", "mlp/dense", "mlp/dense_1"};
+  const std::vector<std::string> ops = {"InputLayer", "Flatten", "Dense", "Dense"};
+  const std::vector<Shape> shapes = {{-1, 4, 4}, {-1, 16}, {-1, 8}, {-1, 3}};
+  const std::vector<int64_t> parameters = {0, 0, 16 * 8 + 8, 8 * 3 + 3};
+  for (size_t i = 0; i < chain.size(); ++i) {
+    EXPECT_EQ(chain[i].name, names[i]);
+    EXPECT_EQ(chain[i].op, ops[i]);
+    EXPECT_EQ(chain[i].output_shape, shapes[i]);
+    EXPECT_EQ(chain[i].parameters, parameters[i]);
+    EXPECT_EQ(chain[i].inputs,
+              i == 0 ? std::vector<std::string>{} : std::vector<std::string>{names[i - 1]});
+  }
+  // A graph model: its inputs, and the merge reading both branches; names made valid for
+  // TensorFlow ("wide & deep" -> "wide___deep").
+  const std::vector<GraphNodeSummary>& graph = events[2].graph;
+  ASSERT_EQ(graph.size(), 5u);
+  EXPECT_EQ(node_named(graph, "deep").op, "InputLayer");
+  EXPECT_EQ(node_named(graph, "deep").output_shape, (Shape{-1, 5}));
+  EXPECT_EQ(node_named(graph, "wide___deep/dense").inputs, std::vector<std::string>{"deep"});
+  const GraphNodeSummary merge = node_named(graph, "wide___deep/concatenate");
+  EXPECT_EQ(merge.op, "Concatenate");
+  EXPECT_EQ(merge.inputs, (std::vector<std::string>{"wide", "wide___deep/dense"}));
+  EXPECT_EQ(merge.output_shape, (Shape{-1, 7}));
+  EXPECT_EQ(node_named(graph, "wide___deep/dense_1").parameters, 8);
+}
+
 TEST(TensorBoardReader, CorruptAndTruncatedFilesNameTheOffset) {
   TempDir dir;
   std::string path;
@@ -403,6 +459,11 @@ TEST(TensorBoardCallback, WritesKerasLayoutAndFlushesEveryEpoch) {
   EXPECT_EQ(batch_loss[2].first, 6);
   EXPECT_EQ(values_of(train, "batch_learning_rate").size(), 3u);
   EXPECT_TRUE(values_of(train, "epoch_val_loss").empty());
+  // The layer graph, written when training began.
+  ASSERT_GE(train.size(), 2u);
+  ASSERT_EQ(train[1].graph.size(), 3u);
+  EXPECT_EQ(train[1].graph[2].name, "sequential/dense_1");
+  EXPECT_EQ(train[1].graph[2].inputs, std::vector<std::string>{"sequential/dense"});
 
   // Validation values in their own folder, without the val_ prefix.
   const std::vector<TensorBoardEvent> validation =
