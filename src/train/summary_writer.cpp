@@ -104,8 +104,15 @@ struct SummaryWriter::State {
   int fd = -1;
   std::string pending;  // framed events not yet written
 
+  // Also when a writer is destroyed or assigned over: what was added still reaches the file.
   ~State() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    try {
+      flush();
+    } catch (const Error&) {
+      // A destructor cannot report it; close() does.
+    }
+    ::close(fd);
   }
 
   void check_open(const char* who) const {
@@ -179,14 +186,7 @@ SummaryWriter::SummaryWriter(const std::string& log_dir) : state_(std::make_uniq
   state.flush();
 }
 
-SummaryWriter::~SummaryWriter() {
-  if (state_ == nullptr || state_->fd < 0) return;
-  try {
-    state_->flush();
-  } catch (const Error&) {
-    // A destructor cannot report it; close() does.
-  }
-}
+SummaryWriter::~SummaryWriter() = default;
 
 SummaryWriter::SummaryWriter(SummaryWriter&&) noexcept = default;
 SummaryWriter& SummaryWriter::operator=(SummaryWriter&&) noexcept = default;

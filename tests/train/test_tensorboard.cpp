@@ -313,6 +313,23 @@ TEST(TensorBoardWriter, GraphsOfSequentialAndFunctionalModels) {
   EXPECT_EQ(node_named(graph, "wide___deep/dense_1").parameters, 8);
 }
 
+TEST(TensorBoardWriter, DestroyingOrReplacingAWriterKeepsItsEvents) {
+  TempDir dir;
+  std::string first_path;
+  {
+    SummaryWriter writer(dir.file("run"));
+    writer.add_scalar("loss", 1, 0);
+    first_path = writer.path();
+    writer = SummaryWriter(dir.file("other"));  // the first file is flushed and closed
+    EXPECT_EQ(read_events(first_path).size(), 2u);
+    writer.add_scalar("loss", 2, 0);
+    SummaryWriter moved(std::move(writer));
+    EXPECT_EQ(error_message([&] { writer.add_scalar("loss", 3, 0); }),
+              "SummaryWriter::add_scalar: the writer was moved from");
+  }
+  EXPECT_EQ(values_of(read_events(event_file_in(dir.file("other"))), "loss").size(), 1u);
+}
+
 TEST(TensorBoardReader, CorruptAndTruncatedFilesNameTheOffset) {
   TempDir dir;
   std::string path;
