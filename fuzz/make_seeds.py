@@ -215,3 +215,66 @@ def write_dictionary():
 
 
 write_dictionary()
+
+
+# ---- TFRecord files of TensorBoard events (protobuf wire format by hand; TensorFlow's numbers) ----
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def tfrecord(records):
+    def masked(data):
+        crc = crc32c(data)
+        return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+    out = b""
+    for record in records:
+        length = struct.pack("<Q", len(record))
+        out += length + masked(length) + record + masked(record)
+    return out
+
+
+def varint(n):
+    out = b""
+    while True:
+        out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+        n >>= 7
+        if not n:
+            return out
+
+
+def field(number, value):  # bytes: length-delimited; int: varint; ("d"|"f", x): fixed64/32
+    if isinstance(value, bytes):
+        return varint(number << 3 | 2) + varint(len(value)) + value
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    return varint(number << 3 | (1 if value[0] == "d" else 5)) + struct.pack("<" + value[0],
+                                                                              value[1])
+
+
+def event(step, summary_value=None, file_version=None):
+    body = field(1, ("d", 1.7e9 + step)) + field(2, step)
+    if file_version is not None:
+        body += field(3, file_version.encode())
+    if summary_value is not None:
+        body += field(5, field(1, summary_value))
+    return body
+
+
+version = event(0, file_version="brain.Event:2")
+scalar = event(1, field(1, b"epoch_loss") + field(2, ("f", 0.5)))
+histogram = event(1, field(1, b"0.weight/histogram") + field(5, b"".join([
+    field(1, ("d", -1.0)), field(2, ("d", 2.0)), field(3, ("d", 3.0)), field(4, ("d", 1.5)),
+    field(5, ("d", 5.25)), field(6, struct.pack("<3d", -0.9, 0.5, 2.1)),
+    field(7, struct.pack("<3d", 0.0, 2.0, 1.0))])))
+image = event(2, field(1, b"samples") + field(4, field(1, 2) + field(2, 3) + field(3, 1) + field(
+    4, png(3, 2, 0, 8, [bytes([0, 128, 255]), bytes([10, 20, 30])]))))
+text = event(3, field(1, b"notes/text_summary") + field(9, field(1, field(1, b"text"))) + field(
+    8, field(1, 7) + field(2, field(2, field(1, 1))) + field(8, b"hello")))
+put("tfrecord", "scalars.tfevents", tfrecord([version, scalar]))
+put("tfrecord", "histogram_image_text.tfevents", tfrecord([version, histogram, image, text]))
+put("tfrecord", "plain_records.tfrecord", tfrecord([b"", b"not an event", b"\x08\x96\x01"]))

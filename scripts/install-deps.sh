@@ -8,7 +8,10 @@ packages=(
   libdnnl-dev            # GEMM and convolution (oneDNN)
   ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL; Debian only recommends it
   zlib1g-dev             # gzip-compressed IDX files
-  libpng-dev             # PNG images (data::read_image)
+  libpng-dev             # PNG images (data::read_image, data::write_png)
+  # TensorBoard event files: the records are protobuf messages (src/train/tensorboard.proto),
+  # compiled by protoc at build time and encoded by libprotobuf, as TensorFlow does.
+  libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev     # model specs, safetensors headers, reference data
   libcli11-dev           # the nabla command line
   libgtest-dev libgmock-dev

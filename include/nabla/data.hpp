@@ -362,6 +362,28 @@ Split train_validation_split(const Tensor& inputs, const Tensor& targets, double
 // file and what is wrong; a header claiming more than 2^28 pixels is rejected before reading.
 Tensor read_image(const std::string& path);
 
+// ---- writing images (src/data/png_write.cpp) ----
+// Writes `image` as an 8-bit PNG through libpng: [H, W] (grey) or [C, H, W] with C = 1 (grey),
+// 3 (RGB) or 4 (RGBA), channels first as read_image returns them. u8 pixels are written as they
+// are; f32/f64 values must lie in [0, 1] and are scaled to 0..255 (rounded to nearest). Written
+// atomically (write_file_atomic). Errors name the file and the expected shape and dtype.
+void write_png(const std::string& path, const Tensor& image);
+
+// Tiles images [N, C, H, W] or [N, H, W] into one u8 image (torchvision's make_grid): `columns`
+// images per row, `padding` pixels of `pad_value` around and between them. The result is
+// [C, rows * (H + padding) + padding, columns * (W + padding) + padding], or [H', W'] for
+// [N, H, W]; floating images are scaled from [0, 1] as write_png does. Ready for write_png and
+// SummaryWriter::add_image; labels are left to the caller (no font is drawn).
+Tensor image_grid(const Tensor& images, int64_t columns = 8, int64_t padding = 2,
+                  uint8_t pad_value = 0);
+
+// ---- TFRecord files (src/data/tfrecord.cpp) ----
+// The records of a TFRecord file (TensorFlow's framing, used by TensorBoard's event files): each
+// record is a little-endian uint64 length, the masked CRC-32C of those 8 bytes, the data, and the
+// masked CRC-32C of the data. Both checksums are verified; a bad checksum or a truncated record
+// is an Error naming the file and the record's byte offset.
+std::vector<std::string> read_tfrecords(const std::string& path);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
 // renamed over `path`, so that a crash or a full disk never leaves `path` half-written. `what`
 // names the caller in errors ("metrics", "model spec").

@@ -10,4 +10,5 @@
 #include "nabla/optim.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensor.hpp"
+#include "nabla/tensorboard.hpp"
 #include "nabla/train.hpp"

@@ -79,6 +79,8 @@ struct RunOptions {
   uint64_t seed = 0;     // initial weights and shuffling
   int verbose = 1;       // fit's: 0 silent, 1 progress bar, 2 one line per epoch
   std::string out;       // folder for model.safetensors, model.json, metrics.csv ("" = none)
+  // Folder for TensorBoard event files ("" = none): the train::TensorBoard callback.
+  std::string tensorboard;
   // Overrides of the spec's training section.
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;

@@ -1,28 +1,23 @@
 // Image files: binary PGM (P5) and PNG (through Debian's libpng), read as u8 tensors. Headers are
 // checked before anything is allocated, so a corrupt or hostile header is one clear error.
-#include <png.h>
-
-#include <csetjmp>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <optional>
 
 #include "data/file_util.hpp"
+#include "data/png.hpp"
 #include "nabla/data.hpp"
 
 namespace nabla::data {
 namespace {
 
-// Far beyond any image a model here takes (2^28 pixels is 16384 x 16384), and small enough that
-// width * height * channels cannot overflow.
-constexpr int64_t kMaxPixels = int64_t{1} << 28;
-
 void check_size(const std::string& path, int64_t width, int64_t height) {
-  NABLA_CHECK(width > 0 && height > 0 && width <= kMaxPixels && height <= kMaxPixels &&
-                  width * height <= kMaxPixels,
+  NABLA_CHECK(width > 0 && height > 0 && width <= internal::kMaxImagePixels &&
+                  height <= internal::kMaxImagePixels &&
+                  width * height <= internal::kMaxImagePixels,
               "read_image: ", path, ": image size ", width, "x", height,
-              " is not a valid size (at ", "most ", kMaxPixels, " pixels)");
+              " is not a valid size (at ", "most ", internal::kMaxImagePixels, " pixels)");
 }
 
 // The next header token of a PGM file, skipping whitespace and # comments.
@@ -77,28 +72,14 @@ Tensor read_pgm(const std::string& path) {
   return from_vector(pixels, {height, width});
 }
 
-// libpng reports errors through longjmp; the message is kept for the Error thrown after it.
-struct PngErrors {
-  std::jmp_buf jump;
-  std::string message;
-};
-
-void on_png_error(png_structp png, png_const_charp message) {
-  auto* errors = static_cast<PngErrors*>(png_get_error_ptr(png));
-  errors->message = message;
-  std::longjmp(errors->jump, 1);
-}
-
-void on_png_warning(png_structp, png_const_charp) {}
-
-// 8-bit grey, grey + alpha (alpha dropped), RGB or RGBA (alpha dropped); palettes expanded, 16
+// 8-bit grey, grey + alpha, RGB or RGBA (alpha dropped unless keep_alpha); palettes expanded, 16
 // bits reduced to 8.
-Tensor read_png(const std::string& path) {
+Tensor read_png(const std::string& path, bool keep_alpha) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
   NABLA_CHECK(file != nullptr, "read_image: cannot open ", path, ": ", internal::errno_message());
-  PngErrors errors;
-  png_structp png =
-      png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, on_png_error, on_png_warning);
+  internal::PngErrors errors;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, internal::on_png_error,
+                                           internal::on_png_warning);
   NABLA_CHECK(png != nullptr, "read_image: ", path, ": libpng could not start");
   png_infop info = png_create_info_struct(png);
   std::vector<uint8_t> pixels;
@@ -116,7 +97,7 @@ Tensor read_png(const std::string& path) {
   check_size(path, width, height);
   png_set_expand(png);  // palettes to RGB, low-bit grey to 8 bits, tRNS to alpha
   png_set_strip_16(png);
-  png_set_strip_alpha(png);
+  if (!keep_alpha) png_set_strip_alpha(png);
   png_read_update_info(png, info);
   channels = png_get_channels(png, info);
   pixels.resize(static_cast<size_t>(width * height * channels));
@@ -131,6 +112,8 @@ Tensor read_png(const std::string& path) {
 
 }  // namespace
 
+Tensor internal::read_png_with_alpha(const std::string& path) { return read_png(path, true); }
+
 Tensor read_image(const std::string& path) {
   std::ifstream probe(path, std::ios::binary);
   NABLA_CHECK(probe.good(), "read_image: cannot open ", path);
@@ -139,7 +122,7 @@ Tensor read_image(const std::string& path) {
   if (probe.gcount() >= 2 && magic[0] == 'P' && magic[1] == '5') return read_pgm(path);
   static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (probe.gcount() == 8 && std::equal(kPng, kPng + 8, reinterpret_cast<unsigned char*>(magic))) {
-    return read_png(path);
+    return read_png(path, false);
   }
   NABLA_CHECK(false, "read_image: ", path, ": expected a PNG or a binary PGM (P5) image");
   return Tensor();

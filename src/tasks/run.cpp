@@ -19,6 +19,7 @@
 
 #include "nabla/data.hpp"
 #include "nabla/tasks.hpp"
+#include "nabla/tensorboard.hpp"
 
 namespace nabla::tasks {
 namespace {
@@ -214,6 +215,9 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
     callbacks.push_back(std::make_shared<train::LearningRateScheduler>(std::move(scheduler)));
   }
   if (out) callbacks.push_back(std::make_shared<train::CSVLogger>(out->staged(kMetricsFile)));
+  if (!options.tensorboard.empty()) {
+    callbacks.push_back(std::make_shared<train::TensorBoard>(options.tensorboard));
+  }
   RunResult result;
   result.task = task->name();
   result.history = task->train(model, data,

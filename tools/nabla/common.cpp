@@ -85,6 +85,17 @@ CLI::Validator data_folder() {
       "DIR");
 }
 
+CLI::Validator log_folder() {
+  return checked_by(
+      [](const std::string& path) {
+        NABLA_CHECK(!path.empty(), "expected a folder for the event files, got an empty path");
+        std::error_code error;  // a path that cannot be examined is left to the writer
+        NABLA_CHECK(fs::is_directory(path, error) || !fs::exists(path, error), path,
+                    " is a file; expected a folder for the event files (created when missing)");
+      },
+      "DIR");
+}
+
 CLI::Validator model_name_or_file() {
   return checked_by(
       [](const std::string& name) {

@@ -52,6 +52,8 @@ CLI::Validator checked_by(std::function<void(const std::string&)> check, std::st
 
 // --data: a folder (or a path that does not exist yet: the data readers say what to install).
 CLI::Validator data_folder();
+// --tensorboard: a folder to write into (created when missing); not empty, not an existing file.
+CLI::Validator log_folder();
 // --model: a JSON file or the name of a built-in preset.
 CLI::Validator model_name_or_file();
 // --optimizer: a name make_optimizer knows.

@@ -1,7 +1,8 @@
 // nabla train: the classic Keras example by default (preset mlp on Fashion-MNIST: Adam 1e-3,
 // sparse categorical cross-entropy, accuracy, 5 epochs, batch 32, seed 0), then the figures its
-// task judges it by. --out writes model.safetensors, model.json and metrics.csv. The work is
-// tasks::run's; this file parses the command line and prints.
+// task judges it by. --out writes model.safetensors, model.json and metrics.csv; --tensorboard
+// adds the TensorBoard callback. The work is tasks::run's; this file parses the command line and
+// prints.
 #include <iostream>
 #include <memory>
 
@@ -21,6 +22,7 @@ struct TrainOptions {
   int64_t threads = 0;
   double validation_split = 0;
   std::string out;
+  std::string tensorboard;
   int64_t limit = 0;
   int verbose = 1;
   // Which of the training settings the command line overrides (else the spec's are used).
@@ -39,6 +41,7 @@ void run_train(const TrainOptions& options) {
   run.seed = options.seed;
   run.verbose = options.verbose;
   run.out = options.out;
+  run.tensorboard = options.tensorboard;
   if (*options.epochs_given) run.epochs = options.epochs;
   if (*options.batch_size_given) run.batch_size = options.batch_size;
   if (*options.optimizer_given) run.optimizer = options.optimizer;
@@ -90,6 +93,10 @@ Command add_train_command(CLI::App& app) {
           ->check(in_range<double>(0, 0.99));
   sub->add_option("--out", options->out,
                   "Folder to write model.safetensors, model.json and metrics.csv to");
+  sub->add_option("--tensorboard", options->tensorboard,
+                  "Folder for TensorBoard event files: DIR/train and DIR/validation (open with "
+                  "`tensorboard --logdir DIR`)")
+      ->check(log_folder());
   sub->add_option("--limit", options->limit,
                   "Train on the first N samples only (quick runs and tests)")
       ->check(in_range<int64_t>(0));
@@ -101,7 +108,8 @@ Command add_train_command(CLI::App& app) {
       "  nabla train                                   # Keras's classic example, 5 epochs\n"
       "  nabla train --epochs 10 --lr 5e-4 --out runs/mlp\n"
       "  nabla train --model my_model.json --data /path/to/mnist --validation-split 0.1\n"
-      "  nabla train --limit 1000 --epochs 1           # a quick check");
+      "  nabla train --limit 1000 --epochs 1           # a quick check\n"
+      "  nabla train --tensorboard runs/tb             # then: tensorboard --logdir runs/tb");
   return {sub, [options] { run_train(*options); }};
 }
 
