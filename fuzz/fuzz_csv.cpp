@@ -3,11 +3,6 @@
 #include "fuzz_input.hpp"
 #include "nabla/data.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nabla::fuzz::limit_allocations();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   nabla::data::CsvOptions options;

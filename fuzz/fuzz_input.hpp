@@ -1,7 +1,7 @@
-// Shared by the fuzz targets: the readers under test take paths, so each input is written to a
-// file first; and a reader may reject an input only with nabla::Error. Anything else (a crash, a
-// sanitizer report, another exception escaping, an allocation beyond libFuzzer's limit) is a
-// finding.
+// Shared by the fuzz targets (fuzz_init.cpp is linked into each): the readers under test take
+// paths, so each input is written to a file first; and a reader may reject an input only with
+// nabla::Error. Anything else (a crash, a sanitizer report, another exception escaping, an
+// allocation beyond libFuzzer's limit) is a finding.
 #pragma once
 
 #include <unistd.h>
@@ -15,10 +15,6 @@
 #include "nabla/error.hpp"
 
 namespace nabla::fuzz {
-
-// Tensor allocations above this raise nabla::Error: a header may ask for any size, and the
-// library's limit (physical memory by default) is above libFuzzer's 2 GiB malloc limit.
-inline void limit_allocations() { setenv("NABLA_MAX_ALLOC_BYTES", "268435456", 1); }
 
 // One file per process, rewritten for each input. `suffix` matters to readers that look at the
 // name (".json").

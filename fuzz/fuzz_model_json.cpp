@@ -26,11 +26,6 @@ int64_t element_count(const nabla::Shape& shape) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nabla::fuzz::limit_allocations();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nabla;
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -32,11 +32,6 @@ void expect_round_trip(const nabla::Tensor& array, const std::string& path) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nabla::fuzz::limit_allocations();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nabla;
   const bool zip = size >= 2 && data[0] == 'P' && data[1] == 'K';

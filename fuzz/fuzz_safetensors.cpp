@@ -3,11 +3,6 @@
 #include "fuzz_input.hpp"
 #include "nabla/io.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nabla::fuzz::limit_allocations();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = nabla::fuzz::write_input(data, size, ".safetensors");
   nabla::fuzz::expect_only_errors([&] {

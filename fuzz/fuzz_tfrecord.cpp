@@ -4,11 +4,6 @@
 #include "nabla/data.hpp"
 #include "nabla/tensorboard.hpp"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  nabla::fuzz::limit_allocations();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = nabla::fuzz::write_input(data, size, ".tfevents");
   nabla::fuzz::expect_only_errors([&] { (void)nabla::data::read_tfrecords(path); });
