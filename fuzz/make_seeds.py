@@ -113,6 +113,30 @@ put("safetensors", "checkpoint.safetensors", safetensors({
 }, {"format": "pt", "nabla.model_spec": json.dumps(tiny_spec),
     "nabla.class_names": json.dumps(["a", "b", "c"])}))
 
+# A full checkpoint (Model::save_checkpoint) of the same model compiled with Adam: the optimizer's
+# state as "optimizer/" tensors and the training state as JSON. Without the checksum that nabla
+# writes, so that mutations reach the training state's reader instead of failing the CRC.
+trained_spec = dict(tiny_spec, training={
+    "optimizer": "adam", "lr": 0.01, "loss": "sparse_categorical_crossentropy",
+    "metrics": ["accuracy"], "batch_size": 8, "epochs": 3})
+training_state = {
+    "version": 1, "epoch": 1, "step": 2, "global_step": 9, "seen": 16, "loss_sum": 17.25,
+    "output_sums": [0.0], "metrics": [[[9.0, 16.0]]],
+    "history": {"epoch": [0], "logs": {"accuracy": [0.5], "loss": [1.25], "lr": ["nan"]}},
+    "generator": [0, 1, 2, 3, 4, 0, 0],
+    "callbacks": [{}, {"best": 1.25}]}
+put("safetensors", "full_checkpoint.safetensors", safetensors({
+    "0.weight": ("F32", [3, 4], f32([0.1 * i for i in range(12)])),
+    "0.bias": ("F32", [3], f32([0, 0.5, -0.5])),
+    "optimizer/0.exp_avg": ("F32", [3, 4], f32([0.01] * 12)),
+    "optimizer/0.exp_avg_sq": ("F32", [3, 4], f32([0.001] * 12)),
+    "optimizer/1.exp_avg": ("F32", [3], f32([0.02] * 3)),
+    "optimizer/1.exp_avg_sq": ("F32", [3], f32([0.002] * 3)),
+    "optimizer/step": ("F64", [], struct.pack("<d", 9.0)),
+    "optimizer/lr": ("F64", [], struct.pack("<d", 0.01)),
+}, {"format": "pt", "nabla.model_spec": json.dumps(trained_spec),
+    "nabla.training_state": json.dumps(training_state)}))
+
 
 # ---- the JSON model format (models/*.json are read as seeds too) ----
 def model(name, spec):

@@ -125,8 +125,10 @@ class DataLoader {
   const DataLoaderOptions& options() const { return options_; }
   const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
 
-  // Starts epoch `epoch` now (dropping what is left of the current one).
-  void start_epoch(int64_t epoch);
+  // Starts epoch `epoch` now (dropping what is left of the current one), at batch `first_batch`
+  // (a resumed run): the batches are those an uninterrupted epoch yields from there, since the
+  // order and the augmentation draws depend on (seed, epoch, batch index) only.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The epoch in progress, or the last one finished; -1 before the first.
   int64_t epoch() const { return epoch_; }
   // Next batch of the current epoch; nullopt when it is over. Starts the next epoch when none is

@@ -34,11 +34,19 @@ struct SafeTensors {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, std::string> metadata;
 };
+// checksum = true adds kChecksumKey to the metadata (nabla's checkpoints; the default keeps files
+// byte-identical to Hugging Face's writer).
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      bool checksum = false);
 // Errors name the path and what is wrong (truncated header, bad JSON, unknown dtype, offsets
-// outside the data or overlapping, shape/size mismatch).
+// outside the data or overlapping, shape/size mismatch, a checksum that does not match).
 SafeTensors load_safetensors(const std::string& path);
+// The metadata entry holding the CRC-32C (8 hex digits) of every tensor's name, dtype, shape and
+// bytes in file order, then every other metadata key and value. load_safetensors verifies it
+// when present: a bit flipped on disk after the write becomes an error naming the file, never
+// silently different weights.
+inline constexpr const char* kChecksumKey = "nabla.crc32c";
 
 // ---- NumPy arrays (.npy, .npz) ----
 // NumPy's own formats, so that arrays travel between nabla and Python without a converter:
@@ -165,10 +173,15 @@ inline constexpr const char* kModelSpecKey = "nabla.model_spec";
 inline constexpr const char* kDataSourceKey = "nabla.data_dir";
 inline constexpr const char* kClassNamesKey = "nabla.class_names";
 inline constexpr const char* kTokenizerKey = "nabla.tokenizer";
+// A full checkpoint (train::save_checkpoint) adds the optimizer's state as tensors named
+// "optimizer/<key>" and the rest of the training state as JSON under kTrainingStateKey.
+// load_weights and load_model skip the optimizer's tensors: every checkpoint loads as a model.
+inline constexpr const char* kOptimizerStatePrefix = "optimizer/";
+inline constexpr const char* kTrainingStateKey = "nabla.training_state";
 // Writes model.state_dict() as safetensors (PyTorch names: "0.weight", "0.bias", ...). Unless
 // `metadata` already has kModelSpecKey, a Sequential's spec (named "model", with `input_shape`)
 // is stored under it; modules that no spec can describe are saved without one. "format": "pt"
-// is added, as Hugging Face tools expect of PyTorch-layout weights.
+// is added, as Hugging Face tools expect of PyTorch-layout weights, and kChecksumKey.
 void save_model(const std::string& path, const nn::Module& model,
                 std::map<std::string, std::string> metadata = {}, const Shape& input_shape = {});
 // Loads weights saved by save_model (or any safetensors state dict) into `model` in place

@@ -142,6 +142,9 @@ class LRScheduler {
   virtual ~LRScheduler() = default;
   virtual void step();
   int64_t last_epoch() const { return epoch_; }
+  // Puts the schedule at `epoch` steps done (a resumed run) and sets the optimizer's rate from
+  // the closed form, as PyTorch's last_epoch argument does.
+  void set_last_epoch(int64_t epoch);
   double base_lr() const { return base_lr_; }
 
  protected:

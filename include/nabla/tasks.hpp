@@ -81,6 +81,19 @@ struct RunOptions {
   std::string out;       // folder for model.safetensors, model.json, metrics.csv ("" = none)
   // Folder for TensorBoard event files ("" = none): the train::TensorBoard callback.
   std::string tensorboard;
+  // With `out`: full checkpoints in out/checkpoints (kCheckpointFolder) every `save_every_epochs`
+  // epochs, or every `save_every_steps` batches when > 0; the newest `keep` stay. A run that
+  // does not resume first removes the checkpoints of an earlier run there.
+  int64_t save_every_epochs = 1;
+  int64_t save_every_steps = 0;
+  int64_t keep = 2;
+  // A monitored value ("val_loss", "val_accuracy", ...): out/best.safetensors (kBestFile) is the
+  // checkpoint of the epoch where it was best. "" = none.
+  std::string save_best;
+  // Continue from the newest checkpoint in out/checkpoints that loads (skipping damaged ones
+  // with a warning naming them), or start when there is none. The run's model and settings
+  // must be those the checkpoint was made with; only `epochs` may differ.
+  bool resume = false;
   // Overrides of the spec's training section.
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;
@@ -105,5 +118,7 @@ RunResult run(const std::string& model, const RunOptions& options = {});
 inline constexpr const char* kWeightsFile = "model.safetensors";
 inline constexpr const char* kSpecFile = "model.json";
 inline constexpr const char* kMetricsFile = "metrics.csv";
+inline constexpr const char* kCheckpointFolder = "checkpoints";
+inline constexpr const char* kBestFile = "best.safetensors";
 
 }  // namespace nabla::tasks

@@ -130,6 +130,11 @@ class Metric {
   // sigmoid was folded into the loss; rankings are the same, thresholds move to 0).
   virtual void update(const Tensor& y_pred, const Tensor& y_true, bool logits) = 0;
   virtual double result() const = 0;
+  // The running totals behind result(), so that a checkpoint taken in the middle of an epoch
+  // resumes the epoch's figures exactly. A metric that keeps none returns {} (the default): it
+  // starts over at a resumed step, which changes the epoch's figure, never the weights.
+  virtual std::vector<double> state() const { return {}; }
+  virtual void set_state(const std::vector<double>& /*state*/) {}
 };
 using MetricPtr = std::shared_ptr<Metric>;
 
@@ -144,6 +149,8 @@ class Accuracy : public Metric {
   void reset() override { correct_ = total_ = 0; }
   void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
   double result() const override { return total_ > 0 ? correct_ / total_ : 0.0; }
+  std::vector<double> state() const override { return {correct_, total_}; }
+  void set_state(const std::vector<double>& state) override;
 
  private:
   Kind kind_;
@@ -159,6 +166,8 @@ class TopKAccuracy : public Metric {
   void reset() override { correct_ = total_ = 0; }
   void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
   double result() const override { return total_ > 0 ? correct_ / total_ : 0.0; }
+  std::vector<double> state() const override { return {correct_, total_}; }
+  void set_state(const std::vector<double>& state) override;
 
  private:
   int64_t k_;
@@ -175,6 +184,8 @@ class MeanError : public Metric {
   void reset() override { sum_ = count_ = 0; }
   void update(const Tensor& y_pred, const Tensor& y_true, bool logits) override;
   double result() const override { return count_ > 0 ? sum_ / count_ : 0.0; }
+  std::vector<double> state() const override { return {sum_, count_}; }
+  void set_state(const std::vector<double>& state) override;
 
  private:
   Kind kind_;
@@ -211,6 +222,28 @@ struct History {
   const std::vector<double>& operator[](const std::string& name) const;  // Error when absent
 };
 
+// ---- training state (full checkpoints, exact resume) ----
+// Where a fit() stands: everything, besides the weights, that a run resumed from a checkpoint
+// needs to continue bit for bit as if it had never stopped (Model::training_state,
+// Model::save_checkpoint, Model::load_checkpoint, FitOptions::resume). The sample order and the
+// augmentation draws need nothing here: the loader derives them from (seed, epoch, batch index).
+struct TrainingState {
+  int64_t epoch = 0;        // the epoch in progress; when `step` is 0, the next one to run
+  int64_t step = 0;         // its batches done
+  int64_t global_step = 0;  // batches done since training began
+  // The epoch's running figures so far: samples seen, the sum of the loss over them, the same
+  // per output (several outputs), and each metric's Metric::state, output by output.
+  int64_t seen = 0;
+  double loss_sum = 0;
+  std::vector<double> output_sums;
+  std::vector<std::vector<std::vector<double>>> metrics;
+  History history;                          // the epochs finished
+  std::vector<uint64_t> generator;          // default_generator()'s state: dropout and noise
+  std::map<std::string, Tensor> optimizer;  // Optimizer::state_dict(): moments, steps, lr
+  // Callback::save_state of each of the fit's callbacks, in their order.
+  std::vector<std::map<std::string, double>> callbacks;
+};
+
 // ---- callbacks ----
 class Callback {
  public:
@@ -222,6 +255,13 @@ class Callback {
   virtual void on_epoch_end(int64_t /*epoch*/, Logs& /*logs*/) {}
   // Running means of the epoch so far; the same Logs object is updated in place every step.
   virtual void on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) {}
+  // Full checkpoints: the values the callback carries between epochs (a best value, a count of
+  // epochs without improvement), under names of its choosing; restore_state gets them back,
+  // with the whole training state (its history, its epoch), after on_train_begin of a resumed
+  // fit. Callbacks without such values keep the defaults.
+  virtual void save_state(std::map<std::string, double>& /*values*/) const {}
+  virtual void restore_state(const std::map<std::string, double>& /*values*/,
+                             const TrainingState& /*state*/) {}
 
   void set_model(Model* model) { model_ = model; }
 
@@ -249,6 +289,11 @@ class EarlyStopping : public Callback {
   void on_train_begin() override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
   void on_train_end(const Logs& logs) override;
+  // The best value, its epoch and the wait (restore_best_weights' copy is not carried: a
+  // resumed run restores the best weights seen since it resumed).
+  void save_state(std::map<std::string, double>& values) const override;
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
   int64_t stopped_epoch() const { return stopped_epoch_; }  // -1: ran to the end
   int64_t best_epoch() const { return best_epoch_; }
   double best() const { return best_; }
@@ -267,23 +312,46 @@ struct ModelCheckpointOptions {
   std::string monitor = "val_loss";
   bool save_best_only = false;
   std::string mode = "auto";
+  // How often: every `every_epochs` epochs, or, when every_steps > 0, every `every_steps`
+  // batches (Keras's save_freq) instead.
+  int64_t every_epochs = 1;
+  int64_t every_steps = 0;
+  // > 0: after each save, only the `keep` newest files whose names fit the path pattern (the
+  // text around its fields) stay in its folder.
+  int64_t keep = 0;
+  // false (as Keras): full checkpoints (Model::save_checkpoint), from which a fit resumes
+  // exactly; true: the weights and spec only (Model::save).
+  bool save_weights_only = false;
+  std::map<std::string, std::string> metadata{};  // added to every file (data source, ...)
 };
-// Saves the model (Model::save) after each epoch, or only when the monitored value improved.
-// The path may hold fields from the epoch's logs: "ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"
-// ({epoch} counts from 1, as Keras's).
+// Saves the model after each epoch (or every N epochs or steps), or only when the monitored
+// value improved. The path may hold fields from the epoch's logs and the counts:
+// "ckpt-{epoch:02d}-{val_loss:.3f}.safetensors" ({epoch} counts from 1, as Keras's; {step} is
+// the number of batches done since training began). Files are written atomically (temporary
+// file, fsync, rename, fsync of the folder). List it after callbacks that add to the logs (the
+// LearningRateScheduler's "lr"), so that the checkpoint's history holds what they added.
 class ModelCheckpoint : public Callback {
  public:
   explicit ModelCheckpoint(std::string filepath, ModelCheckpointOptions options = {});
   void on_train_begin() override;
+  void on_epoch_begin(int64_t epoch) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  void save_state(std::map<std::string, double>& values) const override;
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
   const std::vector<std::string>& saved() const { return saved_; }  // paths written
 
  private:
+  void save(int64_t epoch, const Logs& logs);
+  void remove_old_files() const;
   std::string filepath_;
   ModelCheckpointOptions options_;
   bool higher_is_better_;
   std::optional<double> best_;
   std::vector<std::string> saved_;
+  int64_t steps_done_ = 0;  // since training began
+  int64_t epoch_ = 0;       // the epoch in progress
 };
 
 // Writes one CSV row per epoch: "epoch" (0-based, as Keras) then the log names sorted. The whole
@@ -293,8 +361,14 @@ class CSVLogger : public Callback {
   explicit CSVLogger(std::string filename, char separator = ',', bool append = false);
   void on_train_begin() override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  // A resumed fit: the rows of the epochs in the checkpoint's history, written at once (the
+  // file of the killed run may be gone, and a run resumed at its end trains no epoch).
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
 
  private:
+  void add_row(int64_t epoch, const Logs& logs);
+  void write_file() const;
   std::string filename_;
   char separator_;
   bool append_;
@@ -311,10 +385,16 @@ class LearningRateScheduler : public Callback {
   explicit LearningRateScheduler(std::shared_ptr<optim::LRScheduler> scheduler);
   void on_epoch_begin(int64_t epoch) override;
   void on_epoch_end(int64_t epoch, Logs& logs) override;
+  // A resumed fit: the scheduler is put at the checkpoint's epoch (its closed form gives the
+  // rate); a function schedule is not applied again to an epoch resumed in its middle, whose
+  // rate the optimizer's state holds already.
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
 
  private:
   std::function<double(int64_t, double)> schedule_;
   std::shared_ptr<optim::LRScheduler> scheduler_;
+  bool skip_next_epoch_begin_ = false;
 };
 
 // ---- progress bar ----
@@ -367,6 +447,11 @@ struct FitOptions {
   // Random transforms of each training batch (data::random_crop, ...), applied in the loader's
   // background thread while the previous batch trains; null = none.
   data::AugmentationPtr augmentation{};
+  // Continue from a checkpoint (Model::load_checkpoint, which restored the weights and the
+  // optimizer): from its epoch and step, with its running figures, history, random generator
+  // and callback states. With the same data, settings, callbacks and thread count, the run ends
+  // bit for bit where one that never stopped ends. initial_epoch is ignored.
+  std::shared_ptr<const TrainingState> resume{};
 };
 
 // Results of evaluate(): "loss" and every metric by name; for classification, the confusion
@@ -474,6 +559,20 @@ class Model {
   // `metadata`, when given, receives the file's metadata (the spec included).
   static Model load(const std::string& path,
                     std::map<std::string, std::string>* metadata = nullptr);
+  // A full checkpoint: what save() writes, plus the optimizer's state (tensors named
+  // io::kOptimizerStatePrefix + key) and `state` (JSON under io::kTrainingStateKey), with a
+  // checksum. It loads as a model too (load, load_weights, nabla evaluate).
+  void save_checkpoint(const std::string& path, const TrainingState& state,
+                       std::map<std::string, std::string> metadata = {}) const;
+  // Loads a full checkpoint's weights and optimizer state into this compiled model and returns
+  // the training state for FitOptions::resume. A damaged file, or one from another model or
+  // optimizer, is an Error naming the file, and leaves the model and optimizer as they were.
+  TrainingState load_checkpoint(const std::string& path,
+                                std::map<std::string, std::string>* metadata = nullptr);
+  // Where the current fit() stands, for callbacks that checkpoint: after on_batch_end, the
+  // batches done; in on_epoch_end, the epoch finished (with its logs as the callbacks before
+  // left them). Error outside fit().
+  TrainingState training_state() const;
 
   nn::Module& module() const { return *module_; }
   // True when the first layer is a Rescaling: the model then takes raw integer data (pixel
@@ -503,9 +602,17 @@ class Model {
   // (`logits` tells which).
   std::vector<Tensor> forward_outputs(const std::vector<Tensor>& x, bool for_loss,
                                       std::vector<bool>& logits);
+  // One epoch from batch progress_.step on (0, or a resumed step with progress_'s figures).
   void run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
-                 const std::vector<Tensor>& y, int64_t epoch, int64_t epochs, ProgressBar& bar,
+                 const std::vector<Tensor>& y, int64_t epochs, ProgressBar& bar,
                  const std::vector<CallbackPtr>& callbacks, Logs& logs);
+  // `metadata` with the model spec and compile settings added (unless given), for save().
+  std::map<std::string, std::string> with_spec(const std::string& path,
+                                               std::map<std::string, std::string> metadata) const;
+  // Error when `state` cannot continue this fit (steps per epoch, callbacks, outputs, metrics).
+  void check_resume(const TrainingState& state, int64_t steps, size_t callbacks) const;
+  // Sets the epoch's running logs from progress_ and the metrics.
+  void fill_epoch_logs(Logs& logs) const;
   // Loss and metrics over (x, targets) in eval mode; fills the confusion matrix of `report`.
   Logs evaluate_logs(const std::vector<Tensor>& x, const std::vector<Tensor>& targets,
                      int64_t batch_size, EvaluationReport* report, ProgressBar* bar);
@@ -518,6 +625,11 @@ class Model {
   std::vector<Shape> output_shapes_;  // batch axis included (1)
   std::unique_ptr<Compiled> compiled_;
   bool stop_training_ = false;
+  // During fit(): the progress training_state() reports (its epoch, step, running figures and
+  // the finished epochs' history), the callbacks, and the epoch's logs once it has ended.
+  TrainingState progress_;
+  const std::vector<CallbackPtr>* fit_callbacks_ = nullptr;
+  const Logs* ended_epoch_logs_ = nullptr;
 };
 
 using Sequential = Model;

@@ -1,9 +1,16 @@
-// CRC-32C with a 256-entry table built at compile time, one byte per step (about 0.5 GB/s). Event
-// files grow by kilobytes per epoch, so neither slicing-by-8 nor the SSE 4.2 crc32 instruction
-// (which a portable build would have to dispatch at run time) is worth its code here.
+// CRC-32C with a 256-entry table built at compile time, one byte per step (about 0.5 GB/s), and
+// SSE 4.2's crc32 instruction, eight bytes per step, where the build targets a CPU that has it
+// (the default -march=native build on any x86-64 of the last decade). Event files grow by
+// kilobytes per epoch, but checkpoints carry every weight and optimizer moment (130 MB for a
+// ResNet with Adam): there the instruction turns a quarter second per save into milliseconds.
 #include "data/crc32c.hpp"
 
 #include <array>
+#include <cstring>
+
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
 
 namespace nabla::data::internal {
 namespace {
@@ -28,7 +35,17 @@ constexpr std::array<uint32_t, 256> kTable = make_table();
 uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = kTable[(crc ^ bytes[i]) & 0xFFu] ^ (crc >> 8);
+  size_t i = 0;
+#if defined(__SSE4_2__)
+  uint64_t wide = crc;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes + i, 8);
+    wide = _mm_crc32_u64(wide, word);
+  }
+  crc = static_cast<uint32_t>(wide);
+#endif
+  for (; i < size; ++i) crc = kTable[(crc ^ bytes[i]) & 0xFFu] ^ (crc >> 8);
   return ~crc;
 }
 

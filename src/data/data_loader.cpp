@@ -33,14 +33,14 @@ uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index) {
 
 }  // namespace
 
-// Assembles batches 0..count-1 of an epoch on a background thread, at most kCapacity ahead of
+// Assembles batches first..count-1 of an epoch on a background thread, at most kCapacity ahead of
 // the consumer. Batches come out in order; an error while assembling batch k is rethrown by
-// pop() after batches 0..k-1 were handed out.
+// pop() after batches first..k-1 were handed out.
 struct DataLoader::Prefetcher {
   static constexpr size_t kCapacity = 2;
 
-  Prefetcher(std::function<Batch(int64_t)> make, int64_t count)
-      : make_(std::move(make)), count_(count), thread_([this] { run(); }) {}
+  Prefetcher(std::function<Batch(int64_t)> make, int64_t first, int64_t count)
+      : make_(std::move(make)), first_(first), count_(count), thread_([this] { run(); }) {}
 
   ~Prefetcher() {
     {
@@ -71,7 +71,7 @@ struct DataLoader::Prefetcher {
     // OpenMP team would compete with the training step's team for the same cores.
     omp_set_num_threads(1);
     try {
-      for (int64_t i = 0; i < count_; ++i) {
+      for (int64_t i = first_; i < count_; ++i) {
         {
           std::unique_lock<std::mutex> lock(mutex_);
           space_.wait(lock, [this] { return queue_.size() < kCapacity || stop_; });
@@ -96,7 +96,7 @@ struct DataLoader::Prefetcher {
   }
 
   std::function<Batch(int64_t)> make_;
-  int64_t count_;
+  int64_t first_, count_;
   std::mutex mutex_;
   std::condition_variable ready_;  // a batch was queued or the thread finished
   std::condition_variable space_;  // a batch was taken or the thread must stop
@@ -137,16 +137,19 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   return randperm(n, &generator).to_vector<int64_t>();
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   NABLA_CHECK(epoch >= 0, "DataLoader::start_epoch: epoch must be >= 0, got ", epoch);
+  const int64_t count = num_batches();
+  NABLA_CHECK(first_batch >= 0 && first_batch <= count, "DataLoader::start_epoch: first_batch ",
+              first_batch, " is outside the epoch's ", count, " batches");
   prefetcher_.reset();  // joins the thread before the order it reads changes
   epoch_ = epoch;
   order_ = epoch_order(epoch);
-  next_batch_ = 0;
+  next_batch_ = first_batch;
   in_epoch_ = true;
-  const int64_t count = num_batches();
-  if (options_.prefetch && count > 0) {
-    prefetcher_ = std::make_unique<Prefetcher>([this](int64_t i) { return make_batch(i); }, count);
+  if (options_.prefetch && first_batch < count) {
+    prefetcher_ = std::make_unique<Prefetcher>([this](int64_t i) { return make_batch(i); },
+                                               first_batch, count);
   }
 }
 

@@ -1,11 +1,13 @@
 #include "data/file_util.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -66,6 +68,14 @@ void AtomicFile::commit() {
   ::chmod(temp_path_.c_str(), 0666 & ~mask);
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename the temporary file to");
   temp_path_.clear();
+  // The rename is durable once the folder's entry list is on disk: without this, a power loss
+  // soon after can bring back the old file (or none) even though the new one was synced.
+  const std::string folder = std::filesystem::path(path_).parent_path().string();
+  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 InputFile::InputFile(std::string path, std::string what)

@@ -1,4 +1,6 @@
 // Model checkpoints: the state dict as safetensors, the model spec in the metadata.
+#include <string_view>
+
 #include "nabla/io.hpp"
 
 namespace nabla::io {
@@ -14,11 +16,24 @@ void save_model(const std::string& path, const nn::Module& model,
   }
   // Hugging Face tools read "format" to know the tensor layout convention (PyTorch's).
   metadata.emplace("format", "pt");
-  save_safetensors(path, model.state_dict(), metadata);
+  save_safetensors(path, model.state_dict(), metadata, /*checksum=*/true);
 }
+
+namespace {
+
+// The model's tensors of a checkpoint: all but a full checkpoint's optimizer state.
+std::map<std::string, Tensor> model_tensors(std::map<std::string, Tensor> tensors) {
+  std::erase_if(tensors, [](const auto& item) {
+    return std::string_view(item.first).starts_with(kOptimizerStatePrefix);
+  });
+  return tensors;
+}
+
+}  // namespace
 
 void load_weights(const std::string& path, nn::Module& model, bool strict) {
   SafeTensors file = load_safetensors(path);
+  file.tensors = model_tensors(std::move(file.tensors));
   NABLA_CHECK(!(model.state_dict().empty() && !file.tensors.empty()), "load_weights: ", path,
               " holds ", file.tensors.size(), " tensors but the model has no parameters yet ",
               "(lazy layers create them at the first forward); call build(input_shape) first");
@@ -32,6 +47,7 @@ void load_weights(const std::string& path, nn::Module& model, bool strict) {
 LoadedModel load_model(const std::string& path) {
   LoadedModel loaded;
   SafeTensors file = load_safetensors(path);
+  file.tensors = model_tensors(std::move(file.tensors));
   const auto spec = file.metadata.find(kModelSpecKey);
   NABLA_CHECK(spec != file.metadata.end(), "load_model: ", path, " holds no model spec (metadata ",
               "key ", kModelSpecKey, "); build the model in code and use load_weights");

@@ -11,6 +11,7 @@
 
 #include "core/checked_size.hpp"
 #include "core/tensor_impl.hpp"
+#include "data/crc32c.hpp"
 #include "data/file_util.hpp"
 #include "data/json_input.hpp"
 #include "nabla/io.hpp"
@@ -113,10 +114,36 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   return entry;
 }
 
+// kChecksumKey's CRC, fed in file order: each tensor's header entry, then its bytes as they are
+// written or read, then the metadata.
+class Checksum {
+ public:
+  void add_tensor(const std::string& name, const char* dtype, const Shape& shape) {
+    add_text(name);
+    add_text(dtype);
+    for (int64_t size : shape) add_text(std::to_string(size));
+  }
+  void add_bytes(const void* data, size_t size) { crc_ = data::internal::crc32c(data, size, crc_); }
+  std::string finish(const std::map<std::string, std::string>& metadata) {
+    for (const auto& [key, value] : metadata) {
+      if (key == kChecksumKey) continue;
+      add_text(key);
+      add_text(value);
+    }
+    char hex[9];
+    std::snprintf(hex, sizeof(hex), "%08x", crc_);
+    return hex;
+  }
+
+ private:
+  void add_text(const std::string& text) { add_bytes(text.c_str(), text.size() + 1); }  // with NUL
+  uint32_t crc_ = 0;
+};
+
 }  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, bool checksum) {
   std::vector<std::pair<const std::string*, const Tensor*>> order;
   for (const auto& [name, tensor] : tensors) {
     NABLA_CHECK(tensor.defined(), "save_safetensors: tensor \"", name, "\" is undefined");
@@ -129,8 +156,20 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     return entry_of(a.second->dtype()).rank > entry_of(b.second->dtype()).rank;
   });
 
+  // Tensors are made contiguous once: the checksum is computed before the header is written.
+  std::vector<Tensor> contents;
+  for (const auto& [name, tensor] : order) contents.push_back(tensor->contiguous());
+  std::map<std::string, std::string> entries = metadata;
+  if (checksum) {
+    Checksum crc;
+    for (size_t i = 0; i < order.size(); ++i) {
+      crc.add_tensor(*order[i].first, entry_of(contents[i].dtype()).name, contents[i].shape());
+      crc.add_bytes(contents[i].raw_data(), contents[i].numel() * dtype_size(contents[i].dtype()));
+    }
+    entries[kChecksumKey] = crc.finish(entries);
+  }
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  if (!entries.empty()) header[kMetadataKey] = entries;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : order) {
     const uint64_t nbytes = tensor->numel() * dtype_size(tensor->dtype());
@@ -148,8 +187,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   const uint64_t length = text.size();
   file.write(&length, sizeof(length));
   file.write(text.data(), text.size());
-  for (const auto& [name, tensor] : order) {
-    const Tensor data = tensor->contiguous();
+  for (const Tensor& data : contents) {
     file.write(data.raw_data(), data.numel() * dtype_size(data.dtype()));
   }
   file.commit();
@@ -220,6 +258,7 @@ SafeTensors load_safetensors(const std::string& path) {
     corrupt(path, detail::str("the header describes ", expected, " bytes of tensor data, the file ",
                               "holds ", data_size, (expected > data_size ? "; truncated" : "")));
   }
+  Checksum crc;
   for (const Entry& entry : entries) {
     Tensor tensor = make_tensor(entry.shape, entry.dtype);
     const size_t nbytes = entry.end - entry.begin;
@@ -227,7 +266,17 @@ SafeTensors load_safetensors(const std::string& path) {
       corrupt(path,
               "cannot read tensor \"" + entry.name + "\": " + data::internal::errno_message());
     }
+    crc.add_tensor(entry.name, entry_of(entry.dtype).name, entry.shape);
+    crc.add_bytes(tensor.raw_data(), nbytes);
     result.tensors.emplace(entry.name, std::move(tensor));
+  }
+  const auto stored = result.metadata.find(kChecksumKey);
+  if (stored != result.metadata.end()) {
+    const std::string computed = crc.finish(result.metadata);
+    if (stored->second != computed) {
+      corrupt(path, detail::str("checksum mismatch (stored ", stored->second, ", computed ",
+                                computed, "): the file was damaged after it was written"));
+    }
   }
   return result;
 }

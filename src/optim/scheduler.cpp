@@ -16,6 +16,12 @@ void LRScheduler::step() {
   optimizer_.set_lr(lr_at(epoch_));
 }
 
+void LRScheduler::set_last_epoch(int64_t epoch) {
+  NABLA_CHECK(epoch >= 0, "LRScheduler::set_last_epoch: expected an epoch >= 0, got ", epoch);
+  epoch_ = epoch;
+  optimizer_.set_lr(lr_at(epoch_));
+}
+
 StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
     : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
   NABLA_CHECK(step_size >= 1, "StepLR: step_size must be >= 1, got ", step_size);

@@ -20,6 +20,7 @@
 #include "nabla/data.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensorboard.hpp"
+#include "tasks/run_checkpoints.hpp"
 
 namespace nabla::tasks {
 namespace {
@@ -151,12 +152,13 @@ std::string json_string_list(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-void write_checkpoint(OutputFolder& out, train::Model& model, const std::string& spec_json,
-                      const TaskData& data, const train::EvaluationReport& report) {
+// What a checkpoint of the run records besides the weights: the spec with its training
+// settings, the data folder, the class names (`classes` of them; 0 = none) and a tokenizer.
+std::map<std::string, std::string> checkpoint_metadata(const std::string& spec_json,
+                                                       const TaskData& data, int64_t classes) {
   std::map<std::string, std::string> metadata = {{io::kModelSpecKey, spec_json}};
   if (!data.dir.empty()) metadata[io::kDataSourceKey] = data.dir;
-  if (report.is_classification()) {
-    const auto classes = static_cast<int64_t>(report.confusion.size());
+  if (classes > 0) {
     std::vector<std::string> names = data.class_names;
     if (static_cast<int64_t>(names.size()) != classes) {
       names.clear();
@@ -165,7 +167,14 @@ void write_checkpoint(OutputFolder& out, train::Model& model, const std::string&
     metadata[io::kClassNamesKey] = json_string_list(names);
   }
   if (!data.tokenizer_json.empty()) metadata[io::kTokenizerKey] = data.tokenizer_json;
-  model.save(out.staged(kWeightsFile), std::move(metadata));
+  return metadata;
+}
+
+void write_checkpoint(OutputFolder& out, train::Model& model, const std::string& spec_json,
+                      const TaskData& data, const train::EvaluationReport& report) {
+  const auto classes =
+      report.is_classification() ? static_cast<int64_t>(report.confusion.size()) : 0;
+  model.save(out.staged(kWeightsFile), checkpoint_metadata(spec_json, data, classes));
   data::write_file_atomic(out.staged(kSpecFile), spec_json, "model spec");
   out.commit();
 }
@@ -189,6 +198,15 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  NABLA_CHECK(!options.resume || !options.out.empty(), "--resume: give the run's folder with ",
+              "--out DIR (its checkpoints are in DIR/", kCheckpointFolder, ")");
+  NABLA_CHECK(options.save_every_epochs >= 1 && options.save_every_steps >= 0 && options.keep >= 1,
+              "--save-every: expected at least 1 epoch or step, and --keep at least 1; got ",
+              options.save_every_epochs, " epochs, ", options.save_every_steps, " steps, keep ",
+              options.keep);
+  NABLA_CHECK(!options.save_best.starts_with("val_") || training.validation_split > 0,
+              "--save-best ", options.save_best, ": there is no validation data to monitor; add ",
+              "--validation-split, e.g. 0.1, or monitor a training value such as loss");
   std::optional<OutputFolder> out;
   if (!options.out.empty()) out.emplace(options.out);
 
@@ -218,6 +236,42 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (!options.tensorboard.empty()) {
     callbacks.push_back(std::make_shared<train::TensorBoard>(options.tensorboard));
   }
+  std::shared_ptr<const train::TrainingState> resume;
+  const std::string spec_json = io::spec_with_training(spec, training);
+  if (out) {
+    const int64_t removed = internal::prepare_checkpoint_folder(options.out, !options.resume);
+    if (removed > 0) {
+      log << "Removed the " << removed << " checkpoint(s) of an earlier run in " << options.out
+          << "/" << kCheckpointFolder << std::endl;
+    }
+    const std::string settings = internal::run_settings_json(spec_json, options.seed, options.limit,
+                                                             data.dir, get_num_threads());
+    if (options.resume) {
+      if (const auto path = internal::find_resume_checkpoint(options.out, settings, std::cerr)) {
+        resume = std::make_shared<const train::TrainingState>(model.load_checkpoint(*path));
+        log << "Resuming from " << *path << ": epoch " << resume->epoch + 1 << ", " << resume->step
+            << " of its batches done" << std::endl;
+      } else {
+        log << "No checkpoint to resume from in " << options.out << "/" << kCheckpointFolder
+            << "; training from the start" << std::endl;
+      }
+    }
+    std::map<std::string, std::string> metadata =
+        checkpoint_metadata(spec_json, data, static_cast<int64_t>(data.class_names.size()));
+    metadata[internal::kRunSettingsKey] = settings;
+    callbacks.push_back(std::make_shared<train::ModelCheckpoint>(
+        internal::checkpoint_pattern(options.out),
+        train::ModelCheckpointOptions{.every_epochs = options.save_every_epochs,
+                                      .every_steps = options.save_every_steps,
+                                      .keep = options.keep,
+                                      .metadata = metadata}));
+    if (!options.save_best.empty()) {
+      callbacks.push_back(std::make_shared<train::ModelCheckpoint>(
+          (std::filesystem::path(options.out) / kBestFile).string(),
+          train::ModelCheckpointOptions{
+              .monitor = options.save_best, .save_best_only = true, .metadata = metadata}));
+    }
+  }
   RunResult result;
   result.task = task->name();
   result.history = task->train(model, data,
@@ -227,15 +281,15 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
                                 .verbose = options.verbose,
                                 .callbacks = callbacks,
                                 .seed = options.seed,
-                                .augmentation = training.augmentation});
+                                .augmentation = training.augmentation,
+                                .resume = resume});
   result.report =
       model.evaluate(data.x_test, data.y_test, training.batch_size, options.verbose > 0 ? 2 : 0);
   result.figures.push_back(test_figure(result.report));
   for (Figure& figure : task->judge(spec, model, data, result.report)) {
     result.figures.push_back(std::move(figure));
   }
-  if (out)
-    write_checkpoint(*out, model, io::spec_with_training(spec, training), data, result.report);
+  if (out) write_checkpoint(*out, model, spec_json, data, result.report);
   return result;
 }
 

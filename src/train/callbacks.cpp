@@ -27,9 +27,9 @@ double monitored_value(const Logs& logs, const std::string& monitor, const char*
   return *value;
 }
 
-// Fills "{epoch:02d}" / "{val_loss:.3f}" fields of a path from the epoch (counted from 1) and
-// its logs. A field's format is printf's without the '%'.
-std::string format_path(const std::string& pattern, int64_t epoch, const Logs& logs) {
+// Fills "{epoch:02d}" / "{step:08d}" / "{val_loss:.3f}" fields of a path from the epoch (counted
+// from 1), the steps done and the logs. A field's format is printf's without the '%'.
+std::string format_path(const std::string& pattern, int64_t epoch, int64_t step, const Logs& logs) {
   std::string out;
   size_t i = 0;
   while (i < pattern.size()) {
@@ -44,19 +44,20 @@ std::string format_path(const std::string& pattern, int64_t epoch, const Logs& l
     const size_t colon = field.find(':');
     const std::string key = field.substr(0, colon);
     std::string spec = colon == std::string::npos ? "" : field.substr(colon + 1);
-    const bool is_epoch = key == "epoch";
-    if (spec.empty()) spec = is_epoch ? "d" : ".4f";
+    const bool is_epoch = key == "epoch", is_count = is_epoch || key == "step";
+    if (spec.empty()) spec = is_count ? "d" : ".4f";
     const bool valid =
         spec.find_first_not_of("0123456789.") == spec.size() - 1 &&
-        (is_epoch ? spec.back() == 'd' : std::string("feg").find(spec.back()) != std::string::npos);
+        (is_count ? spec.back() == 'd' : std::string("feg").find(spec.back()) != std::string::npos);
     NABLA_CHECK(valid, "ModelCheckpoint: bad format '", spec, "' for field '", key, "' in path '",
                 pattern, "' (expected e.g. {epoch:02d} or {val_loss:.4f})");
     char buffer[128];
-    if (is_epoch) {
+    if (is_count) {
       std::string format = "%";
       format.append(spec, 0, spec.size() - 1);
       format += "lld";
-      std::snprintf(buffer, sizeof(buffer), format.c_str(), static_cast<long long>(epoch + 1));
+      std::snprintf(buffer, sizeof(buffer), format.c_str(),
+                    static_cast<long long>(is_epoch ? epoch + 1 : step));
     } else {
       std::string format = "%";
       format += spec;
@@ -162,6 +163,23 @@ void EarlyStopping::on_epoch_end(int64_t epoch, Logs& logs) {
   }
 }
 
+void EarlyStopping::save_state(std::map<std::string, double>& values) const {
+  values["best"] = best_;
+  values["best_epoch"] = static_cast<double>(best_epoch_);
+  values["wait"] = static_cast<double>(wait_);
+}
+
+void EarlyStopping::restore_state(const std::map<std::string, double>& values,
+                                  const TrainingState& /*state*/) {
+  if (const auto it = values.find("best"); it != values.end()) best_ = it->second;
+  if (const auto it = values.find("best_epoch"); it != values.end()) {
+    best_epoch_ = static_cast<int64_t>(it->second);
+  }
+  if (const auto it = values.find("wait"); it != values.end()) {
+    wait_ = static_cast<int64_t>(it->second);
+  }
+}
+
 void EarlyStopping::on_train_end(const Logs& /*logs*/) {
   if (options_.restore_best_weights && !best_weights_.empty()) {
     model().module().load_state_dict(best_weights_);
@@ -174,22 +192,81 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, ModelCheckpointOptions op
       options_(std::move(options)),
       higher_is_better_(monitor_higher_is_better(options_.monitor, options_.mode)) {
   NABLA_CHECK(!filepath_.empty(), "ModelCheckpoint: expected a file path, got an empty one");
+  NABLA_CHECK(options_.every_epochs >= 1 && options_.every_steps >= 0 && options_.keep >= 0,
+              "ModelCheckpoint: every_epochs must be >= 1, every_steps and keep >= 0; got ",
+              options_.every_epochs, ", ", options_.every_steps, " and ", options_.keep);
 }
 
 void ModelCheckpoint::on_train_begin() {
   best_.reset();
   saved_.clear();
+  steps_done_ = 0;
+  epoch_ = 0;
 }
 
+void ModelCheckpoint::on_epoch_begin(int64_t epoch) { epoch_ = epoch; }
+
 void ModelCheckpoint::on_epoch_end(int64_t epoch, Logs& logs) {
+  if (options_.every_steps > 0 || (epoch + 1) % options_.every_epochs != 0) return;
+  save(epoch, logs);
+}
+
+void ModelCheckpoint::on_batch_end(int64_t /*batch*/, const Logs& logs) {
+  ++steps_done_;
+  if (options_.every_steps > 0 && steps_done_ % options_.every_steps == 0) save(epoch_, logs);
+}
+
+void ModelCheckpoint::save(int64_t epoch, const Logs& logs) {
   if (options_.save_best_only) {
     const double current = monitored_value(logs, options_.monitor, "ModelCheckpoint");
     if (best_.has_value() && !improved(current, *best_, 0, higher_is_better_)) return;
     best_ = current;
   }
-  const std::string path = format_path(filepath_, epoch, logs);
-  model().save(path);
+  const std::string path = format_path(filepath_, epoch, steps_done_, logs);
+  if (options_.save_weights_only) {
+    model().save(path, options_.metadata);
+  } else {
+    model().save_checkpoint(path, model().training_state(), options_.metadata);
+  }
   saved_.push_back(path);
+  if (options_.keep > 0) remove_old_files();
+}
+
+void ModelCheckpoint::remove_old_files() const {
+  namespace fs = std::filesystem;
+  // The files this pattern names: its literal text before the first field and after the last.
+  const fs::path pattern(filepath_);
+  const std::string name = pattern.filename().string();
+  const size_t open = name.find('{'), close = name.rfind('}');
+  if (open == std::string::npos || close == std::string::npos) return;  // one name only
+  const std::string prefix = name.substr(0, open), suffix = name.substr(close + 1);
+  const fs::path folder = pattern.has_parent_path() ? pattern.parent_path() : fs::path(".");
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() < prefix.size() + suffix.size() || !file.starts_with(prefix) ||
+        !file.ends_with(suffix) || !entry.is_regular_file(error)) {
+      continue;
+    }
+    files.emplace_back(entry.last_write_time(error), entry.path());
+  }
+  // Newest first (the name breaks ties: zero-padded counts sort by age).
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a > b; });
+  for (size_t i = static_cast<size_t>(options_.keep); i < files.size(); ++i) {
+    fs::remove(files[i].second, error);  // best effort: an old file left behind is harmless
+  }
+}
+
+void ModelCheckpoint::save_state(std::map<std::string, double>& values) const {
+  if (best_.has_value()) values["best"] = *best_;
+}
+
+void ModelCheckpoint::restore_state(const std::map<std::string, double>& values,
+                                    const TrainingState& state) {
+  if (const auto it = values.find("best"); it != values.end()) best_ = it->second;
+  steps_done_ = state.global_step;
+  epoch_ = state.epoch;
 }
 
 // ---- CSVLogger ----
@@ -215,7 +292,7 @@ void CSVLogger::on_train_begin() {
   }
 }
 
-void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
+void CSVLogger::add_row(int64_t epoch, const Logs& logs) {
   if (columns_.empty()) {
     for (const auto& item : logs.items()) columns_.push_back(item.first);
     std::sort(columns_.begin(), columns_.end());
@@ -236,9 +313,32 @@ void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
     content_ += buffer;
   }
   content_ += '\n';
+}
+
+void CSVLogger::on_epoch_end(int64_t epoch, Logs& logs) {
+  add_row(epoch, logs);
+  write_file();
+}
+
+void CSVLogger::write_file() const {
   data::internal::AtomicFile file(filename_, "CSVLogger");
   file.write(content_.data(), content_.size());
   file.commit();
+}
+
+void CSVLogger::restore_state(const std::map<std::string, double>& /*values*/,
+                              const TrainingState& state) {
+  columns_.clear();
+  content_.clear();
+  const History& history = state.history;
+  for (size_t i = 0; i < history.epoch.size(); ++i) {
+    Logs logs;
+    for (const auto& [name, values] : history.history) {
+      if (i < values.size()) logs.set(name, values[i]);
+    }
+    add_row(history.epoch[i], logs);
+  }
+  if (!content_.empty()) write_file();
 }
 
 // ---- LearningRateScheduler ----
@@ -252,7 +352,17 @@ LearningRateScheduler::LearningRateScheduler(std::shared_ptr<optim::LRScheduler>
   NABLA_CHECK(scheduler_ != nullptr, "LearningRateScheduler: expected a scheduler, got null");
 }
 
+void LearningRateScheduler::restore_state(const std::map<std::string, double>& /*values*/,
+                                          const TrainingState& state) {
+  if (scheduler_) scheduler_->set_last_epoch(state.epoch);
+  skip_next_epoch_begin_ = state.step > 0;
+}
+
 void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
+  if (skip_next_epoch_begin_) {
+    skip_next_epoch_begin_ = false;
+    return;
+  }
   if (!schedule_) return;
   optim::Optimizer& optimizer = model().optimizer();
   const double lr = schedule_(epoch, optimizer.lr());

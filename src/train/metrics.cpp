@@ -1,5 +1,6 @@
 // Metrics by Keras name. They read the outputs' memory directly (no graph, no temporaries) since
 // they run after every training step, and accumulate in doubles.
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 
@@ -64,6 +65,26 @@ std::vector<int64_t> true_classes(const Tensor& y_pred, const Tensor& y_true, co
 // ---- accuracy ----
 Accuracy::Accuracy(Kind kind, std::string name) : kind_(kind), name_(std::move(name)) {}
 
+namespace {
+
+// A metric state of `size` running totals, checked when a checkpoint restores it.
+void check_metric_state(const std::string& name, const std::vector<double>& state, size_t size) {
+  NABLA_CHECK(state.size() == size, "metric '", name, "': expected a state of ", size,
+              " values, got ", state.size());
+  for (double value : state) {
+    NABLA_CHECK(std::isfinite(value) && value >= 0, "metric '", name,
+                "': state values are counts and sums >= 0, got ", value);
+  }
+}
+
+}  // namespace
+
+void Accuracy::set_state(const std::vector<double>& state) {
+  check_metric_state(name_, state, 2);
+  correct_ = state[0];
+  total_ = state[1];
+}
+
 void Accuracy::update(const Tensor& y_pred, const Tensor& y_true, bool logits) {
   Kind kind = kind_;
   if (kind == Kind::automatic) {
@@ -123,6 +144,12 @@ TopKAccuracy::TopKAccuracy(int64_t k, std::string name)
   NABLA_CHECK(k >= 1, "TopKAccuracy: k must be at least 1, got ", k);
 }
 
+void TopKAccuracy::set_state(const std::vector<double>& state) {
+  check_metric_state(name_, state, 2);
+  correct_ = state[0];
+  total_ = state[1];
+}
+
 void TopKAccuracy::update(const Tensor& y_pred, const Tensor& y_true, bool /*logits*/) {
   NABLA_CHECK(y_pred.dim() >= 2, name_, ": expected class scores [N, C], got outputs of shape ",
               y_pred.shape());
@@ -145,6 +172,12 @@ void TopKAccuracy::update(const Tensor& y_pred, const Tensor& y_true, bool /*log
 
 // ---- mean errors ----
 MeanError::MeanError(Kind kind, std::string name) : kind_(kind), name_(std::move(name)) {}
+
+void MeanError::set_state(const std::vector<double>& state) {
+  check_metric_state(name_, state, 2);
+  sum_ = state[0];
+  count_ = state[1];
+}
 
 void MeanError::update(const Tensor& y_pred, const Tensor& y_true, bool /*logits*/) {
   NABLA_CHECK(y_true.numel() == y_pred.numel(), name_, ": targets of shape ", y_true.shape(),

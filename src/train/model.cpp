@@ -320,6 +320,17 @@ void lay_out_logs(const std::vector<std::vector<MetricPtr>>& metrics,
   }
 }
 
+// The state at the start of the epoch after `state`'s: its running figures reset.
+TrainingState next_epoch(TrainingState state) {
+  ++state.epoch;
+  state.step = 0;
+  state.seen = 0;
+  state.loss_sum = 0;
+  state.output_sums.clear();
+  state.metrics.clear();
+  return state;
+}
+
 }  // namespace
 
 // ---- fit ----
@@ -385,41 +396,101 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                            .prefetch = options.augmentation != nullptr,
                            .augmentation = options.augmentation});
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
+  const TrainingState* resume = options.resume.get();
+  if (resume != nullptr) check_resume(*resume, loader.num_batches(), options.callbacks.size());
   stop_training_ = false;
   for (const CallbackPtr& callback : options.callbacks) {
     NABLA_CHECK(callback != nullptr, "fit: a callback is null");
     callback->set_model(this);
     callback->on_train_begin();
   }
-  History history;
+  // progress_ and the callbacks are what training_state() reports while the fit runs.
+  struct FitScope {
+    Model& model;
+    ~FitScope() {
+      model.fit_callbacks_ = nullptr;
+      model.ended_epoch_logs_ = nullptr;
+    }
+  } scope{*this};
+  fit_callbacks_ = &options.callbacks;
+  progress_ = TrainingState{};
+  progress_.epoch = options.initial_epoch;
+  if (resume != nullptr) {
+    progress_ = *resume;
+    progress_.optimizer.clear();  // load_checkpoint restored it; training_state() reads it anew
+    progress_.callbacks.clear();
+    if (!resume->generator.empty()) default_generator().set_state(resume->generator);
+    for (size_t i = 0; i < resume->callbacks.size(); ++i) {
+      options.callbacks[i]->restore_state(resume->callbacks[i], *resume);
+    }
+  }
   Logs logs;
-  for (int64_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+  for (int64_t epoch = progress_.epoch; epoch < options.epochs; ++epoch) {
+    progress_.epoch = epoch;
     for (const CallbackPtr& callback : options.callbacks) callback->on_epoch_begin(epoch);
     if (options.verbose > 0) std::cout << "Epoch " << epoch + 1 << "/" << options.epochs << "\n";
     ProgressBar bar(loader.num_batches(), options.verbose, std::cout, dynamic);
     logs.clear();
-    loader.start_epoch(epoch);
+    loader.start_epoch(epoch, progress_.step);
     run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
-              single ? std::vector<Tensor>{} : targets, epoch, options.epochs, bar,
-              options.callbacks, logs);
+              single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
+              logs);
     if (!val_x.empty()) {
       const Logs validation = evaluate_logs(val_x, val_y, options.batch_size, nullptr, nullptr);
       for (const auto& [name, value] : validation.items()) logs.set("val_" + name, value);
     }
     bar.finish(logs);
+    ended_epoch_logs_ = &logs;
     for (const CallbackPtr& callback : options.callbacks) callback->on_epoch_end(epoch, logs);
-    history.epoch.push_back(epoch);
-    for (const auto& [name, value] : logs.items()) history.history[name].push_back(value);
+    ended_epoch_logs_ = nullptr;
+    progress_.history.epoch.push_back(epoch);
+    for (const auto& [name, value] : logs.items()) progress_.history.history[name].push_back(value);
+    progress_ = next_epoch(std::move(progress_));
     if (stop_training_) break;
   }
   for (const CallbackPtr& callback : options.callbacks) callback->on_train_end(logs);
-  return history;
+  return progress_.history;
+}
+
+void Model::check_resume(const TrainingState& state, int64_t steps, size_t callbacks) const {
+  NABLA_CHECK(state.epoch >= 0 && state.step >= 0 && state.step <= steps, "fit: cannot resume ",
+              "at step ", state.step, " of epoch ", state.epoch + 1, ": an epoch has ", steps,
+              " batches here; resume with the data and batch size the checkpoint was made with");
+  NABLA_CHECK(state.callbacks.empty() || state.callbacks.size() == callbacks, "fit: the ",
+              "checkpoint holds the state of ", state.callbacks.size(), " callbacks, this fit has ",
+              callbacks, "; resume with the callbacks it was made with");
+  const Compiled& compiled = *compiled_;
+  NABLA_CHECK(state.output_sums.empty() || state.output_sums.size() == compiled.losses.size(),
+              "fit: the checkpoint holds the running loss of ", state.output_sums.size(),
+              " outputs, the model has ", compiled.losses.size());
+  NABLA_CHECK(state.metrics.empty() || state.metrics.size() == compiled.metrics.size(),
+              "fit: the checkpoint holds the metrics of ", state.metrics.size(),
+              " outputs, the model has ", compiled.metrics.size());
+  for (size_t i = 0; i < state.metrics.size(); ++i) {
+    NABLA_CHECK(state.metrics[i].size() == compiled.metrics[i].size(), "fit: the checkpoint ",
+                "holds ", state.metrics[i].size(), " metrics for output ", i, ", the model has ",
+                compiled.metrics[i].size(), "; resume with the metrics it was compiled with");
+  }
+}
+
+void Model::fill_epoch_logs(Logs& logs) const {
+  const Compiled& compiled = *compiled_;
+  auto& items = logs.items();
+  const auto seen = static_cast<double>(progress_.seen);
+  size_t item = 0;
+  items[item++].second = seen > 0 ? progress_.loss_sum / seen : 0.0;
+  if (compiled.losses.size() > 1) {
+    for (double sum : progress_.output_sums) items[item++].second = seen > 0 ? sum / seen : 0.0;
+  }
+  for (const auto& metrics : compiled.metrics) {
+    for (const MetricPtr& metric : metrics) items[item++].second = metric->result();
+  }
 }
 
 // `x`/`y` are empty when the loader yields the batches themselves, else the tensors to gather by
 // the loader's sample indices.
 void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
-                      const std::vector<Tensor>& y, int64_t epoch, int64_t epochs, ProgressBar& bar,
+                      const std::vector<Tensor>& y, int64_t epochs, ProgressBar& bar,
                       const std::vector<CallbackPtr>& callbacks, Logs& logs) {
   Compiled& compiled = *compiled_;
   ModeGuard mode(*module_, true);
@@ -429,9 +500,20 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
   // Values are updated in place below: the names were laid out once, above.
   auto& items = logs.items();
   const int64_t steps = loader.num_batches();
-  double loss_sum = 0;
-  std::vector<double> output_sums(outputs, 0);
-  int64_t seen = 0, step = 0;
+  const int64_t epoch = progress_.epoch;
+  TrainingState& p = progress_;
+  if (p.output_sums.size() != outputs) p.output_sums.assign(outputs, 0);
+  if (p.step > 0) {
+    // A resumed epoch: its figures go on from the checkpoint's.
+    for (size_t i = 0; i < p.metrics.size(); ++i) {
+      for (size_t j = 0; j < p.metrics[i].size(); ++j) {
+        compiled.metrics[i][j]->set_state(p.metrics[i][j]);
+      }
+    }
+    fill_epoch_logs(logs);
+    bar.update(p.step, logs);
+  }
+  p.metrics.clear();
   std::vector<Tensor> batch_x, batch_y;
   std::vector<bool> logits;
   while (std::optional<data::Batch> batch = loader.next()) {
@@ -450,7 +532,7 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
     for (size_t i = 0; i < outputs; ++i) {
       const Loss& fn = *compiled.losses[i];
       Tensor part = logits[i] ? fn.from_logits(output[i], batch_y[i]) : fn(output[i], batch_y[i]);
-      if (several) output_sums[i] += part.item() * static_cast<double>(batch->size());
+      if (several) p.output_sums[i] += part.item() * static_cast<double>(batch->size());
       if (compiled.loss_weights[i] != 1.0) part = part * compiled.loss_weights[i];
       loss = loss.defined() ? loss + part : part;
     }
@@ -458,7 +540,7 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
     if (!std::isfinite(value)) {
       bar.abandon();
       NABLA_CHECK(false, "fit: the loss became ", value, " at epoch ", epoch + 1, "/", epochs,
-                  ", step ", step + 1, "/", steps, "; training stopped. The learning rate (",
+                  ", step ", p.step + 1, "/", steps, "; training stopped. The learning rate (",
                   compiled.optimizer->lr(), ") is probably too high: try a lower one, e.g. ",
                   compiled.optimizer->lr() / 10);
     }
@@ -466,13 +548,13 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
     compiled.optimizer->step();
 
     const int64_t n = batch->size();
-    loss_sum += value * static_cast<double>(n);
-    seen += n;
+    p.loss_sum += value * static_cast<double>(n);
+    p.seen += n;
     size_t item = 0;
-    items[item++].second = loss_sum / static_cast<double>(seen);
+    items[item++].second = p.loss_sum / static_cast<double>(p.seen);
     if (several) {
       for (size_t i = 0; i < outputs; ++i) {
-        items[item++].second = output_sums[i] / static_cast<double>(seen);
+        items[item++].second = p.output_sums[i] / static_cast<double>(p.seen);
       }
     }
     {
@@ -484,11 +566,37 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
         }
       }
     }
-    for (const CallbackPtr& callback : callbacks) callback->on_batch_end(step, logs);
-    ++step;
-    bar.update(step, logs);
+    ++p.step;
+    ++p.global_step;
+    for (const CallbackPtr& callback : callbacks) callback->on_batch_end(p.step - 1, logs);
+    bar.update(p.step, logs);
     if (stop_training_) break;
   }
+}
+
+TrainingState Model::training_state() const {
+  NABLA_CHECK(fit_callbacks_ != nullptr, "training_state: no fit() is running; call it from a ",
+              "callback (on_batch_end, on_epoch_end)");
+  TrainingState state = progress_;
+  if (ended_epoch_logs_ != nullptr) {
+    state.history.epoch.push_back(state.epoch);
+    for (const auto& [name, value] : ended_epoch_logs_->items()) {
+      state.history.history[name].push_back(value);
+    }
+    state = next_epoch(std::move(state));
+  } else {
+    state.metrics.clear();
+    for (const auto& metrics : compiled_->metrics) {
+      std::vector<std::vector<double>>& states = state.metrics.emplace_back();
+      for (const MetricPtr& metric : metrics) states.push_back(metric->state());
+    }
+  }
+  state.generator = default_generator().state();
+  state.optimizer = compiled_->optimizer->state_dict();
+  state.callbacks.clear();
+  for (const CallbackPtr& callback : *fit_callbacks_)
+    callback->save_state(state.callbacks.emplace_back());
+  return state;
 }
 
 // ---- evaluate / predict ----

@@ -217,7 +217,7 @@ TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
   fs::remove(live_staging);
   size_t entries = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
-  EXPECT_EQ(entries, outputs.size() + kept.size());
+  EXPECT_EQ(entries, outputs.size() + kept.size() + 1);  // and the checkpoints folder
 
   // A run that succeeds replaces all three.
   options.seed = 1;
@@ -225,5 +225,5 @@ TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
   EXPECT_NE(nabla::testing::read_bytes(dir.file(tasks::kWeightsFile)), before[tasks::kWeightsFile]);
   entries = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
-  EXPECT_EQ(entries, outputs.size() + kept.size());
+  EXPECT_EQ(entries, outputs.size() + kept.size() + 1);  // and the checkpoints folder
 }

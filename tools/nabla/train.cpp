@@ -23,6 +23,10 @@ struct TrainOptions {
   double validation_split = 0;
   std::string out;
   std::string tensorboard;
+  std::string save_every = "1";
+  int64_t keep = 2;
+  std::string save_best;
+  bool resume = false;
   int64_t limit = 0;
   int verbose = 1;
   // Which of the training settings the command line overrides (else the spec's are used).
@@ -33,6 +37,24 @@ struct TrainOptions {
   CLI::Option* validation_split_given = nullptr;
 };
 
+// "--save-every": N (epochs), "Nepochs" or "Nsteps" (batches), N >= 1.
+void parse_save_every(const std::string& text, tasks::RunOptions& run) {
+  size_t end = 0;
+  long long count = 0;
+  try {
+    count = std::stoll(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  const std::string unit = text.substr(end);
+  const bool steps = unit == "steps" || unit == "step";
+  NABLA_CHECK(
+      end > 0 && count >= 1 && (unit.empty() || unit == "epochs" || unit == "epoch" || steps),
+      "expected a count of epochs or steps such as 2, 2epochs or 500steps, got '", text, "'");
+  run.save_every_epochs = steps ? 1 : count;
+  run.save_every_steps = steps ? count : 0;
+}
+
 void run_train(const TrainOptions& options) {
   apply_threads(options.threads);
   tasks::RunOptions run;
@@ -42,6 +64,10 @@ void run_train(const TrainOptions& options) {
   run.verbose = options.verbose;
   run.out = options.out;
   run.tensorboard = options.tensorboard;
+  parse_save_every(options.save_every, run);
+  run.keep = options.keep;
+  run.save_best = options.save_best;
+  run.resume = options.resume;
   if (*options.epochs_given) run.epochs = options.epochs;
   if (*options.batch_size_given) run.batch_size = options.batch_size;
   if (*options.optimizer_given) run.optimizer = options.optimizer;
@@ -92,7 +118,27 @@ Command add_train_command(CLI::App& app) {
                       "Fraction of the training samples held out for validation (the last ones)")
           ->check(in_range<double>(0, 0.99));
   sub->add_option("--out", options->out,
-                  "Folder to write model.safetensors, model.json and metrics.csv to");
+                  "Folder to write model.safetensors, model.json and metrics.csv to, with full "
+                  "checkpoints (weights, optimizer, random state) in DIR/checkpoints");
+  sub->add_option("--save-every", options->save_every,
+                  "With --out: checkpoint every N epochs (N or Nepochs) or every N batches "
+                  "(Nsteps)")
+      ->check(checked_by(
+          [](const std::string& text) {
+            tasks::RunOptions ignored;
+            parse_save_every(text, ignored);
+          },
+          "N|Nepochs|Nsteps"))
+      ->capture_default_str();
+  sub->add_option("--keep", options->keep, "With --out: how many of the newest checkpoints stay")
+      ->check(in_range<int64_t>(1))
+      ->capture_default_str();
+  sub->add_option("--save-best", options->save_best,
+                  "With --out: keep DIR/best.safetensors, the checkpoint where this value was "
+                  "best (e.g. val_loss, val_accuracy)");
+  sub->add_flag("--resume", options->resume,
+                "Continue the run in --out DIR from its newest checkpoint that loads (the same "
+                "command; only --epochs may change); train from the start when there is none");
   sub->add_option("--tensorboard", options->tensorboard,
                   "Folder for TensorBoard event files: DIR/train and DIR/validation (open with "
                   "`tensorboard --logdir DIR`)")
@@ -109,6 +155,8 @@ Command add_train_command(CLI::App& app) {
       "  nabla train --epochs 10 --lr 5e-4 --out runs/mlp\n"
       "  nabla train --model my_model.json --data /path/to/mnist --validation-split 0.1\n"
       "  nabla train --limit 1000 --epochs 1           # a quick check\n"
+      "  nabla train --model cnn --out runs/cnn --resume  # after a crash: go on from the newest "
+      "checkpoint\n"
       "  nabla train --tensorboard runs/tb             # then: tensorboard --logdir runs/tb");
   return {sub, [options] { run_train(*options); }};
 }
