@@ -55,7 +55,8 @@ TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {
   EXPECT_EQ(result.figures[0].name, "test_accuracy");
   EXPECT_GT(result.figures[0].value, 0.6);  // 1000 images, one epoch
   EXPECT_EQ(result.figures[0].value, result.report["accuracy"]);
-  for (const char* file : {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile}) {
+  for (const char* file : {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile,
+                           tasks::kNormsFile, tasks::kReportFile}) {
     EXPECT_TRUE(std::filesystem::exists(dir.file(file))) << file;
   }
   // The checkpoint holds the spec with the settings it ran with, and its class names.
@@ -183,7 +184,8 @@ TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
   options.log = &log;
   tasks::run(circle_spec("circle"), options);
   const std::vector<std::string> outputs = {tasks::kWeightsFile, tasks::kSpecFile,
-                                            tasks::kMetricsFile};
+                                            tasks::kMetricsFile, tasks::kNormsFile,
+                                            tasks::kReportFile};
   std::map<std::string, std::string> before;
   for (const std::string& file : outputs) before[file] = nabla::testing::read_bytes(dir.file(file));
 

@@ -1,0 +1,110 @@
+// NormLogger: per-parameter weight and gradient L2 norms after each epoch, for the report's plots
+// of vanishing and exploding layers (the TensorBoard callback writes whole histograms instead).
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "data/file_util.hpp"
+#include "nabla/report.hpp"
+#include "train/layer_graph.hpp"
+
+namespace nabla::train {
+namespace {
+
+// Sum of squares of contiguous floats. Eight independent double accumulators let the compiler
+// vectorize the loop without reassociating one sum (no -ffast-math): the gradient norms are taken
+// after every batch, and a single dependent chain cost a fifth of an MLP step.
+double sum_of_squares(const float* x, int64_t n) {
+  constexpr int64_t kLanes = 8;
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int64_t j = 0; j < kLanes; ++j) {
+      const double v = x[i + j];
+      lanes[j] += v * v;
+    }
+  }
+  double total = 0;
+  for (const double lane : lanes) total += lane;
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+  return total;
+}
+
+// The top-level layer of each parameter name: the part before the first '.', given Keras's name
+// for a Sequential's layers (its children are named "0", "1", ...).
+std::map<std::string, std::string> layer_names(const Model& model) {
+  std::map<std::string, std::string> names;
+  const auto* sequential = dynamic_cast<const nn::Sequential*>(&model.module());
+  if (sequential == nullptr || !model.built()) return names;
+  const std::vector<internal::LayerNode> nodes = internal::layer_graph(model);
+  for (size_t i = 0; i < nodes.size() && i < sequential->size(); ++i) {
+    names[std::to_string(i)] = nodes[i].name;
+  }
+  return names;
+}
+
+std::string number(double value) {
+  if (!std::isfinite(value)) return "NA";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.8g", value);
+  return buffer;
+}
+
+}  // namespace
+
+double l2_norm(const Tensor& t) {
+  if (!t.defined() || t.numel() == 0) return 0;
+  NABLA_CHECK(is_floating(t.dtype()), "l2_norm: expected a floating tensor, got dtype ", t.dtype());
+  if (t.dtype() == DType::f32 && t.is_contiguous()) {
+    return std::sqrt(sum_of_squares(t.data<float>(), t.numel()));
+  }
+  const Tensor values = t.detach().to(DType::f64).contiguous();
+  const double* x = values.data<double>();
+  double total = 0;
+  for (int64_t i = 0; i < values.numel(); ++i) total += x[i] * x[i];
+  return std::sqrt(total);
+}
+
+NormLogger::NormLogger(std::string filename) : filename_(std::move(filename)) {
+  NABLA_CHECK(!filename_.empty(), "NormLogger: expected a file name, got an empty one");
+}
+
+void NormLogger::on_train_begin() {
+  parameters_.clear();
+  content_ = "epoch,layer,parameter,weight_norm,grad_norm\n";
+  const std::map<std::string, std::string> layers = layer_names(model());
+  for (const auto& [name, tensor] : model().module().named_parameters()) {
+    const std::string prefix = name.substr(0, name.find('.'));
+    const auto it = layers.find(prefix);
+    parameters_.push_back(
+        {.layer = it != layers.end() ? it->second : prefix, .name = name, .tensor = tensor});
+  }
+}
+
+void NormLogger::on_batch_end(int64_t /*batch*/, const Logs& /*logs*/) {
+  // zero_grad runs at the start of the next step, so this batch's gradients are still there.
+  for (Parameter& parameter : parameters_) {
+    const Tensor grad = parameter.tensor.grad();
+    if (!grad.defined()) continue;
+    parameter.grad_norm_sum += l2_norm(grad);
+    ++parameter.grad_count;
+  }
+}
+
+void NormLogger::on_epoch_end(int64_t epoch, Logs& /*logs*/) {
+  for (Parameter& parameter : parameters_) {
+    const double grad_norm =
+        parameter.grad_count > 0
+            ? parameter.grad_norm_sum / static_cast<double>(parameter.grad_count)
+            : NAN;
+    content_ += std::to_string(epoch) + ',' + parameter.layer + ',' + parameter.name + ',' +
+                number(l2_norm(parameter.tensor)) + ',' + number(grad_norm) + '\n';
+    parameter.grad_norm_sum = 0;
+    parameter.grad_count = 0;
+  }
+  data::internal::AtomicFile file(filename_, "NormLogger");
+  file.write(content_.data(), content_.size());
+  file.commit();
+}
+
+}  // namespace nabla::train
