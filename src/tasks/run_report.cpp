@@ -330,7 +330,7 @@ std::string write_report(const std::string& run_dir, train::Model& model, const 
       (run.limit > 0 ? " --limit " + std::to_string(run.limit) : std::string()) +
       (run.data_dir.empty() ? std::string() : " --data " + run.data_dir) + " --out " + run_dir;
   in.run_settings = {{"seed", std::to_string(run.seed)},
-                     {"training samples", std::to_string(data.x_train.size(0))}};
+                     {"samples for training and validation", std::to_string(data.x_train.size(0))}};
   return write(in, data.tokenizer_json);
 }
 

@@ -177,10 +177,12 @@ std::string render_html_report(const HtmlReport& report) {
     html +=
         "<p class=\"muted\">Green: the true label; red: the prediction and its "
         "probability.</p>\n" +
-        svg_image_grid(report.misclassified, report.misclassified_captions);
+        svg_image_grid(report.misclassified, report.misclassified_captions, 8, 4);
   } else {
-    html += muted(report.confusion.empty() ? "Not an image classifier."
-                                           : "No misclassified image to show.");
+    html += muted(report.confusion.empty()
+                      ? "Not an image classifier."
+                      : "No test image to show: the inputs are not images, or none was "
+                        "misclassified.");
   }
   html += "</section>\n";
 

@@ -66,10 +66,12 @@ std::string svg_confusion_matrix(const std::vector<std::vector<int64_t>>& confus
              "\" height=\"" + svg::number(cell) + "\" fill=\"" + blue(share) +
              "\" stroke=\"#ddd\"><title>true " + html_escape(class_names[t]) + ", predicted " +
              html_escape(class_names[p]) + ": " + std::to_string(count) + "</title></rect>\n";
+      // An inline style: the page's stylesheet colours all SVG text, over a fill attribute.
       if (cell >= 20 && count > 0) {
-        svg += svg::text(x + cell / 2, y + cell / 2 + font / 3, std::to_string(count),
-                         "class=\"count\" text-anchor=\"middle\" font-size=\"" + svg::number(font) +
-                             "\" fill=\"" + (share > 0.5 ? "#fff" : "#222") + "\"");
+        svg += svg::text(
+            x + cell / 2, y + cell / 2 + font / 3, std::to_string(count),
+            "class=\"count\" text-anchor=\"middle\" style=\"font-size:" + svg::number(font) +
+                "px;fill:" + (share > 0.5 ? "#fff" : "#222") + "\"");
       }
     }
     // The class names: along the rows on the left, and slanted under the columns.

@@ -25,10 +25,10 @@ written=$("$nabla" report "$out/run" --threads 1)
 [[ $written == "Wrote $out/run/report.html" ]] || { echo "FAIL: nabla report said '$written'" >&2; exit 1; }
 # The same run gives the same page, whether written at the end of training or from the folder
 # (apart from the command line, which `nabla report` cannot know, and what only the run knew).
-diff <(grep -v -e '<td>command</td>' -e '<td>seed</td>' -e '<td>training samples</td>' "$out/first.html") \
+diff <(grep -v -e '<td>command</td>' -e '<td>seed</td>' -e '<td>samples for training and validation</td>' "$out/first.html") \
   <(grep -v '<td>command</td>' "$out/run/report.html") >/dev/null ||
   { echo "FAIL: nabla report wrote a different page than nabla train" >&2;
-    diff <(grep -v -e '<td>command</td>' -e '<td>seed</td>' -e '<td>training samples</td>' "$out/first.html") \
+    diff <(grep -v -e '<td>command</td>' -e '<td>seed</td>' -e '<td>samples for training and validation</td>' "$out/first.html") \
       <(grep -v '<td>command</td>' "$out/run/report.html") | head -20 >&2; exit 1; }
 
 if ! command -v chromium >/dev/null; then
