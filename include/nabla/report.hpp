@@ -139,7 +139,7 @@ struct HtmlReport {
 // and validation, then the learning rate), Weight and gradient norms (one curve per layer, log
 // scale), Confusion matrix, Misclassified test images, Samples; a section without data says so.
 // Every section is an element <section id="settings|model|results|curves|norms|confusion|
-// misclassified|samples">. Text is HTML-escaped.
+// misclassified"> (and "samples" when there are some). Text is HTML-escaped.
 std::string render_html_report(const HtmlReport& report);
 // render_html_report written to `path` atomically.
 void write_html_report(const std::string& path, const HtmlReport& report);

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <map>
 
-#include "data/file_util.hpp"
 #include "nabla/data.hpp"
 #include "nabla/report.hpp"
 
