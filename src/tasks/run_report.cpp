@@ -4,7 +4,10 @@
 // train::write_html_report, which only draws.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -61,12 +64,14 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Inputs& in) {
                                                            : " (" + in.spec.description + ")"));
   rows.emplace_back("task", in.task);
   rows.emplace_back("data", in.data->source);
-  for (auto& row : in.run_settings) rows.push_back(row);
+  for (const auto& row : in.run_settings) rows.push_back(row);
   rows.emplace_back("test samples", std::to_string(in.data->x_test.size(0)));
   rows.emplace_back("optimizer", t.optimizer);
-  rows.emplace_back("learning rate", t.lr > 0 ? format_number(t.lr)
-                                              : "the optimizer's default (" +
-                                                    format_number(model.optimizer().lr()) + ")");
+  // Without a schedule the optimizer still holds the rate it started with.
+  const std::string default_lr =
+      t.lr_schedule_json.empty() ? " (" + format_number(model.optimizer().lr()) + ")" : "";
+  rows.emplace_back("learning rate",
+                    t.lr > 0 ? format_number(t.lr) : "the optimizer's default" + default_lr);
   rows.emplace_back("learning-rate schedule",
                     t.lr_schedule_json.empty() ? "none" : t.lr_schedule_json);
   rows.emplace_back("loss", t.loss);
@@ -155,7 +160,8 @@ void add_misclassified(const Inputs& in, train::HtmlReport& report) {
   if (!is_image_batch(x) || in.model->num_outputs() != 1) return;
   const auto classes = static_cast<int64_t>(in.evaluation.confusion.size());
   const Tensor output = in.model->predict(x, in.batch_size);
-  if (output.dim() != 2) return;
+  const bool binary = classes == 2 && output.dim() == 2 && output.size(1) == 1;
+  if (output.dim() != 2 || (output.size(1) != classes && !binary)) return;
   const std::vector<double> p = class_probabilities(output, classes);
   const std::vector<int64_t> labels = true_classes(in.data->y_test, classes);
   struct Mistake {
@@ -166,7 +172,10 @@ void add_misclassified(const Inputs& in, train::HtmlReport& report) {
   for (int64_t i = 0; i < x.size(0); ++i) {
     const double* row = p.data() + i * classes;
     const int64_t predicted = std::max_element(row, row + classes) - row;
-    if (predicted != labels[i]) mistakes.push_back({i, predicted, row[predicted]});
+    // (A label outside the classes cannot be named; evaluate() has counted it already.)
+    if (predicted != labels[i] && labels[i] >= 0 && labels[i] < classes) {
+      mistakes.push_back({i, predicted, row[predicted]});
+    }
   }
   // Most confident first; the lower index breaks ties, so the page is the same every time.
   std::sort(mistakes.begin(), mistakes.end(), [](const Mistake& a, const Mistake& b) {
