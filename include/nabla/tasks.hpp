@@ -110,7 +110,9 @@ struct RunResult {
 
 // Trains `spec` (or a preset name / JSON file) on its task, evaluates and judges it on the test
 // part, and with options.out writes model.safetensors (weights and the spec with its training
-// settings, data source, class names, tokenizer), model.json (the same spec) and metrics.csv.
+// settings, data source, class names, tokenizer), model.json (the same spec), metrics.csv,
+// norms.csv and then report.html (write_report). A report that cannot be written is an Error
+// raised after the checkpoint is in place.
 RunResult run(io::ModelSpec spec, const RunOptions& options = {});
 RunResult run(const std::string& model, const RunOptions& options = {});
 
@@ -120,5 +122,27 @@ inline constexpr const char* kSpecFile = "model.json";
 inline constexpr const char* kMetricsFile = "metrics.csv";
 inline constexpr const char* kCheckpointFolder = "checkpoints";
 inline constexpr const char* kBestFile = "best.safetensors";
+// Written beside them: per-parameter weight and gradient norms (train::NormLogger), and the
+// report (write_report), after the checkpoint is in place.
+inline constexpr const char* kNormsFile = "norms.csv";
+inline constexpr const char* kReportFile = "report.html";
+
+// ---- the run report (src/tasks/run_report.cpp) ----
+// RUN_DIR/report.html (train::write_html_report) for a folder written by run(options.out): the
+// settings and model from its checkpoint, the curves of metrics.csv, the norms of norms.csv, and,
+// computed again on the task's test data with the checkpoint's weights, the test results, the
+// confusion matrix, the most confidently misclassified test images (image classifiers) and sample
+// generations (language models). Errors name the file missing or wrong and what was expected.
+struct ReportOptions {
+  std::string data_dir;      // "" = the folder the checkpoint's data came from
+  int64_t batch_size = 256;  // samples per forward pass on the test data
+};
+// Returns the path written.
+std::string write_report(const std::string& run_dir, const ReportOptions& options = {});
+// The same for a run still in memory (run() calls it once the checkpoint is written): its model,
+// spec (with the training settings it ran with), data and results, so nothing is loaded or
+// evaluated twice; the command line is rebuilt from `run`.
+std::string write_report(const std::string& run_dir, train::Model& model, const io::ModelSpec& spec,
+                         const TaskData& data, const RunOptions& run, const RunResult& result);
 
 }  // namespace nabla::tasks

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "nabla/data.hpp"
+#include "nabla/report.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensorboard.hpp"
 #include "tasks/run_checkpoints.hpp"
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 
 // nabla's own leftovers in an output folder, and nothing else: a run's staging folder
 // (.nabla-run-PID-XXXXXX, see OutputFolder) whose process is gone, and the temporary file of an
-// atomic write of one of the three outputs (data::internal::AtomicFile: NAME.tmp- and mkstemp's
+// atomic write of one of the outputs (data::internal::AtomicFile: NAME.tmp- and mkstemp's
 // six letters or digits; the CLI before ef0cb3d wrote NAME.tmp-PID).
 constexpr std::string_view kStagingPrefix = ".nabla-run-";
 
@@ -43,7 +44,8 @@ bool all_alnum(std::string_view text) {
 }
 
 bool is_stale_temporary_file(std::string_view name) {
-  for (const std::string_view output : {kWeightsFile, kSpecFile, kMetricsFile}) {
+  for (const std::string_view output :
+       {kWeightsFile, kSpecFile, kMetricsFile, kNormsFile, kReportFile}) {
     const std::string prefix = std::string(output) + ".tmp-";
     if (!name.starts_with(prefix)) continue;
     const std::string_view suffix = name.substr(prefix.size());
@@ -118,7 +120,7 @@ class OutputFolder {
   std::string staged(const char* file) const { return (fs::path(staging_) / file).string(); }
 
   void commit() {
-    for (const char* file : {kMetricsFile, kSpecFile, kWeightsFile}) {
+    for (const char* file : {kMetricsFile, kNormsFile, kSpecFile, kWeightsFile}) {
       const std::string target = (fs::path(dir_) / file).string();
       NABLA_CHECK(std::rename(staged(file).c_str(), target.c_str()) == 0, "--out: cannot move ",
                   file, " into ", dir_, ": ", std::strerror(errno));
@@ -179,6 +181,20 @@ void write_checkpoint(OutputFolder& out, train::Model& model, const std::string&
   out.commit();
 }
 
+// The report comes last, from the run in memory: a failure to write it leaves the checkpoint that
+// is already in place, and says so.
+void write_run_report(const RunOptions& options, train::Model& model, io::ModelSpec spec,
+                      const io::TrainingSpec& training, const TaskData& data,
+                      const RunResult& result) {
+  spec.training = training;
+  try {
+    write_report(options.out, model, spec, data, options, result);
+  } catch (const std::exception& e) {
+    NABLA_CHECK(false, "the checkpoint was saved to ", options.out, ", but ", kReportFile,
+                " could not be written: ", e.what());
+  }
+}
+
 }  // namespace
 
 RunResult run(const std::string& model, const RunOptions& options) {
@@ -233,6 +249,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
     callbacks.push_back(std::make_shared<train::LearningRateScheduler>(std::move(scheduler)));
   }
   if (out) callbacks.push_back(std::make_shared<train::CSVLogger>(out->staged(kMetricsFile)));
+  if (out) callbacks.push_back(std::make_shared<train::NormLogger>(out->staged(kNormsFile)));
   if (!options.tensorboard.empty()) {
     callbacks.push_back(std::make_shared<train::TensorBoard>(options.tensorboard));
   }
@@ -289,7 +306,10 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   for (Figure& figure : task->judge(spec, model, data, result.report)) {
     result.figures.push_back(std::move(figure));
   }
-  if (out) write_checkpoint(*out, model, spec_json, data, result.report);
+  if (out) {
+    write_checkpoint(*out, model, spec_json, data, result.report);
+    write_run_report(options, model, spec, training, data, result);
+  }
   return result;
 }
 

@@ -2,8 +2,8 @@
 # Usage: check_killed_run.sh NABLA OUT_DIR
 # A run killed with SIGKILL during `nabla train --out DIR` leaves no half-written output, and the
 # next run into DIR removes what it left (and the temporary files of older versions' killed
-# writes), ending with exactly model.safetensors, model.json, metrics.csv and the checkpoints
-# folder there.
+# writes), ending with exactly the run's outputs there (model.safetensors, model.json, metrics.csv,
+# norms.csv, report.html and the checkpoints folder).
 set -u
 nabla=$1
 out=$2
@@ -31,6 +31,6 @@ LC_ALL=C ls -A "$out" | grep -q '^\.nabla-run-' || fail "expected the killed run
 "$nabla" train --limit 100 --epochs 1 --verbose 0 --threads 1 --out "$out" >/dev/null ||
   fail "the run after the killed one failed"
 left=$(LC_ALL=C ls -A "$out" | tr '\n' ' ')
-[[ $left == "checkpoints metrics.csv model.json model.safetensors notes.txt " ]] ||
-  fail "expected the three outputs, the checkpoints and notes.txt, got: $left"
+[[ $left == "checkpoints metrics.csv model.json model.safetensors norms.csv notes.txt report.html " ]] ||
+  fail "expected the run's outputs, its checkpoints and notes.txt, got: $left"
 echo "ok: $out holds $left"

@@ -2,8 +2,8 @@
 # Usage: check_resume.sh NABLA WORK_DIR NAME TRAIN_ARGS...
 # Exact resume (issue 13): `nabla train TRAIN_ARGS --out DIR` killed with SIGKILL at several
 # moments -- before its first checkpoint, right after one appears (often inside the next write),
-# and later -- and continued each time with --resume, ends with model.safetensors, model.json and
-# metrics.csv byte-identical to those of an uninterrupted run. Before the last resume the newest
+# and later -- and continued each time with --resume, ends with model.safetensors, model.json,
+# metrics.csv and norms.csv byte-identical to those of an uninterrupted run. Before the last resume the newest
 # checkpoint is damaged (one byte flipped) and a stale temporary file is planted: the run must
 # warn naming the damaged file, skip it, remove the temporary file and still end identical.
 set -u
@@ -91,7 +91,7 @@ if [[ -n $damaged ]]; then
 fi
 [[ ! -e $run/checkpoints/epoch-999-step-99999999.safetensors.tmp-Ab12Cd ]] ||
   fail "the stale temporary file was not removed"
-for file in model.safetensors model.json metrics.csv; do
+for file in model.safetensors model.json metrics.csv norms.csv; do
   cmp -s "$ref/$file" "$run/$file" || fail "$file differs from the uninterrupted run's"
 done
 echo "ok ($name): $kills kills, damaged checkpoint ${damaged:-none}; outputs identical"

@@ -55,7 +55,8 @@ TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {
   EXPECT_EQ(result.figures[0].name, "test_accuracy");
   EXPECT_GT(result.figures[0].value, 0.6);  // 1000 images, one epoch
   EXPECT_EQ(result.figures[0].value, result.report["accuracy"]);
-  for (const char* file : {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile}) {
+  for (const char* file : {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile,
+                           tasks::kNormsFile, tasks::kReportFile}) {
     EXPECT_TRUE(std::filesystem::exists(dir.file(file))) << file;
   }
   // The checkpoint holds the spec with the settings it ran with, and its class names.
@@ -183,7 +184,8 @@ TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
   options.log = &log;
   tasks::run(circle_spec("circle"), options);
   const std::vector<std::string> outputs = {tasks::kWeightsFile, tasks::kSpecFile,
-                                            tasks::kMetricsFile};
+                                            tasks::kMetricsFile, tasks::kNormsFile,
+                                            tasks::kReportFile};
   std::map<std::string, std::string> before;
   for (const std::string& file : outputs) before[file] = nabla::testing::read_bytes(dir.file(file));
 
@@ -226,4 +228,36 @@ TEST(Tasks, ARunsFilesAppearTogetherAndAFailedRunLeavesThePreviousOnes) {
   entries = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
   EXPECT_EQ(entries, outputs.size() + kept.size() + 1);  // and the checkpoints folder
+}
+
+TEST(Tasks, AReportThatCannotBeWrittenLeavesTheCheckpointAndSaysSo) {
+  ASSERT_TRUE(kCircleRegistered);
+  namespace fs = std::filesystem;
+  TempDir dir;
+  // A folder where the report goes: the atomic rename over it fails.
+  fs::create_directories(dir.file(tasks::kReportFile) + "/taken");
+  tasks::RunOptions options;
+  options.verbose = 0;
+  options.out = dir.path().string();
+  std::ostringstream log;
+  options.log = &log;
+  const std::string message = error_message([&] { tasks::run(circle_spec("circle"), options); });
+  EXPECT_NE(message.find("the checkpoint was saved to " + options.out +
+                         ", but report.html could "
+                         "not be written: "),
+            std::string::npos)
+      << message;
+  for (const char* file :
+       {tasks::kWeightsFile, tasks::kSpecFile, tasks::kMetricsFile, tasks::kNormsFile}) {
+    EXPECT_TRUE(fs::exists(dir.file(file))) << file;
+  }
+  EXPECT_NO_THROW(train::Model::load(dir.file(tasks::kWeightsFile)));
+
+  // With the folder gone, `nabla report`'s library call writes the page from the files.
+  fs::remove_all(dir.file(tasks::kReportFile));
+  EXPECT_EQ(tasks::write_report(options.out), dir.file(tasks::kReportFile));
+  const std::string html = nabla::testing::read_bytes(dir.file(tasks::kReportFile));
+  EXPECT_NE(html.find("<svg class=\"heatmap\""), std::string::npos);
+  EXPECT_NE(html.find(">inside</text>"), std::string::npos);  // the class names
+  EXPECT_NE(html.find("No test image to show: the inputs are not images"), std::string::npos);
 }

@@ -1,8 +1,8 @@
 // nabla train: the classic Keras example by default (preset mlp on Fashion-MNIST: Adam 1e-3,
 // sparse categorical cross-entropy, accuracy, 5 epochs, batch 32, seed 0), then the figures its
-// task judges it by. --out writes model.safetensors, model.json and metrics.csv; --tensorboard
-// adds the TensorBoard callback. The work is tasks::run's; this file parses the command line and
-// prints.
+// task judges it by. --out writes model.safetensors, model.json, metrics.csv, norms.csv and the
+// run's report.html; --tensorboard adds the TensorBoard callback. The work is tasks::run's; this
+// file parses the command line and prints.
 #include <iostream>
 #include <memory>
 
@@ -76,8 +76,9 @@ void run_train(const TrainOptions& options) {
   const tasks::RunResult result = tasks::run(options.model, run);
   for (const tasks::Figure& figure : result.figures) std::cout << figure.text << "\n";
   if (!options.out.empty()) {
-    std::cout << "Saved " << tasks::kWeightsFile << ", " << tasks::kSpecFile << " and "
-              << tasks::kMetricsFile << " to " << options.out << "\n";
+    std::cout << "Saved " << tasks::kWeightsFile << ", " << tasks::kSpecFile << ", "
+              << tasks::kMetricsFile << ", " << tasks::kNormsFile << " and " << tasks::kReportFile
+              << " to " << options.out << "\n";
   }
 }
 
@@ -118,8 +119,9 @@ Command add_train_command(CLI::App& app) {
                       "Fraction of the training samples held out for validation (the last ones)")
           ->check(in_range<double>(0, 0.99));
   sub->add_option("--out", options->out,
-                  "Folder to write model.safetensors, model.json and metrics.csv to, with full "
-                  "checkpoints (weights, optimizer, random state) in DIR/checkpoints");
+                  "Folder to write model.safetensors, model.json, metrics.csv, norms.csv and "
+                  "report.html to, with full checkpoints (weights, optimizer, random state) in "
+                  "DIR/checkpoints");
   sub->add_option("--save-every", options->save_every,
                   "With --out: checkpoint every N epochs (N or Nepochs) or every N batches "
                   "(Nsteps)")
