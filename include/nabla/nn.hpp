@@ -101,6 +101,13 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  // Keras's layer.trainable = false (fine-tuning): the module's parameters, its children's and
+  // those created later by lazy layers get requires_grad off, so no gradient reaches them and
+  // compile() leaves them out of the optimizer; layers with running statistics
+  // (BatchNormalization) then normalize with them, in training too, as Keras's frozen layers do.
+  // Dropout still drops: freezing concerns weights, not the training mode.
+  void set_trainable(bool trainable);
+  bool trainable() const { return trainable_; }
   void zero_grad(bool set_to_none = true);
 
   // Multi-line description of the tree, PyTorch-style.
@@ -115,8 +122,10 @@ class Module : public std::enable_shared_from_this<Module> {
     return module;
   }
   void register_child(const std::string& name, std::shared_ptr<Module> module);
+  void remove_child(const std::string& name);  // Error when there is none of that name
 
   bool training_ = true;
+  bool trainable_ = true;
 
  private:
   std::string name_;
@@ -865,7 +874,9 @@ class Sequential : public Module {
  public:
   Sequential() = default;
   explicit Sequential(std::vector<ModulePtr> layers);
-  Sequential& add(ModulePtr layer);          // named "0", "1", ... as in PyTorch
+  Sequential& add(ModulePtr layer);  // named "0", "1", ... as in PyTorch
+  // Removes and returns the last layer (Keras's model.pop(): replacing a classifier's head).
+  ModulePtr pop();
   Tensor forward(const Tensor& x) override;  // passes masks between layers (see Module)
   Tensor forward_masked(const Tensor& x, const Tensor& mask) override;
   Tensor compute_mask(const Tensor& x, const Tensor& mask) const override;  // the last forward's

@@ -94,6 +94,16 @@ struct RunOptions {
   // with a warning naming them), or start when there is none. The run's model and settings
   // must be those the checkpoint was made with; only `epochs` may differ.
   bool resume = false;
+  // Fine-tuning: start from the weights of a checkpoint (a file, or a run folder holding
+  // model.safetensors) instead of a fresh initialization. With new_head, the last layer keeps
+  // its fresh initialization (and may differ in shape: another number of classes), as after
+  // Keras's model.pop(); model.add(...). Each `freeze` pattern freezes the layers it matches
+  // (train::Model::set_trainable) before the optimizer is made.
+  std::string init_from;
+  bool new_head = false;
+  std::vector<std::string> freeze;
+  // Keep only the samples of these classes, training and test part alike (labels unchanged).
+  std::vector<int64_t> classes;
   // Overrides of the spec's training section.
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;

@@ -512,6 +512,11 @@ class Model {
   // A graph model is built when it is made; build() then only checks the shape.
   void build(const Shape& input_shape);
   bool built() const { return built_; }
+  // Freezes (trainable = false) or unfreezes the layers whose names, as summary() prints them
+  // ("conv2d", "batch_normalization_1"; a graph model's node names), match the shell pattern
+  // (`*`, `?`, `[...]`); returns how many matched, Error listing the names when none does. As in
+  // Keras, the optimizer is chosen at compile(): compile after changing what is trainable.
+  int64_t set_trainable(const std::string& pattern, bool trainable);
   const Shape& input_shape() const;   // the first input's, without the batch axis
   const Shape& output_shape() const;  // the first output's, batch axis included (1)
   size_t num_inputs() const { return input_shapes_.empty() ? 1 : input_shapes_.size(); }

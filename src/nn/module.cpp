@@ -1,5 +1,6 @@
 // Module: the registry of parameters, buffers and submodules that every layer and model shares,
 // with PyTorch's naming (dotted paths in registration order), state dicts and printing.
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -62,10 +63,17 @@ void Module::register_child(const std::string& name, std::shared_ptr<Module> mod
   children_.emplace_back(name, std::move(module));
 }
 
+void Module::remove_child(const std::string& name) {
+  const auto it = std::find_if(children_.begin(), children_.end(),
+                               [&](const auto& child) { return child.first == name; });
+  NABLA_CHECK(it != children_.end(), type_name(), ": no submodule named '", name, "'");
+  children_.erase(it);
+}
+
 Tensor& Module::register_parameter(const std::string& name, Tensor value) {
   NABLA_CHECK(value.defined(), type_name(), ": parameter '", name, "' is an undefined tensor");
   check_new_name(type_name(), "parameter", name, parameters_);
-  value.requires_grad_(true);
+  value.requires_grad_(trainable_);
   parameters_.emplace_back(name, std::move(value));
   return parameters_.back().second;
 }
@@ -197,6 +205,15 @@ Module& Module::to(DType dtype) {
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  for (auto& [name, p] : parameters_) {
+    p.requires_grad_(trainable);
+    if (!trainable) p.zero_grad(/*set_to_none=*/true);  // no stale gradient reaches an optimizer
+  }
+  for (auto& [name, child] : children_) child->set_trainable(trainable);
 }
 
 void Module::zero_grad(bool set_to_none) {

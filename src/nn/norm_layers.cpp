@@ -33,11 +33,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
   if (!running_mean_.defined()) build_parameters(x.size(1), param_dtype(x));
   NABLA_CHECK(x.size(1) == options_.num_features, type_name_, ": expected input with ",
               options_.num_features, " channels (axis 1), got shape ", x.shape());
-  if (training_) {
+  // A frozen layer (set_trainable(false)) normalizes with its running statistics and keeps
+  // them, as Keras's: fine-tuning on new data must not move what the frozen layers learned.
+  const bool batch_statistics = training_ && trainable_;
+  if (batch_statistics) {
     int64_t& batches = *num_batches_tracked_.data<int64_t>();
     ++batches;
   }
-  return nabla::batch_norm(x, running_mean_, running_var_, weight_, bias_, training_,
+  return nabla::batch_norm(x, running_mean_, running_var_, weight_, bias_, batch_statistics,
                            options_.momentum, options_.eps);
 }
 

@@ -14,6 +14,14 @@ Sequential& Sequential::add(ModulePtr layer) {
   return *this;
 }
 
+ModulePtr Sequential::pop() {
+  NABLA_CHECK(!layers_.empty(), "Sequential::pop: there is no layer to remove");
+  remove_child(std::to_string(layers_.size() - 1));
+  ModulePtr last = std::move(layers_.back());
+  layers_.pop_back();
+  return last;
+}
+
 DType Sequential::input_dtype() const {
   return layers_.empty() ? DType::f32 : layers_.front()->input_dtype();
 }

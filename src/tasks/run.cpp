@@ -21,6 +21,7 @@
 #include "nabla/report.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensorboard.hpp"
+#include "tasks/fine_tune.hpp"
 #include "tasks/run_checkpoints.hpp"
 
 namespace nabla::tasks {
@@ -214,6 +215,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  NABLA_CHECK(!options.new_head || !options.init_from.empty(), "--new-head: give the ",
+              "checkpoint to start from with --init-from");
   NABLA_CHECK(!options.resume || !options.out.empty(), "--resume: give the run's folder with ",
               "--out DIR (its checkpoints are in DIR/", kCheckpointFolder, ")");
   NABLA_CHECK(options.save_every_epochs >= 1 && options.save_every_steps >= 0 && options.keep >= 1,
@@ -229,6 +232,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   manual_seed(options.seed);  // the initial weights
   train::Model model(io::build_model(spec), spec.name);
   TaskData data = task->load(spec, model, options.data_dir);
+  if (!options.classes.empty()) internal::keep_classes(data, options.classes);
   if (options.limit > 0 && options.limit < data.x_train.size(0)) {
     data.x_train = data.x_train.slice(0, 0, options.limit);
     data.y_train = data.y_train.slice(0, 0, options.limit);
@@ -237,6 +241,11 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
     spec.input_shape = Shape(data.x_train.shape().begin() + 1, data.x_train.shape().end());
   }
   if (!model.built()) model.build(spec.input_shape);
+  if (!options.init_from.empty()) {
+    internal::load_initial_weights(model, options.init_from, options.new_head);
+  }
+  for (const std::string& pattern : options.freeze) model.set_trainable(pattern, false);
+  internal::describe_fine_tuning(model, options, log);
   std::vector<train::MetricArg> metrics(training.metrics.begin(), training.metrics.end());
   model.compile(std::move(optimizer), loss, std::move(metrics));
 
@@ -261,8 +270,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
       log << "Removed the " << removed << " checkpoint(s) of an earlier run in " << options.out
           << "/" << kCheckpointFolder << std::endl;
     }
-    const std::string settings = internal::run_settings_json(spec_json, options.seed, options.limit,
-                                                             data.dir, get_num_threads());
+    const std::string settings =
+        internal::run_settings_json(spec_json, options, data.dir, get_num_threads());
     if (options.resume) {
       if (const auto path = internal::find_resume_checkpoint(options.out, settings, std::cerr)) {
         resume = std::make_shared<const train::TrainingState>(model.load_checkpoint(*path));

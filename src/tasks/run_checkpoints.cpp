@@ -59,13 +59,17 @@ std::string first_difference(Json made, Json now) {
 
 }  // namespace
 
-std::string run_settings_json(const std::string& spec_json, uint64_t seed, int64_t limit,
+std::string run_settings_json(const std::string& spec_json, const RunOptions& options,
                               const std::string& data_dir, int threads) {
   Json settings = Json::object();
   settings["spec"] = data::internal::parse_json(spec_json);
-  settings["seed"] = seed;
-  settings["limit"] = limit;
+  settings["seed"] = options.seed;
+  settings["limit"] = options.limit;
   settings["data"] = data_dir;
+  settings["classes"] = options.classes;
+  settings["init_from"] = options.init_from;
+  settings["new_head"] = options.new_head;
+  settings["freeze"] = options.freeze;
   settings["threads"] = threads;
   return settings.dump();
 }

@@ -8,13 +8,16 @@
 #include <optional>
 #include <string>
 
+#include "nabla/tasks.hpp"
+
 namespace nabla::tasks::internal {
 
 // Metadata key of the run settings a checkpoint was made with (JSON: the spec with its training
-// section, seed, limit, data folder, threads), which a resumed run must repeat.
+// section, seed, limit, data folder, classes, fine-tuning settings, threads), which a resumed run
+// must repeat.
 inline constexpr const char* kRunSettingsKey = "nabla.run";
 
-std::string run_settings_json(const std::string& spec_json, uint64_t seed, int64_t limit,
+std::string run_settings_json(const std::string& spec_json, const RunOptions& options,
                               const std::string& data_dir, int threads);
 
 // The path pattern of ModelCheckpoint for DIR/checkpoints: "epoch-003-step-00001875.safetensors".

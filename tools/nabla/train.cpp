@@ -27,6 +27,10 @@ struct TrainOptions {
   int64_t keep = 2;
   std::string save_best;
   bool resume = false;
+  std::string init_from;
+  bool new_head = false;
+  std::string freeze;
+  std::string classes;
   int64_t limit = 0;
   int verbose = 1;
   // Which of the training settings the command line overrides (else the spec's are used).
@@ -55,6 +59,40 @@ void parse_save_every(const std::string& text, tasks::RunOptions& run) {
   run.save_every_steps = steps ? count : 0;
 }
 
+// "--classes": class numbers and ranges, "5-9" or "0,2,4-6".
+std::vector<int64_t> parse_classes(const std::string& text) {
+  std::vector<int64_t> classes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const size_t dash = item.find('-', 1);
+    const auto number = [&](const std::string& digits) {
+      NABLA_CHECK(!digits.empty() && digits.size() < 10 &&
+                      digits.find_first_not_of("0123456789") == std::string::npos,
+                  "expected class numbers and ranges such as 5-9 or 0,2,4, got '", text, "'");
+      return std::stoll(digits);
+    };
+    const int64_t first = number(item.substr(0, dash));
+    const int64_t last = dash == std::string::npos ? first : number(item.substr(dash + 1));
+    NABLA_CHECK(first <= last, "the range ", item, " in '", text, "' is empty");
+    for (int64_t c = first; c <= last; ++c) classes.push_back(c);
+    start = comma + 1;
+  }
+  return classes;
+}
+
+std::vector<std::string> split_patterns(const std::string& text) {
+  std::vector<std::string> patterns;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) patterns.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return patterns;
+}
+
 void run_train(const TrainOptions& options) {
   apply_threads(options.threads);
   tasks::RunOptions run;
@@ -68,6 +106,10 @@ void run_train(const TrainOptions& options) {
   run.keep = options.keep;
   run.save_best = options.save_best;
   run.resume = options.resume;
+  run.init_from = options.init_from;
+  run.new_head = options.new_head;
+  run.freeze = split_patterns(options.freeze);
+  if (!options.classes.empty()) run.classes = parse_classes(options.classes);
   if (*options.epochs_given) run.epochs = options.epochs;
   if (*options.batch_size_given) run.batch_size = options.batch_size;
   if (*options.optimizer_given) run.optimizer = options.optimizer;
@@ -145,6 +187,18 @@ Command add_train_command(CLI::App& app) {
                   "Folder for TensorBoard event files: DIR/train and DIR/validation (open with "
                   "`tensorboard --logdir DIR`)")
       ->check(log_folder());
+  sub->add_option("--init-from", options->init_from,
+                  "Fine-tuning: start from the weights of this checkpoint (a file, or a run "
+                  "folder) instead of a fresh initialization");
+  sub->add_flag("--new-head", options->new_head,
+                "With --init-from: the last layer starts fresh (a new classifier head; it may "
+                "have another number of classes)");
+  sub->add_option("--freeze", options->freeze,
+                  "Freeze the layers whose names match these patterns, comma-separated, as "
+                  "`nabla summary` names them (e.g. 'conv2d*,batch_normalization*')");
+  sub->add_option("--classes", options->classes,
+                  "Train and test on these classes only, e.g. 0-4 or 0,2,4 (labels unchanged)")
+      ->check(checked_by([](const std::string& text) { parse_classes(text); }, "LIST"));
   sub->add_option("--limit", options->limit,
                   "Train on the first N samples only (quick runs and tests)")
       ->check(in_range<int64_t>(0));
@@ -159,6 +213,9 @@ Command add_train_command(CLI::App& app) {
       "  nabla train --limit 1000 --epochs 1           # a quick check\n"
       "  nabla train --model cnn --out runs/cnn --resume  # after a crash: go on from the newest "
       "checkpoint\n"
+      "  nabla train --model cnn --classes 0-4 --out runs/a   # then fine-tune on the others:\n"
+      "  nabla train --model cnn --classes 5-9 --init-from runs/a --new-head "
+      "--freeze 'conv2d*,batch_normalization*'\n"
       "  nabla train --tensorboard runs/tb             # then: tensorboard --logdir runs/tb");
   return {sub, [options] { run_train(*options); }};
 }
