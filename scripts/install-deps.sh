@@ -14,6 +14,9 @@ packages=(
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev     # model specs, safetensors headers, reference data
   libcli11-dev           # the nabla command line
+  # ONNX export: the ONNX C++ library (protobuf classes, checker, shape inference), and ONNX's
+  # Python checker for the peer test (tests/reference/check_onnx_export.py).
+  libonnx-dev python3-onnx
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang libclang-rt-14-dev libomp-dev  # the fuzz targets (libFuzzer, sanitizers, OpenMP)
@@ -29,15 +32,29 @@ if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   packages+=(libopenblas0-pthread)
 fi
 
+# npm runs ONNX Runtime for the ONNX export check. A Node.js from elsewhere (NodeSource) bundles
+# its own npm and conflicts with Debian's package, so Debian's npm only where there is none.
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "install-deps: installing ${missing[*]}"
-sudo=""
-[[ $(id -u) -ne 0 ]] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# ONNX Runtime (npm onnxruntime-node, the version pinned in its package-lock.json) for the peer
+# check of ONNX exports; --ignore-scripts: the CPU library is inside the package, and the install
+# script would only try to download GPU libraries. Into the source tree (git-ignored), where
+# tests/reference/onnx_runtime_check.js finds it.
+ort_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/reference/onnxruntime"
+if [[ ! -d "$ort_dir/node_modules/onnxruntime-node" ]]; then
+  echo "install-deps: installing onnxruntime-node (npm) into $ort_dir"
+  npm ci --prefix "$ort_dir" --ignore-scripts --no-audit --no-fund >/dev/null
+fi

@@ -35,13 +35,15 @@ int main(int argc, char** argv) {
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
       "  nabla summary --model mlp\n"
       "  nabla report runs/mlp                # write runs/mlp/report.html again\n"
+      "  nabla export --checkpoint runs/mlp --onnx mlp.onnx\n"
       "Run 'nabla COMMAND --help' for the options of a command.");
   app.set_version_flag("--version", "nabla " NABLA_VERSION, "Print the version and exit");
   app.require_subcommand(1);
   const std::vector<nabla::cli::Command> commands = {
       nabla::cli::add_train_command(app),    nabla::cli::add_evaluate_command(app),
       nabla::cli::add_predict_command(app),  nabla::cli::add_summary_command(app),
-      nabla::cli::add_generate_command(app), nabla::cli::add_report_command(app)};
+      nabla::cli::add_generate_command(app), nabla::cli::add_report_command(app),
+      nabla::cli::add_export_command(app)};
   if (argc == 1) {
     std::cout << app.help();
     return 0;
