@@ -1,0 +1,119 @@
+// ONNX's LSTM and GRU (one layer, forward direction) as nabla's batch-first Recurrent layer, with
+// the gate blocks reordered from ONNX's layout (LSTM i,o,f,c; GRU z,r,h) to PyTorch's, which nabla
+// keeps (LSTM i,f,g,o; GRU r,z,n): the inverse of the exporter's mapping in
+// onnx_sequence_layers.cpp. The layer is built when a reader brings Y or Y_h to a batch-first
+// layout (onnx_import_shapes.cpp), since only then is it known which of the two is used.
+#include "io/onnx_importer.hpp"
+#include "nabla/ops.hpp"
+
+namespace nabla::io::onnx_import {
+namespace {
+
+[[noreturn]] void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why) {
+  detail::throw_error(detail::str("import_onnx: ", im.path(), ": ", im.where(node), ": ", why));
+}
+
+// For each of nabla's gate blocks, the ONNX block it comes from.
+std::vector<int64_t> nabla_gate_sources(bool lstm) {
+  return lstm ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 0, 2};
+}
+
+// Rows [G * H, ...] of one direction, from ONNX's gate order to nabla's.
+Tensor reorder_gates(const Tensor& t, bool lstm, int64_t hidden) {
+  std::vector<Tensor> blocks;
+  for (int64_t g : nabla_gate_sources(lstm)) {
+    blocks.push_back(t.slice(0, g * hidden, (g + 1) * hidden));
+  }
+  return concat(blocks, 0).contiguous();
+}
+
+}  // namespace
+
+bool convert_recurrent_op(Importer& im, const onnx::NodeProto& node, int index) {
+  const std::string& op = node.op_type();
+  if (op != "LSTM" && op != "GRU") return false;
+  const Value& x = im.value(node, 0);
+  if (x.kind != Value::Kind::tensor || !x.time_major) {
+    refuse(im, node,
+           "its input X must be a batch-first sequence transposed to [T, N, F] (PyTorch's "
+           "batch_first=True export); a time-first graph input has no nabla form");
+  }
+  if (attr_string(node, "direction", "forward") != "forward") {
+    refuse(im, node, "only the forward direction is supported");
+  }
+  if (attr_int(node, "layout", 0) != 0) refuse(im, node, "only layout = 0 is supported");
+  for (const char* a : {"activations", "clip", "activation_alpha", "activation_beta"}) {
+    for (const auto& attr : node.attribute()) {
+      if (attr.name() == a)
+        refuse(im, node, std::string("the attribute ") + a + " is not supported");
+    }
+  }
+  if (op == "LSTM" && attr_int(node, "input_forget", 0) != 0) {
+    refuse(im, node, "input_forget = 1 is not supported");
+  }
+  if (op == "GRU" && attr_int(node, "linear_before_reset", 0) != 1) {
+    // PyTorch's (and nabla's) GRU applies the reset gate after the recurrent product.
+    refuse(im, node, "only linear_before_reset = 1 (PyTorch's GRU) is supported");
+  }
+  if (im.has_input(node, 4)) refuse(im, node, "sequence_lens is not supported");
+  const size_t states = op == "LSTM" ? 2 : 1;
+  for (size_t i = 5; i < 5 + states; ++i) {
+    if (im.has_input(node, i) && im.value(node, i).kind != Value::Kind::zeros) {
+      refuse(im, node, "only zero initial states are supported");
+    }
+  }
+  if (op == "LSTM" && im.has_input(node, 7)) refuse(im, node, "peepholes (P) are not supported");
+  if (op == "LSTM" && node.output_size() > 2 && im.uses(node.output(2)) > 0) {
+    refuse(im, node, "the final cell state Y_c is not supported");
+  }
+  Value y;
+  y.kind = Value::Kind::recurrent;
+  y.tensor = x.tensor;
+  y.node = index;
+  y.view = RnnView::y;
+  im.set(node, 0, y);
+  y.view = RnnView::state;
+  im.set(node, 1, y);
+  return true;
+}
+
+nn::SymbolicTensor build_recurrent(Importer& im, const onnx::NodeProto& node,
+                                   const nn::SymbolicTensor& x, bool sequences) {
+  const bool lstm = node.op_type() == "LSTM";
+  const int64_t gates = lstm ? 4 : 3;
+  const int64_t hidden = attr_int(node, "hidden_size", -1);
+  const Tensor& w = im.constant(node, 1);
+  const Tensor& r = im.constant(node, 2);
+  const int64_t features = x.shape().back();
+  if (hidden <= 0 || w.shape() != Shape{1, gates * hidden, features} ||
+      r.shape() != Shape{1, gates * hidden, hidden}) {
+    refuse(im, node,
+           detail::str("expected hidden_size, W [1, ", gates, "H, ", features, "] and R [1, ",
+                       gates, "H, H]"));
+  }
+  nn::RecurrentOptions o;
+  o.input_size = features;
+  o.batch_first = true;
+  o.return_sequences = sequences;
+  o.bias = im.has_input(node, 3);
+  std::map<std::string, Tensor> weights = {
+      {"weight_ih_l0", reorder_gates(w.reshape({gates * hidden, features}), lstm, hidden)},
+      {"weight_hh_l0", reorder_gates(r.reshape({gates * hidden, hidden}), lstm, hidden)}};
+  if (o.bias) {
+    const Tensor& b = im.constant(node, 3);
+    if (b.shape() != Shape{1, 2 * gates * hidden}) refuse(im, node, "expected B [1, 2 * G * H]");
+    const Tensor flat = b.reshape({2 * gates * hidden});
+    weights["bias_ih_l0"] = reorder_gates(flat.slice(0, 0, gates * hidden), lstm, hidden);
+    weights["bias_hh_l0"] =
+        reorder_gates(flat.slice(0, gates * hidden, 2 * gates * hidden), lstm, hidden);
+  }
+  nn::ModulePtr layer;
+  if (lstm) {
+    layer = std::make_shared<nn::LSTM>(hidden, o);
+  } else {
+    layer = std::make_shared<nn::GRU>(hidden, o);
+  }
+  return call_layer(im, node, layer, {x}, weights);
+}
+
+}  // namespace nabla::io::onnx_import
