@@ -32,7 +32,14 @@ Tensor reorder_gates(const Tensor& t, bool lstm, int64_t hidden) {
 bool convert_recurrent_op(Importer& im, const onnx::NodeProto& node, int index) {
   const std::string& op = node.op_type();
   if (op != "LSTM" && op != "GRU") return false;
-  const Value& x = im.value(node, 0);
+  Value x = im.value(node, 0);
+  if (x.kind == Value::Kind::recurrent && x.view == RnnView::y_time_major) {
+    // A stacked layer (PyTorch writes one node per layer): the steps of the layer below, which
+    // nabla gives batch-first.
+    x.tensor = im.recurrent_output(x, true, node);
+    x.kind = Value::Kind::tensor;
+    x.time_major = true;
+  }
   if (x.kind != Value::Kind::tensor || !x.time_major) {
     refuse(im, node,
            "its input X must be a batch-first sequence transposed to [T, N, F] (PyTorch's "

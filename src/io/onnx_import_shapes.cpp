@@ -1,8 +1,9 @@
 // ONNX nodes that move data around rather than compute: Flatten and Reshape (nabla layers), the
 // shape computations PyTorch's exporter writes for dynamic batch sizes (Shape, Gather, Unsqueeze,
-// ConstantOfShape: evaluated here, the batch size standing as kBatch), Identity and Dropout (the
-// inference form passes the input through), and the Transpose/Squeeze/Gather/Reshape nodes around
-// ONNX's LSTM and GRU, which bring their outputs to the batch-first layouts nabla's layer gives.
+// ConstantOfShape, Slice: evaluated here, the batch size standing as kBatch), Identity and Dropout
+// (the inference form passes the input through), and the Transpose/Squeeze/Gather/Reshape nodes
+// around ONNX's LSTM and GRU, which bring their outputs to the batch-first layouts nabla's layer
+// gives.
 #include <algorithm>
 
 #include "io/onnx_importer.hpp"
@@ -115,6 +116,14 @@ void constant_of_shape(Importer& im, const onnx::NodeProto& node) {
   im.set(node, 0, v);
 }
 
+// torch slices the zero initial state [layers, N, H] of a stacked LSTM/GRU per layer: still zeros.
+void slice(Importer& im, const onnx::NodeProto& node) {
+  if (im.value(node, 0).kind != Value::Kind::zeros) {
+    refuse(im, node, "Slice is supported only on an LSTM/GRU's zero initial state");
+  }
+  im.set(node, 0, im.value(node, 0));
+}
+
 void transpose(Importer& im, const onnx::NodeProto& node) {
   const Value& v = im.value(node, 0);
   const std::vector<int64_t> perm = attr_ints(node, "perm", {});
@@ -203,6 +212,8 @@ bool convert_shape_op(Importer& im, const onnx::NodeProto& node) {
     squeeze(im, node);
   } else if (op == "ConstantOfShape") {
     constant_of_shape(im, node);
+  } else if (op == "Slice") {
+    slice(im, node);
   } else if (op == "Transpose") {
     transpose(im, node);
   } else if (op == "Reshape") {

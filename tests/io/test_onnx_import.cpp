@@ -152,6 +152,7 @@ TEST(OnnxImport, PyTorchResidualCnn) { EXPECT_LT(pytorch_diff("residual_cnn"), 1
 TEST(OnnxImport, PyTorchLstm) { EXPECT_LT(pytorch_diff("lstm"), 1e-5); }
 TEST(OnnxImport, PyTorchGru) { EXPECT_LT(pytorch_diff("gru"), 1e-5); }
 TEST(OnnxImport, PyTorchLstmSequences) { EXPECT_LT(pytorch_diff("lstm_sequences"), 1e-5); }
+TEST(OnnxImport, PyTorchStackedGru) { EXPECT_LT(pytorch_diff("gru_stacked_sequences"), 1e-5); }
 
 // An imported model is a graph model like any other: it saves with its spec, loads back with the
 // same outputs, and trains.

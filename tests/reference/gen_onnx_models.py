@@ -73,11 +73,12 @@ class Recurrent(nn.Module):
 
 
 class Sequences(nn.Module):
-    """An LSTM returning every step, a Dense on each step (MatMul + Add), flattened."""
+    """An LSTM or GRU (layers stacked) returning every step, a Dense on each step (MatMul + Add),
+    flattened."""
 
-    def __init__(self):
+    def __init__(self, cell=nn.LSTM, num_layers=1):
         super().__init__()
-        self.rnn = nn.LSTM(4, 6, batch_first=True)
+        self.rnn = cell(4, 6, num_layers=num_layers, batch_first=True)
         self.fc = nn.Linear(6, 2)
 
     def forward(self, x):
@@ -126,6 +127,8 @@ def main():
     export("gru", Recurrent(nn.GRU), torch.randn(3, 6, 5))
     torch.manual_seed(17)
     export("lstm_sequences", Sequences(), torch.randn(2, 5, 4))
+    torch.manual_seed(18)
+    export("gru_stacked_sequences", Sequences(nn.GRU, 2), torch.randn(2, 5, 4))
 
 
 if __name__ == "__main__":
