@@ -151,8 +151,11 @@ Importer::Importer(const onnx::ModelProto& model, std::string path)
   for (const auto& o : model.opset_import()) {
     if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
   }
-  for (const auto& node : graph_.node())
-    for (const std::string& in : node.input()) ++uses_[in];
+  for (const auto& node : graph_.node()) {
+    for (const std::string& in : node.input()) {
+      if (!in.empty()) ++uses_[in];  // "" marks an optional input left out
+    }
+  }
   for (const auto& out : graph_.output()) ++uses_[out.name()];
 }
 

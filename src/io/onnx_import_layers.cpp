@@ -179,6 +179,14 @@ void pool(Importer& im, const onnx::NodeProto& node, bool max) {
   o.stride = attr_ints(node, "strides", {1, 1});  // ONNX's default is 1, nabla's the kernel
   o.padding = symmetric_pads(im, node, 2);
   o.ceil_mode = attr_int(node, "ceil_mode", 0) != 0;
+  if (o.ceil_mode) {
+    // PyTorch (and nabla) drop a last window that would start in the right padding; ONNX keeps it.
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t in = x.shape()[1 + i], p = o.padding[i], s = o.stride[i];
+      const int64_t out = (in + 2 * p - kernel[i] + s - 1) / s + 1;
+      if ((out - 1) * s >= in + p) refuse(im, node, "ceil_mode with a last window in the padding");
+    }
+  }
   o.count_include_pad = attr_int(node, "count_include_pad", 0) != 0;
   const auto layer = std::make_shared<nn::Pool2d>(max ? nn::PoolKind::max : nn::PoolKind::average,
                                                   kernel, o, max ? "MaxPool2d" : "AvgPool2d");

@@ -70,7 +70,8 @@ bool convert_recurrent_op(Importer& im, const onnx::NodeProto& node, int index) 
     }
   }
   if (op == "LSTM" && im.has_input(node, 7)) refuse(im, node, "peepholes (P) are not supported");
-  if (op == "LSTM" && node.output_size() > 2 && im.uses(node.output(2)) > 0) {
+  if (op == "LSTM" && node.output_size() > 2 && !node.output(2).empty() &&
+      im.uses(node.output(2)) > 0) {
     refuse(im, node, "the final cell state Y_c is not supported");
   }
   Value y;
