@@ -72,10 +72,37 @@ namespace {
 
 Shape dims_of(const onnx::TensorProto& t) { return {t.dims().begin(), t.dims().end()}; }
 
-int64_t count(const Shape& shape) {
+// The number of values of a tensor with these dims; -1 for a negative dimension or a count past
+// 2^40 (a damaged file), so that nothing is allocated for it.
+int64_t count(const onnx::TensorProto& t) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : t.dims()) {
+    if (d < 0 || (d > 0 && n > (int64_t{1} << 40) / d)) return -1;
+    n *= d;
+  }
   return n;
+}
+
+// The values of `t` as T (float or int64): its raw data (little-endian, as ONNX stores it) or its
+// typed field, checked against its dims before anything is allocated.
+template <typename T, typename Typed>
+std::vector<T> tensor_values(const onnx::TensorProto& t, const Typed& typed,
+                             const std::string& path) {
+  const int64_t n = count(t);
+  NABLA_CHECK(n >= 0, "import_onnx: ", path, ": tensor '", t.name(), "' has invalid dims");
+  NABLA_CHECK(t.data_location() != onnx::TensorProto::EXTERNAL, "import_onnx: ", path, ": tensor '",
+              t.name(), "' is stored in an external file, which is not supported");
+  if (t.has_raw_data()) {
+    NABLA_CHECK(t.raw_data().size() == static_cast<size_t>(n) * sizeof(T), "import_onnx: ", path,
+                ": tensor '", t.name(), "' holds ", t.raw_data().size(), " bytes, its dims need ",
+                static_cast<size_t>(n) * sizeof(T));
+    std::vector<T> values(static_cast<size_t>(n));
+    std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());
+    return values;
+  }
+  NABLA_CHECK(typed.size() == n, "import_onnx: ", path, ": tensor '", t.name(), "' holds ",
+              typed.size(), " values, its dims need ", n);
+  return std::vector<T>(typed.begin(), typed.end());
 }
 
 }  // namespace
@@ -83,40 +110,13 @@ int64_t count(const Shape& shape) {
 Tensor float_tensor(const onnx::TensorProto& t, const std::string& path) {
   NABLA_CHECK(t.data_type() == onnx::TensorProto::FLOAT, "import_onnx: ", path, ": tensor '",
               t.name(), "' has ONNX data type ", t.data_type(), ", expected float (1)");
-  NABLA_CHECK(t.data_location() != onnx::TensorProto::EXTERNAL, "import_onnx: ", path, ": tensor '",
-              t.name(), "' is stored in an external file, which is not supported");
-  const Shape shape = dims_of(t);
-  const int64_t n = count(shape);
-  std::vector<float> values(static_cast<size_t>(n));
-  if (t.has_raw_data()) {
-    NABLA_CHECK(t.raw_data().size() == values.size() * sizeof(float), "import_onnx: ", path,
-                ": tensor '", t.name(), "' holds ", t.raw_data().size(), " bytes, expected ",
-                values.size() * sizeof(float));
-    std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());  // little-endian
-  } else {
-    NABLA_CHECK(t.float_data_size() == n, "import_onnx: ", path, ": tensor '", t.name(), "' holds ",
-                t.float_data_size(), " values, expected ", n);
-    std::copy(t.float_data().begin(), t.float_data().end(), values.begin());
-  }
-  return from_vector(values, shape);
+  return from_vector(tensor_values<float>(t, t.float_data(), path), dims_of(t));
 }
 
 std::vector<int64_t> int_values(const onnx::TensorProto& t, const std::string& path) {
   NABLA_CHECK(t.data_type() == onnx::TensorProto::INT64, "import_onnx: ", path, ": tensor '",
               t.name(), "' has ONNX data type ", t.data_type(), ", expected int64 (7)");
-  const int64_t n = count(dims_of(t));
-  std::vector<int64_t> values(static_cast<size_t>(n));
-  if (t.has_raw_data()) {
-    NABLA_CHECK(t.raw_data().size() == values.size() * sizeof(int64_t), "import_onnx: ", path,
-                ": tensor '", t.name(), "' holds ", t.raw_data().size(), " bytes, expected ",
-                values.size() * sizeof(int64_t));
-    std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());
-  } else {
-    NABLA_CHECK(t.int64_data_size() == n, "import_onnx: ", path, ": tensor '", t.name(), "' holds ",
-                t.int64_data_size(), " values, expected ", n);
-    std::copy(t.int64_data().begin(), t.int64_data().end(), values.begin());
-  }
-  return values;
+  return tensor_values<int64_t>(t, t.int64_data(), path);
 }
 
 nn::SymbolicTensor call_layer(Importer& importer, const onnx::NodeProto& node,
@@ -147,7 +147,7 @@ nn::SymbolicTensor call_layer(Importer& importer, const onnx::NodeProto& node,
 }
 
 Importer::Importer(const onnx::ModelProto& model, std::string path)
-    : model_(model), graph_(model.graph()), path_(std::move(path)) {
+    : graph_(model.graph()), path_(std::move(path)) {
   for (const auto& o : model.opset_import()) {
     if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
   }

@@ -80,7 +80,6 @@ class Importer {
   void convert(int index);
   Value initializer(const onnx::TensorProto& t) const;
 
-  const onnx::ModelProto& model_;
   const onnx::GraphProto& graph_;
   std::string path_;
   int64_t opset_ = 0;

@@ -238,6 +238,22 @@ TEST(OnnxImport, ErrorNamesTheNodeOfAnUnsupportedConfiguration) {
   EXPECT_NE(message.find("last axis"), std::string::npos) << message;
 }
 
+TEST(OnnxImport, ErrorOnAWeightShorterThanItsDims) {
+  TempDir dir;
+  onnx::ModelProto model;
+  std::ifstream in(kOnnxData + "mlp.onnx", std::ios::binary);
+  ASSERT_TRUE(model.ParseFromIstream(&in));
+  for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
+    if (t.name() == "net.0.weight") t.mutable_raw_data()->resize(8);
+  }
+  const std::string path = dir.file("short.onnx");
+  std::ofstream(path, std::ios::binary) << model.SerializeAsString();
+  const std::string message = error_message([&] { io::import_onnx(path); });
+  EXPECT_NE(message.find(path + ": tensor 'net.0.weight' holds 8 bytes, its dims need 384"),
+            std::string::npos)
+      << message;
+}
+
 TEST(OnnxImport, ErrorOnUnsupportedOpset) {
   TempDir dir;
   for (int64_t opset : {6, 18}) {
