@@ -1,5 +1,7 @@
-// ONNX nodes that become nabla layers: Gemm and MatMul (+ Add) as Dense, the activations, Conv,
-// BatchNormalization, pooling, Flatten, Add of two tensors (a residual) and Concat.
+// ONNX nodes that become nabla layers: Gemm and MatMul (+ Add) as Dense, the activations, Conv
+// (asymmetric pads as nabla's "same" where they are that), BatchNormalization, pooling, Add or Sum
+// of tensors (a residual) and Concat.
+#include <algorithm>
 #include <cmath>
 
 #include "io/onnx_importer.hpp"
@@ -121,21 +123,47 @@ std::vector<int64_t> symmetric_pads(const Importer& im, const onnx::NodeProto& n
   return padding;
 }
 
+// Whether `pads` are what nabla's "same" padding adds to this input (as Keras and ONNX's
+// SAME_UPPER: the odd zero after), the form in which nabla's exporter writes it.
+bool is_same_padding(const std::vector<int64_t>& pads, const Shape& sample,
+                     const std::vector<int64_t>& kernel, const nn::ConvLayerOptions& o) {
+  const size_t rank = kernel.size();
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t in = sample[1 + i], stride = o.stride[i];
+    const int64_t out = (in + stride - 1) / stride;
+    const int64_t total =
+        std::max<int64_t>((out - 1) * stride + o.dilation[i] * (kernel[i] - 1) + 1 - in, 0);
+    if (pads[i] != total / 2 || pads[rank + i] != total - total / 2) return false;
+  }
+  return true;
+}
+
 void conv(Importer& im, const onnx::NodeProto& node) {
   const nn::SymbolicTensor x = im.tensor(node, 0);
   const Tensor& w = im.constant(node, 1);
   const size_t rank = w.dim() - 2;
   if (rank != 1 && rank != 2) refuse(im, node, "only 1-d and 2-d convolutions are supported");
+  const std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
   nn::ConvLayerOptions o;
   o.in_channels = x.shape()[0];
   o.stride = attr_ints(node, "strides", std::vector<int64_t>(rank, 1));
   o.dilation = attr_ints(node, "dilations", std::vector<int64_t>(rank, 1));
-  o.padding = symmetric_pads(im, node, rank);
+  const std::vector<int64_t> pads = attr_ints(node, "pads", std::vector<int64_t>(2 * rank, 0));
+  const std::string auto_pad = attr_string(node, "auto_pad", "NOTSET");
+  const auto half = static_cast<std::ptrdiff_t>(rank);
+  if (auto_pad == "SAME_UPPER" ||
+      (auto_pad == "NOTSET" && pads.size() == 2 * rank &&
+       !std::equal(pads.begin(), pads.begin() + half, pads.begin() + half) &&
+       is_same_padding(pads, x.shape(), kernel, o))) {
+    // Asymmetric pads that nabla's "same" mode adds to this input size.
+    o.padding_mode = "same";
+  } else {
+    o.padding = symmetric_pads(im, node, rank);
+  }
   o.groups = attr_int(node, "group", 1);
   o.bias = im.has_input(node, 2);
   std::map<std::string, Tensor> weights = {{"weight", w}};
   if (o.bias) weights["bias"] = im.constant(node, 2);
-  const std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
   nn::ModulePtr layer;
   if (rank == 2) {
     layer = std::make_shared<nn::Conv2d>(w.size(0), kernel, o);

@@ -86,8 +86,10 @@ TEST(OnnxImport, RoundTripMlp) {
   EXPECT_LT(round_trip(model, randn({5, 6}, DType::f32, &gen)), 1e-5);
 }
 
-TEST(OnnxImport, RoundTripCnnWithBatchNormAndGroups) {
-  nn::ConvLayerOptions first = conv(1);
+TEST(OnnxImport, RoundTripCnnWithBatchNormGroupsAndSamePadding) {
+  // "same" with stride 2 on an even size: pads (0, 1), which import as "same" again.
+  nn::ConvLayerOptions first = conv(0, 1, 2);
+  first.padding_mode = "same";
   first.bias = false;
   nn::Pool2dOptions average;
   average.stride = {1};
@@ -100,10 +102,10 @@ TEST(OnnxImport, RoundTripCnnWithBatchNormAndGroups) {
        std::make_shared<nn::Pool2d>(nn::PoolKind::average, std::vector<int64_t>{2, 2}, average),
        layers::Flatten(), layers::Dense(5, "softmax")},
       "cnn");
-  model.build({4, 10, 10});
+  model.build({4, 16, 16});
   randomize(model.module(), 3);
   Generator gen(4);
-  EXPECT_LT(round_trip(model, randn({3, 4, 10, 10}, DType::f32, &gen)), 1e-5);
+  EXPECT_LT(round_trip(model, randn({3, 4, 16, 16}, DType::f32, &gen)), 1e-5);
 }
 
 TEST(OnnxImport, RoundTripResidualGraph) {
