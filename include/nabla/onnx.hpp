@@ -37,16 +37,16 @@ bool onnx_export_available();
 // ONNX import: the model in the ONNX file `path` (opsets 7 to 17) as a nabla graph model
 // (nn::Graph, in eval mode), whose layers carry the file's weights; wrap it in a train::Model to
 // evaluate, train or save it like any other. The graph's inputs (float, only the batch axis
-// dynamic) become the model's Inputs, its outputs the model's outputs. Supported operators: Gemm,
-// MatMul (+ Add as its bias), Relu, Sigmoid, Tanh, Softmax (last axis), LeakyRelu (alpha 0.01),
-// Flatten, Reshape (keeping the batch axis), Conv (1-d, 2-d; groups, pads, strides, dilations),
-// BatchNormalization (inference), MaxPool, AveragePool, GlobalAveragePool, Add (residual), Concat,
-// Identity, Dropout, Pad (zero width), Constant, LSTM and GRU (one forward layer, batch-first, as
-// PyTorch exports them, with the Transpose/Squeeze/Gather/Shape nodes around them). Errors, each
+// dynamic) become the model's Inputs, its outputs the model's outputs. Supported operators (see
+// docs/guide.md for their limits): Gemm, MatMul (+ Add as its bias), Relu, Sigmoid, Tanh, Softmax,
+// LogSoftmax, LeakyRelu, Elu, Softplus, LayerNormalization, Flatten, Reshape, Conv,
+// BatchNormalization, MaxPool, AveragePool, GlobalAveragePool, Add and Sum (residual), Concat,
+// Identity, Dropout, Pad (zero width), Constant, LSTM and GRU (forward, batch-first, as PyTorch
+// exports them, with the Transpose/Squeeze/Gather/Shape/Slice nodes around them). Errors, each
 // naming the file: not an ONNX model, an opset outside 7..17, ONNX's checker refusing the model,
 // operators nabla has no layer for (all of them listed at once, each with its nodes), a supported
-// operator in a configuration nabla has no layer for (naming the node and why), a nabla built
-// without libonnx-dev.
+// operator in a configuration nabla has no layer for (naming the node and why), a damaged tensor,
+// a nabla built without libonnx-dev.
 nn::ModulePtr import_onnx(const std::string& path);
 
 // Whether this build of nabla can import ONNX (it was built with libonnx-dev).

@@ -49,9 +49,10 @@ const onnx::TensorProto* attr_tensor(const onnx::NodeProto& node, const std::str
 bool is_supported_op(const std::string& op) {
   static const std::set<std::string> kOps = {
       // layers
-      "Gemm", "MatMul", "Add", "Sum", "Relu", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Flatten",
-      "Reshape", "Conv", "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool",
-      "Concat", "Identity", "Dropout", "Pad", "LSTM", "GRU",
+      "Gemm", "MatMul", "Add", "Sum", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Elu",
+      "Softplus", "LayerNormalization", "LeakyRelu", "Flatten", "Reshape", "Conv",
+      "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Identity",
+      "Dropout", "Pad", "LSTM", "GRU",
       // constants, shape computations and the layouts around LSTM/GRU
       "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "ConstantOfShape", "Transpose",
       "Slice"};

@@ -1,6 +1,6 @@
 // ONNX nodes that become nabla layers: Gemm and MatMul (+ Add) as Dense, the activations, Conv
-// (asymmetric pads as nabla's "same" where they are that), BatchNormalization, pooling, Add or Sum
-// of tensors (a residual) and Concat.
+// (asymmetric pads as nabla's "same" where they are that), BatchNormalization,
+// LayerNormalization, pooling, Add or Sum of tensors (a residual) and Concat.
 #include <algorithm>
 #include <cmath>
 
@@ -96,15 +96,35 @@ void activation(Importer& im, const onnx::NodeProto& node, const std::string& na
   im.set_tensor(node, call_layer(im, node, layer, {im.tensor(node, 0)}, {}));
 }
 
-void softmax(Importer& im, const onnx::NodeProto& node, int64_t opset) {
+// Softmax or LogSoftmax (nabla's run over the last axis).
+void softmax(Importer& im, const onnx::NodeProto& node, const std::string& name) {
   const nn::SymbolicTensor x = im.tensor(node, 0);
   const auto rank = static_cast<int64_t>(x.shape().size()) + 1;
   // Opset 13 made -1 the default; before, 1 (which on a matrix is the same axis).
-  const int64_t axis = attr_int(node, "axis", opset >= 13 ? -1 : 1);
+  const int64_t axis = attr_int(node, "axis", im.opset() >= 13 ? -1 : 1);
   if (axis != -1 && axis != rank - 1) {
     refuse(im, node, "only a softmax over the last axis is supported");
   }
-  activation(im, node, "softmax");
+  activation(im, node, name);
+}
+
+void layer_norm(Importer& im, const onnx::NodeProto& node) {
+  const nn::SymbolicTensor x = im.tensor(node, 0);
+  const auto rank = static_cast<int64_t>(x.shape().size()) + 1;
+  int64_t axis = attr_int(node, "axis", -1);
+  if (axis < 0) axis += rank;
+  if (axis < 1 || axis >= rank) refuse(im, node, "the normalized axes must leave the batch axis");
+  if (node.output_size() > 1 && std::any_of(node.output().begin() + 1, node.output().end(),
+                                            [&](const std::string& o) { return im.uses(o) > 0; })) {
+    refuse(im, node, "the Mean and InvStdDev outputs are not supported");
+  }
+  const Shape normalized(x.shape().begin() + (axis - 1), x.shape().end());
+  std::map<std::string, Tensor> weights = {{"weight", im.constant(node, 1)}};
+  // Without B the shift is zero, as nabla's affine LayerNorm starts.
+  weights["bias"] = im.has_input(node, 2) ? im.constant(node, 2) : zeros(normalized);
+  const auto layer =
+      std::make_shared<nn::LayerNorm>(normalized, attr_float(node, "epsilon", 1e-5f), true);
+  im.set_tensor(node, call_layer(im, node, layer, {x}, weights));
 }
 
 // ONNX's pads [begin..., end...] as nabla's symmetric padding, one value per spatial axis.
@@ -275,8 +295,15 @@ bool convert_layer_op(Importer& im, const onnx::NodeProto& node) {
       refuse(im, node, "only alpha = 0.01 is supported");
     }
     activation(im, node, "leaky_relu");
-  } else if (op == "Softmax") {
-    softmax(im, node, im.opset());
+  } else if (op == "Softmax" || op == "LogSoftmax") {
+    softmax(im, node, op == "Softmax" ? "softmax" : "log_softmax");
+  } else if (op == "Elu") {
+    if (attr_float(node, "alpha", 1.0f) != 1.0f) refuse(im, node, "only alpha = 1 is supported");
+    activation(im, node, "elu");
+  } else if (op == "Softplus") {
+    activation(im, node, "softplus");
+  } else if (op == "LayerNormalization") {
+    layer_norm(im, node);
   } else if (op == "Conv") {
     conv(im, node);
   } else if (op == "BatchNormalization") {

@@ -86,6 +86,17 @@ TEST(OnnxImport, RoundTripMlp) {
   EXPECT_LT(round_trip(model, randn({5, 6}, DType::f32, &gen)), 1e-5);
 }
 
+TEST(OnnxImport, RoundTripMoreActivationsAndLayerNorm) {
+  train::Model model(
+      {layers::Dense(10, "elu"), std::make_shared<nn::LayerNorm>(), layers::Dense(8, "softplus"),
+       layers::Dense(5), layers::Activation("log_softmax")},
+      "mlp2");
+  model.build({7});
+  randomize(model.module(), 9);
+  Generator gen(10);
+  EXPECT_LT(round_trip(model, randn({4, 7}, DType::f32, &gen)), 1e-5);
+}
+
 TEST(OnnxImport, RoundTripCnnWithBatchNormGroupsAndSamePadding) {
   // "same" with stride 2 on an even size: pads (0, 1), which import as "same" again.
   nn::ConvLayerOptions first = conv(0, 1, 2);
