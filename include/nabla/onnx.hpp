@@ -41,7 +41,7 @@ bool onnx_export_available();
 // docs/guide.md for their limits): Gemm, MatMul (+ Add as its bias), Relu, Sigmoid, Tanh, Softmax,
 // LogSoftmax, LeakyRelu, Elu, Softplus, LayerNormalization, Flatten, Reshape, Conv,
 // BatchNormalization, MaxPool, AveragePool, GlobalAveragePool, Add and Sum (residual), Concat,
-// Identity, Dropout, Pad (zero width), Constant, LSTM and GRU (forward, batch-first, as PyTorch
+// Identity, Dropout, Pad (zero width), Constant, LSTM and GRU (batch-first, as PyTorch
 // exports them, with the Transpose/Squeeze/Gather/Shape/Slice nodes around them). Errors, each
 // naming the file: not an ONNX model, an opset outside 7..17, ONNX's checker refusing the model,
 // operators nabla has no layer for (all of them listed at once, each with its nodes), a supported

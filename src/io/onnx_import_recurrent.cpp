@@ -1,4 +1,4 @@
-// ONNX's LSTM and GRU (one layer, forward direction) as nabla's batch-first Recurrent layer, with
+// ONNX's LSTM and GRU (forward or bidirectional) as nabla's batch-first Recurrent layer, with
 // the gate blocks reordered from ONNX's layout (LSTM i,o,f,c; GRU z,r,h) to PyTorch's, which nabla
 // keeps (LSTM i,f,g,o; GRU r,z,n): the inverse of the exporter's mapping in
 // onnx_sequence_layers.cpp. The layer is built when a reader brings Y or Y_h to a batch-first
@@ -45,8 +45,9 @@ bool convert_recurrent_op(Importer& im, const onnx::NodeProto& node, int index) 
            "its input X must be a batch-first sequence transposed to [T, N, F] (PyTorch's "
            "batch_first=True export); a time-first graph input has no nabla form");
   }
-  if (attr_string(node, "direction", "forward") != "forward") {
-    refuse(im, node, "only the forward direction is supported");
+  const std::string direction = attr_string(node, "direction", "forward");
+  if (direction != "forward" && direction != "bidirectional") {
+    refuse(im, node, "the reverse direction alone is not supported");
   }
   if (attr_int(node, "layout", 0) != 0) refuse(im, node, "only layout = 0 is supported");
   for (const char* a : {"activations", "clip", "activation_alpha", "activation_beta"}) {
@@ -79,6 +80,7 @@ bool convert_recurrent_op(Importer& im, const onnx::NodeProto& node, int index) 
   y.tensor = x.tensor;
   y.node = index;
   y.view = RnnView::y;
+  y.directions = direction == "bidirectional" ? 2 : 1;
   im.set(node, 0, y);
   y.view = RnnView::state;
   im.set(node, 1, y);
@@ -90,30 +92,40 @@ nn::SymbolicTensor build_recurrent(Importer& im, const onnx::NodeProto& node,
   const bool lstm = node.op_type() == "LSTM";
   const int64_t gates = lstm ? 4 : 3;
   const int64_t hidden = attr_int(node, "hidden_size", -1);
+  const int64_t directions = attr_string(node, "direction", "forward") == "bidirectional" ? 2 : 1;
   const Tensor& w = im.constant(node, 1);
   const Tensor& r = im.constant(node, 2);
   const int64_t features = x.shape().back();
-  if (hidden <= 0 || w.shape() != Shape{1, gates * hidden, features} ||
-      r.shape() != Shape{1, gates * hidden, hidden}) {
+  const int64_t rows = gates * hidden;
+  if (hidden <= 0 || w.shape() != Shape{directions, rows, features} ||
+      r.shape() != Shape{directions, rows, hidden}) {
     refuse(im, node,
-           detail::str("expected hidden_size, W [1, ", gates, "H, ", features, "] and R [1, ",
-                       gates, "H, H]"));
+           detail::str("expected hidden_size, W [", directions, ", ", gates, "H, ", features,
+                       "] and R [", directions, ", ", gates, "H, H]"));
   }
   nn::RecurrentOptions o;
   o.input_size = features;
   o.batch_first = true;
+  o.bidirectional = directions == 2;
   o.return_sequences = sequences;
   o.bias = im.has_input(node, 3);
-  std::map<std::string, Tensor> weights = {
-      {"weight_ih_l0", reorder_gates(w.reshape({gates * hidden, features}), lstm, hidden)},
-      {"weight_hh_l0", reorder_gates(r.reshape({gates * hidden, hidden}), lstm, hidden)}};
-  if (o.bias) {
-    const Tensor& b = im.constant(node, 3);
-    if (b.shape() != Shape{1, 2 * gates * hidden}) refuse(im, node, "expected B [1, 2 * G * H]");
-    const Tensor flat = b.reshape({2 * gates * hidden});
-    weights["bias_ih_l0"] = reorder_gates(flat.slice(0, 0, gates * hidden), lstm, hidden);
-    weights["bias_hh_l0"] =
-        reorder_gates(flat.slice(0, gates * hidden, 2 * gates * hidden), lstm, hidden);
+  const Tensor b = o.bias ? im.constant(node, 3) : Tensor();
+  if (o.bias && b.shape() != Shape{directions, 2 * rows}) {
+    refuse(im, node, detail::str("expected B [", directions, ", ", 2 * gates, "H]"));
+  }
+  std::map<std::string, Tensor> weights;
+  for (int64_t d = 0; d < directions; ++d) {
+    // nabla (as PyTorch) names the backward direction's weights "..._reverse".
+    const std::string suffix = d == 0 ? "_l0" : "_l0_reverse";
+    weights["weight_ih" + suffix] =
+        reorder_gates(w.slice(0, d, d + 1).reshape({rows, features}), lstm, hidden);
+    weights["weight_hh" + suffix] =
+        reorder_gates(r.slice(0, d, d + 1).reshape({rows, hidden}), lstm, hidden);
+    if (o.bias) {
+      const Tensor flat = b.slice(0, d, d + 1).reshape({2 * rows});
+      weights["bias_ih" + suffix] = reorder_gates(flat.slice(0, 0, rows), lstm, hidden);
+      weights["bias_hh" + suffix] = reorder_gates(flat.slice(0, rows, 2 * rows), lstm, hidden);
+    }
   }
   nn::ModulePtr layer;
   if (lstm) {

@@ -68,7 +68,8 @@ void gather(Importer& im, const onnx::NodeProto& node) {
     im.set(node, 0, ints_value(picked, indices.ints_shape));
     return;
   }
-  if (data.kind == Value::Kind::recurrent && data.view == RnnView::state && axis == 0) {
+  if (data.kind == Value::Kind::recurrent && data.view == RnnView::state && data.directions == 1 &&
+      axis == 0) {
     // h_n[-1] (or [0]) of a one-layer, one-direction LSTM/GRU: the final state [N, H].
     const int64_t i = single_index(im, node, 1);
     if (i != 0 && i != -1) refuse(im, node, "index out of range of the final state");
@@ -93,10 +94,10 @@ void unsqueeze(Importer& im, const onnx::NodeProto& node) {
 void squeeze(Importer& im, const onnx::NodeProto& node) {
   const Value& v = im.value(node, 0);
   const std::vector<int64_t> axes = axes_of(im, node);
-  if (v.kind == Value::Kind::recurrent && v.view == RnnView::y && axes == std::vector<int64_t>{1}) {
+  const bool one_direction = v.kind == Value::Kind::recurrent && v.directions == 1;
+  if (one_direction && v.view == RnnView::y && axes == std::vector<int64_t>{1}) {
     im.set(node, 0, recurrent_view(v, RnnView::y_time_major));
-  } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::state &&
-             axes == std::vector<int64_t>{0}) {
+  } else if (one_direction && v.view == RnnView::state && axes == std::vector<int64_t>{0}) {
     im.set_tensor(node, im.recurrent_output(v, false, node));
   } else {
     refuse(im, node, "Squeeze is supported only on the direction axis of an LSTM/GRU output");
@@ -137,6 +138,8 @@ void transpose(Importer& im, const onnx::NodeProto& node) {
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y_time_major &&
              perm == P{1, 0, 2}) {
     im.set_tensor(node, im.recurrent_output(v, true, node));
+  } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y && perm == P{0, 2, 1, 3}) {
+    im.set(node, 0, recurrent_view(v, RnnView::y_steps_split));
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y && perm == P{2, 0, 1, 3}) {
     im.set(node, 0, recurrent_view(v, RnnView::y_batch_major));
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::state && perm == P{1, 0, 2}) {
@@ -175,6 +178,10 @@ void reshape(Importer& im, const onnx::NodeProto& node) {
       im.set_tensor(node, im.recurrent_output(v, false, node));
     } else if (v.view == RnnView::y_batch_major && target == P{0, 0, -1}) {
       im.set_tensor(node, im.recurrent_output(v, true, node));
+    } else if (v.view == RnnView::y_steps_split && target.size() == 3 && target[2] == -1 &&
+               (target[1] == 0 || target[1] == kBatch)) {
+      // torch's bidirectional layers: the directions side by side, still time-first.
+      im.set(node, 0, recurrent_view(v, RnnView::y_time_major));
     } else {
       refuse(im, node, "this reshape of an LSTM/GRU output is not supported");
     }

@@ -20,15 +20,16 @@ namespace nabla::io::onnx_import {
 // The batch size inside a shape computation (Shape(input)[0]): unknown until the model runs.
 inline constexpr int64_t kBatch = std::numeric_limits<int64_t>::min();
 
-// How the outputs of ONNX's LSTM/GRU (D = 1 direction) are laid out after the nodes read so far.
-// nabla's Recurrent layer (batch_first) gives [N, T, H] (return_sequences) or [N, H]; a view
-// becomes one of those at the node that brings it to that layout.
+// How the outputs of ONNX's LSTM/GRU (D = 1 or 2 directions) are laid out after the nodes read
+// so far. nabla's Recurrent layer (batch_first) gives [N, T, D * H] (return_sequences) or
+// [N, D * H]; a view becomes one of those at the node that brings it to that layout.
 enum class RnnView {
-  y,                  // Y [T, 1, N, H]
-  y_time_major,       // Squeeze(Y, 1): [T, N, H]
-  y_batch_major,      // Transpose(Y, {2, 0, 1, 3}): [N, T, 1, H]
-  state,              // Y_h [1, N, H]
-  state_batch_major,  // Transpose(Y_h, {1, 0, 2}): [N, 1, H]
+  y,                  // Y [T, D, N, H]
+  y_steps_split,      // Transpose(Y, {0, 2, 1, 3}): [T, N, D, H] (torch, bidirectional)
+  y_time_major,       // Squeeze(Y, 1) (D = 1) or Reshape(y_steps_split, {0, 0, -1}): [T, N, D * H]
+  y_batch_major,      // Transpose(Y, {2, 0, 1, 3}): [N, T, D, H]
+  state,              // Y_h [D, N, H]
+  state_batch_major,  // Transpose(Y_h, {1, 0, 2}): [N, D, H]
 };
 
 struct Value {
@@ -48,6 +49,7 @@ struct Value {
   Shape ints_shape;           // ints: {} for a scalar, {k} for a vector
   int node = -1;              // recurrent: the LSTM/GRU node's index
   RnnView view = RnnView::y;  // recurrent
+  int64_t directions = 1;     // recurrent: D
 };
 
 class Importer {

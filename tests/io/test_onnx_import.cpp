@@ -135,9 +135,11 @@ TEST(OnnxImport, RoundTripResidualGraph) {
 
 TEST(OnnxImport, RoundTripLstmAndGru) {
   for (bool gru : {false, true}) {
-    for (bool sequences : {false, true}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool sequences = variant % 2 == 1, bidirectional = variant >= 2;
       nn::RecurrentOptions o;
       o.return_sequences = sequences;
+      o.bidirectional = bidirectional;
       nn::ModulePtr rnn =
           gru ? nn::ModulePtr(std::make_shared<nn::GRU>(7, o)) : std::make_shared<nn::LSTM>(7, o);
       train::Model model({rnn, layers::Dense(3)}, "rnn");
@@ -145,7 +147,8 @@ TEST(OnnxImport, RoundTripLstmAndGru) {
       randomize(model.module(), 7);
       Generator gen(8);
       EXPECT_LT(round_trip(model, randn({4, 6, 5}, DType::f32, &gen)), 1e-5)
-          << (gru ? "GRU" : "LSTM") << (sequences ? " returning sequences" : "");
+          << (bidirectional ? "bidirectional " : "") << (gru ? "GRU" : "LSTM")
+          << (sequences ? " returning sequences" : "");
     }
   }
 }
@@ -166,6 +169,9 @@ TEST(OnnxImport, PyTorchLstm) { EXPECT_LT(pytorch_diff("lstm"), 1e-5); }
 TEST(OnnxImport, PyTorchGru) { EXPECT_LT(pytorch_diff("gru"), 1e-5); }
 TEST(OnnxImport, PyTorchLstmSequences) { EXPECT_LT(pytorch_diff("lstm_sequences"), 1e-5); }
 TEST(OnnxImport, PyTorchStackedGru) { EXPECT_LT(pytorch_diff("gru_stacked_sequences"), 1e-5); }
+TEST(OnnxImport, PyTorchStackedBidirectionalLstm) {
+  EXPECT_LT(pytorch_diff("bilstm_stacked_sequences"), 1e-5);
+}
 
 // An imported model is a graph model like any other: it saves with its spec, loads back with the
 // same outputs, and trains.

@@ -73,13 +73,13 @@ class Recurrent(nn.Module):
 
 
 class Sequences(nn.Module):
-    """An LSTM or GRU (layers stacked) returning every step, a Dense on each step (MatMul + Add),
-    flattened."""
+    """An LSTM or GRU (layers stacked, bidirectional) returning every step, a Dense on each step
+    (MatMul + Add), flattened."""
 
-    def __init__(self, cell=nn.LSTM, num_layers=1):
+    def __init__(self, cell=nn.LSTM, num_layers=1, bidirectional=False):
         super().__init__()
-        self.rnn = cell(4, 6, num_layers=num_layers, batch_first=True)
-        self.fc = nn.Linear(6, 2)
+        self.rnn = cell(4, 6, num_layers=num_layers, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(12 if bidirectional else 6, 2)
 
     def forward(self, x):
         y, _ = self.rnn(x)
@@ -129,6 +129,8 @@ def main():
     export("lstm_sequences", Sequences(), torch.randn(2, 5, 4))
     torch.manual_seed(18)
     export("gru_stacked_sequences", Sequences(nn.GRU, 2), torch.randn(2, 5, 4))
+    torch.manual_seed(19)
+    export("bilstm_stacked_sequences", Sequences(nn.LSTM, 2, True), torch.randn(2, 5, 4))
 
 
 if __name__ == "__main__":
