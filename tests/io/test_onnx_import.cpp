@@ -135,11 +135,12 @@ TEST(OnnxImport, RoundTripResidualGraph) {
 
 TEST(OnnxImport, RoundTripLstmAndGru) {
   for (bool gru : {false, true}) {
-    for (int variant = 0; variant < 4; ++variant) {
+    for (int variant = 0; variant < 6; ++variant) {
       const bool sequences = variant % 2 == 1, bidirectional = variant >= 2;
       nn::RecurrentOptions o;
       o.return_sequences = sequences;
       o.bidirectional = bidirectional;
+      o.num_layers = variant >= 4 ? 2 : 1;  // stacked: one ONNX node per layer
       nn::ModulePtr rnn =
           gru ? nn::ModulePtr(std::make_shared<nn::GRU>(7, o)) : std::make_shared<nn::LSTM>(7, o);
       train::Model model({rnn, layers::Dense(3)}, "rnn");
@@ -147,8 +148,8 @@ TEST(OnnxImport, RoundTripLstmAndGru) {
       randomize(model.module(), 7);
       Generator gen(8);
       EXPECT_LT(round_trip(model, randn({4, 6, 5}, DType::f32, &gen)), 1e-5)
-          << (bidirectional ? "bidirectional " : "") << (gru ? "GRU" : "LSTM")
-          << (sequences ? " returning sequences" : "");
+          << o.num_layers << " layers, " << (bidirectional ? "bidirectional " : "")
+          << (gru ? "GRU" : "LSTM") << (sequences ? " returning sequences" : "");
     }
   }
 }
