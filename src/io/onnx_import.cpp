@@ -3,6 +3,7 @@
 // onnx_import_recurrent.cpp); the weights come from the initializers and Constant nodes.
 #include <onnx/checker.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -185,18 +186,28 @@ const Value& Importer::value(const onnx::NodeProto& node, size_t input) const {
 }
 
 nn::SymbolicTensor Importer::tensor(const onnx::NodeProto& node, size_t input) {
-  const Value& v = value(node, input);
+  value(node, input);  // an Error if there is no such value
+  return materialize(node.input(static_cast<int>(input)), node);
+}
+
+nn::SymbolicTensor Importer::materialize(const std::string& name, const onnx::NodeProto& reader) {
+  const Value& v = values_.at(name);
   if (v.kind == Value::Kind::matmul) {
     // No Add took it as its bias: a Dense without one. Weight [in, out] -> nabla's [out, in].
-    const auto layer =
-        std::make_shared<nn::Linear>(v.constant.size(1), nn::LinearOptions{.bias = false});
+    const auto layer = std::make_shared<nn::Linear>(
+        v.constant.size(1), nn::LinearOptions{.in_features = v.constant.size(0), .bias = false});
     Value built;
-    built.tensor = call_layer(*this, node, layer, {v.tensor}, {{"weight", v.constant.t()}});
-    values_[node.input(static_cast<int>(input))] = built;
+    built.tensor =
+        call_layer(*this, reader, layer, {v.tensor}, {{"weight", v.constant.t().contiguous()}});
+    values_[name] = built;
     return built.tensor;
   }
+  if (v.kind == Value::Kind::recurrent && v.view == RnnView::y_batch_first) {
+    // Every step, batch-first: what nabla's layer gives with return_sequences.
+    return recurrent_output(v, true, reader);
+  }
   NABLA_CHECK(v.kind == Value::Kind::tensor && !v.time_major, "import_onnx: ", path_, ": ",
-              where(node), " reads '", node.input(static_cast<int>(input)), "' ",
+              where(reader), " reads '", name, "' ",
               v.kind == Value::Kind::recurrent ? "(an LSTM/GRU output) in a layout"
               : v.time_major                   ? "(a [T, N, F] transpose, which only LSTM/GRU read)"
                                                : "(a constant) as data, which",
@@ -288,14 +299,14 @@ nn::ModulePtr Importer::run() {
   for (int i = 0; i < graph_.node_size(); ++i) convert(i);
   std::vector<nn::SymbolicTensor> outputs;
   for (const auto& out : graph_.output()) {
-    const auto it = values_.find(out.name());
-    NABLA_CHECK(it != values_.end(), "import_onnx: ", path_, ": graph output '", out.name(),
-                "' is given by no node");
-    NABLA_CHECK(it->second.kind == Value::Kind::tensor && !it->second.time_major,
-                "import_onnx: ", path_, ": graph output '", out.name(),
-                "' is not a tensor computed by the layers (a constant or an LSTM/GRU output in "
-                "ONNX's layout)");
-    outputs.push_back(it->second.tensor);
+    const onnx::NodeProto* producer = nullptr;
+    for (const auto& node : graph_.node()) {
+      if (std::find(node.output().begin(), node.output().end(), out.name()) != node.output().end())
+        producer = &node;
+    }
+    NABLA_CHECK(producer != nullptr && values_.count(out.name()), "import_onnx: ", path_,
+                ": graph output '", out.name(), "' is given by no node");
+    outputs.push_back(materialize(out.name(), *producer));
   }
   std::shared_ptr<nn::Graph> model;
   try {

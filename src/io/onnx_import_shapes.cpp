@@ -77,9 +77,16 @@ void gather(Importer& im, const onnx::NodeProto& node) {
     im.set_tensor(node, im.recurrent_output(data, false, node));
     return;
   }
+  if (data.kind == Value::Kind::recurrent && data.view == RnnView::y_batch_first &&
+      data.directions == 1 && axis == 1 && single_index(im, node, 1) == -1 &&
+      im.value(node, 1).ints_shape.empty()) {
+    // y[:, -1] of a forward LSTM/GRU: its last step, the final state [N, H].
+    im.set_tensor(node, im.recurrent_output(data, false, node));
+    return;
+  }
   refuse(im, node,
-         "Gather is supported only on shapes and on an LSTM/GRU's final state (an Embedding's "
-         "lookup is not)");
+         "Gather is supported only on shapes, on an LSTM/GRU's final state and on the last step "
+         "of a forward LSTM/GRU (an Embedding's lookup is not)");
 }
 
 void unsqueeze(Importer& im, const onnx::NodeProto& node) {
@@ -137,7 +144,9 @@ void transpose(Importer& im, const onnx::NodeProto& node) {
     im.set(node, 0, out);
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y_time_major &&
              perm == P{1, 0, 2}) {
-    im.set_tensor(node, im.recurrent_output(v, true, node));
+    // Built as nabla's sequences where it is read (Importer::materialize), unless the reader
+    // picks the last step of one direction, which is the layer's final state.
+    im.set(node, 0, recurrent_view(v, RnnView::y_batch_first));
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y && perm == P{0, 2, 1, 3}) {
     im.set(node, 0, recurrent_view(v, RnnView::y_steps_split));
   } else if (v.kind == Value::Kind::recurrent && v.view == RnnView::y && perm == P{2, 0, 1, 3}) {
@@ -171,7 +180,7 @@ void reshape(Importer& im, const onnx::NodeProto& node) {
   if (attr_int(node, "allowzero", 0) != 0) refuse(im, node, "allowzero = 1 is not supported");
   const Value& v = im.value(node, 0);
   const std::vector<int64_t>& target = im.ints(node, 1);
-  if (v.kind == Value::Kind::recurrent) {
+  if (v.kind == Value::Kind::recurrent && v.view != RnnView::y_batch_first) {
     using P = std::vector<int64_t>;
     // nabla's exporter: the final state [N, 1, H] -> [N, H]; the steps [N, T, 1, H] -> [N, T, H].
     if (v.view == RnnView::state_batch_major && target.size() == 2 && target[1] == -1) {

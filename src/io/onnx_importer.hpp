@@ -28,6 +28,7 @@ enum class RnnView {
   y_steps_split,      // Transpose(Y, {0, 2, 1, 3}): [T, N, D, H] (torch, bidirectional)
   y_time_major,       // Squeeze(Y, 1) (D = 1) or Reshape(y_steps_split, {0, 0, -1}): [T, N, D * H]
   y_batch_major,      // Transpose(Y, {2, 0, 1, 3}): [N, T, D, H]
+  y_batch_first,      // Transpose(y_time_major, {1, 0, 2}): [N, T, D * H], nabla's sequences
   state,              // Y_h [D, N, H]
   state_batch_major,  // Transpose(Y_h, {1, 0, 2}): [N, D, H]
 };
@@ -67,6 +68,9 @@ class Importer {
   bool has_input(const onnx::NodeProto& node, size_t input) const;
   // The input as a symbolic tensor (a pending MatMul becomes its Dense layer here).
   nn::SymbolicTensor tensor(const onnx::NodeProto& node, size_t input);
+  // The value `name` as a symbolic tensor, building what it waits for (the Dense of a MatMul, the
+  // recurrent layer of a batch-first sequence); Error naming `reader` for any other kind.
+  nn::SymbolicTensor materialize(const std::string& name, const onnx::NodeProto& reader);
   const Tensor& constant(const onnx::NodeProto& node, size_t input) const;
   const std::vector<int64_t>& ints(const onnx::NodeProto& node, size_t input) const;
   void set(const onnx::NodeProto& node, size_t output, Value value);

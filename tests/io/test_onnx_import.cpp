@@ -169,6 +169,7 @@ TEST(OnnxImport, PyTorchResidualCnn) { EXPECT_LT(pytorch_diff("residual_cnn"), 1
 TEST(OnnxImport, PyTorchLstm) { EXPECT_LT(pytorch_diff("lstm"), 1e-5); }
 TEST(OnnxImport, PyTorchGru) { EXPECT_LT(pytorch_diff("gru"), 1e-5); }
 TEST(OnnxImport, PyTorchLstmSequences) { EXPECT_LT(pytorch_diff("lstm_sequences"), 1e-5); }
+TEST(OnnxImport, PyTorchGruLastStep) { EXPECT_LT(pytorch_diff("gru_last_step"), 1e-5); }
 TEST(OnnxImport, PyTorchStackedGru) { EXPECT_LT(pytorch_diff("gru_stacked_sequences"), 1e-5); }
 TEST(OnnxImport, PyTorchStackedBidirectionalLstm) {
   EXPECT_LT(pytorch_diff("bilstm_stacked_sequences"), 1e-5);
@@ -212,20 +213,51 @@ std::string write_model(const TempDir& dir,
     type.mutable_shape()->add_dim()->set_dim_param("N");
     type.mutable_shape()->add_dim()->set_dim_value(4);
   };
+  // Value k is "vk" (written with append: GCC 12 warns wrongly on "v" + std::to_string here).
+  auto value_name = [](size_t k) { return std::string("v").append(std::to_string(k)); };
   describe(*graph.add_input(), "x");
-  describe(*graph.add_output(), "v" + std::to_string(ops.size()));
+  describe(*graph.add_output(), value_name(ops.size()));
   std::string previous = "x";
   for (size_t i = 0; i < ops.size(); ++i) {
     onnx::NodeProto& node = *graph.add_node();
     node.set_op_type(ops[i].first);
     node.set_name(ops[i].second);
     node.add_input(previous);
-    previous = "v" + std::to_string(i + 1);
+    previous = value_name(i + 1);
     node.add_output(previous);
   }
   const std::string path = dir.file("model.onnx");
   std::ofstream(path, std::ios::binary) << model.SerializeAsString();
   return path;
+}
+
+// A MatMul by a constant with no Add after it, as the graph's output: a Dense without bias.
+TEST(OnnxImport, MatMulWithoutBiasAsOutput) {
+  TempDir dir;
+  const std::string path = write_model(dir, {{"MatMul", "matmul"}}, 17);
+  onnx::ModelProto model;
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(model.ParseFromIstream(&in));
+  onnx::GraphProto& graph = *model.mutable_graph();
+  graph.mutable_output(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
+      ->set_dim_value(3);
+  graph.mutable_node(0)->add_input("w");
+  Generator gen(11);
+  const Tensor w = randn({4, 3}, DType::f32, &gen);
+  onnx::TensorProto& init = *graph.add_initializer();
+  init.set_name("w");
+  init.set_data_type(onnx::TensorProto::FLOAT);
+  init.add_dims(4);
+  init.add_dims(3);
+  for (float v : w.to_vector<float>()) init.add_float_data(v);  // row-major, as ONNX
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << model.SerializeAsString();
+  nn::ModulePtr imported = io::import_onnx(path);
+  const Tensor x = randn({5, 4}, DType::f32, &gen);
+  EXPECT_LT(max_abs_diff(run(*imported, x), matmul(x, w)), 1e-6);
 }
 
 TEST(OnnxImport, ErrorListsEveryUnsupportedOperator) {

@@ -72,6 +72,19 @@ class Recurrent(nn.Module):
         return self.fc(h[-1])
 
 
+class LastStep(nn.Module):
+    """The last step of a GRU's outputs (y[:, -1]: a Gather on the time axis), a head on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(5, 7, batch_first=True)
+        self.fc = nn.Linear(7, 3)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y[:, -1])
+
+
 class Sequences(nn.Module):
     """An LSTM or GRU (layers stacked, bidirectional) returning every step, a Dense on each step
     (MatMul + Add), flattened."""
@@ -127,6 +140,8 @@ def main():
     export("gru", Recurrent(nn.GRU), torch.randn(3, 6, 5))
     torch.manual_seed(17)
     export("lstm_sequences", Sequences(), torch.randn(2, 5, 4))
+    torch.manual_seed(20)
+    export("gru_last_step", LastStep(), torch.randn(3, 6, 5))
     torch.manual_seed(18)
     export("gru_stacked_sequences", Sequences(nn.GRU, 2), torch.randn(2, 5, 4))
     torch.manual_seed(19)
