@@ -1,9 +1,11 @@
 // io::import_onnx: reads an ONNX file, checks it (ONNX's checker, the opset, every op type known)
-// and turns its nodes, in file order, into layer calls of an nn::Graph (onnx_import_ops.cpp,
-// onnx_import_recurrent.cpp); the weights come from the initializers and Constant nodes.
+// and turns its nodes, in file order, into layer calls of an nn::Graph (onnx_import_layers.cpp,
+// onnx_import_shapes.cpp, onnx_import_recurrent.cpp); the weights come from the initializers and
+// Constant nodes.
 #include <onnx/checker.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -291,8 +293,13 @@ nn::ModulePtr Importer::run() {
     }
     NABLA_CHECK(type.shape().dim_size() >= 2, "import_onnx: ", path_, ": graph input '", in.name(),
                 "' must have a batch axis and at least one more");
+    // nabla's names hold no '.' (it joins state-dict keys): torch's default "input.1" -> "input_1".
+    std::string name = in.name();
+    for (char& c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+    }
     Value v;
-    v.tensor = nn::Input(shape, in.name());
+    v.tensor = nn::Input(shape, name);
     inputs.push_back(v.tensor);
     values_[in.name()] = v;
   }

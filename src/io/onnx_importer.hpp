@@ -59,7 +59,8 @@ class Importer {
   // The graph model, with every layer's weights set from the initializers.
   nn::ModulePtr run();
 
-  // For the converters (onnx_import_ops.cpp).
+  // For the converters (onnx_import_layers.cpp, onnx_import_shapes.cpp,
+  // onnx_import_recurrent.cpp).
   const std::string& path() const { return path_; }
   int64_t opset() const { return opset_; }
   // "Conv node '/conv1/Conv'" for error messages.

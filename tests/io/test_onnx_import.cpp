@@ -231,6 +231,29 @@ std::string write_model(const TempDir& dir,
   return path;
 }
 
+// torch names an unnamed input "input.1"; nabla's names hold no '.', so it becomes "input_1".
+TEST(OnnxImport, InputNameWithADot) {
+  TempDir dir;
+  onnx::ModelProto model;
+  std::ifstream in(kOnnxData + "mlp.onnx", std::ios::binary);
+  ASSERT_TRUE(model.ParseFromIstream(&in));
+  onnx::GraphProto& graph = *model.mutable_graph();
+  graph.mutable_input(0)->set_name("input.1");
+  for (onnx::NodeProto& node : *graph.mutable_node()) {
+    for (std::string& input : *node.mutable_input()) {
+      if (input == "input") input = "input.1";
+    }
+  }
+  const std::string path = dir.file("dotted.onnx");
+  std::ofstream(path, std::ios::binary) << model.SerializeAsString();
+  auto imported = std::dynamic_pointer_cast<nn::Graph>(io::import_onnx(path));
+  ASSERT_TRUE(imported);
+  EXPECT_EQ(imported->inputs()[0]->name, "input_1");
+  EXPECT_LT(max_abs_diff(run(*imported, io::load_npy(kOnnxData + "mlp_input.npy")),
+                         io::load_npy(kOnnxData + "mlp_output.npy")),
+            1e-5);
+}
+
 // A MatMul by a constant with no Add after it, as the graph's output: a Dense without bias.
 TEST(OnnxImport, MatMulWithoutBiasAsOutput) {
   TempDir dir;
