@@ -124,12 +124,36 @@ void constant_of_shape(Importer& im, const onnx::NodeProto& node) {
   im.set(node, 0, v);
 }
 
-// torch slices the zero initial state [layers, N, H] of a stacked LSTM/GRU per layer: still zeros.
+// torch slices the zero initial state [layers, N, H] of a stacked LSTM/GRU per layer (still
+// zeros), and at opsets below 11 writes h[-1] as a Slice of Y_h [1, N, H] keeping its one entry
+// (still the state) before a Squeeze.
 void slice(Importer& im, const onnx::NodeProto& node) {
-  if (im.value(node, 0).kind != Value::Kind::zeros) {
-    refuse(im, node, "Slice is supported only on an LSTM/GRU's zero initial state");
+  const Value& v = im.value(node, 0);
+  if (v.kind == Value::Kind::zeros) {
+    im.set(node, 0, v);
+    return;
   }
-  im.set(node, 0, im.value(node, 0));
+  if (v.kind == Value::Kind::recurrent && v.view == RnnView::state && v.directions == 1) {
+    // Opset 10 moved starts, ends and axes from attributes to inputs.
+    const bool inputs = im.has_input(node, 1);
+    const std::vector<int64_t> starts = inputs ? im.ints(node, 1) : attr_ints(node, "starts", {});
+    const std::vector<int64_t> ends = inputs ? im.ints(node, 2) : attr_ints(node, "ends", {});
+    const std::vector<int64_t> axes =
+        inputs ? (im.has_input(node, 3) ? im.ints(node, 3) : std::vector<int64_t>{0})
+               : attr_ints(node, "axes", {0});
+    const std::vector<int64_t> steps =
+        inputs && im.has_input(node, 4) ? im.ints(node, 4) : std::vector<int64_t>{1};
+    auto clamp_to_one = [](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + 1 : i, 0, 1); };
+    if (axes == std::vector<int64_t>{0} && starts.size() == 1 && ends.size() == 1 &&
+        steps == std::vector<int64_t>{1} && clamp_to_one(starts[0]) == 0 &&
+        clamp_to_one(ends[0]) == 1) {
+      im.set(node, 0, v);
+      return;
+    }
+  }
+  refuse(im, node,
+         "Slice is supported only on an LSTM/GRU's zero initial state and on its final state "
+         "(keeping it whole)");
 }
 
 void transpose(Importer& im, const onnx::NodeProto& node) {

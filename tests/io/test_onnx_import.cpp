@@ -168,6 +168,7 @@ TEST(OnnxImport, PyTorchMlp) { EXPECT_LT(pytorch_diff("mlp"), 1e-5); }
 TEST(OnnxImport, PyTorchResidualCnn) { EXPECT_LT(pytorch_diff("residual_cnn"), 1e-5); }
 TEST(OnnxImport, PyTorchLstm) { EXPECT_LT(pytorch_diff("lstm"), 1e-5); }
 TEST(OnnxImport, PyTorchGru) { EXPECT_LT(pytorch_diff("gru"), 1e-5); }
+TEST(OnnxImport, PyTorchLstmOpset9) { EXPECT_LT(pytorch_diff("lstm_opset9"), 1e-5); }
 TEST(OnnxImport, PyTorchLstmSequences) { EXPECT_LT(pytorch_diff("lstm_sequences"), 1e-5); }
 TEST(OnnxImport, PyTorchGruLastStep) { EXPECT_LT(pytorch_diff("gru_last_step"), 1e-5); }
 TEST(OnnxImport, PyTorchStackedGru) { EXPECT_LT(pytorch_diff("gru_stacked_sequences"), 1e-5); }

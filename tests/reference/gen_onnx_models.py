@@ -2,9 +2,9 @@
 """PyTorch as the peer of nabla's ONNX import (tests/io/test_onnx_import.cpp).
 
 Run with Debian's python3-torch (1.13): /usr/bin/python3 tests/reference/gen_onnx_models.py
-Builds small models with fixed seeds, exports each with torch.onnx.export (opset 17) to
-tests/reference/data/onnx/NAME.onnx and saves a fixed input (NAME_input.npy) and PyTorch's
-output on it (NAME_output.npy). The recurrent models are batch_first, so the files also carry the
+Builds small models with fixed seeds, exports each with torch.onnx.export (opset 17; one LSTM
+also at opset 9) to tests/reference/data/onnx/NAME.onnx and saves a fixed input (NAME_input.npy)
+and PyTorch's output on it (NAME_output.npy). The recurrent models are batch_first, so the files also carry the
 Transpose/Squeeze/Gather nodes that torch's exporter wraps around ONNX's LSTM and GRU.
 """
 import os
@@ -110,14 +110,14 @@ def train_a_little(model, x, steps=5):
     model.eval()
 
 
-def export(name, model, x):
+def export(name, model, x, opset=17):
     model.eval()
     with torch.no_grad():
         y = model(x)
     path = os.path.join(OUT, name + ".onnx")
     # PRESERVE (of a model in eval mode) keeps BatchNormalization nodes in their inference form;
     # the default EVAL mode would fold them into the convolutions before them.
-    torch.onnx.export(model, (x,), path, opset_version=17, input_names=["input"],
+    torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input"],
                       output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
                       training=torch.onnx.TrainingMode.PRESERVE)
     np.save(os.path.join(OUT, name + "_input.npy"), x.numpy().astype(np.float32))
@@ -138,6 +138,9 @@ def main():
     export("lstm", Recurrent(nn.LSTM), torch.randn(3, 6, 5))
     torch.manual_seed(16)
     export("gru", Recurrent(nn.GRU), torch.randn(3, 6, 5))
+    # An older opset: attributes where opset 17 has inputs, and h[-1] written as Slice + Squeeze.
+    torch.manual_seed(15)
+    export("lstm_opset9", Recurrent(nn.LSTM), torch.randn(3, 6, 5), opset=9)
     torch.manual_seed(17)
     export("lstm_sequences", Sequences(), torch.randn(2, 5, 4))
     torch.manual_seed(20)
