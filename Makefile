@@ -6,9 +6,9 @@ JOBS   ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_BUILD ?= build-fuzz
 SANITIZE_BUILD ?= build-sanitize
-# Seconds each fuzz target runs: 20 in `make test` (which must stay within 15 minutes on two
+# Seconds each fuzz target runs: 15 in `make test` (which must stay within 15 minutes on two
 # cores); `make fuzz FUZZ_SECONDS=600` for a long run.
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 
 .PHONY: all deps corpora configure build test demo bench clean fuzz-build fuzz check-sanitize
 
