@@ -13,6 +13,7 @@
 #include <string>
 
 #include "nabla/error.hpp"
+#include "nabla/tensor.hpp"
 
 namespace nabla::fuzz {
 
@@ -28,6 +29,20 @@ inline std::string write_input(const uint8_t* data, size_t size, const std::stri
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   return path;
+}
+
+// Targets that build models run a forward pass only on small ones: at -O0 under ASan a large
+// forward pass takes seconds and would leave the fuzzer no time for mutations.
+inline constexpr int64_t kMaxForwardElements = 4096;
+inline constexpr int64_t kMaxForwardParameters = 100000;
+// The elements of one sample of `shape`, or kMaxForwardElements + 1 once past it (no overflow).
+inline int64_t forward_elements(const Shape& shape) {
+  int64_t count = 1;
+  for (const int64_t d : shape) {
+    if (d <= 0 || count > kMaxForwardElements / d) return kMaxForwardElements + 1;
+    count *= d;
+  }
+  return count;
 }
 
 // Runs `read`; a nabla::Error is the reader rejecting the input, which is fine.

@@ -10,22 +10,6 @@
 #include "nabla/nn.hpp"
 #include "nabla/tensor.hpp"
 
-namespace {
-
-constexpr int64_t kMaxForwardElements = 4096;
-constexpr int64_t kMaxForwardParameters = 100000;
-
-int64_t element_count(const nabla::Shape& shape) {
-  int64_t count = 1;
-  for (const int64_t d : shape) {
-    if (d <= 0 || count > kMaxForwardElements / d) return kMaxForwardElements + 1;
-    count *= d;
-  }
-  return count;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nabla;
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -40,8 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const Error&) {
       std::abort();  // a model built from a spec must round-trip
     }
-    if (spec.num_inputs != 1 || element_count(spec.input_shape) > kMaxForwardElements ||
-        model->num_parameters() > kMaxForwardParameters) {
+    if (spec.num_inputs != 1 ||
+        fuzz::forward_elements(spec.input_shape) > fuzz::kMaxForwardElements ||
+        model->num_parameters() > fuzz::kMaxForwardParameters) {
       return;
     }
     Shape batch = spec.input_shape;

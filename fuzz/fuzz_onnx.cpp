@@ -8,32 +8,16 @@
 #include "nabla/onnx.hpp"
 #include "nabla/tensor.hpp"
 
-namespace {
-
-constexpr int64_t kMaxForwardElements = 4096;
-constexpr int64_t kMaxForwardParameters = 100000;
-
-int64_t element_count(const nabla::Shape& shape) {
-  int64_t count = 1;
-  for (const int64_t d : shape) {
-    if (d <= 0 || count > kMaxForwardElements / d) return kMaxForwardElements + 1;
-    count *= d;
-  }
-  return count;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nabla;
   const std::string path = fuzz::write_input(data, size, ".onnx");
   fuzz::expect_only_errors([&] {
     const nn::ModulePtr model = io::import_onnx(path);
     auto* graph = dynamic_cast<nn::Graph*>(model.get());
-    if (graph == nullptr || model->num_parameters() > kMaxForwardParameters) return;
+    if (graph == nullptr || model->num_parameters() > fuzz::kMaxForwardParameters) return;
     std::vector<Tensor> inputs;
     for (const auto& input : graph->inputs()) {
-      if (element_count(input->shape) > kMaxForwardElements) return;
+      if (fuzz::forward_elements(input->shape) > fuzz::kMaxForwardElements) return;
       Shape batch = input->shape;
       batch.insert(batch.begin(), 1);
       inputs.push_back(zeros(batch, input->dtype));
