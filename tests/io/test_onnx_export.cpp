@@ -15,6 +15,7 @@
 #include "nabla/nabla.hpp"
 #include "nabla/onnx.hpp"
 #include "support/errors.hpp"
+#include "support/randomize.hpp"
 
 #if NABLA_TEST_ONNX
 #include <onnx/onnx_pb.h>
@@ -22,28 +23,12 @@
 
 using namespace nabla;
 using nabla::testing::error_message;
+using nabla::testing::randomize;
 using nabla::testing::TempDir;
 
 #if NABLA_TEST_ONNX
 
 namespace {
-
-// Every floating parameter and buffer drawn at random (variances positive), so that a wrong
-// layout or a swapped gate shows in the outputs: fresh BatchNorm statistics are 0 and 1.
-void randomize(nn::Module& module, uint64_t seed) {
-  Generator gen(seed);
-  NoGradGuard no_grad;
-  for (auto [name, t] : module.named_parameters()) nn::init::uniform_(t, -0.6, 0.6, &gen);
-  for (auto [name, t] : module.named_buffers()) {
-    if (!is_floating(t.dtype())) continue;
-    const bool variance = name.size() >= 11 && name.substr(name.size() - 11) == "running_var";
-    if (variance) {
-      nn::init::uniform_(t, 0.5, 1.5, &gen);
-    } else if (name.size() >= 12 && name.substr(name.size() - 12) == "running_mean") {
-      nn::init::uniform_(t, -0.3, 0.3, &gen);
-    }
-  }
-}
 
 nn::ConvLayerOptions conv_options(std::string padding_mode, int64_t groups = 1,
                                   int64_t stride = 1) {

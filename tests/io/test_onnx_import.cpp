@@ -13,6 +13,7 @@
 #include "nabla/nabla.hpp"
 #include "nabla/onnx.hpp"
 #include "support/errors.hpp"
+#include "support/randomize.hpp"
 
 #if NABLA_TEST_ONNX
 #include <onnx/onnx_pb.h>
@@ -20,6 +21,7 @@
 
 using namespace nabla;
 using nabla::testing::error_message;
+using nabla::testing::randomize;
 using nabla::testing::TempDir;
 
 namespace {
@@ -27,22 +29,6 @@ namespace {
 #if NABLA_TEST_ONNX
 
 const std::string kOnnxData = std::string(NABLA_REFERENCE_DIR) + "/onnx/";
-
-// Every floating parameter and buffer drawn at random (variances positive), so that a wrong
-// layout or a swapped gate shows in the outputs.
-void randomize(nn::Module& module, uint64_t seed) {
-  Generator gen(seed);
-  NoGradGuard no_grad;
-  for (auto [name, t] : module.named_parameters()) nn::init::uniform_(t, -0.6, 0.6, &gen);
-  for (auto [name, t] : module.named_buffers()) {
-    if (!is_floating(t.dtype())) continue;
-    if (name.ends_with("running_var")) {
-      nn::init::uniform_(t, 0.5, 1.5, &gen);
-    } else if (name.ends_with("running_mean")) {
-      nn::init::uniform_(t, -0.3, 0.3, &gen);
-    }
-  }
-}
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
