@@ -118,6 +118,12 @@ struct TrainingSpec {
   bool present = false;          // whether the spec had a "training" section
 };
 
+// `training` with the entries of `overrides` (a JSON object of "training" keys, e.g.
+// {"lr_schedule": {"type": "cosine"}, "augmentation": [...]}) put in place of its own, checked as
+// a spec file's training section is; errors name `source` (e.g. "the command line").
+TrainingSpec merge_training(const TrainingSpec& training, const std::string& overrides,
+                            const std::string& source);
+
 // The scheduler `training.lr_schedule_json` describes, on `optimizer` (null when there is none);
 // "cosine" anneals over `training.epochs`. Step it once per epoch (train::LearningRateScheduler).
 std::shared_ptr<optim::LRScheduler> make_lr_scheduler(const TrainingSpec& training,

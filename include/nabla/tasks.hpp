@@ -108,6 +108,17 @@ struct RunOptions {
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;
   std::optional<double> lr, validation_split;
+  // More, as JSON a spec's "training" section takes (io::merge_training): "lr_schedule" (an
+  // object) and "augmentation" (a list of steps).
+  std::optional<std::string> lr_schedule, augmentation;
+  // Callbacks: train::EarlyStopping with this patience (restoring the best epoch's weights at the
+  // end) and train::ReduceLROnPlateau with this patience and factor, both on `monitor` ("" =
+  // val_loss when there is validation data, else loss).
+  std::optional<int64_t> early_stopping, reduce_lr_on_plateau;
+  double reduce_lr_factor = 0.1;
+  std::string monitor;
+  // One JSON line per epoch (train::JSONLogger) on this stream, e.g. std::cout for scripts.
+  std::ostream* json = nullptr;
   std::ostream* log = nullptr;  // where the run says what it trains (null: std::cout)
 };
 

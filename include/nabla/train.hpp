@@ -262,6 +262,11 @@ class Callback {
   virtual void save_state(std::map<std::string, double>& /*values*/) const {}
   virtual void restore_state(const std::map<std::string, double>& /*values*/,
                              const TrainingState& /*state*/) {}
+  // A callback that keeps checkpoints of its own (BackupAndRestore) may resume the fit: called
+  // before on_train_begin of a fit not given FitOptions::resume, it loads the weights and the
+  // optimizer (Model::load_checkpoint) and returns the state to go on from; null = start afresh.
+  // The first callback to return one wins.
+  virtual std::shared_ptr<const TrainingState> restore_training() { return nullptr; }
 
   void set_model(Model* model) { model_ = model; }
 
@@ -395,6 +400,134 @@ class LearningRateScheduler : public Callback {
   std::function<double(int64_t, double)> schedule_;
   std::shared_ptr<optim::LRScheduler> scheduler_;
   bool skip_next_epoch_begin_ = false;
+};
+
+// Keras's ReduceLROnPlateau: when the monitored value has not improved by more than min_delta
+// for `patience` epochs, the learning rate is multiplied by `factor` (not below min_lr), then
+// `cooldown` epochs pass before waiting starts again. Adds "lr" (the rate the epoch ran with) to
+// the logs. A LearningRateScheduler listed with it sets the rate each epoch and so overrides it.
+struct ReduceLROnPlateauOptions {
+  std::string monitor = "val_loss";
+  double factor = 0.1;  // in (0, 1)
+  int64_t patience = 10;
+  std::string mode = "auto";
+  double min_delta = 1e-4;
+  int64_t cooldown = 0;
+  double min_lr = 0;
+  int verbose = 0;  // 1: a line on stdout each time the rate is reduced
+};
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
+  void on_train_begin() override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void save_state(std::map<std::string, double>& values) const override;
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
+
+ private:
+  ReduceLROnPlateauOptions options_;
+  bool higher_is_better_;
+  double best_ = 0;
+  int64_t wait_ = 0;
+  int64_t cooldown_counter_ = 0;
+};
+
+// Keras's TerminateOnNaN: a batch whose loss is NaN or infinite stops training after that batch
+// (whose update is not applied), with a line on stdout; fit() returns the history so far, the
+// epoch's loss NaN. Without it, such a loss is an Error that names the step and the learning rate.
+class TerminateOnNaN : public Callback {
+ public:
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+};
+
+// Keras's LambdaCallback: a callback from functions; those left empty do nothing, e.g.
+// LambdaCallback({.on_epoch_end = [](int64_t epoch, Logs& logs) { ... }}).
+struct LambdaCallbackFunctions {
+  std::function<void()> on_train_begin{};
+  std::function<void(const Logs&)> on_train_end{};
+  std::function<void(int64_t epoch)> on_epoch_begin{};
+  std::function<void(int64_t epoch, Logs& logs)> on_epoch_end{};
+  std::function<void(int64_t batch, const Logs& logs)> on_batch_end{};
+};
+class LambdaCallback : public Callback {
+ public:
+  explicit LambdaCallback(LambdaCallbackFunctions functions);
+  void on_train_begin() override;
+  void on_train_end(const Logs& logs) override;
+  void on_epoch_begin(int64_t epoch) override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+
+ private:
+  LambdaCallbackFunctions functions_;
+};
+
+// One JSON object per line (JSON Lines) for each epoch: {"epoch": 0, "loss": 0.51, ...} with the
+// epoch's logs in order (epoch 0-based, as CSVLogger's), and with every_steps > 0 also one every
+// N batches: {"epoch": 0, "batch": 99, "step": 100, "loss": ...} (batch within the epoch, step
+// since training began). NaN and infinities are written as null. Each line is written and flushed
+// whole, so a killed run leaves every line it finished. To a file (truncated when training
+// begins, unless append) or to a stream (nabla train --json writes to stdout).
+struct JSONLoggerOptions {
+  int64_t every_steps = 0;
+  bool append = false;
+};
+class JSONLogger : public Callback {
+ public:
+  explicit JSONLogger(std::string filename, JSONLoggerOptions options = {});
+  explicit JSONLogger(std::ostream& out, JSONLoggerOptions options = {});
+  ~JSONLogger() override;
+  void on_train_begin() override;
+  void on_epoch_begin(int64_t epoch) override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  // A resumed fit: a file (not appended to) is rewritten with the lines of the epochs in the
+  // checkpoint's history.
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
+
+ private:
+  void write_line(const std::string& line);
+  std::string filename_;
+  std::ostream* stream_ = nullptr;  // the caller's stream; null when writing to filename_
+  JSONLoggerOptions options_;
+  int file_ = -1;
+  int64_t epoch_ = 0;
+  int64_t steps_done_ = 0;
+};
+
+// Keras's BackupAndRestore: full checkpoints in `backup_dir` every epoch (or every N epochs or
+// batches) and, when a fit starts and a backup is there (a run that was killed or failed), the
+// fit resumes from the newest one that loads, bit for bit as if it had not stopped (damaged
+// files are skipped with a warning on stderr naming them). A fit that ends normally removes the
+// backups (delete_checkpoint). Resume with the model, data, settings and callbacks of the run
+// that made them. `nabla train --out DIR --resume` is the same mechanism, with the checkpoints
+// kept.
+struct BackupAndRestoreOptions {
+  int64_t every_epochs = 1;
+  int64_t every_steps = 0;  // > 0: every N batches instead
+  bool delete_checkpoint = true;
+};
+class BackupAndRestore : public Callback {
+ public:
+  explicit BackupAndRestore(std::string backup_dir, BackupAndRestoreOptions options = {});
+  std::shared_ptr<const TrainingState> restore_training() override;
+  void on_train_begin() override;
+  void on_train_end(const Logs& logs) override;
+  void on_epoch_begin(int64_t epoch) override;
+  void on_epoch_end(int64_t epoch, Logs& logs) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  void save_state(std::map<std::string, double>& values) const override;
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
+  // The backups in the folder, newest first.
+  std::vector<std::string> backups() const;
+
+ private:
+  std::string dir_;
+  BackupAndRestoreOptions options_;
+  std::unique_ptr<ModelCheckpoint> checkpoint_;
 };
 
 // ---- progress bar ----

@@ -535,6 +535,24 @@ std::string model_to_spec(const nn::Module& module, const std::string& name,
   return spec.dump(2) + "\n";
 }
 
+TrainingSpec merge_training(const TrainingSpec& training, const std::string& overrides,
+                            const std::string& source) {
+  const SpecReader reader(source);
+  Json changes;
+  try {
+    changes = Json::parse(overrides);
+  } catch (const Json::exception& e) {
+    reader.fail("training", std::string("expected JSON: ") + e.what());
+  }
+  if (!changes.is_object()) {
+    reader.fail("training",
+                "expected an object of training settings, got " + json_excerpt(changes));
+  }
+  Json merged = Json::parse(training_json(training).dump());
+  for (const auto& item : changes.items()) merged[item.key()] = item.value();
+  return parse_training(reader, merged);
+}
+
 std::string spec_with_training(const ModelSpec& spec, const TrainingSpec& training) {
   // The spec was validated when it was parsed, so its text parses again.
   OrderedJson json = OrderedJson::parse(spec.json);

@@ -196,6 +196,19 @@ void write_run_report(const RunOptions& options, train::Model& model, io::ModelS
   }
 }
 
+// The spec's training settings with those the command line gives as JSON.
+io::TrainingSpec merge_command_line_training(io::TrainingSpec training, const RunOptions& options) {
+  training.present = true;
+  if (!options.lr_schedule && !options.augmentation) return training;
+  std::string overrides = "{";
+  if (options.lr_schedule) overrides += "\"lr_schedule\": " + *options.lr_schedule;
+  if (options.augmentation) {
+    overrides +=
+        std::string(options.lr_schedule ? ", " : "") + "\"augmentation\": " + *options.augmentation;
+  }
+  return io::merge_training(training, overrides + "}", "(command line)");
+}
+
 }  // namespace
 
 RunResult run(const std::string& model, const RunOptions& options) {
@@ -211,7 +224,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (options.optimizer) training.optimizer = *options.optimizer;
   if (options.lr) training.lr = *options.lr;
   if (options.validation_split) training.validation_split = *options.validation_split;
-  training.present = true;
+  training = merge_command_line_training(training, options);
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
@@ -226,6 +239,14 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   NABLA_CHECK(!options.save_best.starts_with("val_") || training.validation_split > 0,
               "--save-best ", options.save_best, ": there is no validation data to monitor; add ",
               "--validation-split, e.g. 0.1, or monitor a training value such as loss");
+  const std::string monitor = !options.monitor.empty()        ? options.monitor
+                              : training.validation_split > 0 ? "val_loss"
+                                                              : "loss";
+  NABLA_CHECK(!monitor.starts_with("val_") || training.validation_split > 0, "--monitor ", monitor,
+              ": there is no validation data to monitor; add --validation-split, e.g. ",
+              "0.1, or monitor a training value such as loss");
+  NABLA_CHECK(options.reduce_lr_factor > 0 && options.reduce_lr_factor < 1,
+              "--reduce-lr-factor: expected a factor in (0, 1), got ", options.reduce_lr_factor);
   std::optional<OutputFolder> out;
   if (!options.out.empty()) out.emplace(options.out);
 
@@ -257,6 +278,19 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (auto scheduler = io::make_lr_scheduler(training, model.optimizer())) {
     callbacks.push_back(std::make_shared<train::LearningRateScheduler>(std::move(scheduler)));
   }
+  if (options.reduce_lr_on_plateau) {
+    callbacks.push_back(std::make_shared<train::ReduceLROnPlateau>(
+        train::ReduceLROnPlateauOptions{.monitor = monitor,
+                                        .factor = options.reduce_lr_factor,
+                                        .patience = *options.reduce_lr_on_plateau,
+                                        .verbose = options.verbose > 0 ? 1 : 0}));
+  }
+  if (options.early_stopping) {
+    callbacks.push_back(std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
+        .monitor = monitor, .patience = *options.early_stopping, .restore_best_weights = true}));
+  }
+  if (options.json != nullptr)
+    callbacks.push_back(std::make_shared<train::JSONLogger>(*options.json));
   if (out) callbacks.push_back(std::make_shared<train::CSVLogger>(out->staged(kMetricsFile)));
   if (out) callbacks.push_back(std::make_shared<train::NormLogger>(out->staged(kNormsFile)));
   if (!options.tensorboard.empty()) {

@@ -70,6 +70,13 @@ std::string run_settings_json(const std::string& spec_json, const RunOptions& op
   settings["init_from"] = options.init_from;
   settings["new_head"] = options.new_head;
   settings["freeze"] = options.freeze;
+  // The callbacks the command line adds: a resumed fit must have the same ones, in order.
+  settings["early_stopping"] = options.early_stopping.value_or(-1);
+  settings["reduce_lr_on_plateau"] = options.reduce_lr_on_plateau.value_or(-1);
+  if (options.reduce_lr_on_plateau) settings["reduce_lr_factor"] = options.reduce_lr_factor;
+  if (options.early_stopping || options.reduce_lr_on_plateau) settings["monitor"] = options.monitor;
+  settings["tensorboard"] = !options.tensorboard.empty();
+  settings["json"] = options.json != nullptr;
   settings["threads"] = threads;
   return settings.dump();
 }

@@ -1,8 +1,10 @@
-// Logs, History and the callbacks: early stopping, checkpoints, CSV logs, learning-rate schedules.
+// Logs, History and the callbacks: early stopping, checkpoints, CSV logs, learning-rate schedules,
+// reducing the rate on a plateau, stopping on NaN, callbacks from functions.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <limits>
 
 #include "data/file_util.hpp"
@@ -374,6 +376,106 @@ void LearningRateScheduler::on_epoch_begin(int64_t epoch) {
 void LearningRateScheduler::on_epoch_end(int64_t /*epoch*/, Logs& logs) {
   logs.set("lr", model().optimizer().lr());  // the rate this epoch ran with
   if (scheduler_) scheduler_->step();
+}
+
+}  // namespace nabla::train
+
+namespace nabla::train {
+
+// ---- ReduceLROnPlateau ----
+ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options)
+    : options_(std::move(options)),
+      higher_is_better_(monitor_higher_is_better(options_.monitor, options_.mode)) {
+  NABLA_CHECK(options_.factor > 0 && options_.factor < 1,
+              "ReduceLROnPlateau: factor must be in (0, 1), got ", options_.factor);
+  NABLA_CHECK(options_.patience >= 0 && options_.cooldown >= 0 && options_.min_lr >= 0,
+              "ReduceLROnPlateau: patience, cooldown and min_lr must be >= 0; got ",
+              options_.patience, ", ", options_.cooldown, " and ", options_.min_lr);
+  options_.min_delta = std::abs(options_.min_delta);
+}
+
+void ReduceLROnPlateau::on_train_begin() {
+  best_ = higher_is_better_ ? -std::numeric_limits<double>::infinity()
+                            : std::numeric_limits<double>::infinity();
+  wait_ = 0;
+  cooldown_counter_ = 0;
+}
+
+void ReduceLROnPlateau::on_epoch_end(int64_t epoch, Logs& logs) {
+  optim::Optimizer& optimizer = model().optimizer();
+  logs.set("lr", optimizer.lr());
+  const double current = monitored_value(logs, options_.monitor, "ReduceLROnPlateau");
+  // Keras's order: a cooldown epoch resets the wait, an improvement always counts, and only
+  // epochs out of cooldown add to the wait.
+  const bool in_cooldown = cooldown_counter_ > 0;
+  if (in_cooldown) {
+    --cooldown_counter_;
+    wait_ = 0;
+  }
+  if (improved(current, best_, options_.min_delta, higher_is_better_)) {
+    best_ = current;
+    wait_ = 0;
+    return;
+  }
+  if (cooldown_counter_ > 0 || ++wait_ < options_.patience) return;
+  const double old_lr = optimizer.lr();
+  // Keras compares in float32, the rate's own precision there, so that a rate already at
+  // min_lr up to rounding is not "reduced" again.
+  if (static_cast<float>(old_lr) > static_cast<float>(options_.min_lr)) {
+    const double new_lr = std::max(old_lr * options_.factor, options_.min_lr);
+    optimizer.set_lr(new_lr);
+    if (options_.verbose > 0) {
+      std::cout << "\nEpoch " << epoch + 1 << ": ReduceLROnPlateau reducing learning rate to "
+                << new_lr << "." << std::endl;
+    }
+    cooldown_counter_ = options_.cooldown;
+    wait_ = 0;
+  }
+}
+
+void ReduceLROnPlateau::save_state(std::map<std::string, double>& values) const {
+  values["best"] = best_;
+  values["wait"] = static_cast<double>(wait_);
+  values["cooldown_counter"] = static_cast<double>(cooldown_counter_);
+}
+
+void ReduceLROnPlateau::restore_state(const std::map<std::string, double>& values,
+                                      const TrainingState& /*state*/) {
+  if (const auto it = values.find("best"); it != values.end()) best_ = it->second;
+  if (const auto it = values.find("wait"); it != values.end()) {
+    wait_ = static_cast<int64_t>(it->second);
+  }
+  if (const auto it = values.find("cooldown_counter"); it != values.end()) {
+    cooldown_counter_ = static_cast<int64_t>(it->second);
+  }
+}
+
+// ---- TerminateOnNaN ----
+void TerminateOnNaN::on_batch_end(int64_t batch, const Logs& logs) {
+  const std::optional<double> loss = logs.get("loss");
+  if (!loss.has_value() || std::isfinite(*loss)) return;
+  std::cout << "\nBatch " << batch << ": Invalid loss, terminating training" << std::endl;
+  model().stop_training();
+}
+
+// ---- LambdaCallback ----
+LambdaCallback::LambdaCallback(LambdaCallbackFunctions functions)
+    : functions_(std::move(functions)) {}
+
+void LambdaCallback::on_train_begin() {
+  if (functions_.on_train_begin) functions_.on_train_begin();
+}
+void LambdaCallback::on_train_end(const Logs& logs) {
+  if (functions_.on_train_end) functions_.on_train_end(logs);
+}
+void LambdaCallback::on_epoch_begin(int64_t epoch) {
+  if (functions_.on_epoch_begin) functions_.on_epoch_begin(epoch);
+}
+void LambdaCallback::on_epoch_end(int64_t epoch, Logs& logs) {
+  if (functions_.on_epoch_end) functions_.on_epoch_end(epoch, logs);
+}
+void LambdaCallback::on_batch_end(int64_t batch, const Logs& logs) {
+  if (functions_.on_batch_end) functions_.on_batch_end(batch, logs);
 }
 
 }  // namespace nabla::train

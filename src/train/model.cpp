@@ -396,14 +396,18 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                            .prefetch = options.augmentation != nullptr,
                            .augmentation = options.augmentation});
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
-  const TrainingState* resume = options.resume.get();
-  if (resume != nullptr) check_resume(*resume, loader.num_batches(), options.callbacks.size());
-  stop_training_ = false;
   for (const CallbackPtr& callback : options.callbacks) {
     NABLA_CHECK(callback != nullptr, "fit: a callback is null");
     callback->set_model(this);
-    callback->on_train_begin();
   }
+  std::shared_ptr<const TrainingState> restored = options.resume;
+  for (size_t i = 0; i < options.callbacks.size() && restored == nullptr; ++i) {
+    restored = options.callbacks[i]->restore_training();
+  }
+  const TrainingState* resume = restored.get();
+  if (resume != nullptr) check_resume(*resume, loader.num_batches(), options.callbacks.size());
+  stop_training_ = false;
+  for (const CallbackPtr& callback : options.callbacks) callback->on_train_begin();
   // progress_ and the callbacks are what training_state() reports while the fit runs.
   struct FitScope {
     Model& model;
@@ -538,6 +542,11 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
     }
     const double value = loss.item();
     if (!std::isfinite(value)) {
+      // As Keras: the callbacks see the batch's loss (TerminateOnNaN ends the fit there); the
+      // update is not applied, so the weights stay those of the last finite step.
+      items[0].second = value;
+      for (const CallbackPtr& callback : callbacks) callback->on_batch_end(p.step, logs);
+      if (stop_training_) break;
       bar.abandon();
       NABLA_CHECK(false, "fit: the loss became ", value, " at epoch ", epoch + 1, "/", epochs,
                   ", step ", p.step + 1, "/", steps, "; training stopped. The learning rate (",

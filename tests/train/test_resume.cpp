@@ -266,3 +266,62 @@ TEST(Resume, CallbacksCarryTheirState) {
   EXPECT_NE(error_message([&] { accuracy.set_state({1}); }).find("expected a state of 2"),
             std::string::npos);
 }
+
+// Keras's BackupAndRestore test, with bits: a fit that fails mid-epoch (a callback throws) leaves
+// its backups; the same fit started again resumes from the newest and ends bit for bit where an
+// uninterrupted fit ends, then removes the backups. A damaged newest backup is skipped, with a
+// warning, for the one before it.
+TEST(Resume, BackupAndRestoreResumesAFailedFit) {
+  const Data data = make_data();
+  TrainingRun reference = make_run();
+  const train::History expected = reference.model.fit(
+      data.x, data.y,
+      fit_options(reference,
+                  {std::make_shared<train::Callback>(), std::make_shared<train::Callback>()}));
+  const auto expected_weights = weights(reference.model);
+
+  for (const bool damage_newest : {false, true}) {
+    TempDir dir;
+    const std::string backup_dir = dir.file("backup");
+    {
+      TrainingRun run = make_run();
+      int64_t steps = 0;
+      auto crash = std::make_shared<train::LambdaCallback>(
+          train::LambdaCallbackFunctions{.on_batch_end = [&](int64_t, const train::Logs&) {
+            if (++steps == 9) throw std::runtime_error("the machine went away");
+          }});
+      auto backup = std::make_shared<train::BackupAndRestore>(
+          backup_dir, train::BackupAndRestoreOptions{.every_steps = 2});
+      EXPECT_THROW(run.model.fit(data.x, data.y, fit_options(run, {backup, crash})),
+                   std::runtime_error);
+      // Steps 6 and 8 are kept (keep 2); step 9 crashed before any backup of it.
+      EXPECT_EQ(backup->backups(),
+                (std::vector<std::string>{backup_dir + "/backup-000000000008.safetensors",
+                                          backup_dir + "/backup-000000000006.safetensors"}));
+      if (damage_newest) {
+        std::string bytes = nabla::testing::read_bytes(backup->backups()[0]);
+        bytes[bytes.size() - 3] ^= 0x10;
+        nabla::testing::write_bytes(backup->backups()[0], bytes);
+      }
+    }
+    TrainingRun resumed = make_run();
+    auto backup = std::make_shared<train::BackupAndRestore>(
+        backup_dir, train::BackupAndRestoreOptions{.every_steps = 2});
+    int64_t steps_run = 0;
+    auto counter = std::make_shared<train::LambdaCallback>(train::LambdaCallbackFunctions{
+        .on_batch_end = [&](int64_t, const train::Logs&) { ++steps_run; }});
+    ::testing::internal::CaptureStderr();
+    const train::History history =
+        resumed.model.fit(data.x, data.y, fit_options(resumed, {backup, counter}));
+    const std::string warnings = ::testing::internal::GetCapturedStderr();
+    // 18 steps in all: resumed after step 8, or after step 6 when that backup is damaged.
+    EXPECT_EQ(steps_run, damage_newest ? 12 : 10);
+    EXPECT_EQ(weights(resumed.model), expected_weights) << "damaged: " << damage_newest;
+    EXPECT_EQ(history.history, expected.history) << "damaged: " << damage_newest;
+    EXPECT_EQ(warnings.find("skipping the damaged backup " + backup_dir +
+                            "/backup-000000000008.safetensors") != std::string::npos,
+              damage_newest)
+        << warnings;
+    EXPECT_FALSE(std::filesystem::exists(backup_dir));  // removed once the fit ended
+  }
+}

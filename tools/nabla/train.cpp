@@ -3,8 +3,11 @@
 // task judges it by. --out writes model.safetensors, model.json, metrics.csv, norms.csv and the
 // run's report.html; --tensorboard adds the TensorBoard callback. The work is tasks::run's; this
 // file parses the command line and prints.
+#include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common.hpp"
 
@@ -33,6 +36,16 @@ struct TrainOptions {
   std::string classes;
   int64_t limit = 0;
   int verbose = 1;
+  bool quiet = false;
+  bool json = false;
+  std::string lr_schedule;
+  std::vector<std::string> augment;
+  int64_t early_stopping = 0;
+  int64_t reduce_lr_on_plateau = 0;
+  double reduce_lr_factor = 0.1;
+  std::string monitor;
+  CLI::Option* early_stopping_given = nullptr;
+  CLI::Option* reduce_lr_given = nullptr;
   // Which of the training settings the command line overrides (else the spec's are used).
   CLI::Option* epochs_given = nullptr;
   CLI::Option* batch_size_given = nullptr;
@@ -93,13 +106,107 @@ std::vector<std::string> split_patterns(const std::string& text) {
   return patterns;
 }
 
+// A value of the short form: a number, true or false, numbers separated by '/' (a list), else
+// a string.
+nlohmann::json shorthand_value(const std::string& text) {
+  if (text == "true" || text == "false") return text == "true";
+  // Integers stay integers ("step_size": 5, not 5.0), as the spec's keys expect them.
+  const auto number = [](const std::string& item) -> std::optional<nlohmann::json> {
+    char* end = nullptr;
+    const long long integer = std::strtoll(item.c_str(), &end, 10);
+    if (!item.empty() && end == item.c_str() + item.size()) return integer;
+    const double value = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size()) return std::nullopt;
+    return value;
+  };
+  if (text.find('/') != std::string::npos) {
+    nlohmann::json list = nlohmann::json::array();
+    size_t start = 0;
+    while (start <= text.size()) {
+      const size_t slash = std::min(text.find('/', start), text.size());
+      const auto value = number(text.substr(start, slash - start));
+      if (!value) return text;
+      list.push_back(*value);
+      start = slash + 1;
+    }
+    return list;
+  }
+  if (const auto value = number(text)) return *value;
+  return text;
+}
+
+// --lr-schedule and --augment take JSON ({"type": "step", "step_size": 5}) or the short form
+// "step,step_size=5,gamma=0.5": a type, then key=value settings.
+nlohmann::json shorthand_object(const std::string& text, const char* flag) {
+  if (!text.empty() && (text.front() == '{' || text.front() == '[')) {
+    const nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+    if (value.is_discarded()) {
+      throw UsageError("'" + text + "' is not valid JSON");
+    }
+    return value;
+  }
+  nlohmann::json object = nlohmann::json::object();
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const size_t equals = item.find('=');
+    if (start == 0) {
+      if (item.empty() || equals != std::string::npos) {
+        throw UsageError(std::string("expected a type first, e.g. '") +
+                         (std::string(flag) == "--augment" ? "RandomFlip,horizontal=true"
+                                                           : "step,step_size=5,gamma=0.5") +
+                         "', got '" + text + "'");
+      }
+      object["type"] = item;
+    } else {
+      if (equals == std::string::npos || equals == 0) {
+        throw UsageError("expected key=value after the type, got '" + item + "' in '" + text + "'");
+      }
+      object[item.substr(0, equals)] = shorthand_value(item.substr(equals + 1));
+    }
+    start = comma + 1;
+  }
+  return object;
+}
+
+// The --lr-schedule or --augment text as the JSON of the spec's training key, checked as a spec
+// file's is.
+std::string training_flag_json(const std::string& key, const std::string& text, const char* flag) {
+  nlohmann::json value = shorthand_object(text, flag);
+  if (key == "augmentation" && !value.is_array()) value = nlohmann::json::array({value});
+  io::merge_training(io::TrainingSpec{}, nlohmann::json{{key, value}}.dump(), "(command line)");
+  return value.dump();
+}
+
 void run_train(const TrainOptions& options) {
   apply_threads(options.threads);
   tasks::RunOptions run;
   run.data_dir = options.data_dir;
   run.limit = options.limit;
   run.seed = options.seed;
-  run.verbose = options.verbose;
+  run.verbose = options.quiet || options.json ? 0 : options.verbose;
+  // --json: stdout carries the JSON lines only; --quiet: the results only.
+  std::ostream silent(nullptr);
+  if (options.quiet || options.json) run.log = &silent;
+  if (options.json) run.json = &std::cout;
+  if (!options.lr_schedule.empty()) {
+    run.lr_schedule = training_flag_json("lr_schedule", options.lr_schedule, "--lr-schedule");
+  }
+  if (!options.augment.empty()) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const std::string& step : options.augment) {
+      for (const auto& item :
+           nlohmann::json::parse(training_flag_json("augmentation", step, "--augment"))) {
+        steps.push_back(item);
+      }
+    }
+    run.augmentation = steps.dump();
+  }
+  if (*options.early_stopping_given) run.early_stopping = options.early_stopping;
+  if (*options.reduce_lr_given) run.reduce_lr_on_plateau = options.reduce_lr_on_plateau;
+  run.reduce_lr_factor = options.reduce_lr_factor;
+  run.monitor = options.monitor;
   run.out = options.out;
   run.tensorboard = options.tensorboard;
   parse_save_every(options.save_every, run);
@@ -116,8 +223,14 @@ void run_train(const TrainOptions& options) {
   if (*options.lr_given) run.lr = options.lr;
   if (*options.validation_split_given) run.validation_split = options.validation_split;
   const tasks::RunResult result = tasks::run(options.model, run);
+  if (options.json) {
+    nlohmann::json figures = nlohmann::json::object();
+    for (const tasks::Figure& figure : result.figures) figures[figure.name] = figure.value;
+    std::cout << nlohmann::json{{"figures", figures}}.dump() << std::endl;
+    return;
+  }
   for (const tasks::Figure& figure : result.figures) std::cout << figure.text << "\n";
-  if (!options.out.empty()) {
+  if (!options.out.empty() && !options.quiet) {
     std::cout << "Saved " << tasks::kWeightsFile << ", " << tasks::kSpecFile << ", "
               << tasks::kMetricsFile << ", " << tasks::kNormsFile << " and " << tasks::kReportFile
               << " to " << options.out << "\n";
@@ -202,9 +315,46 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--limit", options->limit,
                   "Train on the first N samples only (quick runs and tests)")
       ->check(in_range<int64_t>(0));
+  sub->add_option("--lr-schedule", options->lr_schedule,
+                  "Learning-rate schedule, as the spec's training.lr_schedule: JSON or the short "
+                  "form TYPE,key=value,...: cosine | step,step_size=5,gamma=0.5 | "
+                  "multistep,milestones=6/9,gamma=0.1 | exponential,gamma=0.9")
+      ->check(checked_by(
+          [](const std::string& text) { training_flag_json("lr_schedule", text, "--lr-schedule"); },
+          "SCHEDULE"));
+  sub->add_option("--augment", options->augment,
+                  "An augmentation step, as in the spec's training.augmentation (repeat for "
+                  "several, applied in order): JSON or TYPE,key=value,... e.g. "
+                  "RandomCrop,padding=2 | RandomFlip,horizontal=true | "
+                  "RandomTranslation,height_factor=0.1,width_factor=0.1 | RandomErasing,p=0.5")
+      ->check(checked_by(
+          [](const std::string& text) { training_flag_json("augmentation", text, "--augment"); },
+          "STEP"));
+  options->early_stopping_given =
+      sub->add_option("--early-stopping", options->early_stopping,
+                      "Stop after PATIENCE epochs without improvement of --monitor, keeping the "
+                      "best epoch's weights")
+          ->check(in_range<int64_t>(0));
+  options->reduce_lr_given =
+      sub->add_option("--reduce-lr-on-plateau", options->reduce_lr_on_plateau,
+                      "Multiply the learning rate by --reduce-lr-factor after PATIENCE epochs "
+                      "without improvement of --monitor")
+          ->check(in_range<int64_t>(0));
+  sub->add_option("--reduce-lr-factor", options->reduce_lr_factor,
+                  "With --reduce-lr-on-plateau: the factor, in (0, 1)")
+      ->check(in_range<double>(0, 1, true))
+      ->capture_default_str();
+  sub->add_option("--monitor", options->monitor,
+                  "What --early-stopping and --reduce-lr-on-plateau watch (default: val_loss with "
+                  "validation data, else loss)");
   sub->add_option("--verbose", options->verbose,
                   "0 silent, 1 progress bar (default), 2 one line per epoch")
       ->check(in_range<int64_t>(0, 2));
+  sub->add_flag("--quiet,-q", options->quiet,
+                "Print only the results (test figures), warnings and errors");
+  sub->add_flag("--json", options->json,
+                "For scripts: stdout holds one JSON object per epoch ({\"epoch\": 0, \"loss\": "
+                "...}), then {\"figures\": {\"test_accuracy\": ...}}, and nothing else");
   sub->footer(
       "Examples:\n"
       "  nabla train                                   # Keras's classic example, 5 epochs\n"
@@ -216,7 +366,12 @@ Command add_train_command(CLI::App& app) {
       "  nabla train --model cnn --classes 0-4 --out runs/a   # then fine-tune on the others:\n"
       "  nabla train --model cnn --classes 5-9 --init-from runs/a --new-head "
       "--freeze 'conv2d*,batch_normalization*'\n"
-      "  nabla train --tensorboard runs/tb             # then: tensorboard --logdir runs/tb");
+      "  nabla train --tensorboard runs/tb             # then: tensorboard --logdir runs/tb\n"
+      "  nabla train --model cnn --validation-split 0.1 --early-stopping 3 "
+      "--reduce-lr-on-plateau 1\n"
+      "  nabla train --model cnn --lr-schedule cosine --augment RandomCrop,padding=2 "
+      "--augment RandomFlip,horizontal=true\n"
+      "  nabla train --json | jq .loss                  # one JSON line per epoch");
   return {sub, [options] { run_train(*options); }};
 }
 
