@@ -11,14 +11,9 @@
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::TempDir;
+using nabla::testing::write_bytes;
 
 namespace {
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()),
-             static_cast<std::streamsize>(bytes.size()));
-}
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

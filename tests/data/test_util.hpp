@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "nabla/error.hpp"
 #include "support/errors.hpp"
@@ -34,6 +35,10 @@ class TempDir {
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  write_bytes(path, std::string(bytes.begin(), bytes.end()));
 }
 
 inline std::string read_bytes(const std::string& path) {

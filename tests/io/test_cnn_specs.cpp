@@ -4,13 +4,15 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/parameter_names.hpp"
 #include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
+using nabla::testing::state_names;
 
 namespace {
-std::string spec_error(const std::string& layer, const std::string& training = "") {
+std::string cnn_spec_error(const std::string& layer, const std::string& training = "") {
   return error_message([&] {
     io::parse_model_spec(R"({"input_shape": [1, 8, 8], "layers": [)" + layer + "]" +
                              (training.empty() ? "" : R"(, "training": )" + training) + "}",
@@ -18,11 +20,6 @@ std::string spec_error(const std::string& layer, const std::string& training = "
   });
 }
 
-std::vector<std::string> parameter_names(const nn::Module& module) {
-  std::vector<std::string> names;
-  for (const auto& [name, tensor] : module.state_dict()) names.push_back(name);
-  return names;
-}
 }  // namespace
 
 TEST(CnnSpec, KerasAndPyTorchNamesBuildTheSameNetwork) {
@@ -59,7 +56,7 @@ TEST(CnnSpec, EveryPresetRoundTripsThroughModelToSpec) {
     const std::string text = io::model_to_spec(*model, name, spec.input_shape, &spec.training);
     auto rebuilt = sequential_from_spec(text, name);
     EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters()) << name << "\n" << text;
-    EXPECT_EQ(parameter_names(*rebuilt), parameter_names(*model)) << name;
+    EXPECT_EQ(state_names(*rebuilt), state_names(*model)) << name;
     EXPECT_EQ(io::parse_model_spec(text, name).training.augmentation_json,
               spec.training.augmentation_json)
         << name;
@@ -78,21 +75,23 @@ TEST(CnnSpec, PresetSizes) {
 }
 
 TEST(CnnSpec, LayerErrorsNameThePath) {
-  EXPECT_EQ(spec_error(R"({"type": "Conv2D", "filters": 4})"),
+  EXPECT_EQ(cnn_spec_error(R"({"type": "Conv2D", "filters": 4})"),
             "model spec cnn.json: layers[0]: missing \"kernel_size\": the size of the kernel");
-  EXPECT_EQ(spec_error(R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "full"})"),
-            "model spec cnn.json: layers[0].padding: expected \"same\", \"valid\" or padding "
-            "sizes, got \"full\"");
-  EXPECT_EQ(spec_error(R"({"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "groups": 4})"),
-            "model spec cnn.json: layers[0]: Conv2d: out_channels (6) must be divisible by groups "
-            "(4)");
-  EXPECT_EQ(spec_error(R"({"type": "Conv2d", "out_channels": 6, "kernel_size": [3, 0]})"),
+  EXPECT_EQ(
+      cnn_spec_error(R"({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "full"})"),
+      "model spec cnn.json: layers[0].padding: expected \"same\", \"valid\" or padding "
+      "sizes, got \"full\"");
+  EXPECT_EQ(
+      cnn_spec_error(R"({"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "groups": 4})"),
+      "model spec cnn.json: layers[0]: Conv2d: out_channels (6) must be divisible by groups "
+      "(4)");
+  EXPECT_EQ(cnn_spec_error(R"({"type": "Conv2d", "out_channels": 6, "kernel_size": [3, 0]})"),
             "model spec cnn.json: layers[0].kernel_size: expected an integer >= 1 or a list of "
             "them, got [3,0]");
-  EXPECT_EQ(spec_error(R"({"type": "MaxPool2d"})"),
+  EXPECT_EQ(cnn_spec_error(R"({"type": "MaxPool2d"})"),
             "model spec cnn.json: layers[0]: missing \"kernel_size\" (or \"pool_size\"): the "
             "window size");
-  EXPECT_EQ(spec_error(R"({"type": "UpSampling2D", "interpolation": "cubic"})"),
+  EXPECT_EQ(cnn_spec_error(R"({"type": "UpSampling2D", "interpolation": "cubic"})"),
             "model spec cnn.json: layers[0].interpolation: expected one of nearest, bilinear, got "
             "\"cubic\"");
 }
@@ -121,17 +120,17 @@ TEST(CnnSpec, AugmentationSteps) {
   ASSERT_NE(spec.training.augmentation, nullptr);
   EXPECT_NE(spec.training.augmentation->to_string().find("RandomCrop"), std::string::npos);
   const std::string flatten = R"({"type": "Flatten"})";
-  EXPECT_EQ(spec_error(flatten, R"({"augmentation": [{"type": "RandomRotate"}]})"),
+  EXPECT_EQ(cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomRotate"}]})"),
             "model spec cnn.json: training.augmentation[0].type: unknown augmentation "
             "\"RandomRotate\"; known: Normalize, RandomCrop, RandomErasing, RandomFlip, "
             "RandomTranslation");
-  EXPECT_EQ(spec_error(flatten, R"({"augmentation": [{"type": "RandomCrop", "pad": 2}]})"),
+  EXPECT_EQ(cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomCrop", "pad": 2}]})"),
             "model spec cnn.json: training.augmentation[0].pad: unknown key for a RandomCrop "
             "step; known keys: type, padding, fill");
-  EXPECT_EQ(spec_error(flatten, R"({"augmentation": [{"type": "RandomCrop"}]})"),
+  EXPECT_EQ(cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomCrop"}]})"),
             "model spec cnn.json: training.augmentation[0]: missing \"padding\": pixels added per "
             "side");
   const std::string erasing =
-      spec_error(flatten, R"({"augmentation": [{"type": "RandomErasing", "p": 2}]})");
+      cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomErasing", "p": 2}]})");
   EXPECT_EQ(erasing.rfind("model spec cnn.json: training.augmentation[0]: ", 0), 0u) << erasing;
 }

@@ -4,21 +4,18 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/parameter_names.hpp"
 #include "support/sequential_spec.hpp"
 
 using nabla::testing::error_message;
 using namespace nabla;
+using nabla::testing::state_names;
 
 namespace {
-std::string spec_error(const std::string& body) {
+std::string seq_spec_error(const std::string& body) {
   return error_message([&] { io::parse_model_spec(body, "seq.json"); });
 }
 
-std::vector<std::string> parameter_names(const nn::Module& module) {
-  std::vector<std::string> names;
-  for (const auto& [name, tensor] : module.state_dict()) names.push_back(name);
-  return names;
-}
 }  // namespace
 
 TEST(SequenceSpec, EveryPresetRoundTripsThroughModelToSpec) {
@@ -33,7 +30,7 @@ TEST(SequenceSpec, EveryPresetRoundTripsThroughModelToSpec) {
     const std::string text = io::model_to_spec(*model, name, spec.input_shape, &spec.training);
     auto rebuilt = sequential_from_spec(text, name);
     EXPECT_EQ(rebuilt->num_parameters(), model->num_parameters()) << name << "\n" << text;
-    EXPECT_EQ(parameter_names(*rebuilt), parameter_names(*model)) << name;
+    EXPECT_EQ(state_names(*rebuilt), state_names(*model)) << name;
     EXPECT_EQ(io::parse_model_spec(text, name).training.lr_schedule_json,
               spec.training.lr_schedule_json)
         << name;
@@ -49,9 +46,9 @@ TEST(SequenceSpec, KerasAndPyTorchRecurrentNames) {
       {"type": "LSTM", "hidden_size": 4, "bidirectional": true, "return_sequences": true},
       {"type": "GRU", "hidden_size": 2}]})",
                                     "torch.json");
-  EXPECT_EQ(parameter_names(*keras), parameter_names(*torch));
+  EXPECT_EQ(state_names(*keras), state_names(*torch));
   EXPECT_EQ(keras->build({5, 3}), (Shape{1, 2}));
-  const auto names = parameter_names(*keras);
+  const auto names = state_names(*keras);
   EXPECT_NE(std::find(names.begin(), names.end(), "0.weight_hh_l0_reverse"), names.end());
   auto rnn = sequential_from_spec(
       R"({"input_shape": [5, 3], "layers": [{"type": "RNN", "hidden_size": 4, "nonlinearity": "relu"}]})",
@@ -101,17 +98,17 @@ TEST(SequenceSpec, DataSection) {
   EXPECT_FALSE(io::parse_model_spec(io::builtin_model_spec("mlp"), "mlp").data.has_value());
 
   const std::string layers = R"("layers": [{"type": "Flatten"}])";
-  EXPECT_NE(spec_error(R"({"data": {"type": "poems"}, )" + layers + "}")
+  EXPECT_NE(seq_spec_error(R"({"data": {"type": "poems"}, )" + layers + "}")
                 .find("seq.json: data.type: expected fortunes, corpus or digits"),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"data": {"type": "fortunes"}, )" + layers + "}")
+  EXPECT_NE(seq_spec_error(R"({"data": {"type": "fortunes"}, )" + layers + "}")
                 .find("a fortunes task needs \"categories\""),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"data": {"type": "digits", "min_length": 5, "max_length": 2}, )" +
-                       layers + "}")
+  EXPECT_NE(seq_spec_error(R"({"data": {"type": "digits", "min_length": 5, "max_length": 2}, )" +
+                           layers + "}")
                 .find("data.max_length: must be >= min_length (5), got 2"),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"data": {"type": "corpus", "window": 5}, )" + layers + "}")
+  EXPECT_NE(seq_spec_error(R"({"data": {"type": "corpus", "window": 5}, )" + layers + "}")
                 .find("data.window: unknown key"),
             std::string::npos);
 }
@@ -156,22 +153,22 @@ TEST(SequenceSpec, LearningRateSchedules) {
 }
 
 TEST(SequenceSpec, LayerErrorsNameThePath) {
-  EXPECT_NE(spec_error(R"({"layers": [{"type": "LSTM"}]})")
+  EXPECT_NE(seq_spec_error(R"({"layers": [{"type": "LSTM"}]})")
                 .find("seq.json: layers[0]: missing \"units\" (or \"hidden_size\")"),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"layers": [{"type": "Embedding", "input_dim": 5, "output_dim": 2,
+  EXPECT_NE(seq_spec_error(R"({"layers": [{"type": "Embedding", "input_dim": 5, "output_dim": 2,
                                        "padding_idx": 7}]})")
                 .find("layers[0].padding_idx: expected an id in [0, 5), got 7"),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"layers": [{"type": "Bidirectional",
+  EXPECT_NE(seq_spec_error(R"({"layers": [{"type": "Bidirectional",
                                        "layer": {"type": "Dense", "units": 3}}]})")
                 .find("layers[0].layer.type: expected LSTM, GRU or SimpleRNN, got \"Dense\""),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"layers": [{"type": "Bidirectional",
+  EXPECT_NE(seq_spec_error(R"({"layers": [{"type": "Bidirectional",
                                        "layer": {"type": "LSTM", "units": 3, "unitz": 1}}]})")
                 .find("layers[0].layer.unitz: unknown key"),
             std::string::npos);
-  EXPECT_NE(spec_error(R"({"layers": [{"type": "Seq2Seq", "vocab_size": 13}]})")
+  EXPECT_NE(seq_spec_error(R"({"layers": [{"type": "Seq2Seq", "vocab_size": 13}]})")
                 .find("missing \"source_length\""),
             std::string::npos);
 }

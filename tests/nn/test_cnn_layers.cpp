@@ -6,17 +6,11 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/parameter_names.hpp"
 
 using nabla::testing::error_message;
+using nabla::testing::parameter_names;
 using namespace nabla;
-
-namespace {
-std::vector<std::string> names(const nn::Module& module) {
-  std::vector<std::string> out;
-  for (const auto& [name, tensor] : module.named_parameters()) out.push_back(name);
-  return out;
-}
-}  // namespace
 
 TEST(Conv2d, LazyBuildHeInitAndOutputShape) {
   nn::Conv2d conv(8, {3}, {.stride = {2}, .padding = {1}});
@@ -26,7 +20,7 @@ TEST(Conv2d, LazyBuildHeInitAndOutputShape) {
   EXPECT_EQ(y.shape(), (Shape{4, 8, 5, 5}));
   EXPECT_EQ(conv.in_channels(), 3);
   EXPECT_EQ(conv.weight().shape(), (Shape{8, 3, 3, 3}));
-  EXPECT_EQ(names(conv), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(parameter_names(conv), (std::vector<std::string>{"weight", "bias"}));
   // He normal (Keras's, truncated at 2 sigma): std sqrt(2 / fan_in), fan_in = 27.
   const auto w = conv.weight().to_vector<float>();
   double sq = 0;
@@ -86,7 +80,7 @@ TEST(Conv1d, SequencesOfChannels) {
 TEST(SeparableConv2D, DepthwiseThenPointwise) {
   nn::SeparableConv2D conv(8, {3}, {.padding_mode = "same"});
   EXPECT_EQ(conv(randn({2, 3, 5, 5})).shape(), (Shape{2, 8, 5, 5}));
-  EXPECT_EQ(names(conv),
+  EXPECT_EQ(parameter_names(conv),
             (std::vector<std::string>{"depthwise.weight", "pointwise.weight", "pointwise.bias"}));
   EXPECT_EQ(conv.num_parameters(), 3 * 9 + 3 * 8 + 8);
 }
@@ -94,7 +88,7 @@ TEST(SeparableConv2D, DepthwiseThenPointwise) {
 TEST(ConvTranspose2d, DoublesTheSizeWithStrideTwo) {
   nn::ConvTranspose2d deconv(4, {3}, {.stride = {2}, .padding = {1}, .output_padding = {1}});
   EXPECT_EQ(deconv(randn({2, 6, 7, 7})).shape(), (Shape{2, 4, 14, 14}));
-  EXPECT_EQ(names(deconv), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(parameter_names(deconv), (std::vector<std::string>{"weight", "bias"}));
   EXPECT_EQ(deconv.num_parameters(), 6 * 4 * 9 + 4);
 }
 
@@ -131,7 +125,7 @@ TEST(BatchNorm, PyTorchBuffersAndRunningStatistics) {
   for (const auto& [name, tensor] : bn->named_buffers()) buffers.push_back(name);
   EXPECT_EQ(buffers,
             (std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"}));
-  EXPECT_EQ(names(*bn), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(parameter_names(*bn), (std::vector<std::string>{"weight", "bias"}));
   // Channel 0 values {0,1,2,3,8,9,10,11}: mean 5.5, unbiased variance 16.857...
   const auto state = bn->state_dict();
   EXPECT_NEAR(state.at("running_mean").at<float>({0}), 0.55, 1e-6);
@@ -162,7 +156,7 @@ TEST(LayerNormAndGroupNorm, LazyShapesAndErrors) {
   EXPECT_NEAR(mean(y).item(), 0.0, 1e-5);
   nn::GroupNorm gn(2);
   EXPECT_EQ(gn(randn({2, 4, 3, 3})).shape(), (Shape{2, 4, 3, 3}));
-  EXPECT_EQ(names(gn), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(parameter_names(gn), (std::vector<std::string>{"weight", "bias"}));
   nn::GroupNorm bad(3);
   EXPECT_EQ(error_message([&] {
               bad(zeros({2, 4, 3, 3}));

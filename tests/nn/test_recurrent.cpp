@@ -11,8 +11,10 @@
 
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
+#include "support/parameter_names.hpp"
 #include "support/reference.hpp"
 
+using nabla::testing::parameter_names;
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::tensor_from_json;
@@ -22,12 +24,6 @@ namespace {
 const nlohmann::json& rnn_reference() {
   static const nlohmann::json cases = nabla::testing::load_reference("rnn");
   return cases;
-}
-
-std::vector<std::string> names(const nn::Module& module) {
-  std::vector<std::string> out;
-  for (const auto& [name, tensor] : module.named_parameters()) out.push_back(name);
-  return out;
 }
 
 nn::StateDict state_from_json(const nlohmann::json& params) {
@@ -191,7 +187,7 @@ TEST(Recurrent, MaskPassesThroughSequential) {
 
 TEST(Recurrent, ParameterNamesFollowPyTorch) {
   nn::LSTM lstm(4, {.input_size = 3, .num_layers = 2, .bidirectional = true});
-  EXPECT_EQ(names(lstm),
+  EXPECT_EQ(parameter_names(lstm),
             (std::vector<std::string>{
                 "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
                 "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
@@ -203,10 +199,10 @@ TEST(Recurrent, ParameterNamesFollowPyTorch) {
   EXPECT_EQ(state.at("weight_hh_l1_reverse").shape(), (Shape{16, 4}));
   EXPECT_EQ(state.at("bias_hh_l0").shape(), (Shape{16}));
   nn::GRU gru(6, {.input_size = 2, .bias = false});
-  EXPECT_EQ(names(gru), (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0"}));
+  EXPECT_EQ(parameter_names(gru), (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0"}));
   EXPECT_EQ(gru.num_parameters(), 18 * 2 + 18 * 6);
   nn::SimpleRNN rnn(5);
-  EXPECT_TRUE(names(rnn).empty());  // lazy until the first forward
+  EXPECT_TRUE(parameter_names(rnn).empty());  // lazy until the first forward
   rnn(zeros({1, 2, 7}));
   EXPECT_EQ(rnn.state_dict().at("weight_ih_l0").shape(), (Shape{5, 7}));
 }

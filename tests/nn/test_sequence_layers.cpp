@@ -13,8 +13,10 @@
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
+#include "support/parameter_names.hpp"
 #include "support/reference.hpp"
 
+using nabla::testing::parameter_names;
 using namespace nabla;
 using nabla::testing::error_message;
 using nabla::testing::leaf;
@@ -26,12 +28,6 @@ namespace {
 const nlohmann::json& reference() {
   static const nlohmann::json cases = nabla::testing::load_reference("attention");
   return cases;
-}
-
-std::vector<std::string> parameter_names(const nn::Module& module) {
-  std::vector<std::string> out;
-  for (const auto& [name, tensor] : module.named_parameters()) out.push_back(name);
-  return out;
 }
 
 void load_reference_weights(nn::Module& module, const std::string& name, DType dtype) {

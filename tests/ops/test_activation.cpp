@@ -15,17 +15,11 @@ using namespace nabla;
 using nabla::testing::elementwise_op;
 using nabla::testing::error_message;
 using nabla::testing::expect_unary_gradcheck;
+using nabla::testing::f64;
+using nabla::testing::kInf;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
 using Inputs = std::vector<Tensor>;
-
-namespace {
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-Tensor f64(std::vector<double> values, const Shape& shape = {}) {
-  return from_vector(values, shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape);
-}
-}  // namespace
 
 // ---- values and gradients against PyTorch (f32) ----
 

@@ -13,6 +13,7 @@
 
 using namespace nabla;
 using nabla::testing::error_message;
+using nabla::testing::kNaN;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
 using nabla::testing::OpCase;
@@ -21,7 +22,6 @@ using nabla::testing::OpTest;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 Axes axes(const OpCase& c) { return c.attr<Axes>("axes"); }
 

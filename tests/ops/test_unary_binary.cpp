@@ -13,14 +13,14 @@ using namespace nabla;
 using nabla::testing::elementwise_op;
 using nabla::testing::error_message;
 using nabla::testing::expect_unary_gradcheck;
+using nabla::testing::f64;
+using nabla::testing::kNaN;
 using nabla::testing::leaf;
 using nabla::testing::noncontiguous_leaf;
 using nabla::testing::positive;
 using Inputs = std::vector<Tensor>;
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using BinaryOp = std::function<Tensor(const Tensor&, const Tensor&)>;
 
@@ -35,10 +35,6 @@ void expect_binary_gradcheck(const BinaryOp& op, bool positive_a = false, bool p
   EXPECT_GRADCHECK(f, {a(leaf({4}, 5)), b(leaf({2, 1, 4}, 6))});
   EXPECT_GRADCHECK(f, {a(noncontiguous_leaf({3, 4}, 7)), b(noncontiguous_leaf({3, 4}, 8))});
   EXPECT_GRADCHECK(f, {a(noncontiguous_leaf({2, 3, 4}, 9)), b(leaf({4}, 10))});
-}
-
-Tensor f64(std::vector<double> values, const Shape& shape = {}) {
-  return from_vector(values, shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "nabla/nabla.hpp"
@@ -27,6 +28,13 @@ struct GradcheckOptions {
 Tensor leaf(const Shape& shape, uint64_t seed = 1);
 // The same, but stored transposed (last two axes), so that the leaf is not contiguous.
 Tensor noncontiguous_leaf(const Shape& shape, uint64_t seed = 1);
+
+// An f64 tensor holding `values`, of `shape` (default: one axis of their count).
+inline Tensor f64(std::vector<double> values, const Shape& shape = {}) {
+  return from_vector(values, shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape);
+}
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 }  // namespace nabla::testing
 

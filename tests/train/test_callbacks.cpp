@@ -17,19 +17,19 @@ namespace {
 using nabla::testing::TempDir;
 
 // 48 samples of 4 features in 2 classes.
-struct Data {
+struct Samples {
   Tensor x, y;
 };
-Data make_data() {
+Samples two_class_samples() {
   Generator generator(5);
-  Data data{randn({48, 4}, DType::f32, &generator), Tensor()};
+  Samples data{randn({48, 4}, DType::f32, &generator), Tensor()};
   std::vector<int64_t> labels;
   for (int64_t i = 0; i < 48; ++i) labels.push_back(i % 2);
   data.y = from_vector(labels, {48});
   return data;
 }
 
-Model small_model(double lr = 0.1) {
+Model sgd_model(double lr = 0.1) {
   manual_seed(1);
   Model model({layers::Dense(8, "relu"), layers::Dense(2, "softmax")});
   model.build({4});
@@ -51,8 +51,8 @@ std::shared_ptr<LambdaCallback> scripted_score(std::vector<double> scores) {
 // epoch ran with, reductions wait `patience` epochs without an improvement larger than
 // min_delta, a cooldown epoch resets the wait, and min_lr is a floor compared in float32.
 TEST(ReduceLROnPlateau, FollowsKerasOnAScriptedMonitor) {
-  const Data data = make_data();
-  Model model = small_model();
+  const Samples data = two_class_samples();
+  Model model = sgd_model();
   const std::vector<double> scores = {1.0, 0.9, 0.95, 0.93, 0.92, 0.91, 0.91,
                                       0.5, 0.6, 0.6,  0.6,  0.6,  0.6,  0.6};
   auto plateau = std::make_shared<ReduceLROnPlateau>(ReduceLROnPlateauOptions{.monitor = "score",
@@ -76,8 +76,8 @@ TEST(ReduceLROnPlateau, FollowsKerasOnAScriptedMonitor) {
 }
 
 TEST(ReduceLROnPlateau, MaxModeAndNoCooldown) {
-  const Data data = make_data();
-  Model model = small_model();
+  const Samples data = two_class_samples();
+  Model model = sgd_model();
   auto plateau = std::make_shared<ReduceLROnPlateau>(ReduceLROnPlateauOptions{
       .monitor = "score", .factor = 0.5, .patience = 1, .mode = "max", .min_delta = 0});
   const History history =
@@ -100,15 +100,15 @@ TEST(ReduceLROnPlateau, RejectsAFactorOfOneOrMore) {
 }
 
 // The samples of the third batch (of 16) hold a NaN, so its loss is NaN.
-Data data_with_a_bad_batch() {
-  Data data = make_data();
+Samples samples_with_a_bad_batch() {
+  Samples data = two_class_samples();
   data.x.data<float>()[2 * 16 * 4 + 5] = std::numeric_limits<float>::quiet_NaN();
   return data;
 }
 
 TEST(TerminateOnNaN, StopsAtTheBadBatchKeepingTheLastFiniteWeights) {
-  const Data data = data_with_a_bad_batch();
-  Model model = small_model();
+  const Samples data = samples_with_a_bad_batch();
+  Model model = sgd_model();
   std::vector<std::vector<float>> weights_after_batch;
   auto recorder = std::make_shared<LambdaCallback>(
       LambdaCallbackFunctions{.on_batch_end = [&](int64_t, const Logs&) {
@@ -139,8 +139,8 @@ TEST(TerminateOnNaN, StopsAtTheBadBatchKeepingTheLastFiniteWeights) {
 }
 
 TEST(TerminateOnNaN, WithoutItANaNLossIsAnErrorNamingTheStep) {
-  const Data data = data_with_a_bad_batch();
-  Model model = small_model();
+  const Samples data = samples_with_a_bad_batch();
+  Model model = sgd_model();
   try {
     model.fit(data.x, data.y, {.epochs = 1, .batch_size = 16, .shuffle = false, .verbose = 0});
     ADD_FAILURE() << "expected an Error";
@@ -152,8 +152,8 @@ TEST(TerminateOnNaN, WithoutItANaNLossIsAnErrorNamingTheStep) {
 }
 
 TEST(LambdaCallback, CallsEachFunctionWhenKerasWould) {
-  const Data data = make_data();
-  Model model = small_model();
+  const Samples data = two_class_samples();
+  Model model = sgd_model();
   std::vector<std::string> calls;
   auto lambda = std::make_shared<LambdaCallback>(LambdaCallbackFunctions{
       .on_train_begin = [&] { calls.push_back("train_begin"); },
@@ -202,8 +202,8 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 TEST(JSONLogger, WritesOneObjectPerEpochThatReadsBackExactly) {
   const TempDir dir;
-  const Data data = make_data();
-  Model model = small_model();
+  const Samples data = two_class_samples();
+  Model model = sgd_model();
   const std::string path = dir.file("log.jsonl");
   nabla::testing::write_bytes(path, "left from an earlier run\n");
   auto nan_maker = std::make_shared<LambdaCallback>(
@@ -229,8 +229,8 @@ TEST(JSONLogger, WritesOneObjectPerEpochThatReadsBackExactly) {
 }
 
 TEST(JSONLogger, EveryNStepsAddsBatchLinesToAStream) {
-  const Data data = make_data();
-  Model model = small_model();
+  const Samples data = two_class_samples();
+  Model model = sgd_model();
   std::ostringstream out;
   model.fit(
       data.x, data.y,

@@ -53,21 +53,6 @@ std::vector<float> weights_of(const Model& model) {
   return all;
 }
 
-std::string temp_dir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("nabla-test-train-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // ---- fit / History ----
 TEST(Model, FitReachesHighAccuracyOnBlobs) {
   const Blobs train = make_blobs(600, 1), test = make_blobs(300, 2);
@@ -371,9 +356,9 @@ TEST(Model, FitPrintsKerasStyleProgressLines) {
   const Blobs data = make_blobs(100, 10);
   Model model = blob_model();
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   model.fit(data.x, data.y, {.epochs = 2, .batch_size = 25});
-  const std::string text = testing::internal::GetCapturedStdout();
+  const std::string text = ::testing::internal::GetCapturedStdout();
   // Values print as %.4f, or %.4e below 1e-3 (as Keras).
   const std::string line =
       R"(4/4 \[==============================\] - \d+s \d+(us|ms|s)/step - loss: \d\.\d{4})"
@@ -389,7 +374,7 @@ TEST(Model, NanLossStopsWithEpochStepAndLearningRate) {
   x[2 * 40] = std::nanf("");  // sample 40: batch 2 of 2 (batch size 32, no shuffling)
   Model model = blob_model();
   model.compile("sgd", "sparse_categorical_crossentropy");
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   try {
     model.fit(from_vector(x, {64, 2}), data.y, {.epochs = 1, .shuffle = false, .verbose = 0});
     ADD_FAILURE() << "expected an Error";
@@ -398,7 +383,7 @@ TEST(Model, NanLossStopsWithEpochStepAndLearningRate) {
                  "fit: the loss became nan at epoch 1/1, step 2/2; training stopped. The "
                  "learning rate (0.01) is probably too high: try a lower one, e.g. 0.001");
   }
-  testing::internal::GetCapturedStdout();
+  ::testing::internal::GetCapturedStdout();
 }
 
 TEST(Model, LabelsOutOfRangeAreAClearError) {
@@ -486,7 +471,8 @@ TEST(Callbacks, EarlyStoppingNamesAMissingMonitor) {
 }
 
 TEST(Callbacks, CsvLoggerWritesAHeaderAndOneRowPerEpoch) {
-  const std::string dir = temp_dir("csv");
+  const nabla::testing::TempDir temp;
+  const std::string dir = temp.path().string();
   const Blobs data = make_blobs(64, 14);
   Model model = blob_model();
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
@@ -496,7 +482,7 @@ TEST(Callbacks, CsvLoggerWritesAHeaderAndOneRowPerEpoch) {
                                      .validation_split = 0.25,
                                      .verbose = 0,
                                      .callbacks = {std::make_shared<CSVLogger>(path)}});
-  std::istringstream lines(read_text(path));
+  std::istringstream lines(nabla::testing::read_bytes(path));
   std::string line;
   std::getline(lines, line);
   EXPECT_EQ(line, "epoch,accuracy,loss,val_accuracy,val_loss");
@@ -510,7 +496,6 @@ TEST(Callbacks, CsvLoggerWritesAHeaderAndOneRowPerEpoch) {
   EXPECT_FALSE(std::getline(lines, line));
   // Only the file itself remains: it is written through a temporary file.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
-  fs::remove_all(dir);
 }
 
 TEST(Callbacks, LearningRateSchedulerSetsTheRateEachEpoch) {
@@ -538,7 +523,8 @@ TEST(Callbacks, LearningRateSchedulerSetsTheRateEachEpoch) {
 }
 
 TEST(Callbacks, ModelCheckpointSavesEpochsThatLoadBack) {
-  const std::string dir = temp_dir("checkpoint");
+  const nabla::testing::TempDir temp;
+  const std::string dir = temp.path().string();
   const Blobs data = make_blobs(64, 16);
   Model model = blob_model();
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
@@ -560,7 +546,6 @@ TEST(Callbacks, ModelCheckpointSavesEpochsThatLoadBack) {
   EXPECT_EQ(loaded.predict(x).to_vector<float>(), model.predict(x).to_vector<float>());
   EXPECT_NEAR(loaded.evaluate(data.x, data.y, 32, 0)["accuracy"],
               model.evaluate(data.x, data.y, 32, 0)["accuracy"], 1e-12);
-  fs::remove_all(dir);
 }
 
 }  // namespace

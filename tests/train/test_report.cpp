@@ -16,21 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_dir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("nabla-test-report-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 size_t count_of(const std::string& text, const std::string& part) {
@@ -142,7 +127,8 @@ TEST(HtmlEscape, EscapesMarkupCharacters) {
 // A Dense(1) layer on two samples, trained with plain SGD one sample per batch: every norm is
 // worked out by hand below.
 TEST(NormLogger, WeightAndMeanGradientNormsMatchAHandComputation) {
-  const std::string dir = temp_dir("norms");
+  const nabla::testing::TempDir temp;
+  const std::string dir = temp.path().string();
   const std::string path = (fs::path(dir) / "norms.csv").string();
   Model model({layers::Dense(1)});
   model.build({2});
@@ -179,8 +165,8 @@ TEST(NormLogger, WeightAndMeanGradientNormsMatchAHandComputation) {
     EXPECT_NEAR(r.weight_norm, is_weight ? weight : 0.3692, 1e-5) << r.parameter;
     EXPECT_NEAR(r.grad_norm, is_weight ? grad_w : grad_b, 1e-4) << r.parameter;
   }
-  EXPECT_TRUE(read_text(path).starts_with("epoch,layer,parameter,weight_norm,grad_norm\n"));
-  fs::remove_all(dir);
+  EXPECT_TRUE(nabla::testing::read_bytes(path).starts_with(
+      "epoch,layer,parameter,weight_norm,grad_norm\n"));
 }
 
 TEST(NormLogger, L2NormOfStridedAndDoubleTensors) {
@@ -193,7 +179,8 @@ TEST(NormLogger, L2NormOfStridedAndDoubleTensors) {
 }
 
 TEST(RunCsv, MetricsReadBackWithMissingValuesAndClearErrors) {
-  const std::string dir = temp_dir("csv");
+  const nabla::testing::TempDir temp;
+  const std::string dir = temp.path().string();
   const std::string path = (fs::path(dir) / "metrics.csv").string();
   write_text(path, "epoch,accuracy,loss,val_loss\n0,0.5,1.25,NA\n1,0.75,0.5,0.625\n");
   const MetricsTable table = read_metrics_csv(path);
@@ -223,7 +210,6 @@ TEST(RunCsv, MetricsReadBackWithMissingValuesAndClearErrors) {
   EXPECT_TRUE(std::isnan(records[0].grad_norm));
   write_text(norms, "epoch,layer\n");
   EXPECT_THROW(read_norms_csv(norms), Error);
-  fs::remove_all(dir);
 }
 
 TEST(HtmlReport, HoldsEverySectionWithItsPlots) {
@@ -279,11 +265,11 @@ TEST(HtmlReport, HoldsEverySectionWithItsPlots) {
   EXPECT_NE(plain.find("no validation data"), std::string::npos);
   EXPECT_EQ(plain.find("<section id=\"samples\">"), std::string::npos);
 
-  const std::string dir = temp_dir("html");
+  const nabla::testing::TempDir temp;
+  const std::string dir = temp.path().string();
   const std::string path = (fs::path(dir) / "report.html").string();
   write_html_report(path, report);
-  EXPECT_EQ(read_text(path), html);
-  fs::remove_all(dir);
+  EXPECT_EQ(nabla::testing::read_bytes(path), html);
 }
 
 }  // namespace
