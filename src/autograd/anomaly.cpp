@@ -137,7 +137,7 @@ std::string inputs_text(const std::vector<Shape>& shapes) {
 }
 
 std::string where(const std::string& layer) {
-  return layer.empty() ? " (outside any layer)" : " in layer \"" + layer + "\"";
+  return layer.empty() ? ", outside any layer," : " in layer \"" + layer + "\"";
 }
 
 }  // namespace

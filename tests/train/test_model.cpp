@@ -11,11 +11,13 @@
 
 #include "nabla/io.hpp"
 #include "nabla/train.hpp"
+#include "support/weights.hpp"
 
 namespace nabla::train {
 namespace {
 
 namespace fs = std::filesystem;
+using nabla::testing::weights_of;
 
 // Three Gaussian blobs in the plane, labels 0..2, shuffled by construction.
 struct Blobs {
@@ -41,16 +43,6 @@ Model blob_model(const std::string& head_activation = "softmax") {
   Model model({layers::Dense(16, "relu"), layers::Dense(3, head_activation)});
   model.build({2});
   return model;
-}
-
-// The fitted model's weights, flattened in parameter order.
-std::vector<float> weights_of(const Model& model) {
-  std::vector<float> all;
-  for (const Tensor& p : model.module().parameters()) {
-    const std::vector<float> values = p.detach().contiguous().to_vector<float>();
-    all.insert(all.end(), values.begin(), values.end());
-  }
-  return all;
 }
 
 std::string temp_dir(const std::string& name) {
@@ -371,9 +363,9 @@ TEST(Model, FitPrintsKerasStyleProgressLines) {
   const Blobs data = make_blobs(100, 10);
   Model model = blob_model();
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   model.fit(data.x, data.y, {.epochs = 2, .batch_size = 25});
-  const std::string text = testing::internal::GetCapturedStdout();
+  const std::string text = ::testing::internal::GetCapturedStdout();
   // Values print as %.4f, or %.4e below 1e-3 (as Keras).
   const std::string line =
       R"(4/4 \[==============================\] - \d+s \d+(us|ms|s)/step - loss: \d\.\d{4})"
@@ -389,7 +381,7 @@ TEST(Model, NanLossStopsWithEpochStepAndLearningRate) {
   x[2 * 40] = std::nanf("");  // sample 40: batch 2 of 2 (batch size 32, no shuffling)
   Model model = blob_model();
   model.compile("sgd", "sparse_categorical_crossentropy");
-  testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStdout();
   try {
     model.fit(from_vector(x, {64, 2}), data.y, {.epochs = 1, .shuffle = false, .verbose = 0});
     ADD_FAILURE() << "expected an Error";
@@ -398,7 +390,7 @@ TEST(Model, NanLossStopsWithEpochStepAndLearningRate) {
                  "fit: the loss became nan at epoch 1/1, step 2/2; training stopped. The "
                  "learning rate (0.01) is probably too high: try a lower one, e.g. 0.001");
   }
-  testing::internal::GetCapturedStdout();
+  ::testing::internal::GetCapturedStdout();
 }
 
 TEST(Model, LabelsOutOfRangeAreAClearError) {
