@@ -448,9 +448,14 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     ProgressBar bar(loader.num_batches(), options.verbose, std::cout, dynamic);
     logs.clear();
     loader.start_epoch(epoch, progress_.step);
-    run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
-              single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
-              logs);
+    try {
+      run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
+                single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
+                logs);
+    } catch (const Error&) {
+      bar.abandon();  // an error in a step (anomaly detection's) starts on a line of its own
+      throw;
+    }
     if (!val_x.empty()) {
       const Logs validation = evaluate_logs(val_x, val_y, options.batch_size, nullptr, nullptr);
       for (const auto& [name, value] : validation.items()) logs.set("val_" + name, value);
