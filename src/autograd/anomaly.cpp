@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 
 #include "core/tensor_impl.hpp"
@@ -80,7 +81,7 @@ NonFinite find_non_finite(const Tensor& t) {
 }
 
 std::string kind(double value) {
-  if (value != value) return "NaN";
+  if (std::isnan(value)) return "NaN";
   return value > 0 ? "Inf" : "-Inf";
 }
 

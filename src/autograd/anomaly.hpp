@@ -13,8 +13,8 @@ namespace nabla::autograd {
 
 // One layer of the calling thread's layer stack, for as long as it lives: Sequential and graph
 // models open one around each layer they call, so that an anomaly can name the layer. Opening one
-// is two pointer writes; the name is only made when an anomaly is reported, from a string the
-// caller keeps alive for the scope or from describe(owner, index).
+// is two pointer writes; the name is only made in anomaly mode, when an op records, from a string
+// the caller keeps alive for the scope or from describe(owner, index).
 class LayerScope {
  public:
   using Describe = std::string (*)(const void* owner, size_t index);

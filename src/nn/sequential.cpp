@@ -37,7 +37,7 @@ std::string Sequential::layer_name(size_t index) const {
 }
 
 namespace {
-// The anomaly messages' name of a layer, made only when one is reported.
+// The anomaly messages' name of a layer, made only in anomaly mode (when an op records).
 std::string describe_layer(const void* sequential, size_t index) {
   return static_cast<const Sequential*>(sequential)->layer_name(index);
 }

@@ -36,7 +36,7 @@ std::vector<LayerNode> layer_graph(const Model& model) {
     }
     return nodes;
   }
-  // Keras's names: the type in snake case, numbered from the second layer of a type on.
+  // Keras's names for a Sequential's layers (Sequential::layer_name), the type for one module.
   auto add = [&](const nn::Module& layer, std::string name, const Shape& output_shape) {
     LayerNode& out = nodes.emplace_back();
     out.name = std::move(name);
