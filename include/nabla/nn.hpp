@@ -884,6 +884,9 @@ class Sequential : public Module {
   std::string type_name() const override { return "Sequential"; }
   const std::vector<ModulePtr>& layers() const { return layers_; }
   size_t size() const { return layers_.size(); }
+  // Keras's name of layer `index`, as summary() prints it: its type in snake case, numbered from
+  // the second layer of that type on (dense, dense_1). Anomaly messages name layers by it.
+  std::string layer_name(size_t index) const;
 
  private:
   std::vector<ModulePtr> layers_;

@@ -81,6 +81,9 @@ struct RunOptions {
   std::string out;       // folder for model.safetensors, model.json, metrics.csv ("" = none)
   // Folder for TensorBoard event files ("" = none): the train::TensorBoard callback.
   std::string tensorboard;
+  // Anomaly detection for the run (set_detect_anomaly: the first op whose forward or backward
+  // makes a NaN or Inf is an Error naming it) and the train::GradientWatch callback.
+  bool detect_anomaly = false;
   // With `out`: full checkpoints in out/checkpoints (kCheckpointFolder) every `save_every_epochs`
   // epochs, or every `save_every_steps` batches when > 0; the newest `keep` stay. A run that
   // does not resume first removes the checkpoints of an earlier run there.

@@ -207,6 +207,29 @@ class NoGradGuard {
   bool previous_;
 };
 
+// --- anomaly detection (src/autograd/anomaly.cpp) ---
+// With the mode on (as torch.autograd.set_detect_anomaly), every op that records a backward node
+// checks its outputs for NaN and Inf, and the backward engine checks the gradients each node
+// returns; the first bad value is an Error naming the op, its forward or backward, the layer it
+// ran in (Sequential and graph models name their layers as summary() does), the shapes and the
+// index of the value. Ops that record nothing (no input needs a gradient, NoGradGuard) are not
+// checked. The flag is global, not per thread: compute runs on OpenMP threads and a training loop
+// may run on another thread than the one that turned the mode on. Off by default; the checks
+// cost one pass over each output and gradient when on, nothing but a flag test when off.
+void set_detect_anomaly(bool on);
+bool is_anomaly_enabled();
+// Turns anomaly detection on (or off) for a scope and restores the previous setting after.
+class DetectAnomalyGuard {
+ public:
+  explicit DetectAnomalyGuard(bool on = true);
+  ~DetectAnomalyGuard();
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // --- threads ---
 // One intra-op pool (OpenMP), shared with oneDNN. Starts from NABLA_NUM_THREADS when set.
 void set_num_threads(int n);

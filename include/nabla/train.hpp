@@ -530,6 +530,56 @@ class BackupAndRestore : public Callback {
   std::unique_ptr<ModelCheckpoint> checkpoint_;
 };
 
+// Warns when gradients explode or vanish, per parameter and per layer, with the step: after each
+// batch (every `every_steps` batches), before the next zero_grad, it takes the L2 norm of every
+// parameter's gradient. One line per finding, on `out` (std::cerr when null):
+//   nabla: warning: step 120: the gradient of dense_1.weight has norm 3.2e+05 (above 1e+03):
+//   exploding gradients
+//   nabla: warning: step 7: every gradient of layer dense has norm below 1e-08 (largest 2e-11):
+//   vanishing gradients
+// Parameters and layers are named as summary() names them. Each parameter warns of explosion,
+// and each layer of vanishing, at most once per epoch, so that a diverging run does not flood.
+// Frozen parameters (no gradient) are left out. The defaults: healthy per-parameter gradient
+// norms are of order 1e-3 to 10, and Keras's clipnorm and PyTorch's clip_grad_norm_ are usually
+// set at 1 to 5, so 1e3 is far beyond anything clipping would be meant to tame; below 1e-8 an
+// update of learning rate 1e-3 moves no f32 weight of order 1e-2 or more at all.
+struct GradientWatchOptions {
+  int64_t every_steps = 1;
+  double explode_threshold = 1e3;  // a parameter's gradient norm above it: exploding
+  double vanish_threshold = 1e-8;  // every gradient norm of a layer below it: vanishing
+  std::ostream* out = nullptr;     // where warnings go (null: std::cerr)
+};
+class GradientWatch : public Callback {
+ public:
+  explicit GradientWatch(GradientWatchOptions options = {});
+  void on_train_begin() override;
+  void on_epoch_begin(int64_t epoch) override;
+  void on_batch_end(int64_t batch, const Logs& logs) override;
+  // A resumed fit counts steps from the checkpoint's.
+  void restore_state(const std::map<std::string, double>& values,
+                     const TrainingState& state) override;
+  int64_t warnings() const { return warnings_; }  // lines written since training began
+
+ private:
+  struct Watched {
+    std::string name;  // "dense_1.weight"
+    Tensor tensor;
+    size_t layer;  // index into layers_
+    bool warned = false;
+  };
+  struct Layer {
+    std::string name;
+    bool warned = false;
+  };
+  void check(int64_t step);
+  void warn(int64_t step, const std::string& text);
+  GradientWatchOptions options_;
+  std::vector<Watched> parameters_;
+  std::vector<Layer> layers_;
+  int64_t global_step_ = 0;
+  int64_t warnings_ = 0;
+};
+
 // ---- progress bar ----
 // Keras's Progbar: "1875/1875 [==============================] - 3s 1ms/step - loss: 0.4970".
 // verbose 1: redrawn in place with '\r' when `dynamic` (a terminal), at most every 50 ms;

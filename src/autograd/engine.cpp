@@ -91,7 +91,10 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             BackwardFn fn) {
+  const bool anomaly = is_anomaly_enabled();
+  if (anomaly) check_forward(name, inputs, outputs);
   auto node = std::make_shared<FunctionNode>(name, std::move(fn));
+  if (anomaly) node->set_context(forward_context(inputs));
   node->next_edges.reserve(inputs.size());
   for (const Tensor& in : inputs) node->next_edges.push_back(gradient_edge(in));
   node->outputs.reserve(outputs.size());
@@ -105,6 +108,13 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
 }
 
 namespace {
+// Anomaly mode: the gradients a node returned, checked before they flow on, so that the first
+// backward to make a NaN or Inf is the one named.
+void check_returned_gradients(const Node& node, const std::vector<Tensor>& input_grads) {
+  const auto* function = dynamic_cast<const FunctionNode*>(&node);
+  check_backward(node.name(), function != nullptr ? function->context() : nullptr, input_grads);
+}
+
 void run_backward(const Edge& root, const Tensor& root_grad, bool retain_graph) {
   NoGradGuard no_grad;
   // Dependencies: how many edges from reachable nodes point at each node.
@@ -150,6 +160,7 @@ void run_backward(const Edge& root, const Tensor& root_grad, bool retain_graph) 
       for (size_t i = 0; i < grads.size() && i < n->outputs.size(); ++i)
         if (!grads[i].defined()) grads[i] = zeros(n->outputs[i].shape, n->outputs[i].dtype);
       input_grads = n->apply(grads);
+      if (is_anomaly_enabled()) check_returned_gradients(*n, input_grads);
       if (!retain_graph) n->release();
     }
     for (size_t i = 0; i < n->next_edges.size(); ++i) {

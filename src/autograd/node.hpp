@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/anomaly.hpp"
 #include "core/tensor_impl.hpp"
 
 namespace nabla::autograd {
@@ -45,10 +46,17 @@ class FunctionNode final : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
   void release() override { fn_ = nullptr; }
   const char* name() const override { return name_; }
+  // Anomaly mode: the layer and input shapes of the forward, for the backward's check; null for
+  // a node recorded with the mode off.
+  const ForwardContext* context() const { return context_.get(); }
+  void set_context(ForwardContext context) {
+    context_ = std::make_unique<ForwardContext>(std::move(context));
+  }
 
  private:
   const char* name_;
   BackwardFn fn_;
+  std::unique_ptr<ForwardContext> context_;
 };
 
 class AccumulateGrad final : public Node {

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "autograd/anomaly.hpp"
 #include "nabla/nn.hpp"
 #include "nn/layer_util.hpp"
 
@@ -278,6 +279,7 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
       args.push_back(values[j]);
       if (--uses[j] == 0) values[j] = Tensor();  // freed as soon as its last reader has it
     }
+    const autograd::LayerScope scope(node.name);  // names the layer in anomaly messages
     if (strip[i] != 0) {
       if (const auto* dense = dynamic_cast<const Linear*>(node.layer.get())) {
         values[i] = linear(args[0], dense->weight(), dense->bias());

@@ -1,4 +1,5 @@
 // Sequential: layers applied in order, named "0", "1", ... as in PyTorch.
+#include "autograd/anomaly.hpp"
 #include "nabla/nn.hpp"
 
 namespace nabla::nn {
@@ -26,6 +27,22 @@ DType Sequential::input_dtype() const {
   return layers_.empty() ? DType::f32 : layers_.front()->input_dtype();
 }
 
+std::string Sequential::layer_name(size_t index) const {
+  NABLA_CHECK(index < layers_.size(), "Sequential::layer_name: index ", index, " out of range for ",
+              layers_.size(), " layers");
+  const std::string base = snake_case(layers_[index]->type_name());
+  int64_t before = 0;
+  for (size_t i = 0; i < index; ++i) before += snake_case(layers_[i]->type_name()) == base ? 1 : 0;
+  return before == 0 ? base : base + "_" + std::to_string(before);
+}
+
+namespace {
+// The anomaly messages' name of a layer, made only in anomaly mode (when an op records).
+std::string describe_layer(const void* sequential, size_t index) {
+  return static_cast<const Sequential*>(sequential)->layer_name(index);
+}
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& x) { return forward_masked(x, Tensor()); }
 
 // Each layer sees the mask the layer before it produced (an Embedding with mask_zero starts one);
@@ -33,7 +50,9 @@ Tensor Sequential::forward(const Tensor& x) { return forward_masked(x, Tensor())
 Tensor Sequential::forward_masked(const Tensor& x, const Tensor& mask) {
   Tensor y = x;
   Tensor m = mask;
-  for (auto& layer : layers_) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const ModulePtr& layer = layers_[i];
+    const autograd::LayerScope scope(this, i, describe_layer);
     Tensor next = m.defined() ? layer->forward_masked(y, m) : layer->forward(y);
     m = layer->compute_mask(y, m);
     y = std::move(next);

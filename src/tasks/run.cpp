@@ -296,6 +296,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (!options.tensorboard.empty()) {
     callbacks.push_back(std::make_shared<train::TensorBoard>(options.tensorboard));
   }
+  if (options.detect_anomaly) callbacks.push_back(std::make_shared<train::GradientWatch>());
   std::shared_ptr<const train::TrainingState> resume;
   const std::string spec_json = io::spec_with_training(spec, training);
   if (out) {
@@ -332,6 +333,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
               .monitor = options.save_best, .save_best_only = true, .metadata = metadata}));
     }
   }
+  const DetectAnomalyGuard anomaly(options.detect_anomaly || is_anomaly_enabled());
   RunResult result;
   result.task = task->name();
   result.history = task->train(model, data,

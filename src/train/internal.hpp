@@ -21,6 +21,9 @@ struct Model::Compiled {
   bool fused = false;
   std::vector<nn::Module*> body;
   nn::Linear* head = nullptr;
+  // Their names as summary() gives them ("dense_1", "sequential/dense"), for anomaly messages.
+  std::vector<std::string> body_names;
+  std::string head_name;
   std::vector<std::string> graph_activations;
 };
 

@@ -2,7 +2,8 @@
 // Keras's summary table and TensorBoard's graph.
 #include "train/layer_graph.hpp"
 
-#include <map>
+#include <algorithm>
+#include <cctype>
 
 #include "train/internal.hpp"
 
@@ -35,13 +36,10 @@ std::vector<LayerNode> layer_graph(const Model& model) {
     }
     return nodes;
   }
-  // Keras's names: the type in snake case, numbered from the second layer of a type on.
-  std::map<std::string, int> name_counts;
-  auto add = [&](const nn::Module& layer, const Shape& output_shape) {
-    const std::string base = snake_case(layer.type_name());
-    const int index = name_counts[base]++;
+  // Keras's names for a Sequential's layers (Sequential::layer_name), the type for one module.
+  auto add = [&](const nn::Module& layer, std::string name, const Shape& output_shape) {
     LayerNode& out = nodes.emplace_back();
-    out.name = index == 0 ? base : base + "_" + std::to_string(index);
+    out.name = std::move(name);
     out.type = layer.type_name();
     out.output_shape = output_shape;
     out.params = count_params(layer).total();
@@ -52,15 +50,36 @@ std::vector<LayerNode> layer_graph(const Model& model) {
     module.eval();
     NoGradGuard no_grad;
     Tensor h = zeros(with_batch_axis(model.input_shape()), module.input_dtype());
-    for (const nn::ModulePtr& layer : sequential->layers()) {
-      h = layer->forward(h);
-      add(*layer, h.shape());
+    for (size_t i = 0; i < sequential->size(); ++i) {
+      h = sequential->layers()[i]->forward(h);
+      add(*sequential->layers()[i], sequential->layer_name(i), h.shape());
     }
     module.train(was_training);
   } else {
-    add(module, model.output_shape());
+    add(module, snake_case(module.type_name()), model.output_shape());
   }
   return nodes;
+}
+
+std::vector<LayerParameter> layer_parameters(const Model& model) {
+  const auto* sequential = dynamic_cast<const nn::Sequential*>(&model.module());
+  std::vector<LayerParameter> out;
+  for (const auto& [name, tensor] : model.module().named_parameters()) {
+    const std::string prefix = name.substr(0, name.find('.'));
+    std::string layer = prefix;
+    // A Sequential's children are named "0", "1", ...: summary() calls them dense, dense_1.
+    const bool index = !prefix.empty() && std::all_of(prefix.begin(), prefix.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+    if (sequential != nullptr && index && std::stoul(prefix) < sequential->size()) {
+      layer = sequential->layer_name(std::stoul(prefix));
+    }
+    out.push_back({.layer = layer,
+                   .name = name,
+                   .label = layer + name.substr(prefix.size()),
+                   .tensor = tensor});
+  }
+  return out;
 }
 
 }  // namespace nabla::train::internal

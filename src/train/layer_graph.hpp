@@ -30,4 +30,15 @@ struct LayerNode {
 // one node for any other module.
 std::vector<LayerNode> layer_graph(const Model& model);
 
+// Each parameter of the model with the top-level layer it belongs to, the layer named as
+// summary() names it: {"dense_1", "1.weight", "dense_1.weight"} for a Sequential's second Dense;
+// a graph model's parameter names start with the layer's name already.
+struct LayerParameter {
+  std::string layer;
+  std::string name;   // as named_parameters() gives it
+  std::string label;  // the name with the layer's summary() name in front
+  Tensor tensor;
+};
+std::vector<LayerParameter> layer_parameters(const Model& model);
+
 }  // namespace nabla::train::internal

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "autograd/anomaly.hpp"
 #include "nabla/data.hpp"
 #include "nabla/train.hpp"
 #include "train/format.hpp"
@@ -39,18 +40,25 @@ std::string lowercase(std::string text) {
 
 // Finds a final `activation` that can be skipped, looking into the last layer of nested
 // Sequentials; fills the modules to run before it.
+// Fills, too, the names of those modules and of the head, as summary() gives them.
 bool plan_fused_head(nn::Module& root, const std::string& activation,
-                     std::vector<nn::Module*>& body, nn::Linear*& head) {
+                     std::vector<nn::Module*>& body, nn::Linear*& head,
+                     std::vector<std::string>& body_names, std::string& head_name) {
   body.clear();
+  body_names.clear();
   head = nullptr;
   nn::Module* current = &root;
+  std::string path;  // of the nested Sequential being planned, with a trailing '/'
   while (auto* sequential = dynamic_cast<nn::Sequential*>(current)) {
     if (sequential->size() == 0) return false;
     for (size_t i = 0; i + 1 < sequential->size(); ++i) {
       body.push_back(sequential->layers()[i].get());
+      body_names.push_back(path + sequential->layer_name(i));
     }
     current = sequential->layers().back().get();
+    path += sequential->layer_name(sequential->size() - 1) + "/";
   }
+  head_name = path.substr(0, path.size() - 1);
   if (auto* layer = dynamic_cast<nn::Activation*>(current)) {
     return lowercase(layer->name()) == activation;
   }
@@ -195,7 +203,8 @@ void Model::compile(OptimizerArg optimizer, std::vector<LossArg> losses,
     }
   } else if (const std::string activation = compiled->losses[0]->fused_activation();
              !activation.empty()) {
-    compiled->fused = plan_fused_head(*module_, activation, compiled->body, compiled->head);
+    compiled->fused = plan_fused_head(*module_, activation, compiled->body, compiled->head,
+                                      compiled->body_names, compiled->head_name);
   }
   compiled_ = std::move(compiled);
   if (built_) attach_parameters();
@@ -295,8 +304,15 @@ std::vector<Tensor> Model::forward_outputs(const std::vector<Tensor>& x, bool fo
   logits.assign(1, fused);
   if (!fused) return {module_->forward(input)};
   Tensor h = input;
-  for (nn::Module* layer : compiled_->body) h = layer->forward(h);
-  if (compiled_->head != nullptr) h = linear(h, compiled_->head->weight(), compiled_->head->bias());
+  // Each layer in a LayerScope, as Sequential::forward runs them, for anomaly messages.
+  for (size_t i = 0; i < compiled_->body.size(); ++i) {
+    const autograd::LayerScope scope(compiled_->body_names[i]);
+    h = compiled_->body[i]->forward(h);
+  }
+  if (compiled_->head != nullptr) {
+    const autograd::LayerScope scope(compiled_->head_name);
+    h = linear(h, compiled_->head->weight(), compiled_->head->bias());
+  }
   return {h};
 }
 
@@ -436,9 +452,14 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     ProgressBar bar(loader.num_batches(), options.verbose, std::cout, dynamic);
     logs.clear();
     loader.start_epoch(epoch, progress_.step);
-    run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
-              single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
-              logs);
+    try {
+      run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
+                single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
+                logs);
+    } catch (const Error&) {
+      bar.abandon();  // an error in a step (anomaly detection's) starts on a line of its own
+      throw;
+    }
     if (!val_x.empty()) {
       const Logs validation = evaluate_logs(val_x, val_y, options.batch_size, nullptr, nullptr);
       for (const auto& [name, value] : validation.items()) logs.set("val_" + name, value);

@@ -31,19 +31,6 @@ double sum_of_squares(const float* x, int64_t n) {
   return total;
 }
 
-// The top-level layer of each parameter name: the part before the first '.', given Keras's name
-// for a Sequential's layers (its children are named "0", "1", ...).
-std::map<std::string, std::string> layer_names(const Model& model) {
-  std::map<std::string, std::string> names;
-  const auto* sequential = dynamic_cast<const nn::Sequential*>(&model.module());
-  if (sequential == nullptr || !model.built()) return names;
-  const std::vector<internal::LayerNode> nodes = internal::layer_graph(model);
-  for (size_t i = 0; i < nodes.size() && i < sequential->size(); ++i) {
-    names[std::to_string(i)] = nodes[i].name;
-  }
-  return names;
-}
-
 std::string number(double value) {
   if (!std::isfinite(value)) return "NA";
   char buffer[32];
@@ -75,12 +62,9 @@ void NormLogger::on_train_begin() {
   parameters_.clear();
   rows_.clear();
   content_ = "epoch,layer,parameter,weight_norm,grad_norm\n";
-  const std::map<std::string, std::string> layers = layer_names(model());
-  for (const auto& [name, tensor] : model().module().named_parameters()) {
-    const std::string prefix = name.substr(0, name.find('.'));
-    const auto it = layers.find(prefix);
+  for (const internal::LayerParameter& parameter : internal::layer_parameters(model())) {
     parameters_.push_back(
-        {.layer = it != layers.end() ? it->second : prefix, .name = name, .tensor = tensor});
+        {.layer = parameter.layer, .name = parameter.name, .tensor = parameter.tensor});
   }
   rows_.resize(parameters_.size());
 }

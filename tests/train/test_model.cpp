@@ -11,11 +11,13 @@
 
 #include "nabla/io.hpp"
 #include "nabla/train.hpp"
+#include "support/weights.hpp"
 
 namespace nabla::train {
 namespace {
 
 namespace fs = std::filesystem;
+using nabla::testing::weights_of;
 
 // Three Gaussian blobs in the plane, labels 0..2, shuffled by construction.
 struct Blobs {
@@ -43,15 +45,6 @@ Model blob_model(const std::string& head_activation = "softmax") {
   return model;
 }
 
-// The fitted model's weights, flattened in parameter order.
-std::vector<float> weights_of(const Model& model) {
-  std::vector<float> all;
-  for (const Tensor& p : model.module().parameters()) {
-    const std::vector<float> values = p.detach().contiguous().to_vector<float>();
-    all.insert(all.end(), values.begin(), values.end());
-  }
-  return all;
-}
 
 // ---- fit / History ----
 TEST(Model, FitReachesHighAccuracyOnBlobs) {

@@ -26,6 +26,7 @@ struct TrainOptions {
   double validation_split = 0;
   std::string out;
   std::string tensorboard;
+  bool detect_anomaly = false;
   std::string save_every = "1";
   int64_t keep = 2;
   std::string save_best;
@@ -209,6 +210,7 @@ void run_train(const TrainOptions& options) {
   run.monitor = options.monitor;
   run.out = options.out;
   run.tensorboard = options.tensorboard;
+  run.detect_anomaly = options.detect_anomaly;
   parse_save_every(options.save_every, run);
   run.keep = options.keep;
   run.save_best = options.save_best;
@@ -300,6 +302,9 @@ Command add_train_command(CLI::App& app) {
                   "Folder for TensorBoard event files: DIR/train and DIR/validation (open with "
                   "`tensorboard --logdir DIR`)")
       ->check(log_folder());
+  sub->add_flag("--detect-anomaly", options->detect_anomaly,
+                "Stop at the first op whose forward or backward makes a NaN or Inf, naming it, "
+                "its layer and shapes; warn of exploding or vanishing gradients (slower)");
   sub->add_option("--init-from", options->init_from,
                   "Fine-tuning: start from the weights of this checkpoint (a file, or a run "
                   "folder) instead of a fresh initialization");
