@@ -99,20 +99,6 @@ std::string dict(const std::string& descr, const std::string& shape,
   return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }\n";
 }
 
-class NpyErrors : public ::testing::Test {
- protected:
-  // The error of loading `bytes` as an .npy file.
-  std::string load_error(const std::string& bytes) {
-    write_bytes(path_, bytes);
-    return error_message([&] { io::load_npy(path_); });
-  }
-  std::string expected(const std::string& message) const {
-    return "load_npy: " + path_ + ": " + message;
-  }
-  TempDir dir_;
-  std::string path_ = dir_.file("bad.npy");
-};
-
 // CRC-32 as zip computes it (reflected 0xEDB88320), to predict the checksum error's text.
 uint32_t crc32_of(const std::string& bytes) {
   uint32_t crc = 0xFFFFFFFF;
@@ -138,6 +124,48 @@ std::string hex32(uint32_t value) {
   std::snprintf(text, sizeof(text), "0x%08x", value);
   return text;
 }
+
+// Debian's python3-numpy, when installed (python3 on PATH may be another interpreter).
+bool have_numpy() {
+  return std::filesystem::exists("/usr/bin/python3") &&
+         std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+}
+
+// What NumPy makes of `path`: for each array (sorted by name for an .npz) its dtype, shape and
+// values as Python prints them.
+std::string numpy_reads(const std::string& path) {
+  const std::string command =
+      "/usr/bin/python3 -c \"import sys, numpy as np\n"
+      "f = np.load(sys.argv[1])\n"
+      "arrays = [(k, f[k]) for k in sorted(f.files)] if hasattr(f, 'files') else [('', f)]\n"
+      "for k, a in arrays: print(k, a.dtype.str, a.shape, a.flags.c_contiguous, a.tolist())\" " +
+      path + " 2>&1";
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  std::array<char, 4096> buffer;
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
+  pclose(pipe);
+  return output;
+}
+
+}  // namespace
+
+// The fixtures are outside the anonymous namespace: a test class derived from one there would
+// warn in a unity build (-Wsubobject-linkage).
+class NpyErrors : public ::testing::Test {
+ protected:
+  // The error of loading `bytes` as an .npy file.
+  std::string load_error(const std::string& bytes) {
+    write_bytes(path_, bytes);
+    return error_message([&] { io::load_npy(path_); });
+  }
+  std::string expected(const std::string& message) const {
+    return "load_npy: " + path_ + ": " + message;
+  }
+  TempDir dir_;
+  std::string path_ = dir_.file("bad.npy");
+};
 
 class NpzErrors : public ::testing::Test {
  protected:
@@ -170,32 +198,6 @@ class NpzErrors : public ::testing::Test {
   std::string path_ = dir_.file("bad.npz");
   std::string stored_, compressed_;
 };
-
-// Debian's python3-numpy, when installed (python3 on PATH may be another interpreter).
-bool have_numpy() {
-  return std::filesystem::exists("/usr/bin/python3") &&
-         std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
-}
-
-// What NumPy makes of `path`: for each array (sorted by name for an .npz) its dtype, shape and
-// values as Python prints them.
-std::string numpy_reads(const std::string& path) {
-  const std::string command =
-      "/usr/bin/python3 -c \"import sys, numpy as np\n"
-      "f = np.load(sys.argv[1])\n"
-      "arrays = [(k, f[k]) for k in sorted(f.files)] if hasattr(f, 'files') else [('', f)]\n"
-      "for k, a in arrays: print(k, a.dtype.str, a.shape, a.flags.c_contiguous, a.tolist())\" " +
-      path + " 2>&1";
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::array<char, 4096> buffer;
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  pclose(pipe);
-  return output;
-}
-
-}  // namespace
 
 TEST(NpyReference, ReadsEveryFileNumPyWrote) {
   const nlohmann::json files = expected_files();
