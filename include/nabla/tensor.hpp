@@ -171,6 +171,9 @@ class Generator {
   uint64_t next_u64();   // splitmix64/xoshiro256** stream
   double next_double();  // uniform in [0, 1)
   double next_normal();  // standard normal (Box-Muller, cached pair)
+  // Uniform integer in [low, high], both included (next_u64 modulo the range: the bias is
+  // negligible for ranges far below 2^64).
+  int64_t next_int(int64_t low, int64_t high);
   std::vector<uint64_t> state() const;
   void set_state(const std::vector<uint64_t>& state);
 

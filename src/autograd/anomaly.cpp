@@ -66,7 +66,7 @@ struct NonFinite {
 
 NonFinite find_non_finite(const Tensor& t) {
   if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) return {};
-  const Tensor values = t.is_contiguous() ? t : contiguous_copy(t, t.dtype());
+  const Tensor values = contiguous_data(t);
   NonFinite found;
   if (values.dtype() == DType::f32) {
     const float* x = static_cast<const float*>(values.raw_data());

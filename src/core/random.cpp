@@ -40,6 +40,10 @@ uint64_t Generator::next_u64() {
 
 double Generator::next_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
+int64_t Generator::next_int(int64_t low, int64_t high) {
+  return low + static_cast<int64_t>(next_u64() % static_cast<uint64_t>(high - low + 1));
+}
+
 double Generator::next_normal() {
   if (has_spare_) {
     has_spare_ = false;

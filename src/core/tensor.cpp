@@ -240,6 +240,10 @@ Tensor& Tensor::fill_(double value) {
 }
 
 // Copies without recording: the differentiable versions live in src/ops/copy.cpp.
+Tensor contiguous_data(const Tensor& t) {
+  return !t.defined() || t.is_contiguous() ? t : contiguous_copy(t, t.dtype());
+}
+
 Tensor contiguous_copy(const Tensor& src, DType dtype) {
   Tensor out = make_tensor(src.shape(), dtype);
   copy_elements(out, src);

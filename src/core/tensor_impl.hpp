@@ -57,5 +57,8 @@ Tensor make_tensor(const Shape& shape, DType dtype);
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 // A contiguous copy converted to `dtype`; not recorded by autograd.
 Tensor contiguous_copy(const Tensor& src, DType dtype);
+// `t` itself when it is contiguous (or undefined), else a contiguous copy; not recorded by
+// autograd. For kernels that read memory in order, inside ops that record their own backward.
+Tensor contiguous_data(const Tensor& t);
 
 }  // namespace nabla

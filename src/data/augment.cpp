@@ -37,9 +37,7 @@ Images image_layout(const Tensor& batch, const char* step) {
 }
 
 // The batch's pixels in row-major order, without an autograd record: augmentation is data work.
-Tensor contiguous_source(const Tensor& batch) {
-  return batch.is_contiguous() ? batch : contiguous_copy(batch, batch.dtype());
-}
+Tensor contiguous_source(const Tensor& batch) { return contiguous_data(batch); }
 
 // A fill value as the pixel type; u8 images saturate to [0, 255] and round.
 template <class T>
@@ -55,11 +53,6 @@ T pixel_value(double v) {
 template <class F>
 void dispatch_pixels(DType dtype, const char* step, F&& f) {
   dispatch_numeric(dtype, step, std::forward<F>(f));
-}
-
-// Uniform integer in [low, high] (both included).
-int64_t uniform_int(Generator& gen, int64_t low, int64_t high) {
-  return low + static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(high - low + 1));
 }
 
 std::string format_double(double v) {
@@ -123,8 +116,8 @@ class RandomCrop : public Augmentation {
     // left); the content then moves by padding - offset.
     std::vector<Shift> shifts(im.n);
     for (auto& shift : shifts) {
-      const int64_t top = uniform_int(gen, 0, 2 * padding_);
-      const int64_t left = uniform_int(gen, 0, 2 * padding_);
+      const int64_t top = gen.next_int(0, 2 * padding_);
+      const int64_t left = gen.next_int(0, 2 * padding_);
       shift = {padding_ - top, padding_ - left};
     }
     return shift_images(batch, im, shifts, fill_, "RandomCrop");
@@ -159,8 +152,8 @@ class RandomTranslation : public Augmentation {
     const int64_t max_cols = std::lround(width_factor_ * static_cast<double>(im.w));
     std::vector<Shift> shifts(im.n);
     for (auto& shift : shifts) {
-      shift.rows = uniform_int(gen, -max_rows, max_rows);
-      shift.cols = uniform_int(gen, -max_cols, max_cols);
+      shift.rows = gen.next_int(-max_rows, max_rows);
+      shift.cols = gen.next_int(-max_cols, max_cols);
     }
     return shift_images(batch, im, shifts, fill_, "RandomTranslation");
   }
@@ -305,8 +298,8 @@ class RandomErasing : public Augmentation {
       const auto ew = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area / ratio)));
       if (!(eh < h && ew < w)) continue;
       Rectangle r;
-      r.top = uniform_int(gen, 0, h - eh);
-      r.left = uniform_int(gen, 0, w - ew);
+      r.top = gen.next_int(0, h - eh);
+      r.left = gen.next_int(0, w - ew);
       r.height = eh;
       r.width = ew;
       return r;

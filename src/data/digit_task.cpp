@@ -11,11 +11,6 @@ constexpr int64_t kStartId = 1;
 constexpr int64_t kEndId = 2;
 constexpr int64_t kFirstDigitId = 3;
 
-// A length uniform in [low, high]; the modulo bias over a 64-bit draw is negligible.
-int64_t uniform_int(Generator& gen, int64_t low, int64_t high) {
-  return low + static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(high - low + 1));
-}
-
 }  // namespace
 
 DigitTaskData make_digit_task(const std::string& task, int64_t count, int64_t min_length,
@@ -34,8 +29,8 @@ DigitTaskData make_digit_task(const std::string& task, int64_t count, int64_t mi
   Generator gen(seed);
   std::vector<int64_t> digits;
   for (int64_t i = 0; i < count; ++i) {
-    digits.resize(uniform_int(gen, min_length, max_length));
-    for (int64_t& d : digits) d = kFirstDigitId + uniform_int(gen, 0, 9);
+    digits.resize(gen.next_int(min_length, max_length));
+    for (int64_t& d : digits) d = kFirstDigitId + gen.next_int(0, 9);
     std::vector<int64_t> answer = digits;
     if (task == "reverse") {
       std::reverse(answer.begin(), answer.end());

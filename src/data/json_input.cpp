@@ -4,21 +4,24 @@
 #include <vector>
 
 namespace nabla::data::internal {
-namespace {
 
 // Where the parser is: one frame per open array or object, so that an error raised by the parser
 // (a number out of range) or by the depth limit names its JSON path.
-struct Frame {
+struct JsonParseFrame {
   bool array = false;
   int64_t index = 0;  // arrays: the element being parsed
   bool has_key = false;
   std::string key;                       // objects: the member being parsed (an excerpt)
   std::unordered_set<std::string> keys;  // objects: the members seen so far
 };
+// (Not in the anonymous namespace: parse_json, a template with external linkage, holds a vector
+// of them, which a unity build would warn of, -Wsubobject-linkage.)
 
-std::string path_of(const std::vector<Frame>& frames) {
+namespace {
+
+std::string path_of(const std::vector<JsonParseFrame>& frames) {
   std::string path;
-  for (const Frame& frame : frames) {
+  for (const JsonParseFrame& frame : frames) {
     if (frame.array) {
       path += "[" + std::to_string(frame.index) + "]";
     } else if (frame.has_key) {
@@ -90,7 +93,7 @@ JsonError::JsonError(std::string path, std::string message)
 
 template <class Json>
 Json parse_json(const std::string& text) {
-  std::vector<Frame> frames;
+  std::vector<JsonParseFrame> frames;
   const auto element_done = [&] {
     if (!frames.empty() && frames.back().array) ++frames.back().index;
   };
@@ -111,7 +114,7 @@ Json parse_json(const std::string& text) {
         // JSON allows a key twice, and the parser keeps the last: {"units": 10, "units": 20}
         // would build 20 units without a word, so a repeated key is an error.
         const auto& key = parsed.template get_ref<const std::string&>();
-        Frame& frame = frames.back();
+        JsonParseFrame& frame = frames.back();
         frame.has_key = true;
         frame.key = excerpt(key);
         if (!frame.keys.insert(key).second) {

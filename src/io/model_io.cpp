@@ -4,20 +4,14 @@
 #include <cctype>
 #include <iostream>
 
+#include "core/text.hpp"
 #include "io/training_state.hpp"
 #include "nabla/io.hpp"
 #include "nabla/optim.hpp"
 #include "train/internal.hpp"
 
 namespace nabla::train {
-namespace {
-
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void Model::save(const std::string& path, std::map<std::string, std::string> metadata) const {
   io::save_model(path, *module_, with_spec(path, std::move(metadata)), input_shape());
@@ -33,7 +27,7 @@ std::map<std::string, std::string> Model::with_spec(
     if (compiled_ && internal::is_known_loss(compiled_->losses[0]->name())) {
       with_training = true;
       training.present = true;
-      training.optimizer = lowercase(compiled_->optimizer->name());
+      training.optimizer = nabla::internal::lowercase(compiled_->optimizer->name());
       training.lr = compiled_->optimizer->lr();
       training.loss = compiled_->losses[0]->name();
       training.metrics.clear();

@@ -34,7 +34,7 @@ constexpr uint64_t kAlign = 64;
 constexpr size_t kGrowthDigits = 21;
 // NumPy itself refuses headers above 10,000 characters unless told to trust the file; this bound
 // only keeps a hostile length from allocating much before the parser sees the text.
-constexpr uint64_t kMaxHeaderBytes = uint64_t{1} << 20;
+constexpr uint64_t kMaxNpyHeaderBytes = uint64_t{1} << 20;
 
 // What a header's 'descr' names: how an item is stored and the dtype nabla makes of it.
 struct StoredType {
@@ -271,8 +271,8 @@ NpyHeader read_header(std::string_view prefix, uint64_t total, ReadMore&& read_m
   }
   NABLA_CHECK(header_bytes <= total - preamble, where, ": truncated: the header length ",
               header_bytes, " runs past the end of the file (", total, " bytes)");
-  NABLA_CHECK(header_bytes <= kMaxHeaderBytes, where, ": the header length ", header_bytes,
-              " is above the limit of ", kMaxHeaderBytes, " bytes");
+  NABLA_CHECK(header_bytes <= kMaxNpyHeaderBytes, where, ": the header length ", header_bytes,
+              " is above the limit of ", kMaxNpyHeaderBytes, " bytes");
   const std::string text = prefix.size() >= preamble + header_bytes
                                ? std::string(prefix.substr(preamble, header_bytes))
                                : read_more(preamble, header_bytes);

@@ -9,11 +9,6 @@
 namespace nabla::io::onnx_import {
 namespace {
 
-// A node configuration nabla has no layer for: one Error naming the node and why.
-[[noreturn]] void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why) {
-  detail::throw_error(detail::str("import_onnx: ", im.path(), ": ", im.where(node), ": ", why));
-}
-
 void gemm(Importer& im, const onnx::NodeProto& node) {
   if (attr_int(node, "transA", 0) != 0) refuse(im, node, "transA = 1 is not supported");
   if (attr_float(node, "alpha", 1) != 1.0f || attr_float(node, "beta", 1) != 1.0f) {

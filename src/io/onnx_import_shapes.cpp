@@ -11,10 +11,6 @@
 namespace nabla::io::onnx_import {
 namespace {
 
-[[noreturn]] void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why) {
-  detail::throw_error(detail::str("import_onnx: ", im.path(), ": ", im.where(node), ": ", why));
-}
-
 Value recurrent_view(const Value& v, RnnView view) {
   Value out = v;
   out.view = view;

@@ -26,7 +26,7 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr const char* kMetadataKey = "__metadata__";
 // Hugging Face refuses headers above 100 MB; so do we, before allocating one.
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
 struct DTypeName {
   DType dtype;
@@ -208,7 +208,7 @@ SafeTensors load_safetensors(const std::string& path) {
                               " bytes, too short for the 8-byte header length; not a safetensors "
                               "file"));
   }
-  if (header_size > kMaxHeaderBytes || header_size > file_size - 8) {
+  if (header_size > kMaxSafetensorsHeaderBytes || header_size > file_size - 8) {
     corrupt(path, detail::str("header length ", header_size, " exceeds the file size (", file_size,
                               " bytes); truncated, or not a safetensors file"));
   }

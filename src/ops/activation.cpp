@@ -143,7 +143,7 @@ Tensor softmax_family(const Tensor& x, int64_t axis_in, bool log) {
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
+    const Tensor in = contiguous_data(x);
     auto kernel = log ? cpu::log_softmax_axis<T> : cpu::softmax_axis<T>;
     kernel(in.data<T>(), s.outer, s.dim, s.inner, out.data<T>());
   });

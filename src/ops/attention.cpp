@@ -20,7 +20,7 @@ namespace nabla {
 
 namespace {
 
-constexpr const char* kOp = "scaled_dot_product_attention";
+constexpr const char* kAttentionOp = "scaled_dot_product_attention";
 
 // How the fused pass reads the mask: none, bool (true = may attend) or additive (the scores'
 // dtype), with strides broadcasting it to the scores' shape.
@@ -158,7 +158,7 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   const double keep = 1 - p, scale = p == 1 ? 0.0 : 1.0 / keep;
   Tensor drop = make_tensor(shape, dtype);
-  dispatch_floating(dtype, kOp, [&](auto tag) {
+  dispatch_floating(dtype, kAttentionOp, [&](auto tag) {
     using T = decltype(tag);
     T* d = drop.data<T>();
     for (int64_t i = 0; i < drop.numel(); ++i) d[i] = g.next_double() < keep ? T(scale) : T(0);
@@ -175,7 +175,7 @@ std::vector<Tensor> weights_gradients(const Tensor& grad_out, const Tensor& prob
   const int64_t cols = probs.size(-1), rows = probs.numel() / cols;
   Tensor grad_scores = make_tensor(probs.shape(), probs.dtype());
   Tensor grad_mask = mask_grad ? make_tensor(probs.shape(), probs.dtype()) : Tensor();
-  dispatch_floating(probs.dtype(), kOp, [&](auto tag) {
+  dispatch_floating(probs.dtype(), kAttentionOp, [&](auto tag) {
     using T = decltype(tag);
     weights_backward(g.data<T>(), probs.data<T>(), drop.defined() ? drop.data<T>() : nullptr, rows,
                      cols, static_cast<T>(scale), grad_scores.data<T>(),
@@ -190,7 +190,7 @@ std::vector<Tensor> weights_gradients(const Tensor& grad_out, const Tensor& prob
 // its backward. `mask` is undefined, bool, or of the scores' dtype, and broadcasts to the scores.
 Tensor attention_weights(const Tensor& scores, const Tensor& mask, bool causal, double scale,
                          double dropout_p, Generator* gen) {
-  const Tensor x = scores.is_contiguous() ? scores : contiguous_copy(scores, scores.dtype());
+  const Tensor x = contiguous_data(scores);
   const Shape shape = x.shape();
   if (x.numel() == 0) return scores * 0.0;  // no keys or no queries; keeps the graph
   Tensor probs = make_tensor(shape, x.dtype());
@@ -198,11 +198,11 @@ Tensor attention_weights(const Tensor& scores, const Tensor& mask, bool causal, 
   if (mask.defined()) {
     ref.data = mask.raw_data();
     ref.is_bool = mask.dtype() == DType::boolean;
-    ref.strides = broadcast_strides_to(mask, shape, kOp);
+    ref.strides = broadcast_strides_to(mask, shape, kAttentionOp);
   }
   const Tensor drop = dropout_p > 0 ? dropout_mask(shape, x.dtype(), dropout_p, gen) : Tensor();
   Tensor out = drop.defined() ? make_tensor(shape, x.dtype()) : probs;
-  dispatch_floating(x.dtype(), kOp, [&](auto tag) {
+  dispatch_floating(x.dtype(), kAttentionOp, [&](auto tag) {
     using T = decltype(tag);
     weights_forward(x.data<T>(), shape, static_cast<T>(scale), ref, causal,
                     drop.defined() ? drop.data<T>() : nullptr, probs.data<T>(), out.data<T>());
@@ -225,19 +225,19 @@ Tensor attention_weights(const Tensor& scores, const Tensor& mask, bool causal, 
 // q [..., L, E], k [..., S, E], v [..., S, Ev] of one floating dtype; returns the broadcast
 // leading axes.
 Shape check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
-  NABLA_CHECK(q.defined() && k.defined() && v.defined(), kOp, ": q, k or v is undefined");
-  NABLA_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2, kOp,
+  NABLA_CHECK(q.defined() && k.defined() && v.defined(), kAttentionOp, ": q, k or v is undefined");
+  NABLA_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2, kAttentionOp,
               ": expected q [..., L, E], k [..., S, E] and v [..., S, Ev] with at least 2 axes "
               "each, got shapes ",
               q.shape(), ", ", k.shape(), " and ", v.shape());
-  NABLA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && is_floating(q.dtype()), kOp,
-              ": expected q, k and v of one floating dtype (f32 or f64), got ", q.dtype(), ", ",
-              k.dtype(), " and ", v.dtype());
-  NABLA_CHECK(q.size(-1) == k.size(-1), kOp, ": q of shape ", q.shape(), " has E = ", q.size(-1),
-              " but k of shape ", k.shape(), " has E = ", k.size(-1),
+  NABLA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && is_floating(q.dtype()),
+              kAttentionOp, ": expected q, k and v of one floating dtype (f32 or f64), got ",
+              q.dtype(), ", ", k.dtype(), " and ", v.dtype());
+  NABLA_CHECK(q.size(-1) == k.size(-1), kAttentionOp, ": q of shape ", q.shape(),
+              " has E = ", q.size(-1), " but k of shape ", k.shape(), " has E = ", k.size(-1),
               " (the last axes must match)");
-  NABLA_CHECK(k.size(-2) == v.size(-2), kOp, ": k of shape ", k.shape(), " has S = ", k.size(-2),
-              " keys but v of shape ", v.shape(), " has ", v.size(-2),
+  NABLA_CHECK(k.size(-2) == v.size(-2), kAttentionOp, ": k of shape ", k.shape(),
+              " has S = ", k.size(-2), " keys but v of shape ", v.shape(), " has ", v.size(-2),
               " values (axis -2 must match)");
   Shape batch;
   for (const Tensor* t : {&q, &k, &v}) {
@@ -247,8 +247,8 @@ Shape check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
     for (size_t i = 0; i < n; ++i) {
       const int64_t a = i < n - batch.size() ? 1 : batch[i - (n - batch.size())];
       const int64_t b = i < n - lead.size() ? 1 : lead[i - (n - lead.size())];
-      NABLA_CHECK(a == b || a == 1 || b == 1, kOp, ": the leading axes of q ", q.shape(), ", k ",
-                  k.shape(), " and v ", v.shape(), " do not broadcast together");
+      NABLA_CHECK(a == b || a == 1 || b == 1, kAttentionOp, ": the leading axes of q ", q.shape(),
+                  ", k ", k.shape(), " and v ", v.shape(), " do not broadcast together");
       merged[i] = a == 1 ? b : a;
     }
     batch = std::move(merged);
@@ -259,7 +259,7 @@ Shape check_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
 // A bool mask, or a floating one converted to `dtype`, that broadcasts to `weights_shape`.
 Tensor check_mask(const Tensor& mask, const Shape& weights_shape, DType dtype) {
   if (!mask.defined()) return mask;
-  NABLA_CHECK(mask.dtype() == DType::boolean || is_floating(mask.dtype()), kOp,
+  NABLA_CHECK(mask.dtype() == DType::boolean || is_floating(mask.dtype()), kAttentionOp,
               ": attn_mask must be bool (true = may attend) or floating (added to the scores), ",
               "got dtype ", mask.dtype());
   const int64_t nd = static_cast<int64_t>(weights_shape.size()), md = mask.dim();
@@ -268,7 +268,7 @@ Tensor check_mask(const Tensor& mask, const Shape& weights_shape, DType dtype) {
     const int64_t size = mask.shape()[i], target = weights_shape[nd - md + i];
     fits = size == target || size == 1;
   }
-  NABLA_CHECK(fits, kOp, ": attn_mask of shape ", mask.shape(),
+  NABLA_CHECK(fits, kAttentionOp, ": attn_mask of shape ", mask.shape(),
               " does not broadcast to the attention weights' shape ", weights_shape,
               " ([..., L, S])");
   return mask.dtype() == DType::boolean ? mask : cast_to(mask, dtype);
@@ -284,7 +284,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   weights_shape.push_back(L);
   weights_shape.push_back(S);
   const Tensor mask = check_mask(attn_mask, weights_shape, q.dtype());
-  NABLA_CHECK(dropout_p >= 0 && dropout_p <= 1, kOp, ": dropout_p must be in [0, 1], got ",
+  NABLA_CHECK(dropout_p >= 0 && dropout_p <= 1, kAttentionOp, ": dropout_p must be in [0, 1], got ",
               dropout_p);
   const double factor = scale.value_or(1.0 / std::sqrt(static_cast<double>(E)));
   const double p = training ? dropout_p : 0.0;
@@ -293,7 +293,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   // A mask with more leading axes than q and k (a per-head mask over shared q and k) widens the
   // weights to its shape.
   if (mask.defined()) {
-    const Shape shape = broadcast_shapes(scores.shape(), mask.shape(), kOp);
+    const Shape shape = broadcast_shapes(scores.shape(), mask.shape(), kAttentionOp);
     if (shape != scores.shape()) scores = expand(scores, shape);
   }
   return matmul(attention_weights(scores, mask, is_causal, factor, p, gen), v);

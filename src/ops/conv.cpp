@@ -156,11 +156,6 @@ ConvGeometry make_geometry(int64_t batch, int64_t in_channels, int64_t out_chann
   return g;
 }
 
-// `t` itself when contiguous (the kernels read it in place), else a contiguous copy.
-Tensor dense(const Tensor& t) {
-  return !t.defined() || t.is_contiguous() ? t : contiguous_copy(t, t.dtype());
-}
-
 template <class T>
 const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
@@ -202,7 +197,7 @@ Tensor relu_grad(const Tensor& grad, const Tensor& relu_out) {
 // output relu_out -- for grad_y of the output's shape.
 std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y,
                                   Tensor relu_out = Tensor()) {
-  Tensor gy = dense(grad_y);
+  Tensor gy = contiguous_data(grad_y);
   if (relu_out.defined() && (s.grad_x || !s.grad_weight)) {
     // Several passes read the masked gradient (or no kernel takes the mask): mask it once.
     gy = relu_grad(gy, relu_out);
@@ -253,7 +248,7 @@ Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const ConvGeometry g =
       make_geometry(batch, in_channels, out_channels, groups, in, out, kernel, a);
 
-  const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
+  const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor y = make_tensor(out_shape, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
@@ -278,7 +273,7 @@ Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
 // Gradients of conv_transpose2d, computed with the reversed convolution g: the transposed output's
 // gradient is that convolution's input, and the transposed input plays its output gradient.
 std::vector<Tensor> conv_transpose_backward(const ConvSaved& s, const Tensor& grad_y) {
-  const Tensor gy = dense(grad_y);
+  const Tensor gy = contiguous_data(grad_y);
   const ConvGeometry& g = s.geometry;
   Tensor gx, gw, gb;
   dispatch_floating(s.dtype, "conv_transpose2d backward", [&](auto tag) {
@@ -358,7 +353,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   const ConvGeometry g =
       make_geometry(batch, out_channels, in_channels, groups, out, in, kernel, a);
 
-  const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
+  const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor y = make_tensor(out_shape, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);

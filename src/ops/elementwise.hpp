@@ -16,7 +16,7 @@ namespace nabla {
 // f over the elements of a floating tensor (f32/f64), same dtype out.
 template <class F>
 Tensor map1(const Tensor& x, const char* op, F f) {
-  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());  // not recorded
+  const Tensor in = contiguous_data(x);  // not recorded
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);

@@ -32,8 +32,6 @@ Reduction parse_reduction(const std::string& name, const char* op) {
   return Reduction::none;
 }
 
-Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t, t.dtype()); }
-
 // The upstream gradient as the kernels read it: per element (stride 1) for reduction "none",
 // else one scalar (stride 0).
 struct UpstreamGrad {
@@ -42,7 +40,7 @@ struct UpstreamGrad {
 };
 
 UpstreamGrad upstream(const Tensor& g, Reduction reduction) {
-  return reduction == Reduction::none ? UpstreamGrad{dense(g), 1} : UpstreamGrad{g, 0};
+  return reduction == Reduction::none ? UpstreamGrad{contiguous_data(g), 1} : UpstreamGrad{g, 0};
 }
 
 // ---------------------------------------------------------------- pointwise losses
@@ -81,7 +79,7 @@ Tensor pointwise_loss_op(const char* op, const char* node, PointwiseLossArgs arg
   check_pointwise(op, input, target, pos_weight);
   const Reduction reduction = parse_reduction(reduction_name, op);
   args.n = input.numel();
-  const Tensor x = dense(input), t = dense(target);
+  const Tensor x = contiguous_data(input), t = contiguous_data(target);
   // pos_weight is laid out per element once, so that the kernels stay one flat loop.
   const Tensor pw =
       pos_weight.defined()
@@ -222,11 +220,11 @@ Tensor class_loss(const char* op, const char* scores_name, const Tensor& scores,
   args.classes = scores.shape()[batched ? 1 : 0];
   args.inner = 1;
   for (int64_t d = 2; d < scores.dim(); ++d) args.inner *= scores.shape()[d];
-  state.labels = dense(labels);
+  state.labels = contiguous_data(labels);
   check_labels(op, state.labels, args.classes, options.ignore_index);
   args.labels = state.labels.data<int64_t>();
   if (options.weight.defined()) {
-    state.weight = dense(options.weight);
+    state.weight = contiguous_data(options.weight);
     args.weight = state.weight.raw_data();
   }
   args.ignore_index = options.ignore_index;
@@ -293,7 +291,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
   Tensor out = class_loss(
       "cross_entropy", "logits", logits, labels, options, state, [&](auto tag, double* row_loss) {
         using T = decltype(tag);
-        const Tensor x = dense(logits);
+        const Tensor x = contiguous_data(logits);
         probs = make_tensor(logits.shape(), logits.dtype());
         kernels::cpu::softmax_cross_entropy(state.args, x.data<T>(), probs.data<T>(), row_loss);
       });
@@ -320,7 +318,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const CrossEntrop
   Tensor out = class_loss("nll_loss", "log_probs", log_probs, labels, options, state,
                           [&](auto tag, double* row_loss) {
                             using T = decltype(tag);
-                            const Tensor x = dense(log_probs);
+                            const Tensor x = contiguous_data(log_probs);
                             kernels::cpu::nll(state.args, x.data<T>(), row_loss);
                           });
   if (needs_grad({log_probs})) {

@@ -294,7 +294,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (out.numel() == 0) return;
     T beta = T(0);
     if (bias.defined()) {  // C starts as the bias in every row, and gemm adds onto it (beta = 1)
-      const Tensor bc = bias.is_contiguous() ? bias : contiguous_copy(bias, bias.dtype());
+      const Tensor bc = contiguous_data(bias);
       const T* pb = bc.data<T>();
       for (int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out_features, y + r * out_features);
       beta = T(1);

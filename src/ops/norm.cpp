@@ -52,10 +52,6 @@ std::string channels_of(const ChannelLayout& l, const Tensor& x) {
   return detail::str("the ", l.c, " channels of input shape ", x.shape());
 }
 
-Tensor contiguous_input(const Tensor& x) {
-  return x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
-}
-
 // The gradient flowing into a node, contiguous and in the forward's dtype.
 Tensor contiguous_grad(const Tensor& g, DType dtype) {
   return g.is_contiguous() && g.dtype() == dtype ? g : contiguous_copy(g, dtype);
@@ -253,7 +249,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                 ": running_mean and running_var must be defined in eval mode (training=false); "
                 "pass the running statistics or training=true");
   }
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   Stats st;
   if (training) {
     st = batch_statistics(xc, l, running_mean, running_var, momentum, eps);
@@ -290,7 +286,7 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   const std::string channels = channels_of(l, x);
   check_param(weight, op, "weight", {l.c}, channels, x);
   check_param(bias, op, "bias", {l.c}, channels, x);
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   const int64_t rows = l.n * num_groups, per_group = l.c / num_groups;
   Stats st{std::vector<double>(rows), std::vector<double>(rows)};
   std::vector<double> gamma = values_or(weight, l.c, 1), beta = values_or(bias, l.c, 0);
@@ -340,10 +336,10 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   check_param(bias, op, "bias", normalized_shape, what, x);
   const int64_t cols = shape_numel(normalized_shape);
   const int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - k));
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   const Tensor gamma =
-      weight.defined() ? contiguous_input(weight) : ones(normalized_shape, x.dtype());
-  const Tensor beta = bias.defined() ? contiguous_input(bias) : zeros(normalized_shape, x.dtype());
+      weight.defined() ? contiguous_data(weight) : ones(normalized_shape, x.dtype());
+  const Tensor beta = bias.defined() ? contiguous_data(bias) : zeros(normalized_shape, x.dtype());
   Stats st{std::vector<double>(rows), std::vector<double>(rows)};
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {

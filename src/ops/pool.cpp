@@ -80,10 +80,6 @@ Shape pooled_shape(const Tensor& x, const Pool2dShape& s) {
   return {x.size(0), x.size(1), s.out_h, s.out_w};
 }
 
-Tensor contiguous_input(const Tensor& x) {
-  return x.is_contiguous() ? x : contiguous_copy(x, x.dtype());  // not recorded: own backward
-}
-
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
@@ -92,7 +88,7 @@ Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
   const Pool2dShape s = pool_shape(x, kernel, stride, padding, ceil_mode, "max_pool2d");
   NABLA_CHECK(s.in_h * s.in_w <= std::numeric_limits<int32_t>::max(), "max_pool2d: planes of ",
               Shape{s.in_h, s.in_w}, " exceed the 2^31 positions a 32-bit argmax can address");
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   Tensor out = make_tensor(pooled_shape(x, s), x.dtype());
   const bool grad = needs_grad({x});
   // nabla has no 32-bit integer dtype: the argmax lives in a byte tensor from the allocator, half
@@ -105,7 +101,7 @@ Tensor max_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
   });
   if (grad) {
     record("MaxPool2dBackward", {x}, {out}, [s, argmax, shape = x.shape()](auto& grads) {
-      const Tensor gy = contiguous_input(grads[0]);
+      const Tensor gy = contiguous_data(grads[0]);
       Tensor gx = make_tensor(shape, gy.dtype());
       const auto* at = reinterpret_cast<const int32_t*>(argmax.data<uint8_t>());
       dispatch_floating(gy.dtype(), "max_pool2d backward", [&](auto tag) {
@@ -122,7 +118,7 @@ Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
                   const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                   bool ceil_mode, bool count_include_pad) {
   const Pool2dShape s = pool_shape(x, kernel, stride, padding, ceil_mode, "avg_pool2d");
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   Tensor out = make_tensor(pooled_shape(x, s), x.dtype());
   dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
@@ -130,7 +126,7 @@ Tensor avg_pool2d(const Tensor& x, const std::vector<int64_t>& kernel,
   });
   if (needs_grad({x})) {
     record("AvgPool2dBackward", {x}, {out}, [s, count_include_pad, shape = x.shape()](auto& grads) {
-      const Tensor gy = contiguous_input(grads[0]);
+      const Tensor gy = contiguous_data(grads[0]);
       Tensor gx = make_tensor(shape, gy.dtype());
       dispatch_floating(gy.dtype(), "avg_pool2d backward", [&](auto tag) {
         using T = decltype(tag);
@@ -157,7 +153,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const std::vector<int64_t>& output_s
   s.in_w = x.size(3);
   s.out_h = size[0];
   s.out_w = size[1];
-  const Tensor xc = contiguous_input(x);
+  const Tensor xc = contiguous_data(x);
   Tensor out = make_tensor(pooled_shape(x, s), x.dtype());
   dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
@@ -165,7 +161,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const std::vector<int64_t>& output_s
   });
   if (needs_grad({x})) {
     record("AdaptiveAvgPool2dBackward", {x}, {out}, [s, shape = x.shape()](auto& grads) {
-      const Tensor gy = contiguous_input(grads[0]);
+      const Tensor gy = contiguous_data(grads[0]);
       Tensor gx = make_tensor(shape, gy.dtype());
       dispatch_floating(gy.dtype(), "adaptive_avg_pool2d backward", [&](auto tag) {
         using T = decltype(tag);

@@ -38,7 +38,7 @@ Tensor sum_kernel(const Tensor& x_in, const Axes& axes) {
     x = permute(x_in, perm).contiguous();
     trailing = true;
   } else {
-    x = x_in.is_contiguous() ? x_in : contiguous_copy(x_in, x_in.dtype());
+    x = contiguous_data(x_in);
   }
   int64_t reduced = 1;
   for (int64_t a : axes) reduced *= x_in.shape()[a];
@@ -126,7 +126,7 @@ ValuesIndices extreme_along(const Tensor& x, int64_t axis, bool keepdim, Extreme
   for (int64_t d = 0; d < a; ++d) outer *= shape[d];
   for (int64_t d = a + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
   const Shape out_shape = x.dim() == 0 ? Shape{} : reduced_shape(shape, {a}, keepdim);
-  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
+  const Tensor in = contiguous_data(x);
   ValuesIndices result{make_tensor(out_shape, x.dtype()), make_tensor(out_shape, DType::i64)};
   dispatch_numeric(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
@@ -147,7 +147,7 @@ ValuesIndices extreme_along(const Tensor& x, int64_t axis, bool keepdim, Extreme
 Tensor extreme_all(const Tensor& x, Extreme kind, const char* op) {
   NABLA_CHECK(x.numel() > 0, op, ": cannot reduce an empty tensor of shape ", x.shape(),
               "; expected at least one element");
-  const Tensor in = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());
+  const Tensor in = contiguous_data(x);
   Tensor out = make_tensor({}, x.dtype());
   dispatch_numeric(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);

@@ -114,7 +114,7 @@ AxisView axis_view(const Shape& shape, int64_t axis) {
 // Backward of one pass: grad_y [.., out_len, ..] -> grad_x [.., in_len, ..].
 Tensor resample_axis_backward(const Tensor& grad_y, const Shape& in_shape, int64_t axis,
                               const AxisResample& r) {
-  const Tensor gy = grad_y.is_contiguous() ? grad_y : contiguous_copy(grad_y, grad_y.dtype());
+  const Tensor gy = contiguous_data(grad_y);
   Tensor gx = make_tensor(in_shape, gy.dtype());
   const AxisView v = axis_view(in_shape, axis);
   dispatch_floating(gy.dtype(), "resample backward", [&](auto tag) {
@@ -135,7 +135,7 @@ Tensor resample_axis_backward(const Tensor& grad_y, const Shape& in_shape, int64
 // One pass over `axis`, recorded under `node` when x needs a gradient.
 Tensor resample_axis(const Tensor& x, int64_t axis, const AxisResample& r, double fill,
                      const char* op, const char* node) {
-  const Tensor xc = x.is_contiguous() ? x : contiguous_copy(x, x.dtype());  // not recorded
+  const Tensor xc = contiguous_data(x);  // not recorded
   Shape out_shape = x.shape();
   out_shape[axis] = r.out_len;
   Tensor out = make_tensor(out_shape, x.dtype());

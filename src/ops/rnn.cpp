@@ -33,7 +33,7 @@ namespace cpu = kernels::cpu;
 
 namespace {
 
-constexpr const char* kOp = "rnn_layer";
+constexpr const char* kRnnOp = "rnn_layer";
 
 cpu::RnnCell cell_of(RnnMode mode) {
   switch (mode) {
@@ -81,26 +81,27 @@ struct Geometry {
 
 void check_dtype(const Tensor& t, const char* name, const Tensor& x) {
   if (!t.defined()) return;
-  NABLA_CHECK(t.dtype() == x.dtype(), kOp, ": ", name, " has dtype ", t.dtype(),
+  NABLA_CHECK(t.dtype() == x.dtype(), kRnnOp, ": ", name, " has dtype ", t.dtype(),
               " but x has dtype ", x.dtype(), "; expected the same dtype");
 }
 
 void check_shape(const Tensor& t, const char* name, const Shape& expected,
                  const std::string& what) {
   if (!t.defined()) return;
-  NABLA_CHECK(t.shape() == expected, kOp, ": ", name, " of shape ", t.shape(), " does not match ",
-              what, "; expected shape ", expected);
+  NABLA_CHECK(t.shape() == expected, kRnnOp, ": ", name, " of shape ", t.shape(),
+              " does not match ", what, "; expected shape ", expected);
 }
 
 Geometry check_arguments(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                          const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                          const Tensor& b_hh, const Tensor& mask) {
-  NABLA_CHECK(x.defined() && w_ih.defined() && w_hh.defined(), kOp,
+  NABLA_CHECK(x.defined() && w_ih.defined() && w_hh.defined(), kRnnOp,
               ": x, w_ih and w_hh must be defined tensors");
-  NABLA_CHECK(x.dim() == 3, kOp, ": expected x of shape [T, N, I] (3 axes), got shape ", x.shape());
-  NABLA_CHECK(is_floating(x.dtype()), kOp, ": expected a floating x (f32 or f64), got dtype ",
+  NABLA_CHECK(x.dim() == 3, kRnnOp, ": expected x of shape [T, N, I] (3 axes), got shape ",
+              x.shape());
+  NABLA_CHECK(is_floating(x.dtype()), kRnnOp, ": expected a floating x (f32 or f64), got dtype ",
               x.dtype());
-  NABLA_CHECK(w_hh.dim() == 2, kOp, ": expected w_hh of shape [G*H, H] (2 axes), got shape ",
+  NABLA_CHECK(w_hh.dim() == 2, kRnnOp, ": expected w_hh of shape [G*H, H] (2 axes), got shape ",
               w_hh.shape());
   Geometry g;
   g.cell = cell_of(mode);
@@ -120,7 +121,7 @@ Geometry check_arguments(RnnMode mode, const Tensor& x, const Tensor& h0, const 
   const std::string state_text =
       detail::str("x of shape ", x.shape(), " and hidden size ", g.hidden, " ([N, H])");
   check_shape(h0, "h0", {g.batch, g.hidden}, state_text);
-  NABLA_CHECK(!c0.defined() || mode == RnnMode::lstm, kOp,
+  NABLA_CHECK(!c0.defined() || mode == RnnMode::lstm, kRnnOp,
               ": c0 is a cell state, used by mode lstm only; got one (shape ", c0.shape(), ") for ",
               mode_text);
   check_shape(c0, "c0", {g.batch, g.hidden}, state_text);
@@ -128,7 +129,7 @@ Geometry check_arguments(RnnMode mode, const Tensor& x, const Tensor& h0, const 
       {w_ih, "w_ih"}, {w_hh, "w_hh"}, {b_ih, "b_ih"}, {b_hh, "b_hh"}, {h0, "h0"}, {c0, "c0"}};
   for (const auto& [t, name] : named) check_dtype(t, name, x);
   if (mask.defined()) {
-    NABLA_CHECK(mask.dtype() == DType::boolean, kOp, ": expected a bool mask, got dtype ",
+    NABLA_CHECK(mask.dtype() == DType::boolean, kRnnOp, ": expected a bool mask, got dtype ",
                 mask.dtype());
     check_shape(mask, "mask", {g.steps, g.batch},
                 detail::str("x of shape ", x.shape(), " ([T, N])"));
@@ -356,8 +357,9 @@ RnnLayerResult rnn_layer(RnnMode mode, const Tensor& x, const Tensor& h0, const 
   saved->w_ih = contiguous_as(w_ih, dtype);
   saved->w_hh = contiguous_as(w_hh, dtype);
   if (mask.defined()) saved->mask = contiguous_as(mask, DType::boolean);
-  RnnLayerResult result = dispatch_floating(
-      dtype, kOp, [&](auto tag) { return run_forward<decltype(tag)>(*saved, h0, c0, b_ih, b_hh); });
+  RnnLayerResult result = dispatch_floating(dtype, kRnnOp, [&](auto tag) {
+    return run_forward<decltype(tag)>(*saved, h0, c0, b_ih, b_hh);
+  });
 
   const std::vector<Tensor> inputs = {x, h0, c0, w_ih, w_hh, b_ih, b_hh};
   if (!needs_grad(inputs)) return result;
@@ -366,7 +368,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Tensor& x, const Tensor& h0, const 
     wants[i] = inputs[i].defined() && inputs[i].requires_grad();
   std::vector<Tensor> outputs = {result.output, result.h_n};
   if (result.c_n.defined()) outputs.push_back(result.c_n);
-  record(kOp, inputs, outputs, [saved, wants](std::vector<Tensor>& grads) {
+  record(kRnnOp, inputs, outputs, [saved, wants](std::vector<Tensor>& grads) {
     const Tensor grad_c = grads.size() > 2 ? grads[2] : Tensor();
     return dispatch_floating(saved->x.dtype(), "rnn_layer backward", [&](auto tag) {
       return run_backward<decltype(tag)>(*saved, wants, grads[0], grads[1], grad_c);

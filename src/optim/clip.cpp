@@ -17,7 +17,7 @@ void for_each_grad(const std::vector<Tensor>& params, const char* op, F f) {
     if (!p.defined()) continue;
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
-    Tensor work = grad.is_contiguous() ? grad : contiguous_copy(grad, grad.dtype());
+    Tensor work = contiguous_data(grad);
     dispatch_floating(grad.dtype(), op, [&](auto tag) {
       using T = decltype(tag);
       f(tag, static_cast<T*>(work.raw_data()), work.numel());

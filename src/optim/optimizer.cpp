@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.hpp"
 #include "nabla/optim.hpp"
 #include "optim/update.hpp"
 
@@ -112,9 +113,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr) {
-  std::string key = name;
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string key = nabla::internal::lowercase(name);
   const bool given = lr > 0;
   if (key == "sgd") {
     SGDOptions o;

@@ -34,7 +34,7 @@ void update_parameter(const Tensor& param, const char* optimizer, Update update)
   Tensor grad = param.grad();
   if (grad.dtype() != param.dtype() || !grad.is_contiguous())
     grad = contiguous_copy(grad, param.dtype());
-  Tensor target = param.is_contiguous() ? param : contiguous_copy(param, param.dtype());
+  Tensor target = contiguous_data(param);
   dispatch_floating(param.dtype(), optimizer, [&](auto tag) {
     using T = decltype(tag);
     update(tag, static_cast<T*>(target.raw_data()), static_cast<const T*>(grad.raw_data()),

@@ -2,6 +2,7 @@
 // Judged by the test accuracy alone (evaluate() adds per-class scores and the confusion matrix).
 #include <cctype>
 
+#include "core/text.hpp"
 #include "nabla/data.hpp"
 #include "nabla/tasks.hpp"
 
@@ -10,8 +11,7 @@ namespace {
 
 // Fashion-MNIST's class names for its folder, else the label numbers.
 std::vector<std::string> class_names_for(const std::string& folder, int64_t classes) {
-  std::string lowered = folder;
-  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lowered = nabla::internal::lowercase(folder);
   const auto& fashion = data::fashion_mnist_classes();
   if (lowered.find("fashion") != std::string::npos &&
       classes == static_cast<int64_t>(fashion.size())) {
@@ -56,7 +56,7 @@ class ImageClassification : public Task {
   }
 };
 
-const bool kRegistered =
+const bool kImagesRegistered =
     register_task("images", [] { return std::make_unique<ImageClassification>(); });
 
 }  // namespace

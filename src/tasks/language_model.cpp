@@ -26,7 +26,8 @@ class LanguageModel : public Task {
   }
 };
 
-const bool kRegistered = register_task("corpus", [] { return std::make_unique<LanguageModel>(); });
+const bool kCorpusRegistered =
+    register_task("corpus", [] { return std::make_unique<LanguageModel>(); });
 
 }  // namespace
 }  // namespace nabla::tasks

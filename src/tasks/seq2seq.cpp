@@ -66,7 +66,8 @@ class Seq2SeqTask : public Task {
   }
 };
 
-const bool kRegistered = register_task("digits", [] { return std::make_unique<Seq2SeqTask>(); });
+const bool kDigitsRegistered =
+    register_task("digits", [] { return std::make_unique<Seq2SeqTask>(); });
 
 }  // namespace
 }  // namespace nabla::tasks

@@ -39,7 +39,7 @@ class TextClassification : public Task {
   }
 };
 
-const bool kRegistered =
+const bool kFortunesRegistered =
     register_task("fortunes", [] { return std::make_unique<TextClassification>(); });
 
 }  // namespace

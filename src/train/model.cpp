@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "autograd/anomaly.hpp"
+#include "core/text.hpp"
 #include "nabla/data.hpp"
 #include "nabla/train.hpp"
 #include "train/format.hpp"
@@ -33,11 +34,6 @@ class ModeGuard {
   bool was_;
 };
 
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // Finds a final `activation` that can be skipped, looking into the last layer of nested
 // Sequentials; fills the modules to run before it.
 // Fills, too, the names of those modules and of the head, as summary() gives them.
@@ -60,10 +56,10 @@ bool plan_fused_head(nn::Module& root, const std::string& activation,
   }
   head_name = path.substr(0, path.size() - 1);
   if (auto* layer = dynamic_cast<nn::Activation*>(current)) {
-    return lowercase(layer->name()) == activation;
+    return nabla::internal::lowercase(layer->name()) == activation;
   }
   if (auto* linear = dynamic_cast<nn::Linear*>(current)) {
-    if (lowercase(linear->activation()) != activation) return false;
+    if (nabla::internal::lowercase(linear->activation()) != activation) return false;
     head = linear;
     return true;
   }

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common.hpp"
 
@@ -15,7 +17,28 @@ struct EvaluateOptions {
   std::string data_dir;
   int64_t batch_size = 256;
   int64_t threads = 0;
+  int verbose = 1;
+  bool quiet = false;
+  bool json = false;
 };
+
+// --json: the report as one object, for scripts.
+void print_json(const train::EvaluationReport& report, const std::vector<tasks::Figure>& figures,
+                const std::vector<std::string>& class_names) {
+  nlohmann::json out;
+  out["metrics"] = report.metrics;
+  nlohmann::json judged = nlohmann::json::object();
+  for (const tasks::Figure& figure : figures) judged[figure.name] = figure.value;
+  out["figures"] = judged;
+  if (report.is_classification()) {
+    out["classes"] = class_names;
+    out["confusion"] = report.confusion;
+    out["precision"] = report.precision;
+    out["recall"] = report.recall;
+    out["f1"] = report.f1;
+  }
+  std::cout << out.dump() << std::endl;
+}
 
 void run_evaluate(const EvaluateOptions& options) {
   apply_threads(options.threads);
@@ -23,17 +46,27 @@ void run_evaluate(const EvaluateOptions& options) {
   const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
   const tasks::TaskData data =
       task->load(loaded.spec, loaded.model, data_dir_of(options.data_dir, loaded));
-  const train::EvaluationReport report =
-      loaded.model.evaluate(data.x_test, data.y_test, options.batch_size, 0);
-  std::cout << "Model " << loaded.model.name() << " on the test set of " << data.source << " ("
-            << data.x_test.size(0) << " samples)\n";
-  if (report.is_classification()) {
-    std::cout << report.to_string(class_names_of(loaded, data, report.confusion.size()));
+  const bool plain = !options.quiet && !options.json;
+  if (plain) {
+    std::cout << "Model " << loaded.model.name() << " on the test set of " << data.source << " ("
+              << data.x_test.size(0) << " samples)" << std::endl;
   }
-  std::cout << tasks::test_figure(report).text << "\n";
-  for (const tasks::Figure& figure : task->judge(loaded.spec, loaded.model, data, report)) {
-    std::cout << figure.text << "\n";
+  // The progress bar goes where the report goes: stdout, and only for the plain report.
+  const train::EvaluationReport report = loaded.model.evaluate(
+      data.x_test, data.y_test, options.batch_size, plain ? options.verbose : 0);
+  std::vector<tasks::Figure> figures = {tasks::test_figure(report)};
+  for (tasks::Figure& figure : task->judge(loaded.spec, loaded.model, data, report)) {
+    figures.push_back(std::move(figure));
   }
+  const std::vector<std::string> class_names =
+      report.is_classification() ? class_names_of(loaded, data, report.confusion.size())
+                                 : std::vector<std::string>{};
+  if (options.json) {
+    print_json(report, figures, class_names);
+    return;
+  }
+  if (plain && report.is_classification()) std::cout << report.to_string(class_names);
+  for (const tasks::Figure& figure : figures) std::cout << figure.text << "\n";
 }
 
 }  // namespace
@@ -52,10 +85,18 @@ Command add_evaluate_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--threads", options->threads, "Compute threads (default: all cores)")
       ->check(in_range<int64_t>(0));
+  sub->add_option("--verbose", options->verbose,
+                  "0 no progress, 1 progress bar (default), 2 one line when done")
+      ->check(in_range<int64_t>(0, 2));
+  sub->add_flag("--quiet,-q", options->quiet, "Print only the figures (no table, no progress)");
+  sub->add_flag("--json", options->json,
+                "Print one JSON object: metrics, figures, and for a classifier the class names, "
+                "confusion matrix and per-class precision, recall and F1");
   sub->footer(
       "Examples:\n"
       "  nabla train --out runs/mlp && nabla evaluate --checkpoint runs/mlp\n"
-      "  nabla evaluate --checkpoint runs/mlp --data /path/to/other/idx/folder");
+      "  nabla evaluate --checkpoint runs/mlp --data /path/to/other/idx/folder\n"
+      "  nabla evaluate --checkpoint runs/mlp --json   # for scripts");
   return {sub, [options] { run_evaluate(*options); }};
 }
 
