@@ -64,6 +64,18 @@ std::string GraphBuilder::ints(const std::string& name, const std::vector<int64_
   return unique_name;
 }
 
+std::string GraphBuilder::bools(const std::string& name, const Shape& shape,
+                                const std::vector<bool>& values) {
+  onnx::TensorProto& t = *graph_.add_initializer();
+  const std::string unique_name = unique(name);
+  t.set_name(unique_name);
+  t.set_data_type(onnx::TensorProto::BOOL);
+  for (int64_t d : shape) t.add_dims(d);
+  // ONNX keeps bools in int32_data, one value each.
+  for (bool v : values) t.add_int32_data(v ? 1 : 0);
+  return unique_name;
+}
+
 void GraphBuilder::set(onnx::NodeProto& node, const std::string& key, int64_t value) {
   onnx::AttributeProto& a = *node.add_attribute();
   a.set_name(key);
@@ -138,7 +150,7 @@ void emit_activation(GraphBuilder& b, const std::string& activation, const std::
 
 void convert_layer(const LayerCall& call, GraphBuilder& b) {
   if (convert_core_layer(call, b) || convert_cnn_layer(call, b) ||
-      convert_sequence_layer(call, b)) {
+      convert_sequence_layer(call, b) || convert_attention_layer(call, b)) {
     return;
   }
   throw Unsupported("no ONNX converter for this layer type");
