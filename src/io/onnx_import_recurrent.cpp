@@ -9,10 +9,6 @@
 namespace nabla::io::onnx_import {
 namespace {
 
-[[noreturn]] void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why) {
-  detail::throw_error(detail::str("import_onnx: ", im.path(), ": ", im.where(node), ": ", why));
-}
-
 // For each of nabla's gate blocks, the ONNX block it comes from.
 std::vector<int64_t> nabla_gate_sources(bool lstm) {
   return lstm ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 0, 2};
