@@ -67,6 +67,8 @@ class GraphBuilder {
 
  private:
   std::string unique(const std::string& name);
+  // A new initializer under `name` (made unique), of ONNX's `data_type`, with `shape` as its dims.
+  onnx::TensorProto& initializer(const std::string& name, int data_type, const Shape& shape);
   onnx::GraphProto& graph_;
   std::set<std::string> used_;  // node, value and initializer names given so far
 };
