@@ -60,7 +60,7 @@ bool is_supported_op(const std::string& op) {
       "Softplus", "LayerNormalization", "LeakyRelu", "Flatten", "Reshape", "Conv",
       "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Identity",
       "Dropout", "Pad", "LSTM", "GRU", "Sub", "Mul", "Div", "Erf", "ReduceMean", "ReduceMax",
-      "ConvTranspose", "Resize",
+      "ConvTranspose", "Resize", "InstanceNormalization",
       // constants, shape computations and the layouts around LSTM/GRU
       "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "ConstantOfShape", "Transpose",
       "Slice"};
@@ -217,6 +217,22 @@ nn::SymbolicTensor Importer::materialize(const std::string& name, const onnx::No
     values_[name] = built;
     return built.tensor;
   }
+  if (v.kind == Value::Kind::group_norm_restored || v.kind == Value::Kind::group_norm_scaled) {
+    // No Add (or no Mul) followed: GroupNorm without the shift (or without affine parameters).
+    const bool affine = v.kind == Value::Kind::group_norm_scaled;
+    const int64_t channels = v.tensor.shape()[0];
+    const auto layer = std::make_shared<nn::GroupNorm>(v.groups, channels, v.epsilon, affine);
+    std::map<std::string, Tensor> weights;
+    if (affine) weights = {{"weight", v.constant}, {"bias", zeros({channels})}};
+    Value built;
+    built.tensor = call_layer(*this, reader, layer, {v.tensor}, weights);
+    values_[name] = built;
+    return built.tensor;
+  }
+  NABLA_CHECK(v.kind != Value::Kind::group_norm, "import_onnx: ", path_, ": ", where(reader),
+              " reads '", name,
+              "', GroupNorm's InstanceNormalization of [N, G, -1] before it is reshaped back; "
+              "nabla's GroupNorm layer computes only the whole lowering");
   NABLA_CHECK(v.kind != Value::Kind::gelu_erf && v.kind != Value::Kind::gelu_one_plus &&
                   v.kind != Value::Kind::gelu_unhalved,
               "import_onnx: ", path_, ": ", where(reader), " reads '", name,

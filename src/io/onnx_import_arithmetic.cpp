@@ -2,7 +2,8 @@
 // scalar constant (a chain of them folded into one Rescaling, x * scale + offset: PyTorch's input
 // normalizations and scalings), Add, Sub and Mul of two tensors of one shape (the merge layers),
 // GELU's erf formula as PyTorch 1.13 and nabla write it (x * 0.5 * (1 + erf(x / sqrt 2))) as
-// nabla's GELU, and ReduceMean/ReduceMax over the axes nabla's pooling layers reduce.
+// nabla's GELU, GroupNorm's lowering (Reshape, InstanceNormalization, Reshape back, Mul, Add) as
+// nabla's GroupNorm, and ReduceMean/ReduceMax over the axes nabla's pooling layers reduce.
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -79,6 +80,69 @@ bool gelu_step(Importer& im, const onnx::NodeProto& node) {
   return false;
 }
 
+// InstanceNormalization with scale 1 and bias 0 of Reshape(x, [N, G, -1]): the start of
+// GroupNorm's lowering (nabla has no InstanceNorm layer of its own).
+void instance_norm(Importer& im, const onnx::NodeProto& node) {
+  const nn::SymbolicTensor grouped = im.tensor(node, 0);
+  const std::shared_ptr<nn::GraphNode>& producer = grouped.node();
+  const auto* reshape = dynamic_cast<const nn::Reshape*>(producer->layer.get());
+  const Tensor& scale = im.constant(node, 1);
+  const Tensor& bias = im.constant(node, 2);
+  const bool identity_affine = max(abs(scale - 1.0)).item() == 0 && max(abs(bias)).item() == 0;
+  if (reshape == nullptr || im.uses(node.input(0)) != 1 || producer->inputs.size() != 1 ||
+      reshape->target_shape().size() != 2 || reshape->target_shape()[1] != -1 || !identity_affine) {
+    refuse(im, node,
+           "InstanceNormalization is supported only as GroupNorm's lowering: of Reshape(x, "
+           "[N, G, -1]) with scale 1 and bias 0, reshaped back, then the per-channel affine");
+  }
+  Value v;
+  v.kind = Value::Kind::group_norm;
+  v.tensor = nn::SymbolicTensor(producer->inputs[0]);
+  v.groups = reshape->target_shape()[0];
+  v.epsilon = attr_float(node, "epsilon", 1e-5f);
+  const Shape& x = v.tensor.shape();
+  if (x.size() < 2 || v.groups < 1 || x[0] % v.groups != 0) {
+    refuse(im, node, "the groups must divide the channels of an [N, C, ...] input");
+  }
+  im.set(node, 0, v);
+}
+
+// Times the per-channel weight, then plus the bias ([C] or [C, 1, ...]): GroupNorm's affine.
+bool group_norm_step(Importer& im, const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  for (size_t i = 0; i < 2; ++i) {
+    const Value& part = im.value(node, i);
+    const Value& other = im.value(node, 1 - i);
+    const Value::Kind kind =
+        op == "Mul" ? Value::Kind::group_norm_restored : Value::Kind::group_norm_scaled;
+    if ((op != "Mul" && op != "Add") || !is_part(im, node, i, kind) ||
+        other.kind != Value::Kind::constant) {
+      continue;
+    }
+    const int64_t channels = part.tensor.shape()[0];
+    const Tensor& c = other.constant;
+    // PyTorch writes GroupNorm(affine=False) as Mul by 1 and Add of 0: one value for all channels.
+    const bool one = c.numel() == 1;
+    if (!one && (c.numel() != channels || c.dim() < 1 || c.size(0) != channels)) {
+      refuse(im, node, "GroupNorm's weight and bias must hold one value per channel");
+    }
+    const Tensor per_channel =
+        one ? ones({channels}) * scalar_of(other).value() : c.reshape({channels});
+    if (op == "Mul") {
+      Value next = part;
+      next.kind = Value::Kind::group_norm_scaled;
+      next.constant = per_channel;
+      im.set(node, 0, next);
+      return true;
+    }
+    const auto layer = std::make_shared<nn::GroupNorm>(part.groups, channels, part.epsilon, true);
+    im.set_tensor(node, call_layer(im, node, layer, {part.tensor},
+                                   {{"weight", part.constant}, {"bias", per_channel}}));
+    return true;
+  }
+  return false;
+}
+
 void erf(Importer& im, const onnx::NodeProto& node) {
   const Value& v = im.value(node, 0);
   if (!is_part(im, node, 0, Value::Kind::scaled) || !near(v.scale, kInvSqrt2) || v.offset != 0) {
@@ -116,7 +180,7 @@ void reduce(Importer& im, const onnx::NodeProto& node, bool max) {
 }  // namespace
 
 void arithmetic(Importer& im, const onnx::NodeProto& node) {
-  if (gelu_step(im, node)) return;
+  if (gelu_step(im, node) || group_norm_step(im, node)) return;
   const std::string& op = node.op_type();
   const Value& a = im.value(node, 0);
   const Value& b = im.value(node, 1);
@@ -165,6 +229,8 @@ bool convert_arithmetic_op(Importer& im, const onnx::NodeProto& node) {
     arithmetic(im, node);
   } else if (op == "Erf") {
     erf(im, node);
+  } else if (op == "InstanceNormalization") {
+    instance_norm(im, node);
   } else if (op == "ReduceMean" || op == "ReduceMax") {
     reduce(im, node, op == "ReduceMax");
   } else {

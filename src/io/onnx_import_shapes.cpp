@@ -210,6 +210,16 @@ void reshape(Importer& im, const onnx::NodeProto& node) {
   if (attr_int(node, "allowzero", 0) != 0) refuse(im, node, "allowzero = 1 is not supported");
   const Value& v = im.value(node, 0);
   const std::vector<int64_t>& target = im.ints(node, 1);
+  if (v.kind == Value::Kind::group_norm) {
+    // GroupNorm's groups back to x's shape (Shape(x), or [0, C, ...] as nabla writes it).
+    if (im.uses(node.input(0)) != 1 || reshape_target(im, node, target) != v.tensor.shape()) {
+      refuse(im, node, "GroupNorm's normalized groups must be reshaped back to the input's shape");
+    }
+    Value restored = v;
+    restored.kind = Value::Kind::group_norm_restored;
+    im.set(node, 0, restored);
+    return;
+  }
   if (v.kind == Value::Kind::recurrent && v.view != RnnView::y_batch_first) {
     using P = std::vector<int64_t>;
     // nabla's exporter: the final state [N, 1, H] -> [N, H]; the steps [N, T, 1, H] -> [N, T, H].

@@ -49,6 +49,12 @@ struct Value {
     gelu_erf,
     gelu_one_plus,
     gelu_unhalved,
+    // GroupNorm's lowering as PyTorch and nabla write it (`tensor` is x [N, C, ...]):
+    // InstanceNormalization of Reshape(x, [N, G, -1]) with scale 1 and bias 0, reshaped back to
+    // x's shape, times the per-channel weight (`constant`, [C]), plus the bias.
+    group_norm,
+    group_norm_restored,
+    group_norm_scaled,
   };
   Kind kind = Kind::tensor;
   nn::SymbolicTensor tensor;     // tensor; matmul and recurrent: the input
@@ -60,6 +66,8 @@ struct Value {
   RnnView view = RnnView::y;     // recurrent
   int64_t directions = 1;        // recurrent: D
   double scale = 1, offset = 0;  // scaled
+  int64_t groups = 0;            // group_norm*
+  double epsilon = 0;            // group_norm*
 };
 
 class Importer {

@@ -132,7 +132,7 @@ TEST(OnnxImport, RoundTripEmbeddingGeluAndScaling) {
   EXPECT_LT(round_trip(model, randint(0, 20, {4, 7}, &gen)), 1e-5);
 }
 
-TEST(OnnxImport, RoundTripTransposedConvolutionAndUpsampling) {
+TEST(OnnxImport, RoundTripTransposedConvolutionGroupNormAndUpsampling) {
   nn::ConvTransposeLayerOptions up;
   up.stride = {2};
   up.padding = {1};
@@ -140,7 +140,8 @@ TEST(OnnxImport, RoundTripTransposedConvolutionAndUpsampling) {
   up.groups = 2;
   train::Model model(
       {std::make_shared<nn::ConvTranspose2d>(4, std::vector<int64_t>{3}, up),
-       std::make_shared<nn::Upsample>(2, "nearest"), std::make_shared<nn::Upsample>(2, "bilinear"),
+       std::make_shared<nn::GroupNorm>(2), std::make_shared<nn::Upsample>(2, "nearest"),
+       std::make_shared<nn::Upsample>(2, "bilinear"),
        std::make_shared<nn::Upsample>(2, "bilinear", true),
        std::make_shared<nn::GlobalAveragePooling2D>(), layers::Dense(3)},
       "upsampling");
@@ -196,6 +197,9 @@ TEST(OnnxImport, PyTorchStackedBidirectionalLstm) {
 TEST(OnnxImport, PyTorchGeluMlp) { EXPECT_LT(pytorch_diff("gelu_mlp"), 1e-5); }
 // Strided Conv, ConvTranspose, nearest Resize, ELU, Sigmoid.
 TEST(OnnxImport, PyTorchConvAutoencoder) { EXPECT_LT(pytorch_diff("conv_autoencoder"), 1e-5); }
+// GroupNorm's lowering (Reshape, InstanceNormalization, Reshape, Mul, Add), with and without
+// affine.
+TEST(OnnxImport, PyTorchGroupNorm) { EXPECT_LT(pytorch_diff("group_norm_cnn"), 1e-5); }
 // int64 ids, Gather on the table (Embedding), ReduceMean over the tokens.
 TEST(OnnxImport, PyTorchTextClassifier) { EXPECT_LT(pytorch_diff("text_classifier"), 1e-5); }
 

@@ -146,6 +146,20 @@ class TextClassifier(nn.Module):
         return self.fc(self.embedding(ids).mean(dim=1))
 
 
+class GroupNormCnn(nn.Module):
+    """GroupNorm with and without affine parameters (exported as Reshape, InstanceNormalization,
+    Reshape back, Mul, Add: opset 17 has no GroupNormalization), a flattened head."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
+                                 nn.Conv2d(4, 6, 3), nn.GroupNorm(3, 6, affine=False),
+                                 nn.Flatten(), nn.Linear(6 * 3 * 3, 3))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def train_a_little(model, x, steps=5):
     """A few SGD steps in training mode, so that BatchNorm's running statistics move."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -204,6 +218,12 @@ def main():
     export("conv_autoencoder", ConvAutoencoder(), torch.rand(2, 1, 8, 8))
     torch.manual_seed(23)
     export("text_classifier", TextClassifier(), torch.randint(0, 20, (3, 7)))
+    torch.manual_seed(24)
+    group_norm = GroupNormCnn()
+    with torch.no_grad():  # affine parameters away from their initial ones and zeros
+        group_norm.net[1].weight.uniform_(0.5, 1.5)
+        group_norm.net[1].bias.uniform_(-0.5, 0.5)
+    export("group_norm_cnn", group_norm, torch.randn(2, 3, 5, 5))
 
 
 if __name__ == "__main__":
