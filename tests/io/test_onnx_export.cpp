@@ -457,6 +457,13 @@ TEST(OnnxExport, GraphModelKeepsItsNames) {
   }
 }
 
+// A layer of the user's own, which no converter knows.
+class OnnxlessDoubler : public nn::Module {
+ public:
+  Tensor forward(const Tensor& x) override { return x * 2.0; }
+  std::string type_name() const override { return "Doubler"; }
+};
+
 TEST(OnnxExport, ListsEveryUnsupportedLayer) {
   TempDir dir;
   manual_seed(0);
@@ -466,15 +473,18 @@ TEST(OnnxExport, ListsEveryUnsupportedLayer) {
   train::Model model({std::make_shared<nn::TransformerEncoderLayer>(8, 2, time_first),
                       std::make_shared<nn::MultiHeadAttention>(
                           8, 2, nn::MultiHeadAttentionOptions{.batch_first = false}),
+                      std::make_shared<OnnxlessDoubler>(),
                       std::make_shared<nn::GlobalPooling1D>(false), layers::Dense(3)},
                      "attention");
   model.build({6, 8});
   const std::string message =
       error_message([&] { io::export_onnx(model, dir.file("attention.onnx")); });
-  EXPECT_NE(message.find("attention.onnx: 2 layers have no ONNX form: transformer_encoder_layer "
+  EXPECT_NE(message.find("attention.onnx: 3 layers have no ONNX form: transformer_encoder_layer "
                          "(TransformerEncoderLayer): batch_first = false (time on axis 0) has no "
                          "ONNX form here; multi_head_attention (MultiHeadAttention): batch_first"),
             std::string::npos)
+      << message;
+  EXPECT_NE(message.find("(Doubler): no ONNX converter for this layer type"), std::string::npos)
       << message;
   EXPECT_FALSE(std::filesystem::exists(dir.file("attention.onnx")));
 
