@@ -200,6 +200,8 @@ TEST(OnnxImport, PyTorchConvAutoencoder) { EXPECT_LT(pytorch_diff("conv_autoenco
 // GroupNorm's lowering (Reshape, InstanceNormalization, Reshape, Mul, Add), with and without
 // affine.
 TEST(OnnxImport, PyTorchGroupNorm) { EXPECT_LT(pytorch_diff("group_norm_cnn"), 1e-5); }
+// SiLU as PyTorch writes it (x * Sigmoid(x)), a gate: Mul and Sub of two tensors.
+TEST(OnnxImport, PyTorchGatedMlp) { EXPECT_LT(pytorch_diff("gated_mlp"), 1e-5); }
 // int64 ids, Gather on the table (Embedding), ReduceMean over the tokens.
 TEST(OnnxImport, PyTorchTextClassifier) { EXPECT_LT(pytorch_diff("text_classifier"), 1e-5); }
 

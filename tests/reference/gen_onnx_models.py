@@ -146,6 +146,22 @@ class TextClassifier(nn.Module):
         return self.fc(self.embedding(ids).mean(dim=1))
 
 
+class GatedMlp(nn.Module):
+    """SiLU (exported as x * Sigmoid(x)), a sigmoid gate and a difference of two tensors: Mul and
+    Sub of tensors of one shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 10)
+        self.fc2 = nn.Linear(6, 10)
+        self.fc3 = nn.Linear(10, 3)
+
+    def forward(self, x):
+        h = nn.functional.silu(self.fc1(x))
+        g = torch.sigmoid(self.fc2(x))
+        return self.fc3(h * g - h)
+
+
 class GroupNormCnn(nn.Module):
     """GroupNorm with and without affine parameters (exported as Reshape, InstanceNormalization,
     Reshape back, Mul, Add: opset 17 has no GroupNormalization), a flattened head."""
@@ -218,6 +234,8 @@ def main():
     export("conv_autoencoder", ConvAutoencoder(), torch.rand(2, 1, 8, 8))
     torch.manual_seed(23)
     export("text_classifier", TextClassifier(), torch.randint(0, 20, (3, 7)))
+    torch.manual_seed(25)
+    export("gated_mlp", GatedMlp(), torch.randn(4, 6))
     torch.manual_seed(24)
     group_norm = GroupNormCnn()
     with torch.no_grad():  # affine parameters away from their initial ones and zeros
