@@ -136,7 +136,8 @@ train::Model text_model() {
 }
 
 // Attention as its primitive ops: multi-head self-attention, a pre-norm causal GELU encoder layer,
-// a post-norm one, a decoder layer without memory (causal), over learned positions.
+// a post-norm one, a post-norm decoder layer and a pre-norm GELU one (without memory: causal
+// self-attention), over learned positions.
 train::Model attention_model() {
   nn::TransformerLayerOptions pre_norm{.dim_feedforward = 16, .activation = "gelu"};
   pre_norm.norm_first = true;
@@ -147,6 +148,7 @@ train::Model attention_model() {
                       std::make_shared<nn::TransformerEncoderLayer>(8, 2, pre_norm),
                       std::make_shared<nn::TransformerEncoderLayer>(8, 4, post_norm),
                       std::make_shared<nn::TransformerDecoderLayer>(8, 2, post_norm),
+                      std::make_shared<nn::TransformerDecoderLayer>(8, 2, pre_norm),
                       std::make_shared<nn::GlobalPooling1D>(false), layers::Dense(3)},
                      "attention");
   model.build({6, 8});
