@@ -819,6 +819,9 @@ class TransformerDecoderLayer : public Module {
                 const Tensor& memory_key_padding_mask = Tensor());
   std::string type_name() const override { return "TransformerDecoderLayer"; }
   std::string extra_repr() const override;
+  int64_t d_model() const { return d_model_; }
+  int64_t nhead() const { return nhead_; }
+  const TransformerLayerOptions& options() const { return options_; }
 
  private:
   int64_t d_model_, nhead_;

@@ -35,18 +35,23 @@ std::string GraphBuilder::value(const std::string& op, const std::vector<std::st
   return out;
 }
 
+onnx::TensorProto& GraphBuilder::initializer(const std::string& name, int data_type,
+                                             const Shape& shape) {
+  onnx::TensorProto& t = *graph_.add_initializer();
+  t.set_name(unique(name));
+  t.set_data_type(data_type);
+  for (int64_t d : shape) t.add_dims(d);
+  return t;
+}
+
 std::string GraphBuilder::floats(const std::string& name, const Shape& shape,
                                  const std::vector<float>& values) {
-  onnx::TensorProto& t = *graph_.add_initializer();
-  const std::string unique_name = unique(name);
-  t.set_name(unique_name);
-  t.set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : shape) t.add_dims(d);
+  onnx::TensorProto& t = initializer(name, onnx::TensorProto::FLOAT, shape);
   // Raw little-endian bytes: the compact form, and exactly the f32 values nabla computes with.
   std::string bytes(values.size() * sizeof(float), '\0');
   if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
   t.set_raw_data(std::move(bytes));
-  return unique_name;
+  return t.name();
 }
 
 std::string GraphBuilder::weight(const std::string& name, const Tensor& value) {
@@ -55,13 +60,18 @@ std::string GraphBuilder::weight(const std::string& name, const Tensor& value) {
 }
 
 std::string GraphBuilder::ints(const std::string& name, const std::vector<int64_t>& values) {
-  onnx::TensorProto& t = *graph_.add_initializer();
-  const std::string unique_name = unique(name);
-  t.set_name(unique_name);
-  t.set_data_type(onnx::TensorProto::INT64);
-  t.add_dims(static_cast<int64_t>(values.size()));
+  onnx::TensorProto& t =
+      initializer(name, onnx::TensorProto::INT64, {static_cast<int64_t>(values.size())});
   for (int64_t v : values) t.add_int64_data(v);
-  return unique_name;
+  return t.name();
+}
+
+std::string GraphBuilder::bools(const std::string& name, const Shape& shape,
+                                const std::vector<bool>& values) {
+  onnx::TensorProto& t = initializer(name, onnx::TensorProto::BOOL, shape);
+  // ONNX keeps bools in int32_data, one value each.
+  for (bool v : values) t.add_int32_data(v ? 1 : 0);
+  return t.name();
 }
 
 void GraphBuilder::set(onnx::NodeProto& node, const std::string& key, int64_t value) {
@@ -138,7 +148,7 @@ void emit_activation(GraphBuilder& b, const std::string& activation, const std::
 
 void convert_layer(const LayerCall& call, GraphBuilder& b) {
   if (convert_core_layer(call, b) || convert_cnn_layer(call, b) ||
-      convert_sequence_layer(call, b)) {
+      convert_sequence_layer(call, b) || convert_attention_layer(call, b)) {
     return;
   }
   throw Unsupported("no ONNX converter for this layer type");

@@ -54,6 +54,8 @@ class GraphBuilder {
   std::string floats(const std::string& name, const Shape& shape, const std::vector<float>& values);
   std::string scalar(const std::string& name, float value) { return floats(name, {}, {value}); }
   std::string ints(const std::string& name, const std::vector<int64_t>& values);  // 1-d i64
+  // A bool initializer of `shape` (masks: true = may attend).
+  std::string bools(const std::string& name, const Shape& shape, const std::vector<bool>& values);
 
   static void set(onnx::NodeProto& node, const std::string& key, int64_t value);
   static void set(onnx::NodeProto& node, const std::string& key, float value);
@@ -65,6 +67,8 @@ class GraphBuilder {
 
  private:
   std::string unique(const std::string& name);
+  // A new initializer under `name` (made unique), of ONNX's `data_type`, with `shape` as its dims.
+  onnx::TensorProto& initializer(const std::string& name, int data_type, const Shape& shape);
   onnx::GraphProto& graph_;
   std::set<std::string> used_;  // node, value and initializer names given so far
 };
@@ -77,9 +81,10 @@ void emit_activation(GraphBuilder& b, const std::string& activation, const std::
 // The converters by family: each returns false when the layer is not of its family, writes the
 // call's nodes and returns true when it is, and throws Unsupported for a configuration without
 // an ONNX form.
-bool convert_core_layer(const LayerCall& call, GraphBuilder& b);      // onnx_core_layers.cpp
-bool convert_cnn_layer(const LayerCall& call, GraphBuilder& b);       // onnx_cnn_layers.cpp
-bool convert_sequence_layer(const LayerCall& call, GraphBuilder& b);  // onnx_sequence_layers.cpp
+bool convert_core_layer(const LayerCall& call, GraphBuilder& b);       // onnx_core_layers.cpp
+bool convert_cnn_layer(const LayerCall& call, GraphBuilder& b);        // onnx_cnn_layers.cpp
+bool convert_sequence_layer(const LayerCall& call, GraphBuilder& b);   // onnx_sequence_layers.cpp
+bool convert_attention_layer(const LayerCall& call, GraphBuilder& b);  // onnx_attention_layers.cpp
 
 // Any layer: tries the families in turn; Unsupported for a layer none of them knows.
 void convert_layer(const LayerCall& call, GraphBuilder& b);

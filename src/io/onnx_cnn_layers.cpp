@@ -1,6 +1,6 @@
 // ONNX forms of the convolutional layers: Conv1d/2d (groups, depthwise, "same"/"valid"),
-// ConvTranspose2d, SeparableConv2D, pooling, BatchNorm, LayerNorm, Upsample and the CNN blocks
-// (ResidualBlock, DenseBlock, TransitionBlock) as the layers they are made of.
+// ConvTranspose2d, SeparableConv2D, pooling, BatchNorm, LayerNorm, GroupNorm, Upsample and the CNN
+// blocks (ResidualBlock, DenseBlock, TransitionBlock) as the layers they are made of.
 #include <algorithm>
 
 #include "io/onnx_builder.hpp"
@@ -178,6 +178,38 @@ void convert_layer_norm(const LayerCall& c, const nn::LayerNorm& ln, GraphBuilde
   GraphBuilder::set(n, "epsilon", static_cast<float>(ln.eps()));
 }
 
+// Opset 17 has no GroupNormalization (opset 18): the standard lowering, the groups as the
+// channels of an InstanceNormalization of [N, G, C/G * spatial] (scale 1, shift 0), reshaped back,
+// then the per-channel affine.
+void convert_group_norm(const LayerCall& c, const nn::GroupNorm& gn, GraphBuilder& b) {
+  const Shape& x = c.input_shapes[0];
+  const int64_t groups = gn.num_groups(), channels = x[1];
+  const std::string grouped =
+      b.value("Reshape", {c.inputs[0], b.ints(c.name + ".grouped_shape", {0, groups, -1})}, c.name);
+  const std::string normed = b.fresh(c.name, "InstanceNormalization");
+  GraphBuilder::set(b.node("InstanceNormalization",
+                           {grouped, b.weight(c.name + ".ones", ones({groups})),
+                            b.weight(c.name + ".zeros", zeros({groups}))},
+                           {normed}, normed),
+                    "epsilon", static_cast<float>(gn.eps()));
+  std::vector<int64_t> shape = {0};
+  shape.insert(shape.end(), x.begin() + 1, x.end());
+  const Tensor weight = parameter(gn, "weight"), bias = parameter(gn, "bias");
+  if (!weight.defined()) {
+    b.node("Reshape", {normed, b.ints(c.name + ".shape", shape)}, {c.output}, c.name + "/Reshape");
+    return;
+  }
+  const std::string restored =
+      b.value("Reshape", {normed, b.ints(c.name + ".shape", shape)}, c.name);
+  // weight and bias [C] as [C, 1, ...], broadcasting over the spatial axes.
+  Shape per_channel(x.size() - 1, 1);
+  per_channel[0] = channels;
+  const std::string scaled =
+      b.value("Mul", {restored, b.weight(c.name + ".weight", weight.reshape(per_channel))}, c.name);
+  b.node("Add", {scaled, b.weight(c.name + ".bias", bias.reshape(per_channel))}, {c.output},
+         c.name + "/Add");
+}
+
 void convert_adaptive_pool(const LayerCall& c, const nn::AdaptiveAvgPool2d& pool, GraphBuilder& b) {
   const std::vector<int64_t>& out = pool.output_size();
   const int64_t h = c.input_shapes[0][2], w = c.input_shapes[0][3];
@@ -277,6 +309,8 @@ bool convert_cnn_layer(const LayerCall& c, GraphBuilder& b) {
     convert_batch_norm(c, *bn, b);
   } else if (auto* ln = dynamic_cast<nn::LayerNorm*>(layer)) {
     convert_layer_norm(c, *ln, b);
+  } else if (auto* gn = dynamic_cast<nn::GroupNorm*>(layer)) {
+    convert_group_norm(c, *gn, b);
   } else if (auto* up = dynamic_cast<nn::Upsample*>(layer)) {
     convert_upsample(c, *up, b);
   } else if (auto* residual = dynamic_cast<nn::ResidualBlock*>(layer)) {

@@ -49,13 +49,18 @@ const onnx::TensorProto* attr_tensor(const onnx::NodeProto& node, const std::str
   return nullptr;
 }
 
+void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why) {
+  detail::throw_error(detail::str("import_onnx: ", im.path(), ": ", im.where(node), ": ", why));
+}
+
 bool is_supported_op(const std::string& op) {
   static const std::set<std::string> kOps = {
       // layers
       "Gemm", "MatMul", "Add", "Sum", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Elu",
       "Softplus", "LayerNormalization", "LeakyRelu", "Flatten", "Reshape", "Conv",
       "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Identity",
-      "Dropout", "Pad", "LSTM", "GRU",
+      "Dropout", "Pad", "LSTM", "GRU", "Sub", "Mul", "Div", "Erf", "ReduceMean", "ReduceMax",
+      "ConvTranspose", "Resize", "InstanceNormalization",
       // constants, shape computations and the layouts around LSTM/GRU
       "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "ConstantOfShape", "Transpose",
       "Slice"};
@@ -64,7 +69,7 @@ bool is_supported_op(const std::string& op) {
 
 void convert_node(Importer& importer, const onnx::NodeProto& node, int index) {
   if (convert_layer_op(importer, node) || convert_shape_op(importer, node) ||
-      convert_recurrent_op(importer, node, index)) {
+      convert_recurrent_op(importer, node, index) || convert_arithmetic_op(importer, node)) {
     return;
   }
   // check_ops refused every other op type before the conversion began.
@@ -209,6 +214,35 @@ nn::SymbolicTensor Importer::materialize(const std::string& name, const onnx::No
     values_[name] = built;
     return built.tensor;
   }
+  if (v.kind == Value::Kind::scaled) {
+    // No GELU formula took it: x * scale + offset as one Rescaling layer.
+    Value built;
+    built.tensor = call_layer(*this, reader, std::make_shared<nn::Rescaling>(v.scale, v.offset),
+                              {v.tensor}, {});
+    values_[name] = built;
+    return built.tensor;
+  }
+  if (v.kind == Value::Kind::group_norm_restored || v.kind == Value::Kind::group_norm_scaled) {
+    // No Add (or no Mul) followed: GroupNorm without the shift (or without affine parameters).
+    const bool affine = v.kind == Value::Kind::group_norm_scaled;
+    const int64_t channels = v.tensor.shape()[0];
+    const auto layer = std::make_shared<nn::GroupNorm>(v.groups, channels, v.epsilon, affine);
+    std::map<std::string, Tensor> weights;
+    if (affine) weights = {{"weight", v.constant}, {"bias", zeros({channels})}};
+    Value built;
+    built.tensor = call_layer(*this, reader, layer, {v.tensor}, weights);
+    values_[name] = built;
+    return built.tensor;
+  }
+  NABLA_CHECK(v.kind != Value::Kind::group_norm, "import_onnx: ", path_, ": ", where(reader),
+              " reads '", name,
+              "', GroupNorm's InstanceNormalization of [N, G, -1] before it is reshaped back; "
+              "nabla's GroupNorm layer computes only the whole lowering");
+  NABLA_CHECK(v.kind != Value::Kind::gelu_erf && v.kind != Value::Kind::gelu_one_plus &&
+                  v.kind != Value::Kind::gelu_unhalved,
+              "import_onnx: ", path_, ": ", where(reader), " reads '", name,
+              "', a part of GELU's formula x * 0.5 * (1 + erf(x / sqrt 2)); nabla's GELU layer "
+              "computes only the whole formula");
   if (v.kind == Value::Kind::recurrent && v.view == RnnView::y_batch_first) {
     // Every step, batch-first: what nabla's layer gives with return_sequences.
     return recurrent_output(v, true, reader);
@@ -286,9 +320,11 @@ nn::ModulePtr Importer::run() {
   for (const auto& in : graph_.input()) {
     if (initializers.count(in.name())) continue;  // IR < 4 lists initializers as inputs too
     const auto& type = in.type().tensor_type();
-    NABLA_CHECK(type.elem_type() == onnx::TensorProto::FLOAT, "import_onnx: ", path_,
-                ": graph input '", in.name(), "' has ONNX data type ", type.elem_type(),
-                ", expected float (1)");
+    // int64: token ids, which an Embedding (a Gather on a constant table) reads.
+    NABLA_CHECK(type.elem_type() == onnx::TensorProto::FLOAT ||
+                    type.elem_type() == onnx::TensorProto::INT64,
+                "import_onnx: ", path_, ": graph input '", in.name(), "' has ONNX data type ",
+                type.elem_type(), ", expected float (1) or int64 (7)");
     Shape shape;
     for (int i = 1; i < type.shape().dim_size(); ++i) {
       const auto& dim = type.shape().dim(i);
@@ -304,7 +340,8 @@ nn::ModulePtr Importer::run() {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
     }
     Value v;
-    v.tensor = nn::Input(shape, name);
+    v.tensor = nn::Input(shape, name,
+                         type.elem_type() == onnx::TensorProto::INT64 ? DType::i64 : DType::f32);
     inputs.push_back(v.tensor);
     values_[in.name()] = v;
   }

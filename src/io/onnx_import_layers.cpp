@@ -1,6 +1,6 @@
 // ONNX nodes that become nabla layers: Gemm and MatMul (+ Add) as Dense, the activations, Conv
-// (asymmetric pads as nabla's "same" where they are that), BatchNormalization,
-// LayerNormalization, pooling, Add or Sum of tensors (a residual) and Concat.
+// (asymmetric pads as nabla's "same" where they are that), ConvTranspose, Resize (Upsample),
+// BatchNormalization, LayerNormalization, pooling, Add or Sum of tensors (a residual) and Concat.
 #include <algorithm>
 #include <cmath>
 
@@ -49,15 +49,11 @@ void add(Importer& im, const onnx::NodeProto& node) {
   const Value& a = im.value(node, 0);
   const Value& b = im.value(node, 1);
   const bool a_const = a.kind == Value::Kind::constant, b_const = b.kind == Value::Kind::constant;
-  if (a_const || b_const) {
-    const Value& product = a_const ? b : a;
-    const Tensor& bias = a_const ? a.constant : b.constant;
-    const std::string& product_name = node.input(a_const ? 1 : 0);
-    if (product.kind != Value::Kind::matmul || im.uses(product_name) != 1 ||
-        bias.numel() != product.constant.size(1)) {
-      refuse(im, node,
-             "adding a constant is supported only as the bias of a MatMul (a Dense layer)");
-    }
+  const Value& product = a_const ? b : a;
+  const Tensor& bias = a_const ? a.constant : b.constant;
+  if ((a_const || b_const) && product.kind == Value::Kind::matmul &&
+      im.uses(node.input(a_const ? 1 : 0)) == 1 && bias.numel() == product.constant.size(1)) {
+    // The bias of the MatMul before it: one Dense layer.
     const auto layer = std::make_shared<nn::Linear>(
         product.constant.size(1), nn::LinearOptions{.in_features = product.constant.size(0)});
     im.set_tensor(node, call_layer(im, node, layer, {product.tensor},
@@ -65,10 +61,7 @@ void add(Importer& im, const onnx::NodeProto& node) {
                                     {"bias", bias.reshape({product.constant.size(1)})}}));
     return;
   }
-  const nn::SymbolicTensor x = im.tensor(node, 0), y = im.tensor(node, 1);
-  if (x.shape() != y.shape()) refuse(im, node, "broadcasting Add is not supported");
-  im.set_tensor(node,
-                call_layer(im, node, std::make_shared<nn::Merge>(nn::MergeKind::add), {x, y}, {}));
+  arithmetic(im, node);  // a scalar constant (Rescaling), GELU's 1 + erf, or two tensors
 }
 
 // Sum of two or more tensors of one shape (nabla's exporter writes an Add merge as Sum).
@@ -186,6 +179,62 @@ void conv(Importer& im, const onnx::NodeProto& node) {
     layer = std::make_shared<nn::Conv1d>(w.size(0), kernel[0], o);
   }
   im.set_tensor(node, call_layer(im, node, layer, {x}, weights));
+}
+
+// ConvTranspose2d: the same weight layout [in, out / groups, kH, kW] and output size as PyTorch's.
+void conv_transpose(Importer& im, const onnx::NodeProto& node) {
+  const nn::SymbolicTensor x = im.tensor(node, 0);
+  const Tensor& w = im.constant(node, 1);
+  if (w.dim() != 4 || x.shape().size() != 3) {
+    refuse(im, node, "only 2-d transposed convolutions of [N, C, H, W] are supported");
+  }
+  if (!attr_ints(node, "output_shape", {}).empty()) {
+    refuse(im, node, "output_shape is not supported (pads and output_padding are)");
+  }
+  nn::ConvTransposeLayerOptions o;
+  o.in_channels = w.size(0);
+  o.stride = attr_ints(node, "strides", {1, 1});
+  o.dilation = attr_ints(node, "dilations", {1, 1});
+  o.output_padding = attr_ints(node, "output_padding", {0, 0});
+  o.padding = symmetric_pads(im, node, 2);
+  o.groups = attr_int(node, "group", 1);
+  o.bias = im.has_input(node, 2);
+  std::map<std::string, Tensor> weights = {{"weight", w}};
+  if (o.bias) weights["bias"] = im.constant(node, 2);
+  const std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
+  const auto layer = std::make_shared<nn::ConvTranspose2d>(w.size(1) * o.groups, kernel, o);
+  im.set_tensor(node, call_layer(im, node, layer, {x}, weights));
+}
+
+// Resize of [N, C, H, W] by one scale on H and W (constant scales [1, 1, s, s]) as nabla's
+// Upsample: PyTorch's nearest (asymmetric coordinates, floor) or bilinear (pytorch_half_pixel, or
+// align_corners).
+void resize(Importer& im, const onnx::NodeProto& node) {
+  const nn::SymbolicTensor x = im.tensor(node, 0);
+  if (x.shape().size() != 3) refuse(im, node, "only [N, C, H, W] inputs are supported");
+  if (!im.has_input(node, 2) || im.has_input(node, 3)) {
+    refuse(im, node, "only constant scales are supported (not sizes)");
+  }
+  const std::vector<float> scales = im.constant(node, 2).to_vector<float>();
+  if (scales.size() != 4 || scales[0] != 1 || scales[1] != 1 || scales[2] != scales[3]) {
+    refuse(im, node, "only scales [1, 1, s, s] (one factor on both spatial axes) are supported");
+  }
+  const std::string mode = attr_string(node, "mode", "nearest");
+  const std::string coordinates = attr_string(node, "coordinate_transformation_mode", "half_pixel");
+  nn::ModulePtr layer;
+  if (mode == "nearest" && coordinates == "asymmetric" &&
+      attr_string(node, "nearest_mode", "round_prefer_floor") == "floor") {
+    layer = std::make_shared<nn::Upsample>(scales[2], "nearest");
+  } else if (mode == "linear" &&
+             (coordinates == "pytorch_half_pixel" || coordinates == "align_corners")) {
+    layer = std::make_shared<nn::Upsample>(scales[2], "bilinear", coordinates == "align_corners");
+  } else {
+    refuse(im, node,
+           "only PyTorch's nearest (asymmetric, floor) and bilinear (pytorch_half_pixel or "
+           "align_corners) resizing are supported, got mode " +
+               mode + " with " + coordinates);
+  }
+  im.set_tensor(node, call_layer(im, node, layer, {x}, {}));
 }
 
 void batch_norm(Importer& im, const onnx::NodeProto& node) {
@@ -314,6 +363,10 @@ bool convert_layer_op(Importer& im, const onnx::NodeProto& node) {
     concat(im, node);
   } else if (op == "Pad") {
     pad(im, node);
+  } else if (op == "ConvTranspose") {
+    conv_transpose(im, node);
+  } else if (op == "Resize") {
+    resize(im, node);
   } else {
     return false;
   }

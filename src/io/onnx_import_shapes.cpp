@@ -1,9 +1,9 @@
 // ONNX nodes that move data around rather than compute: Flatten and Reshape (nabla layers), the
 // shape computations PyTorch's exporter writes for dynamic batch sizes (Shape, Gather, Unsqueeze,
 // ConstantOfShape, Slice: evaluated here, the batch size standing as kBatch), Identity and Dropout
-// (the inference form passes the input through), and the Transpose/Squeeze/Gather/Reshape nodes
-// around ONNX's LSTM and GRU, which bring their outputs to the batch-first layouts nabla's layer
-// gives.
+// (the inference form passes the input through), Gather on a constant table (an Embedding), and
+// the Transpose/Squeeze/Gather/Reshape nodes around ONNX's LSTM and GRU, which bring their outputs
+// to the batch-first layouts nabla's layer gives.
 #include <algorithm>
 
 #include "io/onnx_importer.hpp"
@@ -64,6 +64,16 @@ void gather(Importer& im, const onnx::NodeProto& node) {
     im.set(node, 0, ints_value(picked, indices.ints_shape));
     return;
   }
+  if (data.kind == Value::Kind::constant && data.constant.dim() == 2 && axis == 0 &&
+      im.value(node, 1).kind == Value::Kind::tensor) {
+    // Rows of a constant table picked by token ids: an Embedding (PyTorch's nn.Embedding).
+    const nn::SymbolicTensor ids = im.tensor(node, 1);
+    if (ids.dtype() != DType::i64) refuse(im, node, "an Embedding's indices must be int64 ids");
+    const auto layer =
+        std::make_shared<nn::Embedding>(data.constant.size(0), data.constant.size(1));
+    im.set_tensor(node, call_layer(im, node, layer, {ids}, {{"weight", data.constant}}));
+    return;
+  }
   if (data.kind == Value::Kind::recurrent && data.view == RnnView::state && data.directions == 1 &&
       axis == 0) {
     // h_n[-1] (or [0]) of a one-layer, one-direction LSTM/GRU: the final state [N, H].
@@ -81,8 +91,8 @@ void gather(Importer& im, const onnx::NodeProto& node) {
     return;
   }
   refuse(im, node,
-         "Gather is supported only on shapes, on an LSTM/GRU's final state and on the last step "
-         "of a forward LSTM/GRU (an Embedding's lookup is not)");
+         "Gather is supported only on shapes, on a constant table with int64 ids (an Embedding), "
+         "on an LSTM/GRU's final state and on the last step of a forward LSTM/GRU");
 }
 
 void unsqueeze(Importer& im, const onnx::NodeProto& node) {
@@ -200,6 +210,16 @@ void reshape(Importer& im, const onnx::NodeProto& node) {
   if (attr_int(node, "allowzero", 0) != 0) refuse(im, node, "allowzero = 1 is not supported");
   const Value& v = im.value(node, 0);
   const std::vector<int64_t>& target = im.ints(node, 1);
+  if (v.kind == Value::Kind::group_norm) {
+    // GroupNorm's groups back to x's shape (Shape(x), or [0, C, ...] as nabla writes it).
+    if (im.uses(node.input(0)) != 1 || reshape_target(im, node, target) != v.tensor.shape()) {
+      refuse(im, node, "GroupNorm's normalized groups must be reshaped back to the input's shape");
+    }
+    Value restored = v;
+    restored.kind = Value::Kind::group_norm_restored;
+    im.set(node, 0, restored);
+    return;
+  }
   if (v.kind == Value::Kind::recurrent && v.view != RnnView::y_batch_first) {
     using P = std::vector<int64_t>;
     // nabla's exporter: the final state [N, 1, H] -> [N, H]; the steps [N, T, 1, H] -> [N, T, H].

@@ -41,16 +41,33 @@ struct Value {
     zeros,      // ConstantOfShape with value 0 (a recurrent node's initial state)
     matmul,     // MatMul(x, constant [in, out]): a Dense, with the bias of an Add that follows
     recurrent,  // an output of an LSTM/GRU node, in `view`
+    // tensor * scale + offset by scalar constants (Add, Sub, Mul, Div): a Rescaling layer where it
+    // is read as data, or the start of GELU's erf formula.
+    scaled,
+    // GELU's erf formula as PyTorch writes it, x * 0.5 * (1 + erf(x / sqrt 2)), part by part
+    // (`tensor` is x): erf(x / sqrt 2), then 1 + that, then x times that (without the 0.5).
+    gelu_erf,
+    gelu_one_plus,
+    gelu_unhalved,
+    // GroupNorm's lowering as PyTorch and nabla write it (`tensor` is x [N, C, ...]):
+    // InstanceNormalization of Reshape(x, [N, G, -1]) with scale 1 and bias 0, reshaped back to
+    // x's shape, times the per-channel weight (`constant`, [C]), plus the bias.
+    group_norm,
+    group_norm_restored,
+    group_norm_scaled,
   };
   Kind kind = Kind::tensor;
-  nn::SymbolicTensor tensor;  // tensor; matmul and recurrent: the input
-  bool time_major = false;    // tensor: Transpose(x [N, T, F], {1, 0, 2}), read by LSTM/GRU only
-  Tensor constant;            // constant; matmul: the weight [in, out]
-  std::vector<int64_t> ints;  // ints
-  Shape ints_shape;           // ints: {} for a scalar, {k} for a vector
-  int node = -1;              // recurrent: the LSTM/GRU node's index
-  RnnView view = RnnView::y;  // recurrent
-  int64_t directions = 1;     // recurrent: D
+  nn::SymbolicTensor tensor;     // tensor; matmul and recurrent: the input
+  bool time_major = false;       // tensor: Transpose(x [N, T, F], {1, 0, 2}), read by LSTM/GRU only
+  Tensor constant;               // constant; matmul: the weight [in, out]
+  std::vector<int64_t> ints;     // ints
+  Shape ints_shape;              // ints: {} for a scalar, {k} for a vector
+  int node = -1;                 // recurrent: the LSTM/GRU node's index
+  RnnView view = RnnView::y;     // recurrent
+  int64_t directions = 1;        // recurrent: D
+  double scale = 1, offset = 0;  // scaled
+  int64_t groups = 0;            // group_norm*
+  double epsilon = 0;            // group_norm*
 };
 
 class Importer {
@@ -107,11 +124,18 @@ nn::SymbolicTensor call_layer(Importer& importer, const onnx::NodeProto& node,
 Tensor float_tensor(const onnx::TensorProto& t, const std::string& path);
 std::vector<int64_t> int_values(const onnx::TensorProto& t, const std::string& path);
 
+// A node configuration nabla has no layer for: one Error naming the node and why.
+[[noreturn]] void refuse(const Importer& im, const onnx::NodeProto& node, const std::string& why);
+
 // Converts one node; the per-family converters return false for an op they do not handle.
 void convert_node(Importer& importer, const onnx::NodeProto& node, int index);
 bool convert_layer_op(Importer& importer, const onnx::NodeProto& node);
 bool convert_shape_op(Importer& importer, const onnx::NodeProto& node);
 bool convert_recurrent_op(Importer& importer, const onnx::NodeProto& node, int index);
+bool convert_arithmetic_op(Importer& importer, const onnx::NodeProto& node);
+// Add, Sub, Mul or Div of a tensor and a scalar constant, or of two tensors of one shape
+// (onnx_import_arithmetic.cpp; Add comes here unless it is a MatMul's bias).
+void arithmetic(Importer& importer, const onnx::NodeProto& node);
 // nabla's Recurrent layer for an LSTM/GRU node, called on its batch-first input `x`, giving every
 // step (`sequences`) or the final hidden state.
 nn::SymbolicTensor build_recurrent(Importer& importer, const onnx::NodeProto& node,

@@ -13,7 +13,7 @@ if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
 fi
 rm -rf "$work"
 mkdir -p "$work"
-for name in mlp residual_cnn lstm; do
+for name in mlp residual_cnn lstm gelu_mlp conv_autoencoder text_classifier group_norm_cnn; do
   "$nabla" import "$data/$name.onnx" --out "$work/$name"
   test -s "$work/$name/model.safetensors"
   test -s "$work/$name/model.json"

@@ -78,8 +78,8 @@ train::Model cnn_model() {
 }
 
 // The CNN blocks and the rarer image layers: a residual block with a projection shortcut,
-// transposed convolution, upsampling, a separable convolution, DenseNet's blocks, adaptive and
-// global average pooling.
+// transposed convolution, group normalization, upsampling, a separable convolution, DenseNet's
+// blocks, adaptive and global average pooling.
 train::Model cnn_blocks_model() {
   nn::ConvTransposeLayerOptions up;
   up.stride = {2};
@@ -89,7 +89,7 @@ train::Model cnn_blocks_model() {
   train::Model model(
       {std::make_shared<nn::ResidualBlock>(6, 2),
        std::make_shared<nn::ConvTranspose2d>(4, std::vector<int64_t>{3}, up),
-       std::make_shared<nn::Upsample>(2, "nearest"),
+       std::make_shared<nn::GroupNorm>(2), std::make_shared<nn::Upsample>(2, "nearest"),
        std::make_shared<nn::SeparableConv2D>(6, std::vector<int64_t>{3}, conv_options("same")),
        std::make_shared<nn::DenseBlock>(2, 3), std::make_shared<nn::TransitionBlock>(0.5),
        std::make_shared<nn::Upsample>(2, "bilinear"),
@@ -135,6 +135,43 @@ train::Model text_model() {
   return model;
 }
 
+// Attention as its primitive ops: multi-head self-attention, a pre-norm causal GELU encoder layer,
+// a post-norm one, a post-norm decoder layer and a pre-norm GELU one (without memory: causal
+// self-attention), over learned positions.
+train::Model attention_model() {
+  nn::TransformerLayerOptions pre_norm{.dim_feedforward = 16, .activation = "gelu"};
+  pre_norm.norm_first = true;
+  pre_norm.causal = true;
+  const nn::TransformerLayerOptions post_norm{.dim_feedforward = 12};
+  train::Model model({std::make_shared<nn::PositionalEncoding>(8, "learned"),
+                      std::make_shared<nn::MultiHeadAttention>(8, 2),
+                      std::make_shared<nn::TransformerEncoderLayer>(8, 2, pre_norm),
+                      std::make_shared<nn::TransformerEncoderLayer>(8, 4, post_norm),
+                      std::make_shared<nn::TransformerDecoderLayer>(8, 2, post_norm),
+                      std::make_shared<nn::TransformerDecoderLayer>(8, 2, pre_norm),
+                      std::make_shared<nn::GlobalPooling1D>(false), layers::Dense(3)},
+                     "attention");
+  model.build({6, 8});
+  return model;
+}
+
+// The transformer preset: a Seq2Seq encoder-decoder on ids [N, S + T].
+train::Model transformer_preset() {
+  train::Model model(io::build_model(io::resolve_model_spec("transformer")), "transformer");
+  model.build({21});
+  return model;
+}
+
+// Ids for the transformer preset (S = 10, T = 11, vocab 13), padded with 0 as the task pads them;
+// row 1 has no source at all and a padded first decoder input, so that every query of its
+// cross-attention and the first of its self-attention have no allowed key.
+Tensor transformer_input() {
+  std::vector<int64_t> ids = {5, 7, 3, 9, 12, 0, 0, 0,  0,  0,  1, 11, 8,  4,  6, 0, 0, 0, 0, 0, 0,
+                              0, 0, 0, 0, 0,  0, 0, 0,  0,  0,  0, 3,  4,  5,  0, 0, 0, 0, 0, 0, 0,
+                              3, 4, 5, 6, 7,  8, 9, 10, 11, 12, 1, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3};
+  return from_vector(ids, {3, 21});
+}
+
 // A graph model: two named inputs, every merge, two outputs.
 train::Model graph_model() {
   auto wide = layers::Input({6}, "wide"), deep = layers::Input({4}, "deep");
@@ -166,7 +203,8 @@ Tensor sample_input(const Shape& shape, DType dtype, uint64_t seed) {
 
 // Exports `model` as DIR/NAME.onnx with its inputs and nabla's outputs beside it (the files
 // onnx_runtime_check.js reads).
-void export_with_outputs(train::Model& model, const std::string& dir, uint64_t seed) {
+void export_with_outputs(train::Model& model, const std::string& dir, uint64_t seed,
+                         const Tensor& input = Tensor()) {
   randomize(model.module(), seed);
   model.module().eval();
   const std::string name = model.name();
@@ -184,7 +222,9 @@ void export_with_outputs(train::Model& model, const std::string& dir, uint64_t s
     }
     return;
   }
-  const Tensor x = sample_input(model.input_shape(), model.module().input_dtype(), seed);
+  const Tensor x = input.defined()
+                       ? input
+                       : sample_input(model.input_shape(), model.module().input_dtype(), seed);
   io::save_npy(dir + "/" + name + ".in.input.npy", x);
   io::save_npy(dir + "/" + name + ".out.output.npy", model.module().forward(x));
 }
@@ -353,6 +393,54 @@ TEST(OnnxExport, RecurrentGatesInOnnxOrder) {
   EXPECT_EQ(attribute(first_node(proto, "LSTM"), "hidden_size").i(), 3);
 }
 
+TEST(OnnxExport, AttentionAsPrimitiveOps) {
+  TempDir dir;
+  manual_seed(0);
+  nn::TransformerLayerOptions causal{.dim_feedforward = 16};
+  causal.causal = true;
+  train::Model model({std::make_shared<nn::TransformerEncoderLayer>(8, 2, causal)}, "encoder");
+  model.build({3, 8});
+  randomize(model.module(), 7);
+  io::export_onnx(model, dir.file("encoder.onnx"));
+  const onnx::ModelProto proto = read_model(dir.file("encoder.onnx"));
+  const std::vector<std::string> ops = op_types(proto);
+  for (const char* op : {"MatMul", "Add", "Reshape", "Transpose", "Mul", "Where", "Softmax",
+                         "LayerNormalization", "Relu"}) {
+    EXPECT_NE(std::find(ops.begin(), ops.end(), op), ops.end()) << op;
+  }
+  // The packed projection in_proj_weight [3E, E]: the keys are rows E..2E, stored transposed.
+  const auto& layer = dynamic_cast<nn::Sequential&>(model.module()).layers()[0];
+  Tensor in_proj;
+  for (const auto& [name, t] : layer->named_parameters()) {
+    if (name == "self_attn.in_proj_weight") in_proj = t;
+  }
+  const onnx::TensorProto& k =
+      initializer(proto, "transformer_encoder_layer.self_attn.k_proj.weight_t");
+  EXPECT_EQ(dims(k), (Shape{8, 8}));
+  EXPECT_EQ(floats(k), in_proj.slice(0, 8, 16).t().contiguous().to_vector<float>());
+  // Scores scaled by 1/sqrt(E/H) = 1/2; the causal mask lets query l see keys s <= l.
+  EXPECT_EQ(floats(initializer(proto, "transformer_encoder_layer.self_attn.scale")),
+            std::vector<float>{0.5f});
+  const onnx::TensorProto& mask =
+      initializer(proto, "transformer_encoder_layer.self_attn.causal_mask");
+  EXPECT_EQ(dims(mask), (Shape{3, 3}));
+  EXPECT_EQ(std::vector<int>(mask.int32_data().begin(), mask.int32_data().end()),
+            (std::vector<int>{1, 0, 0, 1, 1, 0, 1, 1, 1}));
+}
+
+TEST(OnnxExport, GroupNormAsInstanceNormalization) {
+  TempDir dir;
+  manual_seed(0);
+  train::Model model({std::make_shared<nn::GroupNorm>(2)}, "group_norm");
+  model.build({4, 3, 3});
+  io::export_onnx(model, dir.file("gn.onnx"));
+  const onnx::ModelProto proto = read_model(dir.file("gn.onnx"));
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Reshape", "InstanceNormalization",
+                                                       "Reshape", "Mul", "Add"}));
+  EXPECT_EQ(dims(initializer(proto, "group_norm.ones")), (Shape{2}));
+  EXPECT_EQ(dims(initializer(proto, "group_norm.weight")), (Shape{4, 1, 1}));
+}
+
 TEST(OnnxExport, GraphModelKeepsItsNames) {
   TempDir dir;
   manual_seed(0);
@@ -371,20 +459,34 @@ TEST(OnnxExport, GraphModelKeepsItsNames) {
   }
 }
 
+// A layer of the user's own, which no converter knows.
+class OnnxlessDoubler : public nn::Module {
+ public:
+  Tensor forward(const Tensor& x) override { return x * 2.0; }
+  std::string type_name() const override { return "Doubler"; }
+};
+
 TEST(OnnxExport, ListsEveryUnsupportedLayer) {
   TempDir dir;
   manual_seed(0);
-  train::Model model({std::make_shared<nn::TransformerEncoderLayer>(8, 2),
-                      std::make_shared<nn::MultiHeadAttention>(8, 2),
+  // Time-first attention layers: the export keeps axis 0 as the batch axis.
+  nn::TransformerLayerOptions time_first;
+  time_first.batch_first = false;
+  train::Model model({std::make_shared<nn::TransformerEncoderLayer>(8, 2, time_first),
+                      std::make_shared<nn::MultiHeadAttention>(
+                          8, 2, nn::MultiHeadAttentionOptions{.batch_first = false}),
+                      std::make_shared<OnnxlessDoubler>(),
                       std::make_shared<nn::GlobalPooling1D>(false), layers::Dense(3)},
                      "attention");
   model.build({6, 8});
   const std::string message =
       error_message([&] { io::export_onnx(model, dir.file("attention.onnx")); });
-  EXPECT_NE(message.find("attention.onnx: 2 layers have no ONNX form: transformer_encoder_layer "
-                         "(TransformerEncoderLayer): no ONNX converter for this layer type; "
-                         "multi_head_attention (MultiHeadAttention): no ONNX converter"),
+  EXPECT_NE(message.find("attention.onnx: 3 layers have no ONNX form: transformer_encoder_layer "
+                         "(TransformerEncoderLayer): batch_first = false (time on axis 0) has no "
+                         "ONNX form here; multi_head_attention (MultiHeadAttention): batch_first"),
             std::string::npos)
+      << message;
+  EXPECT_NE(message.find("(Doubler): no ONNX converter for this layer type"), std::string::npos)
       << message;
   EXPECT_FALSE(std::filesystem::exists(dir.file("attention.onnx")));
 
@@ -418,10 +520,13 @@ class OnnxPeer : public ::testing::Test {
     manual_seed(0);
     uint64_t seed = 10;
     for (const auto& make : std::vector<std::function<train::Model()>>{
-             mlp_model, cnn_model, cnn_blocks_model, recurrent_model, text_model, graph_model}) {
+             mlp_model, cnn_model, cnn_blocks_model, recurrent_model, text_model, attention_model,
+             graph_model}) {
       train::Model model = make();
       export_with_outputs(model, dir_->path().string(), seed++);
     }
+    train::Model transformer = transformer_preset();
+    export_with_outputs(transformer, dir_->path().string(), seed++, transformer_input());
   }
   static void TearDownTestSuite() {
     delete dir_;

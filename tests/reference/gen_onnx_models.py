@@ -99,6 +99,83 @@ class Sequences(nn.Module):
         return self.fc(y).reshape(x.shape[0], -1)
 
 
+class GeluMlp(nn.Module):
+    """Input scaling by constants ((x - 0.5) / 0.25, * 2, + 1: Sub, Div, Mul, Add of scalars),
+    Linear, GELU (exported as its erf formula), LayerNorm, Dropout, Linear, LogSoftmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 16)
+        self.gelu = nn.GELU()
+        self.norm = nn.LayerNorm(16)
+        self.drop = nn.Dropout(0.2)
+        self.fc2 = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = (x - 0.5) / 0.25
+        h = self.norm(self.gelu(self.fc1(x)))
+        h = self.drop(h) * 2.0 + 1.0
+        return torch.log_softmax(self.fc2(h), dim=1)
+
+
+class ConvAutoencoder(nn.Module):
+    """Strided convolutions down, ConvTranspose2d and nearest Upsample back up, Sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+                                     nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), nn.ELU(),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 1, 3, padding=1),
+            nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class TextClassifier(nn.Module):
+    """Embedding (a Gather on the table), the mean over the tokens (ReduceMean), a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(20, 8)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.fc(self.embedding(ids).mean(dim=1))
+
+
+class GatedMlp(nn.Module):
+    """SiLU (exported as x * Sigmoid(x)), a sigmoid gate and a difference of two tensors: Mul and
+    Sub of tensors of one shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 10)
+        self.fc2 = nn.Linear(6, 10)
+        self.fc3 = nn.Linear(10, 3)
+
+    def forward(self, x):
+        h = nn.functional.silu(self.fc1(x))
+        g = torch.sigmoid(self.fc2(x))
+        return self.fc3(h * g - h)
+
+
+class GroupNormCnn(nn.Module):
+    """GroupNorm with and without affine parameters (exported as Reshape, InstanceNormalization,
+    Reshape back, Mul, Add: opset 17 has no GroupNormalization), a flattened head."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
+                                 nn.Conv2d(4, 6, 3), nn.GroupNorm(3, 6, affine=False),
+                                 nn.Flatten(), nn.Linear(6 * 3 * 3, 3))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def train_a_little(model, x, steps=5):
     """A few SGD steps in training mode, so that BatchNorm's running statistics move."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -120,7 +197,9 @@ def export(name, model, x, opset=17):
     torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input"],
                       output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
                       training=torch.onnx.TrainingMode.PRESERVE)
-    np.save(os.path.join(OUT, name + "_input.npy"), x.numpy().astype(np.float32))
+    # Token ids stay int64 (the graph's input type); everything else is float32.
+    np.save(os.path.join(OUT, name + "_input.npy"),
+            x.numpy() if x.dtype == torch.int64 else x.numpy().astype(np.float32))
     np.save(os.path.join(OUT, name + "_output.npy"), y.numpy().astype(np.float32))
 
 
@@ -149,6 +228,20 @@ def main():
     export("gru_stacked_sequences", Sequences(nn.GRU, 2), torch.randn(2, 5, 4))
     torch.manual_seed(19)
     export("bilstm_stacked_sequences", Sequences(nn.LSTM, 2, True), torch.randn(2, 5, 4))
+    torch.manual_seed(21)
+    export("gelu_mlp", GeluMlp(), torch.randn(4, 6))
+    torch.manual_seed(22)
+    export("conv_autoencoder", ConvAutoencoder(), torch.rand(2, 1, 8, 8))
+    torch.manual_seed(23)
+    export("text_classifier", TextClassifier(), torch.randint(0, 20, (3, 7)))
+    torch.manual_seed(25)
+    export("gated_mlp", GatedMlp(), torch.randn(4, 6))
+    torch.manual_seed(24)
+    group_norm = GroupNormCnn()
+    with torch.no_grad():  # affine parameters away from their initial ones and zeros
+        group_norm.net[1].weight.uniform_(0.5, 1.5)
+        group_norm.net[1].bias.uniform_(-0.5, 0.5)
+    export("group_norm_cnn", group_norm, torch.randn(2, 3, 5, 5))
 
 
 if __name__ == "__main__":
