@@ -172,11 +172,6 @@ std::string Importer::where(const onnx::NodeProto& node) const {
   return node.op_type() + " node '" + node.name() + "'";
 }
 
-void refuse(const Importer& importer, const onnx::NodeProto& node, const std::string& why) {
-  detail::throw_error(
-      detail::str("import_onnx: ", importer.path(), ": ", importer.where(node), ": ", why));
-}
-
 int Importer::uses(const std::string& name) const {
   const auto it = uses_.find(name);
   return it == uses_.end() ? 0 : it->second;

@@ -144,11 +144,6 @@ nn::SymbolicTensor build_recurrent(Importer& importer, const onnx::NodeProto& no
 // The op types the importer knows (the check before conversion lists all others at once).
 bool is_supported_op(const std::string& op_type);
 
-// The Error for a supported op in a configuration nabla has no layer for, naming the file, the
-// node and why.
-[[noreturn]] void refuse(const Importer& importer, const onnx::NodeProto& node,
-                         const std::string& why);
-
 // Attribute lookups with ONNX's defaults.
 int64_t attr_int(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
 float attr_float(const onnx::NodeProto& node, const std::string& name, float fallback);
