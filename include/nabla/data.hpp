@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,12 @@ AugmentationPtr random_translation(double height_factor, double width_factor, do
 // log-uniformly from [ratio_min, ratio_max], up to 10 tries to fit it in the image.
 AugmentationPtr random_erasing(double p = 0.5, double scale_min = 0.02, double scale_max = 0.33,
                                double ratio_min = 0.3, double ratio_max = 3.3, double value = 0);
+// Adds independent Gaussian noise of standard deviation `stddev` to every pixel, clipped to
+// [low, high] (u8 pixels also round and saturate to [0, 255]): the corrupted inputs of a
+// denoising autoencoder, fresh for every batch, with the clean images as targets. `stddev` is in
+// the batch's units, like the other steps' values: 51 for u8 pixels is 0.2 on [0, 1].
+AugmentationPtr gaussian_noise(double stddev, double low = -std::numeric_limits<double>::infinity(),
+                               double high = std::numeric_limits<double>::infinity());
 // (x - mean[c]) / std[c] per channel (one value each: all channels), in f32. Deterministic.
 AugmentationPtr normalize(std::vector<double> mean, std::vector<double> std);
 // Applies the steps in order.

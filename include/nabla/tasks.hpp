@@ -54,10 +54,16 @@ class Task {
   // prints.
   virtual std::optional<std::string> respond(const io::ModelSpec& spec, train::Model& model,
                                              const std::string& text) const;
-  // What the model is judged by on the test part, beyond the evaluation report.
+  // What the model is judged by on the test part, beyond the evaluation report. `spec` holds the
+  // training settings the run used (command-line overrides included).
   virtual std::vector<Figure> judge(const io::ModelSpec& spec, train::Model& model,
                                     const TaskData& data,
                                     const train::EvaluationReport& report) const = 0;
+  // Files of its own the task writes into the run's output folder (`nabla train --out DIR`), once
+  // the checkpoint is in place: pictures such as an autoencoder's reconstructions. `spec` holds
+  // the training settings the run used. Default: none.
+  virtual void write_outputs(const io::ModelSpec& spec, train::Model& model, const TaskData& data,
+                             const std::string& dir) const;
 };
 using TaskFactory = std::function<std::unique_ptr<Task>()>;
 

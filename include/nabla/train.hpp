@@ -844,6 +844,26 @@ BaselineScores bag_of_words_baseline(const Tensor& train_ids, const Tensor& trai
                                      int64_t vocab_size, int64_t classes, int64_t epochs = 10,
                                      uint64_t seed = 0);
 
+// ---- principal component analysis (src/train/pca.cpp) ----
+// The baseline an autoencoder is judged against: the best linear code of the same size. pca(x, k)
+// fits the mean and the top-k principal directions of the rows of x ([N, D], or [N, ...]
+// flattened to [N, D]; any numeric dtype): the covariance by nabla's matmul over chunks of rows,
+// summed in double, then its top-k eigenvectors by subspace iteration with Rayleigh-Ritz steps.
+// Each component's sign makes its largest entry positive (as scikit-learn's svd_flip), so a seed
+// cannot flip it. Error unless 1 <= k <= D and N >= 2.
+struct PCA {
+  Tensor mean;                    // [D], f32
+  Tensor components;              // [k, D], f32: orthonormal rows, by decreasing variance
+  std::vector<double> variances;  // the variance along each component (unbiased, / (N - 1))
+  int64_t iterations = 0;         // subspace iterations until the variances settled
+
+  // [N, D] (or [N, ...]) -> the codes [N, k].
+  Tensor transform(const Tensor& x) const;
+  // The rows of x projected on the components, as [N, D] f32: mean + codes * components.
+  Tensor reconstruct(const Tensor& x) const;
+};
+PCA pca(const Tensor& x, int64_t components, uint64_t seed = 0);
+
 // ---- samples as a model's inputs (src/train/input_shape.cpp) ----
 // `samples` [N, ...] viewed as [N, input_shape...] when each sample holds as many values as
 // input_shape: Fashion-MNIST's [N, 28, 28] as [N, 1, 28, 28] for a convolutional network, where

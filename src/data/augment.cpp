@@ -371,6 +371,47 @@ class Normalize : public Augmentation {
   std::vector<double> mean_, std_;
 };
 
+// ---- GaussianNoise ----
+
+class GaussianNoise : public Augmentation {
+ public:
+  GaussianNoise(double stddev, double low, double high) : stddev_(stddev), low_(low), high_(high) {
+    NABLA_CHECK(std::isfinite(stddev) && stddev >= 0,
+                "augmentation GaussianNoise: stddev must be finite and >= 0, got ", stddev);
+    NABLA_CHECK(!std::isnan(low) && !std::isnan(high) && low <= high,
+                "augmentation GaussianNoise: expected clip [low, high] with low <= high, got [",
+                low, ", ", high, "]");
+  }
+
+  // One draw per pixel, in the batch's order: samples draw in sample order, as the other steps.
+  Tensor apply(const Tensor& batch, Generator& gen) const override {
+    image_layout(batch, "GaussianNoise");
+    const Tensor source = contiguous_source(batch);
+    Tensor out = make_tensor(batch.shape(), batch.dtype());
+    dispatch_pixels(batch.dtype(), "GaussianNoise", [&](auto tag) {
+      using T = decltype(tag);
+      const T* in = static_cast<const T*>(source.raw_data());
+      T* dst = static_cast<T*>(out.raw_data());
+      for (int64_t i = 0; i < source.numel(); ++i) {
+        const double noisy = static_cast<double>(in[i]) + stddev_ * gen.next_normal();
+        dst[i] = pixel_value<T>(std::clamp(noisy, low_, high_));
+      }
+    });
+    return out;
+  }
+
+  std::string to_string() const override {
+    std::string s = "GaussianNoise(stddev=" + format_double(stddev_);
+    if (std::isfinite(low_) || std::isfinite(high_)) {
+      s += ", clip=[" + format_double(low_) + ", " + format_double(high_) + "]";
+    }
+    return s + ")";
+  }
+
+ private:
+  double stddev_, low_, high_;
+};
+
 // ---- Compose ----
 
 class Compose : public Augmentation {
@@ -422,6 +463,10 @@ AugmentationPtr random_erasing(double p, double scale_min, double scale_max, dou
 
 AugmentationPtr normalize(std::vector<double> mean, std::vector<double> std) {
   return std::make_shared<Normalize>(std::move(mean), std::move(std));
+}
+
+AugmentationPtr gaussian_noise(double stddev, double low, double high) {
+  return std::make_shared<GaussianNoise>(stddev, low, high);
 }
 
 AugmentationPtr compose(std::vector<AugmentationPtr> steps) {

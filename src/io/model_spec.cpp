@@ -2,6 +2,7 @@
 // writing a Sequential back as a spec.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -25,6 +26,7 @@ using internal::SpecReader;
 data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Json& step,
                                               const std::string& path) {
   static const std::map<std::string, std::vector<const char*>> kKeys = {
+      {"GaussianNoise", {"stddev", "clip"}},
       {"Normalize", {"mean", "std"}},
       {"RandomCrop", {"padding", "fill"}},
       {"RandomErasing", {"p", "scale", "ratio", "value"}},
@@ -94,6 +96,13 @@ data::AugmentationPtr parse_augmentation_step(const SpecReader& reader, const Js
       const auto ratio = pair("ratio", {0.3, 3.3});
       result = data::random_erasing(number("p", 0.5), scale.first, scale.second, ratio.first,
                                     ratio.second, number("value", 0));
+    } else if (type == "GaussianNoise") {
+      const auto stddev = step.find("stddev");
+      if (stddev == step.end()) reader.fail(path, "missing \"stddev\": the noise per pixel");
+      const auto clip = pair("clip", {-std::numeric_limits<double>::infinity(),
+                                      std::numeric_limits<double>::infinity()});
+      result = data::gaussian_noise(reader.number(*stddev, at("stddev"), 0, 1e30, true), clip.first,
+                                    clip.second);
     } else {
       result = data::normalize(numbers("mean"), numbers("std"));
     }

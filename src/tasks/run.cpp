@@ -182,6 +182,17 @@ void write_checkpoint(OutputFolder& out, train::Model& model, const std::string&
   out.commit();
 }
 
+// The task's own files (pictures) come after the checkpoint, which a failure here leaves in place.
+void write_task_outputs(const Task& task, const io::ModelSpec& spec, train::Model& model,
+                        const TaskData& data, const std::string& dir) {
+  try {
+    task.write_outputs(spec, model, data, dir);
+  } catch (const std::exception& e) {
+    NABLA_CHECK(false, "the checkpoint was saved to ", dir, ", but the ", task.name(),
+                " task's outputs could not be written: ", e.what());
+  }
+}
+
 // The report comes last, from the run in memory: a failure to write it leaves the checkpoint that
 // is already in place, and says so.
 void write_run_report(const RunOptions& options, train::Model& model, io::ModelSpec spec,
@@ -252,6 +263,10 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
 
   manual_seed(options.seed);  // the initial weights
   train::Model model(io::build_model(spec), spec.name);
+  // A spec with an input shape has its weights already (build_model built them); the Model learns
+  // its input and output shapes here, before the data, so that a task can shape its data as the
+  // model takes and gives them (the reconstruction task's targets are the model's output shape).
+  if (!spec.input_shape.empty()) model.build(spec.input_shape);
   TaskData data = task->load(spec, model, options.data_dir);
   if (!options.classes.empty()) internal::keep_classes(data, options.classes);
   if (options.limit > 0 && options.limit < data.x_train.size(0)) {
@@ -348,11 +363,14 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   result.report =
       model.evaluate(data.x_test, data.y_test, training.batch_size, options.verbose > 0 ? 2 : 0);
   result.figures.push_back(test_figure(result.report));
-  for (Figure& figure : task->judge(spec, model, data, result.report)) {
+  io::ModelSpec as_run = spec;  // what the task sees: the settings the run trained with
+  as_run.training = training;
+  for (Figure& figure : task->judge(as_run, model, data, result.report)) {
     result.figures.push_back(std::move(figure));
   }
   if (out) {
     write_checkpoint(*out, model, spec_json, data, result.report);
+    write_task_outputs(*task, as_run, model, data, options.out);
     write_run_report(options, model, spec, training, data, result);
   }
   return result;

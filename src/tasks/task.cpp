@@ -48,6 +48,9 @@ std::optional<std::string> Task::respond(const io::ModelSpec&, train::Model&,
   return std::nullopt;
 }
 
+void Task::write_outputs(const io::ModelSpec&, train::Model&, const TaskData&,
+                         const std::string&) const {}
+
 std::string task_name_for(const io::ModelSpec& spec) {
   if (!spec.task.empty()) return spec.task;
   return spec.data ? spec.data->type : "images";

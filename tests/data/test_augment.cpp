@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <vector>
 
@@ -261,6 +263,56 @@ TEST(Augment, ToString) {
             "RandomErasing(p=0.5, scale=[0.02, 0.33], ratio=[0.3, 3.3], value=0)");
   EXPECT_EQ(data::normalize({0.1, 0.2}, {1, 2})->to_string(),
             "Normalize(mean=[0.1, 0.2], std=[1, 2])");
+}
+
+TEST(Augment, GaussianNoiseHasTheAskedSpreadAndClips) {
+  // Mid-grey: noise of 20 grey levels stays inside [0, 255], so nothing saturates.
+  const Tensor grey = full({8, 1, 32, 32}, 128, DType::f32);
+  Generator gen(5);
+  const std::vector<float> noisy = data::gaussian_noise(20)->apply(grey, gen).to_vector<float>();
+  double sum = 0, squares = 0;
+  for (const float v : noisy) {
+    sum += v - 128;
+    squares += (v - 128) * (v - 128);
+  }
+  const auto n = static_cast<double>(noisy.size());  // 8192 draws: the spread is within 2-3%
+  EXPECT_NEAR(sum / n, 0, 0.7);
+  EXPECT_NEAR(std::sqrt(squares / n), 20, 0.6);
+  // The same draws on u8 pixels, rounded; at black, half the noise saturates to 0.
+  Generator again(5);
+  const std::vector<uint8_t> bytes =
+      data::gaussian_noise(20)->apply(grey.to(DType::u8), again).to_vector<uint8_t>();
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    EXPECT_EQ(bytes[i], std::lround(std::clamp(noisy[i], 0.f, 255.f))) << i;
+  }
+  Generator black_gen(5);
+  const std::vector<uint8_t> black = data::gaussian_noise(20)
+                                         ->apply(zeros({8, 32, 32}, DType::u8), black_gen)
+                                         .to_vector<uint8_t>();
+  const auto zeros_left = std::count(black.begin(), black.end(), uint8_t{0});
+  EXPECT_NEAR(static_cast<double>(zeros_left) / static_cast<double>(black.size()), 0.5, 0.03);
+  // Floats clip to the range asked for, and stddev 0 changes nothing.
+  Generator clip_gen(5);
+  const std::vector<float> clipped = data::gaussian_noise(0.5, 0, 1)
+                                         ->apply(full({4, 16, 16}, 0.5, DType::f32), clip_gen)
+                                         .to_vector<float>();
+  EXPECT_EQ(*std::min_element(clipped.begin(), clipped.end()), 0.f);
+  EXPECT_EQ(*std::max_element(clipped.begin(), clipped.end()), 1.f);
+  Generator still(5);
+  EXPECT_EQ(data::gaussian_noise(0)->apply(grey, still).to_vector<float>(),
+            grey.to_vector<float>());
+  EXPECT_EQ(data::gaussian_noise(51)->to_string(), "GaussianNoise(stddev=51)");
+  EXPECT_EQ(data::gaussian_noise(0.2, 0, 1)->to_string(), "GaussianNoise(stddev=0.2, clip=[0, 1])");
+  EXPECT_EQ(error_message([] { data::gaussian_noise(-1); }),
+            "augmentation GaussianNoise: stddev must be finite and >= 0, got -1");
+  EXPECT_EQ(error_message([] { data::gaussian_noise(1, 2, 1); }),
+            "augmentation GaussianNoise: expected clip [low, high] with low <= high, got [2, 1]");
+  // From a spec's training section.
+  const io::ModelSpec spec =
+      io::parse_model_spec(R"({"layers": [{"type": "Flatten"}], "training": {"augmentation": [)"
+                           R"({"type": "GaussianNoise", "stddev": 51, "clip": [0, 255]}]}})",
+                           "spec");
+  EXPECT_EQ(spec.training.augmentation->to_string(), "GaussianNoise(stddev=51, clip=[0, 255])");
 }
 
 TEST(Augment, SameSeedSameBatchAndDtypesAgree) {

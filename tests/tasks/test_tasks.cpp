@@ -17,15 +17,15 @@ using nabla::testing::error_message;
 using nabla::testing::TempDir;
 
 TEST(Tasks, TheBuiltInTasksAreRegistered) {
-  // The library's four, and "circle" and "failing_circle", which this test binary registers below
+  // The library's five, and "circle" and "failing_circle", which this test binary registers below
   // when it loads.
   EXPECT_EQ(tasks::task_names(),
             (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes",
-                                      "images"}));
+                                      "images", "reconstruction"}));
   EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
   EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
             "unknown task \"imagez\"; tasks: circle, corpus, digits, failing_circle, fortunes, "
-            "images");
+            "images, reconstruction");
   EXPECT_NE(error_message([] {
               tasks::register_task("images", [] { return tasks::make_task("images"); });
             }).find("registered already"),
@@ -35,6 +35,7 @@ TEST(Tasks, TheBuiltInTasksAreRegistered) {
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("textcnn")), "fortunes");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("charlm")), "corpus");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("seq2seq")), "digits");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("conv_autoencoder")), "reconstruction");
 }
 
 TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {

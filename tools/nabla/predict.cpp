@@ -137,6 +137,11 @@ void run_predict(const PredictOptions& options) {
   const std::vector<int64_t> indices = parse_index_list(options.indices);
   const tasks::TaskData data =
       task->load(loaded.spec, model, data_dir_of(options.data_dir, loaded));
+  // An autoencoder's targets are images: nothing to name a class by.
+  NABLA_CHECK(!is_floating(data.y_test.dtype()), "predict --index: the ", task->name(),
+              " task's test targets are not class labels (", data.y_test.shape(), " ",
+              dtype_name(data.y_test.dtype()), "); nabla evaluate judges its model, and nabla ",
+              "predict --input FILE --output FILE writes the model's outputs");
   const std::vector<std::string> names = class_names_of(loaded, data, classes);
   const int64_t count = data.x_test.size(0);
   for (int64_t index : indices) {
