@@ -122,8 +122,8 @@ TEST(CnnSpec, AugmentationSteps) {
   const std::string flatten = R"({"type": "Flatten"})";
   EXPECT_EQ(cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomRotate"}]})"),
             "model spec cnn.json: training.augmentation[0].type: unknown augmentation "
-            "\"RandomRotate\"; known: Normalize, RandomCrop, RandomErasing, RandomFlip, "
-            "RandomTranslation");
+            "\"RandomRotate\"; known: GaussianNoise, Normalize, RandomCrop, RandomErasing, "
+            "RandomFlip, RandomTranslation");
   EXPECT_EQ(cnn_spec_error(flatten, R"({"augmentation": [{"type": "RandomCrop", "pad": 2}]})"),
             "model spec cnn.json: training.augmentation[0].pad: unknown key for a RandomCrop "
             "step; known keys: type, padding, fill");
