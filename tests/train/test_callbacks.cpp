@@ -10,24 +10,16 @@
 
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
+#include "support/class_samples.hpp"
 
 namespace nabla::train {
 namespace {
 
 using nabla::testing::TempDir;
 
+using Samples = nabla::testing::ClassSamples;
 // 48 samples of 4 features in 2 classes.
-struct Samples {
-  Tensor x, y;
-};
-Samples two_class_samples() {
-  Generator generator(5);
-  Samples data{randn({48, 4}, DType::f32, &generator), Tensor()};
-  std::vector<int64_t> labels;
-  for (int64_t i = 0; i < 48; ++i) labels.push_back(i % 2);
-  data.y = from_vector(labels, {48});
-  return data;
-}
+Samples two_class_samples() { return nabla::testing::class_samples(48, 4, 2, 5); }
 
 Model sgd_model(double lr = 0.1) {
   manual_seed(1);

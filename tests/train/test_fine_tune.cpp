@@ -4,23 +4,15 @@
 
 #include "data/test_util.hpp"
 #include "nabla/nabla.hpp"
+#include "support/class_samples.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
 
 namespace {
 
-struct Blobs {
-  Tensor x, y;
-};
-Blobs blobs() {
-  Generator generator(5);
-  Blobs data{randn({64, 4}, DType::f32, &generator), Tensor()};
-  std::vector<int64_t> labels;
-  for (int64_t i = 0; i < 64; ++i) labels.push_back(i % 2);
-  data.y = from_vector(labels, {64});
-  return data;
-}
+using Blobs = nabla::testing::ClassSamples;
+Blobs blobs() { return nabla::testing::class_samples(64, 4, 2, 5); }
 
 train::Model model() {
   manual_seed(1);

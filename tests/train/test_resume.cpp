@@ -11,6 +11,7 @@
 #include "data/test_util.hpp"
 #include "io/training_state.hpp"
 #include "nabla/nabla.hpp"
+#include "support/class_samples.hpp"
 
 using namespace nabla;
 using nabla::testing::error_message;
@@ -19,17 +20,8 @@ using nabla::testing::TempDir;
 namespace {
 
 // 52 samples of 6 features in 3 classes: 7 batches of 8 per epoch, the last one partial.
-struct Data {
-  Tensor x, y;
-};
-Data make_data() {
-  Generator generator(7);
-  Data data{randn({52, 6}, DType::f32, &generator), Tensor()};
-  std::vector<int64_t> labels;
-  for (int64_t i = 0; i < 52; ++i) labels.push_back(i % 3);
-  data.y = from_vector(labels, {52});
-  return data;
-}
+using Data = nabla::testing::ClassSamples;
+Data make_data() { return nabla::testing::class_samples(52, 6, 3, 7); }
 
 // Dropout draws from the default generator, the scheduler moves the rate every epoch, a
 // validation split adds val_ figures: everything a resume must carry.
