@@ -10,7 +10,7 @@ SANITIZE_BUILD ?= build-sanitize
 # cores); `make fuzz FUZZ_SECONDS=600` for a long run.
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps corpora configure build test demo bench clean fuzz-build fuzz check-sanitize
+.PHONY: all deps corpora configure build test demo bench zoo clean fuzz-build fuzz check-sanitize
 
 all: build
 
@@ -55,6 +55,11 @@ bench: configure
 	@NABLA_WITH_BENCH=1 scripts/install-deps.sh
 	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare
 	@bench/run.sh $(BUILD)
+
+# The model zoo page (docs/model-zoo.md): every preset trained at its defaults, hours on two
+# cores; `scripts/zoo.py --only mlp,cnn` reruns some.
+zoo: build
+	@/usr/bin/python3 scripts/zoo.py --nabla $(BUILD)/nabla
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(SANITIZE_BUILD)
