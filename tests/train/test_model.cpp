@@ -45,7 +45,6 @@ Model blob_model(const std::string& head_activation = "softmax") {
   return model;
 }
 
-
 // ---- fit / History ----
 TEST(Model, FitReachesHighAccuracyOnBlobs) {
   const Blobs train = make_blobs(600, 1), test = make_blobs(300, 2);
