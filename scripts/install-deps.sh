@@ -17,6 +17,8 @@ packages=(
   # ONNX export: the ONNX C++ library (protobuf classes, checker, shape inference), and ONNX's
   # Python checker for the peer test (tests/reference/check_onnx_export.py).
   libonnx-dev python3-onnx
+  # Training across processes and machines (src/dist/): Open MPI, and mpirun for its tests.
+  libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang libclang-rt-14-dev libomp-dev  # the fuzz targets (libFuzzer, sanitizers, OpenMP)

@@ -25,6 +25,7 @@ struct Example {
 struct Batch {
   Tensor inputs;   // [batch, ...]
   Tensor targets;  // [batch, ...]; undefined when the dataset has no targets
+  // 0 for the empty part a shard may get of a short last batch (DataLoaderOptions::shard_count).
   int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
 };
 
@@ -108,6 +109,13 @@ struct DataLoaderOptions {
   // Applied to each batch's inputs; null = none. (`= nullptr` keeps designated initializers
   // that leave it out free of -Wmissing-field-initializers.)
   AugmentationPtr augmentation = nullptr;
+  // Data-parallel training (PyTorch's DistributedSampler): `shard_count` processes each take
+  // their part of every batch of batch_size * shard_count samples drawn from the one epoch
+  // order, this loader the part `shard_index` (0-based): contiguous, as even as the batch's size
+  // allows, possibly empty in a short last batch. Together the shards see every sample once per
+  // epoch, and batch k's union is batch k of one loader with batch_size * shard_count.
+  int64_t shard_index = 0;
+  int64_t shard_count = 1;
 };
 
 // Iterates a dataset in batches, one epoch at a time. Epoch e visits every sample once, in the
@@ -128,6 +136,9 @@ class DataLoader {
 
   // Batches per epoch (the last partial batch counts unless drop_last).
   int64_t num_batches() const;
+  // Sharded: the samples batch `batch_index` holds across all shards (batch_size * shard_count,
+  // less in a short last batch); this loader's part of them is its Batch's size().
+  int64_t global_batch_size(int64_t batch_index) const;
   int64_t dataset_size() const { return dataset_->size(); }
   const DataLoaderOptions& options() const { return options_; }
   const std::shared_ptr<Dataset>& dataset() const { return dataset_; }

@@ -129,6 +129,11 @@ struct RunOptions {
   // One JSON line per epoch (train::JSONLogger) on this stream, e.g. std::cout for scripts.
   std::ostream* json = nullptr;
   std::ostream* log = nullptr;  // where the run says what it trains (null: std::cout)
+  // Data-parallel training across processes (dist::DataParallel; `mpirun -np N nabla train`):
+  // batch_size is each process's; rank 0 alone prints and writes `out`, the report and the
+  // event files, and every rank reads the checkpoint it resumes from. Tasks with a training
+  // loop of their own train a whole copy on each rank.
+  train::DistributedStrategyPtr strategy{};
 };
 
 struct RunResult {

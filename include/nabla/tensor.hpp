@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -92,6 +93,12 @@ class Tensor {
   // Backpropagates from this tensor. A non-scalar needs an explicit `gradient` of its shape.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   Tensor detach() const;  // same data, cut from the graph
+  // Leaves: `hook(leaf)` runs each time a backward has added this leaf's gradient into grad(),
+  // once per backward, as soon as it is complete (PyTorch's register_post_accumulate_grad_hook).
+  // Data-parallel training starts reducing gradients there while backward goes on. Returns an
+  // id for remove_post_accumulate_grad_hook.
+  int64_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook);
+  void remove_post_accumulate_grad_hook(int64_t id);
 
   // --- views (share storage; differentiable) ---
   Tensor reshape(const Shape& shape) const;  // a view when the strides allow, else a copy

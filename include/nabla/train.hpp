@@ -130,8 +130,9 @@ class Metric {
   // sigmoid was folded into the loss; rankings are the same, thresholds move to 0).
   virtual void update(const Tensor& y_pred, const Tensor& y_true, bool logits) = 0;
   virtual double result() const = 0;
-  // The running totals behind result(), so that a checkpoint taken in the middle of an epoch
-  // resumes the epoch's figures exactly. A metric that keeps none returns {} (the default): it
+  // The running totals behind result() (counts and sums, which add across the shards of a data
+  // set: data-parallel fit sums them over ranks), so that a checkpoint taken in the middle of an
+  // epoch resumes the epoch's figures exactly. A metric that keeps none returns {} (the default): it
   // starts over at a resumed step, which changes the epoch's figure, never the weights.
   virtual std::vector<double> state() const { return {}; }
   virtual void set_state(const std::vector<double>& /*state*/) {}
@@ -231,6 +232,9 @@ struct TrainingState {
   int64_t epoch = 0;        // the epoch in progress; when `step` is 0, the next one to run
   int64_t step = 0;         // its batches done
   int64_t global_step = 0;  // batches done since training began
+  // Data-parallel fit: the processes whose batches `step` counts (each batch is batch_size of each
+  // one's); a mid-epoch state resumes only with as many. 1 for a single process.
+  int64_t processes = 1;
   // The epoch's running figures so far: samples seen, the sum of the loss over them, the same
   // per output (several outputs), and each metric's Metric::state, output by output.
   int64_t seen = 0;
@@ -617,6 +621,35 @@ struct ValidationData {
   Tensor y{};
 };
 
+// ---- training across processes ----
+// What fit asks of a distributed strategy: src/dist/ implements it over MPI (dist::DataParallel,
+// all-reduce of the gradients as PyTorch's DDP). Every process runs the same fit on the same data
+// and settings; fit gives each rank its part of every batch of batch_size * size() samples
+// (data::DataLoaderOptions::shard_count), so batch_size is per process, and the strategy keeps
+// the replicas in step.
+class DistributedStrategy {
+ public:
+  virtual ~DistributedStrategy() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // Once, before the first step: rank 0's parameter and buffer values on every rank.
+  virtual void begin_training(nn::Module& module, optim::Optimizer& optimizer) = 0;
+  // Before a step's backward: this rank holds `share` of the step's samples across ranks (its
+  // gradient's weight in the average; 0 when its part of a short last batch is empty).
+  virtual void begin_step(double share) = 0;
+  // After the backward: the step's update. The gradients become the step's across all ranks (the
+  // shares' weighted sum, which is the mean over all its samples), then optimizer.step().
+  virtual void update(optim::Optimizer& optimizer) = 0;
+  // At the end of each epoch, before validation: rank-local state made common (BatchNorm's
+  // running statistics, updated from each rank's own samples, become their mean across ranks).
+  virtual void synchronize_buffers(nn::Module& module) = 0;
+  // Once the fit ends, normally or by an exception.
+  virtual void end_training() = 0;
+  // Element-wise sums across ranks, in place: the step's loss, the epoch's metric states.
+  virtual void sum(std::vector<double>& values) = 0;
+};
+using DistributedStrategyPtr = std::shared_ptr<DistributedStrategy>;
+
 struct FitOptions {
   int64_t epochs = 1;
   int64_t batch_size = 32;
@@ -635,6 +668,10 @@ struct FitOptions {
   // and callback states. With the same data, settings, callbacks and thread count, the run ends
   // bit for bit where one that never stopped ends. initial_epoch is ignored.
   std::shared_ptr<const TrainingState> resume{};
+  // Data-parallel training across processes (dist::DataParallel); null = this process alone.
+  // batch_size is then each process's; the step's loss and the epoch's figures are those of all
+  // processes' samples (metrics from their summed state()), the same on every rank.
+  DistributedStrategyPtr strategy{};
 };
 
 // Results of evaluate(): "loss" and every metric by name; for classification, the confusion
@@ -801,6 +838,8 @@ class Model {
   void check_resume(const TrainingState& state, int64_t steps, size_t callbacks) const;
   // Sets the epoch's running logs from progress_ and the metrics.
   void fill_epoch_logs(Logs& logs) const;
+  // Data-parallel fit: the metrics' states summed across ranks, then the epoch's logs from them.
+  void merge_epoch_metrics(Logs& logs);
   // Loss and metrics over (x, targets) in eval mode; fills the confusion matrix of `report`.
   Logs evaluate_logs(const std::vector<Tensor>& x, const std::vector<Tensor>& targets,
                      int64_t batch_size, EvaluationReport* report, ProgressBar* bar);
@@ -818,6 +857,7 @@ class Model {
   TrainingState progress_;
   const std::vector<CallbackPtr>* fit_callbacks_ = nullptr;
   const Logs* ended_epoch_logs_ = nullptr;
+  DistributedStrategy* strategy_ = nullptr;  // FitOptions::strategy during fit()
 };
 
 using Sequential = Model;

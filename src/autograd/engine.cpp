@@ -33,6 +33,10 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
     Tensor acc(leaf->grad);
     accumulate_into(acc, g);
   }
+  if (!leaf->post_accumulate_hooks.empty()) {
+    const Tensor tensor(leaf);
+    for (const auto& [id, hook] : leaf->post_accumulate_hooks) hook(tensor);
+  }
   return {};
 }
 
@@ -229,6 +233,21 @@ void Tensor::zero_grad(bool set_to_none) {
   } else {
     Tensor(impl()->grad).fill_(0);
   }
+}
+
+int64_t Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) {
+  NABLA_CHECK(is_leaf() && requires_grad(), "register_post_accumulate_grad_hook: only leaves ",
+              "that require grad accumulate a gradient");
+  NABLA_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: the hook is empty");
+  auto& hooks = impl()->post_accumulate_hooks;
+  const int64_t id = hooks.empty() ? 0 : hooks.back().first + 1;
+  hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_post_accumulate_grad_hook(int64_t id) {
+  auto& hooks = impl()->post_accumulate_hooks;
+  std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
 }
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }

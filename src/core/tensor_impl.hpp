@@ -40,6 +40,8 @@ class TensorImpl {
   uint32_t output_nr = 0;                   // which output of grad_fn this tensor is
   std::shared_ptr<TensorImpl> grad;
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that adds into grad
+  // Leaves: run by the backward once it added this leaf's gradient (id, hook).
+  std::vector<std::pair<int64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
 
   void* data() const {
     return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(dtype_size(dtype));

@@ -1,6 +1,7 @@
 // DataLoader: per-epoch seeded order, batching, and a one-thread prefetcher with a bounded queue.
 #include <omp.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -25,10 +26,12 @@ uint64_t mix64(uint64_t z) {
 // The augmentation generator's seed for one batch: a function of (seed, epoch, batch index) only,
 // so a batch is augmented the same whichever thread assembles it and whatever came before. The
 // first step starts from a different constant than the shuffle's, so the two streams differ.
-uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index) {
+// A sharded loader mixes its shard in, so that the shards of one batch draw differently.
+uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t batch_index, int64_t shard) {
   uint64_t z = mix64(seed ^ 0xA5A5A5A5F00DCAFEULL);
   z = mix64(z + kGoldenGamma * static_cast<uint64_t>(epoch + 1));
-  return mix64(z + kGoldenGamma * static_cast<uint64_t>(batch_index + 1));
+  z = mix64(z + kGoldenGamma * static_cast<uint64_t>(batch_index + 1));
+  return shard == 0 ? z : mix64(z + kGoldenGamma * static_cast<uint64_t>(shard));
 }
 
 }  // namespace
@@ -112,6 +115,10 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
   NABLA_CHECK(dataset_ != nullptr, "DataLoader: expected a dataset, got null");
   NABLA_CHECK(options_.batch_size > 0, "DataLoader: batch_size must be positive, got ",
               options_.batch_size);
+  NABLA_CHECK(options_.shard_count >= 1 && options_.shard_index >= 0 &&
+                  options_.shard_index < options_.shard_count,
+              "DataLoader: shard_index must lie in [0, shard_count) with shard_count >= 1, got ",
+              options_.shard_index, " of ", options_.shard_count);
 }
 
 DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
@@ -120,8 +127,13 @@ DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
 DataLoader::~DataLoader() = default;
 
 int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
+  const int64_t n = dataset_->size(), b = options_.batch_size * options_.shard_count;
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t DataLoader::global_batch_size(int64_t batch_index) const {
+  const int64_t n = dataset_->size(), b = options_.batch_size * options_.shard_count;
+  return std::clamp<int64_t>(n - batch_index * b, 0, b);
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
@@ -154,13 +166,16 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
 }
 
 Batch DataLoader::make_batch(int64_t batch_index) const {
-  const int64_t n = static_cast<int64_t>(order_.size());
-  const int64_t begin = batch_index * options_.batch_size;
-  const int64_t end = std::min(n, begin + options_.batch_size);
-  Batch batch =
-      dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
+  // This shard's contiguous part [lo, hi) of the batch's m samples: shard r of R takes
+  // [r*m/R, (r+1)*m/R), which is the whole batch when unsharded.
+  const int64_t m = global_batch_size(batch_index);
+  const int64_t r = options_.shard_index, shards = options_.shard_count;
+  const int64_t begin = batch_index * options_.batch_size * shards;
+  const int64_t lo = begin + r * m / shards, hi = begin + (r + 1) * m / shards;
+  if (lo == hi) return {};  // a short last batch has fewer samples than there are shards
+  Batch batch = dataset_->get_batch(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
   if (options_.augmentation) {
-    Generator generator(augmentation_seed(options_.seed, epoch_, batch_index));
+    Generator generator(augmentation_seed(options_.seed, epoch_, batch_index, r));
     batch.inputs = options_.augmentation->apply(batch.inputs, generator);
   }
   return batch;

@@ -80,6 +80,7 @@ std::string training_state_to_json(const train::TrainingState& state) {
   json["epoch"] = state.epoch;
   json["step"] = state.step;
   json["global_step"] = state.global_step;
+  json["processes"] = state.processes;
   json["seen"] = state.seen;
   json["loss_sum"] = number(state.loss_sum);
   json["output_sums"] = Json::array();
@@ -128,6 +129,11 @@ train::TrainingState training_state_from_json(const std::string& text, const std
   state.epoch = read.count(read.member(json, "epoch", "epoch"), "epoch");
   state.step = read.count(read.member(json, "step", "step"), "step");
   state.global_step = read.count(read.member(json, "global_step", "global_step"), "global_step");
+  // Written since data-parallel training; older checkpoints come from one process.
+  if (json.contains("processes")) {
+    state.processes = read.count(json["processes"], "processes");
+    if (state.processes < 1) read.fail("processes", "is 0; expected at least 1");
+  }
   state.seen = read.count(read.member(json, "seen", "seen"), "seen");
   state.loss_sum = read.real(read.member(json, "loss_sum", "loss_sum"), "loss_sum");
   state.output_sums = read.reals(read.member(json, "output_sums", "output_sums"), "output_sums");

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "nabla/data.hpp"
+#include "nabla/dist.hpp"
 #include "nabla/report.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensorboard.hpp"
@@ -227,7 +228,14 @@ RunResult run(const std::string& model, const RunOptions& options) {
 }
 
 RunResult run(io::ModelSpec spec, const RunOptions& options) {
-  std::ostream& log = options.log != nullptr ? *options.log : std::cout;
+  // Data-parallel runs: every rank trains, rank 0 alone speaks and writes.
+  const train::DistributedStrategyPtr& strategy = options.strategy;
+  const bool primary = strategy == nullptr || strategy->rank() == 0;
+  static std::ostream silent(nullptr);
+  std::ostream& log = !primary ? silent : options.log != nullptr ? *options.log : std::cout;
+  const auto on_rank_zero = [&](train::CallbackPtr callback) {
+    return strategy != nullptr ? dist::rank_zero_only(std::move(callback)) : callback;
+  };
   NABLA_CHECK(options.limit >= 0, "--limit: expected a sample count >= 0, got ", options.limit);
   io::TrainingSpec training = spec.training;
   if (options.epochs) training.epochs = *options.epochs;
@@ -259,7 +267,12 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   NABLA_CHECK(options.reduce_lr_factor > 0 && options.reduce_lr_factor < 1,
               "--reduce-lr-factor: expected a factor in (0, 1), got ", options.reduce_lr_factor);
   std::optional<OutputFolder> out;
-  if (!options.out.empty()) out.emplace(options.out);
+  if (!options.out.empty() && primary) out.emplace(options.out);
+  // Where a file of the run goes: staged in `out` (rank 0), named only on the other ranks, whose
+  // writing callbacks never act.
+  const auto staged = [&](const char* name) {
+    return out ? out->staged(name) : (std::filesystem::path(options.out) / name).string();
+  };
 
   manual_seed(options.seed);  // the initial weights
   train::Model model(io::build_model(spec), spec.name);
@@ -289,6 +302,11 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
       << " samples, " << training.epochs << (training.epochs == 1 ? " epoch" : " epochs")
       << ", batch " << training.batch_size << ", " << training.optimizer << " (lr "
       << model.optimizer().lr() << "), seed " << options.seed << std::endl;
+  if (strategy != nullptr) {
+    log << "Data-parallel over " << strategy->size() << " processes: batch " << training.batch_size
+        << " on each, " << training.batch_size * strategy->size() << " samples per step"
+        << std::endl;
+  }
   std::vector<train::CallbackPtr> callbacks;
   if (auto scheduler = io::make_lr_scheduler(training, model.optimizer())) {
     callbacks.push_back(std::make_shared<train::LearningRateScheduler>(std::move(scheduler)));
@@ -305,25 +323,31 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
         .monitor = monitor, .patience = *options.early_stopping, .restore_best_weights = true}));
   }
   if (options.json != nullptr)
-    callbacks.push_back(std::make_shared<train::JSONLogger>(*options.json));
-  if (out) callbacks.push_back(std::make_shared<train::CSVLogger>(out->staged(kMetricsFile)));
-  if (out) callbacks.push_back(std::make_shared<train::NormLogger>(out->staged(kNormsFile)));
+    callbacks.push_back(on_rank_zero(std::make_shared<train::JSONLogger>(*options.json)));
+  if (!options.out.empty()) {
+    callbacks.push_back(on_rank_zero(std::make_shared<train::CSVLogger>(staged(kMetricsFile))));
+    callbacks.push_back(on_rank_zero(std::make_shared<train::NormLogger>(staged(kNormsFile))));
+  }
   if (!options.tensorboard.empty()) {
-    callbacks.push_back(std::make_shared<train::TensorBoard>(options.tensorboard));
+    callbacks.push_back(on_rank_zero(std::make_shared<train::TensorBoard>(options.tensorboard)));
   }
   if (options.detect_anomaly) callbacks.push_back(std::make_shared<train::GradientWatch>());
   std::shared_ptr<const train::TrainingState> resume;
   const std::string spec_json = io::spec_with_training(spec, training);
-  if (out) {
-    const int64_t removed = internal::prepare_checkpoint_folder(options.out, !options.resume);
-    if (removed > 0) {
-      log << "Removed the " << removed << " checkpoint(s) of an earlier run in " << options.out
-          << "/" << kCheckpointFolder << std::endl;
+  if (!options.out.empty()) {
+    if (primary) {
+      const int64_t removed = internal::prepare_checkpoint_folder(options.out, !options.resume);
+      if (removed > 0) {
+        log << "Removed the " << removed << " checkpoint(s) of an earlier run in " << options.out
+            << "/" << kCheckpointFolder << std::endl;
+      }
     }
+    if (strategy != nullptr) dist::barrier();  // the folder is ready before any rank reads it
     const std::string settings =
         internal::run_settings_json(spec_json, options, data.dir, get_num_threads());
     if (options.resume) {
-      if (const auto path = internal::find_resume_checkpoint(options.out, settings, std::cerr)) {
+      if (const auto path = internal::find_resume_checkpoint(options.out, settings,
+                                                             primary ? std::cerr : silent)) {
         resume = std::make_shared<const train::TrainingState>(model.load_checkpoint(*path));
         log << "Resuming from " << *path << ": epoch " << resume->epoch + 1 << ", " << resume->step
             << " of its batches done" << std::endl;
@@ -335,17 +359,17 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
     std::map<std::string, std::string> metadata =
         checkpoint_metadata(spec_json, data, static_cast<int64_t>(data.class_names.size()));
     metadata[internal::kRunSettingsKey] = settings;
-    callbacks.push_back(std::make_shared<train::ModelCheckpoint>(
+    callbacks.push_back(on_rank_zero(std::make_shared<train::ModelCheckpoint>(
         internal::checkpoint_pattern(options.out),
         train::ModelCheckpointOptions{.every_epochs = options.save_every_epochs,
                                       .every_steps = options.save_every_steps,
                                       .keep = options.keep,
-                                      .metadata = metadata}));
+                                      .metadata = metadata})));
     if (!options.save_best.empty()) {
-      callbacks.push_back(std::make_shared<train::ModelCheckpoint>(
+      callbacks.push_back(on_rank_zero(std::make_shared<train::ModelCheckpoint>(
           (std::filesystem::path(options.out) / kBestFile).string(),
           train::ModelCheckpointOptions{
-              .monitor = options.save_best, .save_best_only = true, .metadata = metadata}));
+              .monitor = options.save_best, .save_best_only = true, .metadata = metadata})));
     }
   }
   const DetectAnomalyGuard anomaly(options.detect_anomaly || is_anomaly_enabled());
@@ -355,13 +379,14 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
                                {.epochs = training.epochs,
                                 .batch_size = training.batch_size,
                                 .validation_split = training.validation_split,
-                                .verbose = options.verbose,
+                                .verbose = primary ? options.verbose : 0,
                                 .callbacks = callbacks,
                                 .seed = options.seed,
                                 .augmentation = training.augmentation,
-                                .resume = resume});
-  result.report =
-      model.evaluate(data.x_test, data.y_test, training.batch_size, options.verbose > 0 ? 2 : 0);
+                                .resume = resume,
+                                .strategy = strategy});
+  result.report = model.evaluate(data.x_test, data.y_test, training.batch_size,
+                                 primary && options.verbose > 0 ? 2 : 0);
   result.figures.push_back(test_figure(result.report));
   io::ModelSpec as_run = spec;  // what the task sees: the settings the run trained with
   as_run.training = training;

@@ -400,13 +400,16 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
   // prepared in the background, while the previous batch trains. With several inputs or outputs
   // the loader draws sample indices, and each tensor is gathered by them.
   const Tensor indices = single ? Tensor() : arange(static_cast<double>(train_x[0].size(0)));
+  DistributedStrategy* strategy = options.strategy.get();
   data::DataLoader loader(single ? train_x[0] : indices, single ? targets[0] : indices,
                           {.batch_size = options.batch_size,
                            .shuffle = options.shuffle,
                            .drop_last = false,
                            .seed = options.seed,
                            .prefetch = options.augmentation != nullptr,
-                           .augmentation = options.augmentation});
+                           .augmentation = options.augmentation,
+                           .shard_index = strategy != nullptr ? strategy->rank() : 0,
+                           .shard_count = strategy != nullptr ? strategy->size() : 1});
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
   for (const CallbackPtr& callback : options.callbacks) {
     NABLA_CHECK(callback != nullptr, "fit: a callback is null");
@@ -417,7 +420,16 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     restored = options.callbacks[i]->restore_training();
   }
   const TrainingState* resume = restored.get();
-  if (resume != nullptr) check_resume(*resume, loader.num_batches(), options.callbacks.size());
+  const int64_t processes = strategy != nullptr ? strategy->size() : 1;
+  if (resume != nullptr) {
+    // At the end of an epoch any number of processes can go on; in its middle, the batches done
+    // are counted in batch_size * processes samples.
+    NABLA_CHECK(resume->step == 0 || resume->processes == processes, "fit: the checkpoint was ",
+                "written by ", resume->processes, " process(es) after batch ", resume->step,
+                " of epoch ", resume->epoch + 1, "; resume it with as many, or resume from a ",
+                "checkpoint written at the end of an epoch with any number");
+    check_resume(*resume, loader.num_batches(), options.callbacks.size());
+  }
   stop_training_ = false;
   for (const CallbackPtr& callback : options.callbacks) callback->on_train_begin();
   // progress_ and the callbacks are what training_state() reports while the fit runs.
@@ -426,19 +438,33 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     ~FitScope() {
       model.fit_callbacks_ = nullptr;
       model.ended_epoch_logs_ = nullptr;
+      if (model.strategy_ != nullptr) model.strategy_->end_training();
+      model.strategy_ = nullptr;
     }
   } scope{*this};
   fit_callbacks_ = &options.callbacks;
+  if (strategy != nullptr) {
+    strategy->begin_training(*module_, *compiled.optimizer);
+    strategy_ = strategy;
+  }
   progress_ = TrainingState{};
   progress_.epoch = options.initial_epoch;
+  progress_.processes = processes;
   if (resume != nullptr) {
     progress_ = *resume;
     progress_.optimizer.clear();  // load_checkpoint restored it; training_state() reads it anew
     progress_.callbacks.clear();
+    progress_.processes = processes;
     if (!resume->generator.empty()) default_generator().set_state(resume->generator);
     for (size_t i = 0; i < resume->callbacks.size(); ++i) {
       options.callbacks[i]->restore_state(resume->callbacks[i], *resume);
     }
+  }
+  if (strategy != nullptr && strategy->rank() > 0) {
+    // Dropout and other draws differ between ranks, as they would between the samples of one
+    // big batch; rank 0 keeps the stream a checkpoint records.
+    Generator& generator = default_generator();
+    generator.manual_seed(generator.next_u64() ^ (0x9E3779B97F4A7C15ULL * strategy->rank()));
   }
   Logs logs;
   for (int64_t epoch = progress_.epoch; epoch < options.epochs; ++epoch) {
@@ -456,7 +482,12 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
       bar.abandon();  // an error in a step (anomaly detection's) starts on a line of its own
       throw;
     }
+    if (strategy != nullptr) {
+      merge_epoch_metrics(logs);
+      strategy->synchronize_buffers(*module_);
+    }
     if (!val_x.empty()) {
+      // Data-parallel: every rank evaluates all of it, so the figures agree without messages.
       const Logs validation = evaluate_logs(val_x, val_y, options.batch_size, nullptr, nullptr);
       for (const auto& [name, value] : validation.items()) logs.set("val_" + name, value);
     }
@@ -494,6 +525,28 @@ void Model::check_resume(const TrainingState& state, int64_t steps, size_t callb
   }
 }
 
+void Model::merge_epoch_metrics(Logs& logs) {
+  std::vector<double> states;
+  for (const auto& metrics : compiled_->metrics) {
+    for (const MetricPtr& metric : metrics) {
+      const std::vector<double> state = metric->state();
+      states.insert(states.end(), state.begin(), state.end());
+    }
+  }
+  strategy_->sum(states);
+  size_t at = 0;
+  for (const auto& metrics : compiled_->metrics) {
+    for (const MetricPtr& metric : metrics) {
+      const size_t n = metric->state().size();
+      if (n == 0) continue;  // a metric without a state() keeps this rank's own figure
+      metric->set_state({states.begin() + static_cast<ptrdiff_t>(at),
+                         states.begin() + static_cast<ptrdiff_t>(at + n)});
+      at += n;
+    }
+  }
+  fill_epoch_logs(logs);
+}
+
 void Model::fill_epoch_logs(Logs& logs) const {
   const Compiled& compiled = *compiled_;
   auto& items = logs.items();
@@ -524,9 +577,11 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
   const int64_t epoch = progress_.epoch;
   TrainingState& p = progress_;
   if (p.output_sums.size() != outputs) p.output_sums.assign(outputs, 0);
+  // A resumed epoch: its figures go on from the checkpoint's. The metric states a checkpoint
+  // holds are rank 0's (its loss sums are all ranks'), so the other ranks start theirs anew.
+  const bool restore_metrics = strategy_ == nullptr || strategy_->rank() == 0;
   if (p.step > 0) {
-    // A resumed epoch: its figures go on from the checkpoint's.
-    for (size_t i = 0; i < p.metrics.size(); ++i) {
+    for (size_t i = 0; i < p.metrics.size() && restore_metrics; ++i) {
       for (size_t j = 0; j < p.metrics[i].size(); ++j) {
         compiled.metrics[i][j]->set_state(p.metrics[i][j]);
       }
@@ -548,16 +603,32 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
       for (const Tensor& t : y) batch_y.push_back(index_select(t, 0, batch->inputs));
     }
     compiled.optimizer->zero_grad();
-    const std::vector<Tensor> output = forward_outputs(batch_x, true, logits);
+    // This rank's samples and, data-parallel, all ranks': the step's figures are over those.
+    const int64_t n = batch->size();
+    const int64_t step_samples = strategy_ != nullptr ? loader.global_batch_size(p.step) : n;
+    const double share = static_cast<double>(n) / static_cast<double>(step_samples);
+    std::vector<Tensor> output;
     Tensor loss;
-    for (size_t i = 0; i < outputs; ++i) {
-      const Loss& fn = *compiled.losses[i];
-      Tensor part = logits[i] ? fn.from_logits(output[i], batch_y[i]) : fn(output[i], batch_y[i]);
-      if (several) p.output_sums[i] += part.item() * static_cast<double>(batch->size());
-      if (compiled.loss_weights[i] != 1.0) part = part * compiled.loss_weights[i];
-      loss = loss.defined() ? loss + part : part;
+    // The loss, then each output's (several outputs): this rank's share of the step's.
+    std::vector<double> figures(several ? outputs + 1 : 1, 0.0);
+    if (n > 0) {
+      output = forward_outputs(batch_x, true, logits);
+      for (size_t i = 0; i < outputs; ++i) {
+        const Loss& fn = *compiled.losses[i];
+        Tensor part = logits[i] ? fn.from_logits(output[i], batch_y[i]) : fn(output[i], batch_y[i]);
+        if (several) figures[i + 1] = part.item() * share;
+        if (compiled.loss_weights[i] != 1.0) part = part * compiled.loss_weights[i];
+        loss = loss.defined() ? loss + part : part;
+      }
+      figures[0] = loss.item() * share;
     }
-    const double value = loss.item();
+    if (strategy_ != nullptr) strategy_->sum(figures);
+    if (several) {
+      for (size_t i = 0; i < outputs; ++i) {
+        p.output_sums[i] += figures[i + 1] * static_cast<double>(step_samples);
+      }
+    }
+    const double value = figures[0];
     if (!std::isfinite(value)) {
       // As Keras: the callbacks see the batch's loss (TerminateOnNaN ends the fit there); the
       // update is not applied, so the weights stay those of the last finite step.
@@ -570,12 +641,17 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
                   compiled.optimizer->lr(), ") is probably too high: try a lower one, e.g. ",
                   compiled.optimizer->lr() / 10);
     }
-    loss.backward();
-    compiled.optimizer->step();
+    if (strategy_ != nullptr) {
+      strategy_->begin_step(share);
+      if (n > 0) loss.backward();
+      strategy_->update(*compiled.optimizer);
+    } else {
+      loss.backward();
+      compiled.optimizer->step();
+    }
 
-    const int64_t n = batch->size();
-    p.loss_sum += value * static_cast<double>(n);
-    p.seen += n;
+    p.loss_sum += value * static_cast<double>(step_samples);
+    p.seen += step_samples;
     size_t item = 0;
     items[item++].second = p.loss_sum / static_cast<double>(p.seen);
     if (several) {
@@ -587,7 +663,7 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
       NoGradGuard no_grad;
       for (size_t i = 0; i < outputs; ++i) {
         for (const MetricPtr& metric : compiled.metrics[i]) {
-          metric->update(output[i], batch_y[i], logits[i]);
+          if (n > 0) metric->update(output[i], batch_y[i], logits[i]);
           items[item++].second = metric->result();
         }
       }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "nabla/dist.hpp"
 #include "nabla/optim.hpp"
 
 namespace nabla::cli {
@@ -158,6 +159,11 @@ Shape parse_shape(const std::string& text) { return parse_int_list(text, 1, "siz
 
 void apply_threads(int64_t threads) {
   const auto cores = static_cast<int64_t>(std::max(1U, std::thread::hardware_concurrency()));
+  // Several processes of an MPI job on this machine share its cores.
+  const int64_t local = dist::local_size();
+  if (threads <= 0 && local > 1 && std::getenv("NABLA_NUM_THREADS") == nullptr) {
+    threads = std::max<int64_t>(1, cores / local);
+  }
   const int64_t wanted = threads > 0 ? threads : get_num_threads();
   if (wanted > cores) {
     std::cerr << "nabla: warning: "

@@ -3,9 +3,11 @@
 // common.cpp, cli::UsageError), 1 for everything else (data, files, training); never a stack
 // trace.
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "common.hpp"
+#include "nabla/dist.hpp"
 
 namespace {
 
@@ -18,6 +20,11 @@ std::string one_line(std::string text) {
 }
 
 int fail(const std::string& message, int code) {
+  if (nabla::dist::size() > 1) {
+    // One rank of an MPI job: the others would wait for it forever. Name it, and end them all.
+    nabla::dist::abort(code, "nabla: error: rank " + std::to_string(nabla::dist::rank()) + " of " +
+                                 std::to_string(nabla::dist::size()) + ": " + one_line(message));
+  }
   std::cerr << "nabla: error: " << one_line(message) << std::endl;
   return code;
 }
@@ -25,6 +32,16 @@ int fail(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by mpirun or srun: the process group lives as long as main. Rank 0 alone prints;
+  // errors reach stderr from any rank.
+  std::optional<nabla::dist::Environment> mpi;
+  std::ostream silent_output(nullptr);
+  try {
+    if (nabla::dist::launched_by_mpi()) mpi.emplace();
+  } catch (const std::exception& e) {
+    return fail(e.what(), 1);
+  }
+  if (nabla::dist::rank() > 0) std::cout.rdbuf(silent_output.rdbuf());
   CLI::App app{"nabla: train, evaluate and inspect neural networks from the command line.",
                "nabla"};
   app.footer(

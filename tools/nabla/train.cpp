@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "nabla/dist.hpp"
 
 namespace nabla::cli {
 namespace {
@@ -211,6 +212,8 @@ void run_train(const TrainOptions& options) {
   run.out = options.out;
   run.tensorboard = options.tensorboard;
   run.detect_anomaly = options.detect_anomaly;
+  // Started by mpirun/srun with several processes: data-parallel training over them.
+  if (dist::size() > 1) run.strategy = std::make_shared<dist::DataParallel>();
   parse_save_every(options.save_every, run);
   run.keep = options.keep;
   run.save_best = options.save_best;
