@@ -104,6 +104,54 @@ class DataParallel : public train::DistributedStrategy {
   std::unique_ptr<State> state_;
 };
 
+// ---- parameter server ----
+struct ParameterServerOptions {
+  // The last `servers` ranks hold the parameters, split between them by size, and apply the
+  // optimizer; the others (the workers) train. At least one of each.
+  int servers = 1;
+  // 0: synchronous (each step's update is the sum of every worker's gradient, as all-reduce
+  // gives). k > 0: asynchronous, each worker's gradient applied as it arrives, and a worker waits
+  // only when it is more than k steps ahead of the slowest.
+  int64_t staleness = 0;
+};
+
+struct ParameterServerStats {
+  int64_t steps = 0;            // workers: pushes made
+  double exchange_seconds = 0;  // workers: pushing gradients and pulling weights
+  int64_t updates = 0;          // servers: optimizer steps applied
+  int64_t max_staleness = 0;    // servers: most updates a gradient's weights were behind
+  int64_t deferred = 0;         // servers: replies held back by the staleness bound
+};
+
+// train::FitOptions::strategy for the parameter-server design (Li et al., OSDI 2014; distributed
+// TensorFlow's): workers push their gradients to the servers holding each parameter and pull the
+// updated weights; the servers run the optimizer. Every rank calls the same fit: on a server rank
+// it serves until the workers are done. rank() and size() count the workers. The workers end
+// with the servers' final weights. The optimizer's moments live on the servers: a resumed run
+// restarts them.
+class ParameterServer : public train::DistributedStrategy {
+ public:
+  explicit ParameterServer(ParameterServerOptions options = {});
+  ~ParameterServer() override;
+
+  int rank() const override;
+  int size() const override;
+  bool trains() const override;
+  void begin_training(nn::Module& module, optim::Optimizer& optimizer) override;
+  void begin_step(double share) override;
+  void update(optim::Optimizer& optimizer) override;
+  void synchronize_buffers(nn::Module& module) override;
+  void end_training() override;
+  void sum(std::vector<double>& values) override;
+  void serve(nn::Module& module, optim::Optimizer& optimizer) override;
+
+  const ParameterServerStats& stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // A callback that acts on rank 0 only (writing checkpoints, logs, event files, a progress
 // report), and whose state still travels with checkpoints on every rank.
 train::CallbackPtr rank_zero_only(train::CallbackPtr callback);

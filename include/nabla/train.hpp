@@ -623,10 +623,10 @@ struct ValidationData {
 
 // ---- training across processes ----
 // What fit asks of a distributed strategy: src/dist/ implements it over MPI (dist::DataParallel,
-// all-reduce of the gradients as PyTorch's DDP). Every process runs the same fit on the same data
-// and settings; fit gives each rank its part of every batch of batch_size * size() samples
-// (data::DataLoaderOptions::shard_count), so batch_size is per process, and the strategy keeps
-// the replicas in step.
+// all-reduce of the gradients as PyTorch's DDP; dist::ParameterServer). Every process runs the
+// same fit on the same data and settings; fit gives each training rank its part of every batch of
+// batch_size * size() samples (data::DataLoaderOptions::shard_count), so batch_size is per
+// process, and the strategy keeps the replicas in step. rank() and size() count training ranks.
 class DistributedStrategy {
  public:
   virtual ~DistributedStrategy() = default;
@@ -647,6 +647,10 @@ class DistributedStrategy {
   virtual void end_training() = 0;
   // Element-wise sums across ranks, in place: the step's loss, the epoch's metric states.
   virtual void sum(std::vector<double>& values) = 0;
+  // A rank that holds parameters for the others instead of training (a parameter server): fit
+  // calls begin_training, then serve until every training rank is done, and returns no history.
+  virtual bool trains() const { return true; }
+  virtual void serve(nn::Module& /*module*/, optim::Optimizer& /*optimizer*/) {}
 };
 using DistributedStrategyPtr = std::shared_ptr<DistributedStrategy>;
 

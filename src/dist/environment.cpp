@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "dist/communicator.hpp"
+#include "dist/mpi_world.hpp"
 #include "nabla/dist.hpp"
 
 namespace nabla::dist {
@@ -25,21 +26,8 @@ World& world() {
   return w;
 }
 
-// MPI_THREAD_SERIALIZED promises MPI that no two threads are inside it at once; this lock keeps
-// the promise between the communication thread and the training thread.
-std::mutex& mpi_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-void check_mpi(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  NABLA_CHECK(false, "dist: ", what, " failed on rank ", world().rank, ": ",
-              std::string(text, static_cast<size_t>(length)));
-}
+using internal::check_mpi;
+using internal::mpi_lock;
 
 const World& initialized_world(const char* what) {
   const World& w = world();
@@ -60,7 +48,7 @@ template <class T>
 void sum_in_place(T* data, int64_t count, MPI_Datatype type) {
   const World& w = world();
   if (!w.initialized || w.size == 1 || count == 0) return;
-  const std::lock_guard<std::mutex> lock(mpi_mutex());
+  const std::lock_guard<std::mutex> lock(mpi_lock());
   in_pieces(data, count, [&](T* piece, int n) {
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, piece, n, type, MPI_SUM, w.comm), "all-reduce");
   });
@@ -113,7 +101,7 @@ bool is_initialized() { return world().initialized; }
 
 void barrier() {
   const World& w = initialized_world("barrier");
-  const std::lock_guard<std::mutex> lock(mpi_mutex());
+  const std::lock_guard<std::mutex> lock(mpi_lock());
   check_mpi(MPI_Barrier(w.comm), "barrier");
 }
 
@@ -131,6 +119,24 @@ void abort(int code, const std::string& message) {
 
 namespace internal {
 
+MPI_Comm world_comm() { return world().comm; }
+
+// MPI_THREAD_SERIALIZED promises MPI that no two threads are inside it at once; this lock keeps
+// the promise between the communication thread and the training thread.
+std::mutex& mpi_lock() {
+  static std::mutex m;
+  return m;
+}
+
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  NABLA_CHECK(false, "dist: ", what, " failed on rank ", world().rank, ": ",
+              std::string(text, static_cast<size_t>(length)));
+}
+
 void all_reduce_sum(float* data, int64_t count) { sum_in_place(data, count, MPI_FLOAT); }
 void all_reduce_sum(double* data, int64_t count) { sum_in_place(data, count, MPI_DOUBLE); }
 void all_reduce_sum(int64_t* data, int64_t count) { sum_in_place(data, count, MPI_INT64_T); }
@@ -138,7 +144,7 @@ void all_reduce_sum(int64_t* data, int64_t count) { sum_in_place(data, count, MP
 void broadcast(void* data, int64_t bytes, int root) {
   const World& w = world();
   if (!w.initialized || w.size == 1 || bytes == 0) return;
-  const std::lock_guard<std::mutex> lock(mpi_mutex());
+  const std::lock_guard<std::mutex> lock(mpi_lock());
   in_pieces(static_cast<char*>(data), bytes, [&](char* piece, int n) {
     check_mpi(MPI_Bcast(piece, n, MPI_BYTE, root, w.comm), "broadcast");
   });

@@ -401,6 +401,16 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
   // the loader draws sample indices, and each tensor is gathered by them.
   const Tensor indices = single ? Tensor() : arange(static_cast<double>(train_x[0].size(0)));
   DistributedStrategy* strategy = options.strategy.get();
+  if (strategy != nullptr && !strategy->trains()) {
+    // A parameter server's rank: it applies the others' gradients until they are done.
+    strategy->begin_training(*module_, *compiled.optimizer);
+    struct EndTraining {
+      DistributedStrategy& strategy;
+      ~EndTraining() { strategy.end_training(); }
+    } end{*strategy};
+    strategy->serve(*module_, *compiled.optimizer);
+    return {};
+  }
   data::DataLoader loader(single ? train_x[0] : indices, single ? targets[0] : indices,
                           {.batch_size = options.batch_size,
                            .shuffle = options.shuffle,

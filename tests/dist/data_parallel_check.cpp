@@ -135,6 +135,52 @@ void check_case(const std::string& name, bool batch_norm, dist::DataParallelOpti
   }
 }
 
+// The parameter server with one server rank (the last) and the others as workers. Synchronous:
+// every step equals one process's with batch workers*B. Asynchronous: training goes on (the
+// loss falls) and every worker ends with the servers' final weights.
+void check_parameter_server(int64_t staleness) {
+  const std::string name = "parameter server, staleness " + std::to_string(staleness);
+  const testing::ClassSamples data = testing::class_samples(195, 6, 3, 17);
+  const int workers = dist::size() - 1;
+  train::Model reference_model = make_model(false);
+  const Trained reference = train_once(reference_model, data, kBatch * workers, nullptr);
+  train::Model model = make_model(false);
+  auto strategy = std::make_shared<dist::ParameterServer>(
+      dist::ParameterServerOptions{.servers = 1, .staleness = staleness});
+  const Trained parallel = train_once(model, data, kBatch, strategy);
+  const bool server = !strategy->trains();
+  if (!server && parallel.steps.size() != reference.steps.size()) {
+    fail(name + ": " + std::to_string(parallel.steps.size()) + " steps, one process made " +
+         std::to_string(reference.steps.size()));
+  } else if (!server && staleness == 0) {
+    for (size_t k = 0; k < parallel.steps.size(); ++k) {
+      const double d = max_difference(parallel.steps[k], reference.steps[k]);
+      if (d > 2e-5) {
+        fail(name + ": step " + std::to_string(k + 1) + ": weights differ from one process's " +
+             "by " + std::to_string(d));
+        break;
+      }
+    }
+  } else if (!server) {
+    const auto& loss = parallel.history.history.at("loss");
+    if (!(std::isfinite(loss.back()) && loss.back() < loss.front())) {
+      fail(name + ": the loss went from " + std::to_string(loss.front()) + " to " +
+           std::to_string(loss.back()));
+    }
+  }
+  // The workers end with the same weights (the server's model holds only its shard's news).
+  const std::vector<float> mine = nabla::testing::weights_of(model);
+  Tensor rank0 = from_vector(mine, {static_cast<int64_t>(mine.size())}).contiguous();
+  dist::broadcast(rank0, 0);
+  if (!server && rank0.to_vector<float>() != mine) fail(name + ": the workers' weights differ");
+  if (server) {
+    std::printf("%s: %lld updates served, at most %lld behind, %lld answers held back\n",
+                name.c_str(), static_cast<long long>(strategy->stats().updates),
+                static_cast<long long>(strategy->stats().max_staleness),
+                static_cast<long long>(strategy->stats().deferred));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -145,6 +191,8 @@ int main() {
     check_case("default buckets, overlapped", false, {});
     check_case("no overlap", false, {.overlap = false});
     check_case("batch normalization", true, {.bucket_bytes = 256});
+    check_parameter_server(0);
+    check_parameter_server(2);
   } catch (const std::exception& e) {
     fail(std::string("error: ") + e.what());
   }

@@ -3,7 +3,8 @@
 # `mpirun -np 2 nabla train` (issue 15): two processes train the mlp data-parallel on a slice and
 # rank 0 alone prints and writes (one "Test accuracy" line, one set of files); the checkpoint of
 # the epoch they wrote then resumes in a single process (M != N at the end of an epoch), and a run
-# in one process with twice the batch gives the same test accuracy to within rounding.
+# in one process with twice the batch gives the same test accuracy to within rounding; the
+# parameter server (synchronous and asynchronous) trains the same job.
 set -u
 mpirun=$1
 nabla=$2
@@ -39,4 +40,20 @@ awk -v a="$two" 'BEGIN { exit !(a >= 0.62) }' || fail "test accuracy $two, expec
   >"$work/resume.log" 2>&1 || fail "resuming in one process failed: $(cat "$work/resume.log")"
 grep -q "^Resuming from .*epoch-001" "$work/resume.log" ||
   fail "the resumed run did not start from the 2-process checkpoint: $(cat "$work/resume.log")"
-echo "2 processes: $two; 1 process, batch 64: $one; resumed in 1 process: $(sed -n 's/^Test accuracy: //p' "$work/resume.log")"
+# The parameter server on 3 processes (2 workers, 1 server): synchronous, the same steps as
+# all-reduce over 2; asynchronous with staleness 2, close to them.
+"$mpirun" --oversubscribe -np 3 "$nabla" "${common[@]}" --batch-size 32 --epochs 1 \
+  --strategy parameter-server >"$work/ps.log" 2>&1 ||
+  fail "mpirun -np 3 nabla train --strategy parameter-server failed: $(cat "$work/ps.log")"
+ps=$(sed -n 's/^Test accuracy: //p' "$work/ps.log")
+awk -v a="$ps" -v b="$two" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }' ||
+  fail "the synchronous parameter server reached $ps, all-reduce $two"
+"$mpirun" --oversubscribe -np 3 "$nabla" "${common[@]}" --batch-size 32 --epochs 1 \
+  --strategy parameter-server --staleness 2 >"$work/async.log" 2>&1 ||
+  fail "the asynchronous parameter server failed: $(cat "$work/async.log")"
+async=$(sed -n 's/^Test accuracy: //p' "$work/async.log")
+awk -v a="$async" -v b="$two" 'BEGIN { exit !(a > b - 0.05) }' ||
+  fail "the asynchronous parameter server reached $async, all-reduce $two"
+echo "2 processes: $two; 1 process, batch 64: $one; resumed in 1 process:" \
+  "$(sed -n 's/^Test accuracy: //p' "$work/resume.log"); parameter server: $ps," \
+  "asynchronous (staleness 2): $async"

@@ -28,6 +28,9 @@ struct TrainOptions {
   std::string out;
   std::string tensorboard;
   bool detect_anomaly = false;
+  std::string strategy = "allreduce";
+  int64_t servers = 1;
+  int64_t staleness = 0;
   std::string save_every = "1";
   int64_t keep = 2;
   std::string save_best;
@@ -213,7 +216,17 @@ void run_train(const TrainOptions& options) {
   run.tensorboard = options.tensorboard;
   run.detect_anomaly = options.detect_anomaly;
   // Started by mpirun/srun with several processes: data-parallel training over them.
-  if (dist::size() > 1) run.strategy = std::make_shared<dist::DataParallel>();
+  if (options.strategy == "parameter-server") {
+    if (dist::size() < 2) {
+      throw UsageError(
+          "--strategy parameter-server: needs at least 2 processes (a worker and a "
+          "server); start it with mpirun -np N nabla train ...");
+    }
+    run.strategy = std::make_shared<dist::ParameterServer>(dist::ParameterServerOptions{
+        .servers = static_cast<int>(options.servers), .staleness = options.staleness});
+  } else if (dist::size() > 1) {
+    run.strategy = std::make_shared<dist::DataParallel>();
+  }
   parse_save_every(options.save_every, run);
   run.keep = options.keep;
   run.save_best = options.save_best;
@@ -308,6 +321,17 @@ Command add_train_command(CLI::App& app) {
   sub->add_flag("--detect-anomaly", options->detect_anomaly,
                 "Stop at the first op whose forward or backward makes a NaN or Inf, naming it, "
                 "its layer and shapes; warn of exploding or vanishing gradients (slower)");
+  sub->add_option("--strategy", options->strategy,
+                  "Under mpirun: allreduce (default: gradients averaged across all processes) "
+                  "or parameter-server (the last --servers processes hold the weights)")
+      ->check(CLI::IsMember({"allreduce", "parameter-server"}));
+  sub->add_option("--servers", options->servers,
+                  "--strategy parameter-server: how many processes hold the parameters")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  sub->add_option("--staleness", options->staleness,
+                  "--strategy parameter-server: 0 synchronous; K asynchronous, a worker at most "
+                  "K steps ahead of the slowest")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("--init-from", options->init_from,
                   "Fine-tuning: start from the weights of this checkpoint (a file, or a run "
                   "folder) instead of a fresh initialization");
