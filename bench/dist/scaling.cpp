@@ -26,6 +26,8 @@ struct Options {
   int threads = 1;
   bool overlap = true;
   int64_t bucket_bytes = dist::DataParallelOptions{}.bucket_bytes;
+  std::string strategy = "allreduce";  // or parameter-server (the last rank serves)
+  int64_t staleness = 0;
 };
 
 Options parse(int argc, char** argv) {
@@ -44,6 +46,10 @@ Options parse(int argc, char** argv) {
       o.overlap = value == "1";
     else if (flag == "--bucket-bytes")
       o.bucket_bytes = std::stoll(value);
+    else if (flag == "--strategy")
+      o.strategy = value;
+    else if (flag == "--staleness")
+      o.staleness = std::stoll(value);
     else
       throw Error("nabla_dist_scaling: unknown flag " + flag);
   }
@@ -58,50 +64,75 @@ int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     set_num_threads(o.threads);
     const data::MnistData data = data::load_fashion_mnist("", /*raw=*/true);
-    const int64_t samples = o.steps * o.batch * dist::size();
-    const Tensor x = data.train_images.slice(0, 0, samples).unsqueeze(1);  // [N, 1, 28, 28]
-    const Tensor y = data.train_labels.slice(0, 0, samples);
     io::ModelSpec spec = io::resolve_model_spec(o.model);
     manual_seed(0);
     train::Model model(io::build_model(spec), spec.name);
     model.build(spec.input_shape.empty() ? Shape{1, 28, 28} : spec.input_shape);
     model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
-    auto strategy = std::make_shared<dist::DataParallel>(
-        dist::DataParallelOptions{.bucket_bytes = o.bucket_bytes, .overlap = o.overlap});
+    // All-reduce: the shares of the step spent waiting for reductions after backward and inside
+    // MPI_Allreduce. Parameter server (workers = all ranks but the last): the share spent pushing
+    // gradients and pulling weights.
+    std::shared_ptr<dist::DataParallel> all_reduce;
+    std::shared_ptr<dist::ParameterServer> server;
+    train::DistributedStrategyPtr strategy;
+    if (o.strategy == "parameter-server") {
+      server = std::make_shared<dist::ParameterServer>(
+          dist::ParameterServerOptions{.servers = 1, .staleness = o.staleness});
+      strategy = server;
+    } else {
+      all_reduce = std::make_shared<dist::DataParallel>(
+          dist::DataParallelOptions{.bucket_bytes = o.bucket_bytes, .overlap = o.overlap});
+      strategy = all_reduce;
+    }
+    const int64_t workers = strategy->size();
+    const int64_t samples = o.steps * o.batch * workers;
+    const Tensor images = data.train_images.slice(0, 0, samples);
+    const Tensor y = data.train_labels.slice(0, 0, samples);
+    const Tensor inputs = spec.input_shape.size() == 2 ? images : images.unsqueeze(1);
     Clock::time_point epoch_start;
     dist::DataParallelStats before;
-    double seconds = 0;
+    double exchange_before = 0, seconds = 0;
+    int64_t steps_before = 0;
     auto timer = std::make_shared<train::LambdaCallback>(train::LambdaCallbackFunctions{
         .on_epoch_begin =
             [&](int64_t) {
-              before = strategy->stats();
+              if (all_reduce) before = all_reduce->stats();
+              if (server) {
+                exchange_before = server->stats().exchange_seconds;
+                steps_before = server->stats().steps;
+              }
               epoch_start = Clock::now();
             },
         .on_epoch_end =
             [&](int64_t, train::Logs&) {
               seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
             }});
-    const Tensor inputs = spec.input_shape.size() == 2 ? x.squeeze(1) : x;
     model.fit(inputs, y,
-              {.epochs = 2,
-               .batch_size = o.batch,
-               .verbose = 0,
-               .callbacks = {timer},
+              {.epochs = 2, .batch_size = o.batch, .verbose = 0, .callbacks = {timer},
                .strategy = strategy});
-    const dist::DataParallelStats& after = strategy->stats();
-    const double steps = static_cast<double>(after.steps - before.steps);
-    const double step = seconds / steps;
     if (dist::rank() == 0) {
+      double steps = 0, wait = 0, reduce = 0;
+      long long bytes = 0;
+      if (all_reduce) {
+        const dist::DataParallelStats& after = all_reduce->stats();
+        steps = static_cast<double>(after.steps - before.steps);
+        wait = after.wait_seconds - before.wait_seconds;
+        reduce = after.reduce_seconds - before.reduce_seconds;
+        bytes = static_cast<long long>((after.bytes - before.bytes) / static_cast<int64_t>(steps));
+      } else {
+        steps = static_cast<double>(server->stats().steps - steps_before);
+        wait = server->stats().exchange_seconds - exchange_before;
+      }
       std::printf(
-          "{\"model\": \"%s\", \"processes\": %d, \"threads\": %d, \"batch_per_process\": %lld, "
-          "\"overlap\": %s, \"bucket_bytes\": %lld, \"samples_per_s\": %.1f, \"step_ms\": %.3f, "
-          "\"wait_share\": %.4f, \"reduce_share\": %.4f, \"bytes_per_step\": %lld}\n",
-          o.model.c_str(), dist::size(), o.threads, static_cast<long long>(o.batch),
-          o.overlap ? "true" : "false", static_cast<long long>(o.bucket_bytes),
-          steps * static_cast<double>(o.batch * dist::size()) / seconds, step * 1e3,
-          (after.wait_seconds - before.wait_seconds) / seconds,
-          (after.reduce_seconds - before.reduce_seconds) / seconds,
-          static_cast<long long>((after.bytes - before.bytes) / static_cast<int64_t>(steps)));
+          "{\"model\": \"%s\", \"strategy\": \"%s\", \"processes\": %d, \"workers\": %lld, "
+          "\"threads\": %d, \"batch_per_process\": %lld, \"overlap\": %s, \"staleness\": %lld, "
+          "\"samples_per_s\": %.1f, \"step_ms\": %.3f, \"wait_share\": %.4f, "
+          "\"reduce_share\": %.4f, \"bytes_per_step\": %lld}\n",
+          o.model.c_str(), o.strategy.c_str(), dist::size(), static_cast<long long>(workers),
+          o.threads, static_cast<long long>(o.batch), o.overlap ? "true" : "false",
+          static_cast<long long>(o.staleness),
+          steps * static_cast<double>(o.batch * workers) / seconds, seconds / steps * 1e3,
+          wait / seconds, reduce / seconds, bytes);
     }
   } catch (const std::exception& e) {
     dist::abort(1, std::string("nabla_dist_scaling: rank ") + std::to_string(dist::rank()) + ": " +

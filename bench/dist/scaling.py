@@ -3,9 +3,11 @@
 
 Part 1 runs build/bench/nabla_dist_scaling under mpirun for the mlp and cnn presets (batch 32 per
 process): one process on one core, one process on two cores (nabla's threads), and two processes
-of one core each (data-parallel, communication overlapped with backward or not); three runs each,
+of one core each (data-parallel, communication overlapped with backward or not), and the
+parameter server (two workers and a server, synchronous and with staleness 2); three runs each,
 medians with ranges. It prints samples/s, the step time, the share of it the training thread
-waited for gradient reductions after backward, and the share the communication thread spent in
+waited for communication (all-reduce: reductions still in flight after backward; parameter
+server: pushing gradients and pulling weights), and the share the communication thread spent in
 MPI_Allreduce.
 
 Part 2 models N nodes, each like this machine (one process on two cores, batch 32): the step's
@@ -31,11 +33,12 @@ NETWORKS = [("10 Gb/s Ethernet", 1.25e9, 30e-6), ("100 Gb/s InfiniBand", 12.5e9,
 NODES = [1, 2, 8, 16, 32, 64]
 
 
-def run(model, processes, threads, overlap):
+def run(model, processes, threads, overlap, strategy="allreduce", staleness=0):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     command = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(processes), EXE,
                "--model", model, "--batch", str(BATCH), "--steps", str(STEPS[model]),
-               "--threads", str(threads), "--overlap", "1" if overlap else "0"]
+               "--threads", str(threads), "--overlap", "1" if overlap else "0",
+               "--strategy", strategy, "--staleness", str(staleness)]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -51,15 +54,20 @@ def main():
         sys.exit(f"scaling.py: {EXE} not found; build nabla_dist_scaling (needs MPI)")
     configs = [("1 process, 1 thread", 1, 1, True), ("1 process, 2 threads", 1, 2, True),
                ("2 processes x 1 thread, overlap", 2, 1, True),
-               ("2 processes x 1 thread, no overlap", 2, 1, False)]
+               ("2 processes x 1 thread, no overlap", 2, 1, False),
+               ("parameter server: 2 workers + 1 server, synchronous", 3, 1, True,
+                "parameter-server", 0),
+               ("parameter server: 2 workers + 1 server, staleness 2", 3, 1, True,
+                "parameter-server", 2)]
     measured = {}
     print(f"== Data-parallel on this machine ({os.cpu_count()} cores), batch {BATCH} per "
           f"process, medians of {RUNS} (ranges) ==")
-    print("| model | configuration | samples/s | step ms | waiting for reductions | in all-reduce |")
+    print("| model | configuration | samples/s | step ms | waiting for communication "
+          "| in all-reduce |")
     print("|---|---|---|---|---|---|")
     for model in STEPS:
-        for name, processes, threads, overlap in configs:
-            rows = [run(model, processes, threads, overlap) for _ in range(RUNS)]
+        for name, *config in configs:
+            rows = [run(model, *config) for _ in range(RUNS)]
             measured[(model, name)] = rows
             print(f"| {model} | {name} | {median_range([r['samples_per_s'] for r in rows], 1, 0)} "
                   f"| {median_range([r['step_ms'] for r in rows], 1, 2)} "
