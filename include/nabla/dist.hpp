@@ -51,6 +51,10 @@ bool is_initialized();
 void barrier();
 // `tensor` (contiguous, f32/f64/i64) takes rank `root`'s values on every rank.
 void broadcast(Tensor& tensor, int root = 0);
+// Every parameter and buffer of `module` takes rank `root`'s values (Horovod's
+// broadcast_parameters): replicas built from different seeds, or a checkpoint found on one
+// machine only, start the same.
+void broadcast(nn::Module& module, int root = 0);
 // In place: element-wise sums across ranks.
 void all_reduce_sum(Tensor& tensor);
 void all_reduce_sum(std::vector<double>& values);

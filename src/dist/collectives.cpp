@@ -25,6 +25,17 @@ void broadcast(Tensor& tensor, int root) {
                       tensor.numel() * static_cast<int64_t>(dtype_size(tensor.dtype())), root);
 }
 
+void broadcast(nn::Module& module, int root) {
+  for (auto& [name, param] : module.named_parameters()) {
+    Tensor data = param.detach();
+    broadcast(data, root);
+  }
+  for (auto& [name, buffer] : module.named_buffers()) {
+    Tensor data = buffer.detach();
+    broadcast(data, root);
+  }
+}
+
 void all_reduce_sum(Tensor& tensor) {
   NABLA_CHECK(tensor.defined() && tensor.is_contiguous(),
               "dist::all_reduce_sum: expected a defined, contiguous tensor");

@@ -187,17 +187,9 @@ void DataParallel::begin_training(nn::Module& module, optim::Optimizer& optimize
     NABLA_CHECK(param.dtype() == DType::f32, "DataParallel: parameter '", name, "' is ",
                 param.dtype(), "; data-parallel training takes f32 parameters");
   }
-  // Rank 0's initial values everywhere: replicas built from different seeds, or a checkpoint
-  // found on one machine only, start the same.
+  // Rank 0's initial values everywhere.
   const auto start = Clock::now();
-  for (auto& [name, param] : module.named_parameters()) {
-    Tensor data = param.detach();
-    broadcast(data, 0);
-  }
-  for (auto& [name, buffer] : module.named_buffers()) {
-    Tensor data = buffer.detach();
-    broadcast(data, 0);
-  }
+  broadcast(module, 0);
   s.stats.broadcast_seconds += seconds_since(start);
   s.build_buckets(s.options.bucket_bytes);
   if (s.options.overlap) {

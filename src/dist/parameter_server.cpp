@@ -139,14 +139,7 @@ void ParameterServer::begin_training(nn::Module& module, optim::Optimizer& optim
                 param.dtype(), "; the parameter server takes f32 parameters");
   }
   // Rank 0's initial values everywhere, servers included.
-  for (auto& [name, param] : module.named_parameters()) {
-    Tensor data = param.detach();
-    broadcast(data, 0);
-  }
-  for (auto& [name, buffer] : module.named_buffers()) {
-    Tensor data = buffer.detach();
-    broadcast(data, 0);
-  }
+  broadcast(module, 0);
   if (s.group == MPI_COMM_NULL) {
     const std::lock_guard<std::mutex> lock(internal::mpi_lock());
     internal::check_mpi(
