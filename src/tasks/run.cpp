@@ -239,6 +239,11 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  {
+    io::ModelSpec as_given = spec;
+    as_given.training = training;
+    if (std::optional<RunResult> own = task->run_own(as_given, options)) return std::move(*own);
+  }
   NABLA_CHECK(!options.new_head || !options.init_from.empty(), "--new-head: give the ",
               "checkpoint to start from with --init-from");
   NABLA_CHECK(!options.resume || !options.out.empty(), "--resume: give the run's folder with ",
