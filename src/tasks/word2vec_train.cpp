@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <fstream>
 
@@ -274,44 +276,70 @@ Corpus read_corpus(const std::string& path, int64_t min_count, int64_t max_words
   NABLA_CHECK(file.good(), "word2vec: cannot read the corpus ", path,
               ": no such file or not readable (the KJV is prepared by scripts/prepare-corpora.sh, "
               "which needs Debian's bible-kjv package)");
-  std::vector<std::vector<std::string>> lines;
-  std::unordered_map<std::string, int64_t> counts;
+  // One pass: each distinct word gets a provisional id at first sight and the text is kept as
+  // those ids (4 bytes a word), renumbered once the counts are known.
+  std::unordered_map<std::string, int32_t> seen;
+  std::vector<std::string> seen_words;
+  std::vector<int64_t> counts;
+  std::vector<int32_t> provisional;
+  std::vector<int64_t> line_ends;
   Corpus corpus;
   corpus.source = path;
   std::string line;
   while ((max_lines <= 0 || corpus.lines < max_lines) && std::getline(file, line)) {
     ++corpus.lines;
-    lines.push_back(tokenize(line));
-    for (const std::string& word : lines.back()) ++counts[word];
-    corpus.tokens += static_cast<int64_t>(lines.back().size());
+    for (std::string& word : tokenize(line)) {
+      const auto [it, added] = seen.try_emplace(word, static_cast<int32_t>(seen_words.size()));
+      if (added) {
+        NABLA_CHECK(seen_words.size() < static_cast<size_t>(INT32_MAX), "word2vec: the corpus ",
+                    path, " holds more than 2^31 distinct words");
+        seen_words.push_back(std::move(word));
+        counts.push_back(0);
+      }
+      ++counts[it->second];
+      provisional.push_back(it->second);
+    }
+    line_ends.push_back(static_cast<int64_t>(provisional.size()));
   }
+  corpus.tokens = static_cast<int64_t>(provisional.size());
   NABLA_CHECK(!file.bad(), "word2vec: reading the corpus ", path, " failed");
   NABLA_CHECK(corpus.tokens > 0, "word2vec: the corpus ", path, " is empty: expected text, one ",
               "sentence a line (", corpus.lines, " lines read, no word in them)");
-  std::vector<std::pair<std::string, int64_t>> kept;
-  for (const auto& [word, count] : counts) {
-    if (count >= min_count) kept.emplace_back(word, count);
+  std::vector<int32_t> kept;
+  for (int32_t w = 0; w < static_cast<int32_t>(seen_words.size()); ++w) {
+    if (counts[w] >= min_count) kept.push_back(w);
   }
   NABLA_CHECK(!kept.empty(), "word2vec: no word of the corpus ", path,
-              " occurs min_count = ", min_count, " times or more (", counts.size(),
+              " occurs min_count = ", min_count, " times or more (", seen_words.size(),
               " distinct words in ", corpus.tokens, "); lower min_count or give a longer text");
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  std::sort(kept.begin(), kept.end(), [&](int32_t a, int32_t b) {
+    return counts[a] != counts[b] ? counts[a] > counts[b] : seen_words[a] < seen_words[b];
   });
   if (max_words > 0 && static_cast<int64_t>(kept.size()) > max_words) kept.resize(max_words);
+  std::vector<int32_t> final_id(seen_words.size(), -1);
   Vocabulary& vocabulary = corpus.vocabulary;
-  for (auto& [word, count] : kept) {
-    vocabulary.index.emplace(word, static_cast<int32_t>(vocabulary.words.size()));
-    vocabulary.words.push_back(word);
-    vocabulary.counts.push_back(count);
+  for (const int32_t w : kept) {
+    final_id[w] = static_cast<int32_t>(vocabulary.words.size());
+    vocabulary.index.emplace(seen_words[w], final_id[w]);
+    vocabulary.words.push_back(seen_words[w]);
+    vocabulary.counts.push_back(counts[w]);
   }
-  for (const std::vector<std::string>& words : lines) {
-    for (const std::string& word : words) {
-      const int32_t id = vocabulary.find(word);
-      if (id >= 0) corpus.ids.push_back(id);
+  // Renumbered in place, the rare words dropped.
+  size_t kept_words = 0, current = 0;
+  for (size_t i = 0; i < provisional.size(); ++i) {
+    while (static_cast<int64_t>(i) >= line_ends[current]) {
+      corpus.sentence_ends.push_back(static_cast<int64_t>(kept_words));
+      ++current;
     }
-    corpus.sentence_ends.push_back(static_cast<int64_t>(corpus.ids.size()));
+    if (final_id[provisional[i]] >= 0) provisional[kept_words++] = final_id[provisional[i]];
   }
+  while (current < line_ends.size()) {
+    corpus.sentence_ends.push_back(static_cast<int64_t>(kept_words));
+    ++current;
+  }
+  provisional.resize(kept_words);
+  provisional.shrink_to_fit();
+  corpus.ids = std::move(provisional);
   return corpus;
 }
 
