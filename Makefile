@@ -53,7 +53,7 @@ demo: build
 
 bench: configure
 	@NABLA_WITH_BENCH=1 scripts/install-deps.sh
-	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare
+	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare nabla_cli
 	@bench/run.sh $(BUILD)
 
 # The model zoo page (docs/model-zoo.md): every preset trained at its defaults, hours on two

@@ -4,6 +4,7 @@
 #   1. kernel microbenchmarks (GEMM against the measured FMA peak, elementwise, softmax
 #      cross-entropy, MLP training step), 3 repetitions, medians;
 #   2. the side-by-side comparison with PyTorch (bench/compare/: MLP and CNN);
+#   2b. word2vec (skip-gram) on the KJV against fastText: words/s and the word-pair mean rank;
 #   3. the compile time of a program including <nabla/nabla.hpp> and the size of libnabla.so.
 # Usage: bench/run.sh [BUILD_DIR]   (default: build). PYTHON selects the python3 that has torch.
 set -euo pipefail
@@ -32,6 +33,11 @@ echo
 echo "== nabla vs PyTorch (bench/compare; results in $results/compare.json) =="
 "$python" "$root/bench/compare/compare.py" --build "$build" --python "$python" \
   --out "$results/compare.json"
+
+echo
+echo "== word2vec: nabla vs fastText (bench/compare/word2vec.py; results in $results/word2vec.json) =="
+[[ -x "$build/nabla" ]] || { echo "bench: $build/nabla not found; run 'make bench'" >&2; exit 1; }
+"$python" "$root/bench/compare/word2vec.py" --build "$build" --out "$results/word2vec.json"
 
 echo
 echo "== Build footprint =="

@@ -32,6 +32,7 @@ if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   # PyTorch's BLAS: without it Debian's torch falls back to the reference BLAS (~1 GFLOP/s),
   # which would not be PyTorch's best configuration.
   packages+=(libopenblas0-pthread)
+  packages+=(fasttext)  # the word2vec peer in bench/compare/word2vec.py (Facebook's C++ fastText)
 fi
 
 # npm runs ONNX Runtime for the ONNX export check. A Node.js from elsewhere (NodeSource) bundles

@@ -52,6 +52,12 @@ ZOO = {
                          "pca_reconstruction_mse", []),
     "denoising_autoencoder": ("Fashion-MNIST", "test_denoising_mse", "test denoising MSE",
                               "pca_denoising_mse", []),
+    "word2vec": ("KJV Bible, words", "word_pair_mean_rank",
+                 "word-pair mean rank (lower is better)",
+                 "175.1 (fastText skip-gram, same settings, make bench)", []),
+    "word2vec_cbow": ("KJV Bible, words", "word_pair_mean_rank",
+                      "word-pair mean rank (lower is better)",
+                      "175.1 (fastText skip-gram, same settings, make bench)", []),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",

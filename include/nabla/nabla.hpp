@@ -14,3 +14,4 @@
 #include "nabla/tensor.hpp"
 #include "nabla/tensorboard.hpp"
 #include "nabla/train.hpp"
+#include "nabla/word2vec.hpp"

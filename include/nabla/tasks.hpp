@@ -30,6 +30,9 @@ struct TaskData {
   std::string tokenizer_json;            // text tasks: data::Tokenizer::to_json()
 };
 
+struct RunOptions;
+struct RunResult;
+
 // One figure a trained model is judged by; `text` is how it is printed ("Test accuracy: 0.9201").
 struct Figure {
   std::string name;
@@ -64,6 +67,12 @@ class Task {
   // the training settings the run used. Default: none.
   virtual void write_outputs(const io::ModelSpec& spec, train::Model& model, const TaskData& data,
                              const std::string& dir) const;
+  // A task that trains no train::Model by fit (word2vec: its own Hogwild loop over two tables of
+  // vectors) runs the whole of run() itself: it returns the run's result, or nullopt (the default)
+  // for the usual way. `spec` holds the training settings of the run, command-line overrides
+  // included; `options` the rest of the command line.
+  virtual std::optional<RunResult> run_own(const io::ModelSpec& spec,
+                                           const RunOptions& options) const;
 };
 using TaskFactory = std::function<std::unique_ptr<Task>()>;
 
@@ -141,6 +150,9 @@ struct RunResult {
   train::History history;
   train::EvaluationReport report;
   std::vector<Figure> figures;  // test_figure first, then the task's
+  // What a task's run_own wrote into options.out, to be said after the figures ("model.json and
+  // vectors.txt"); "" for the usual files.
+  std::string saved;
 };
 
 // Trains `spec` (or a preset name / JSON file) on its task, evaluates and judges it on the test

@@ -247,6 +247,21 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  {
+    io::ModelSpec as_given = spec;
+    as_given.training = training;
+    // Under a distributed strategy, a task with a run of its own trains a whole copy on every
+    // rank; rank 0 alone speaks and writes.
+    RunOptions own = options;
+    if (!primary) {
+      own.out.clear();
+      own.tensorboard.clear();
+      own.json = nullptr;
+      own.log = &silent;
+      own.verbose = 0;
+    }
+    if (std::optional<RunResult> result = task->run_own(as_given, own)) return std::move(*result);
+  }
   NABLA_CHECK(!options.new_head || !options.init_from.empty(), "--new-head: give the ",
               "checkpoint to start from with --init-from");
   NABLA_CHECK(!options.resume || !options.out.empty(), "--resume: give the run's folder with ",

@@ -51,6 +51,10 @@ std::optional<std::string> Task::respond(const io::ModelSpec&, train::Model&,
 void Task::write_outputs(const io::ModelSpec&, train::Model&, const TaskData&,
                          const std::string&) const {}
 
+std::optional<RunResult> Task::run_own(const io::ModelSpec&, const RunOptions&) const {
+  return std::nullopt;
+}
+
 std::string task_name_for(const io::ModelSpec& spec) {
   if (!spec.task.empty()) return spec.task;
   return spec.data ? spec.data->type : "images";

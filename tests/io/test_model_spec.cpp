@@ -148,7 +148,7 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: expected a JSON object at the top level, got array");
   EXPECT_EQ(spec_error(R"({"layer": []})"),
             "model spec mlp.json: layer: unknown key for a model spec; known keys: name, "
-            "description, task, input_shape, inputs, outputs, layers, training, data");
+            "description, task, input_shape, inputs, outputs, layers, training, data, word2vec");
   EXPECT_EQ(spec_error(R"({"input_shape": [28, -1], "layers": [{"type": "Flatten"}]})"),
             "model spec mlp.json: input_shape[1]: expected a positive integer, got -1");
   EXPECT_EQ(spec_error(R"({"name": 5, "layers": [{"type": "Flatten"}]})"),

@@ -248,7 +248,9 @@ void run_train(const TrainOptions& options) {
     return;
   }
   for (const tasks::Figure& figure : result.figures) std::cout << figure.text << "\n";
-  if (!options.out.empty() && !options.quiet) {
+  if (!options.out.empty() && !options.quiet && !result.saved.empty()) {
+    std::cout << "Saved " << result.saved << " to " << options.out << "\n";
+  } else if (!options.out.empty() && !options.quiet) {
     std::cout << "Saved " << tasks::kWeightsFile << ", " << tasks::kSpecFile << ", "
               << tasks::kMetricsFile << ", " << tasks::kNormsFile << " and " << tasks::kReportFile
               << " to " << options.out << "\n";
