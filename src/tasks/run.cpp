@@ -228,6 +228,7 @@ RunResult run(const std::string& model, const RunOptions& options) {
 
 RunResult run(io::ModelSpec spec, const RunOptions& options) {
   std::ostream& log = options.log != nullptr ? *options.log : std::cout;
+  spec = adapt_spec_to_data(spec, options);
   NABLA_CHECK(options.limit >= 0, "--limit: expected a sample count >= 0, got ", options.limit);
   io::TrainingSpec training = spec.training;
   if (options.epochs) training.epochs = *options.epochs;
