@@ -519,7 +519,8 @@ struct TFRecordData {
   int64_t skipped = 0;
 };
 // The TFRecord files of `pattern`: a file, a folder (its files whose names hold ".tfrecord" or
-// ".tfrec") or a glob in one folder ("data/shard-*.tfrecord"), sorted by name.
+// ".tfrec"), a glob in one folder ("data/shard-*.tfrecord"), or a comma-separated list of those
+// (a path holding commas that exists is taken as it is), sorted by name.
 std::vector<std::string> tfrecord_files(const std::string& pattern);
 // Whether `pattern` names TFRecord data (such a file, a folder holding some, or a glob of them).
 bool is_tfrecord_data(const std::string& pattern);

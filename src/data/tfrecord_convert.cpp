@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "data/file_util.hpp"
 #include "data/png.hpp"
@@ -229,15 +230,29 @@ ConvertReport convert_from_tfrecord(const std::string& pattern, const std::strin
                  : std::to_string(label);
     };
     if (format == "folder") {
+      // Thousands of small files: written plainly into a staging folder beside the part's, which
+      // is renamed into place once complete (one rename instead of an fsync per picture), so
+      // that OUT/PART is never half there.
+      const fs::path target = fs::path(out_dir) / part;
+      NABLA_CHECK(!fs::exists(target, error), "convert: ", target.string(), " exists already; ",
+                  "write to a new folder");
+      const fs::path staging = fs::path(out_dir) / (".nabla-convert-" + std::string(part));
+      fs::remove_all(staging, error);
       for (size_t i = 0; i < images.size(); ++i) {
-        const fs::path dir = fs::path(out_dir) / part / class_name(labels[i]);
+        const fs::path dir = staging / class_name(labels[i]);
         fs::create_directories(dir);
         char name[32];
         std::snprintf(name, sizeof(name), "%06zu", i);
-        const std::string path = (dir / (name + extension_of_image(images[i]))).string();
-        write_file_atomic(path, images[i], "convert");
+        const fs::path path = dir / (name + extension_of_image(images[i]));
+        std::ofstream out(path, std::ios::binary);
+        out.write(images[i].data(), static_cast<std::streamsize>(images[i].size()));
+        NABLA_CHECK(out.good(), "convert: cannot write ", path.string(), ": ",
+                    internal::errno_message());
       }
-      report.files.push_back((fs::path(out_dir) / part).string());
+      fs::rename(staging, target, error);
+      NABLA_CHECK(!error, "convert: cannot move ", staging.string(), " to ", target.string(), ": ",
+                  error.message());
+      report.files.push_back(target.string());
     } else if (format == "idx") {
       std::vector<Tensor> decoded;
       for (size_t i = 0; i < images.size(); ++i) {

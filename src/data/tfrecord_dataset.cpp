@@ -111,6 +111,16 @@ Tensor tfrecord_stack(const std::vector<Tensor>& samples) {
 std::vector<std::string> tfrecord_files(const std::string& pattern) {
   std::vector<std::string> files;
   std::error_code error;
+  const size_t comma = pattern.find(',');
+  if (comma != std::string::npos && !fs::exists(pattern, error)) {
+    // A list (a shell-expanded glob given to --data): each item as a pattern of its own.
+    for (const std::string& item : {pattern.substr(0, comma), pattern.substr(comma + 1)}) {
+      for (std::string& file : tfrecord_files(item)) files.push_back(std::move(file));
+    }
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    return files;
+  }
   if (fs::is_directory(pattern, error)) {
     for (const fs::directory_entry& entry : fs::directory_iterator(pattern, error)) {
       const std::string name = entry.path().filename().string();
@@ -140,6 +150,10 @@ std::vector<std::string> tfrecord_files(const std::string& pattern) {
 
 bool is_tfrecord_data(const std::string& pattern) {
   std::error_code error;
+  const size_t comma = pattern.find(',');
+  if (comma != std::string::npos && !fs::exists(pattern, error)) {
+    return is_tfrecord_data(pattern.substr(0, comma));
+  }
   if (pattern.find_first_of("*?[") != std::string::npos) return is_tfrecord_name(pattern);
   if (fs::is_regular_file(pattern, error)) return is_tfrecord_name(pattern);
   if (!fs::is_directory(pattern, error)) return false;

@@ -138,6 +138,12 @@ TEST(TFRecordData, FeatureSpecMapsFeaturesToTensors) {
                         tf_example_image_records(3, 3));
   EXPECT_TRUE(data::is_tfrecord_data(dir.path().string()));
   EXPECT_TRUE(data::is_tfrecord_data(dir.file("train-*.tfrecord")));
+  // A list (what the shell makes of --data shards/*.tfrecord), sorted, each file once.
+  EXPECT_EQ(data::tfrecord_files(dir.file("train-*.tfrecord") + "," +
+                                 dir.file("test-00000-of-00001.tfrecord.gz") + "," +
+                                 dir.file("train-00000-of-00001.tfrecord")),
+            (std::vector<std::string>{dir.file("test-00000-of-00001.tfrecord.gz"),
+                                      dir.file("train-00000-of-00001.tfrecord")}));
   data::TFRecordOptions options;
   options.features.input_shape = {1, 2, 2};
   const data::TFRecordData loaded = data::load_tfrecord_data(dir.path().string(), options);

@@ -16,7 +16,9 @@ namespace {
 
 struct TrainOptions {
   std::string model = "mlp";
-  std::string data_dir;
+  // One folder or file; several (a shell-expanded glob of TFRecord files) are joined by commas,
+  // the list data::tfrecord_files takes.
+  std::vector<std::string> data_dir;
   int64_t epochs = 0;
   int64_t batch_size = 0;
   std::string optimizer;
@@ -204,7 +206,9 @@ std::string training_flag_json(const std::string& key, const std::string& text, 
 void run_train(const TrainOptions& options) {
   apply_threads(options.threads);
   tasks::RunOptions run;
-  run.data_dir = options.data_dir;
+  for (const std::string& path : options.data_dir) {
+    run.data_dir += (run.data_dir.empty() ? "" : ",") + path;
+  }
   run.limit = options.limit;
   run.seed = options.seed;
   run.verbose = options.quiet || options.json ? 0 : options.verbose;
@@ -281,9 +285,10 @@ Command add_train_command(CLI::App& app) {
                       std::string(data::kFashionMnistDir) +
                       "); an image folder (a folder of PNG/JPEG images per class, or train/ "
                       "and test/ folders of them) or TFRecord files (a file, a folder of them, "
-                      "or a quoted glob such as 'shards/train-*.tfrecord') for an image model; "
+                      "or a glob such as shards/*.tfrecord) for an image model; "
                       "for a text model, the fortunes or corpus folder")
-      ->check(data_folder());
+      ->check(data_folder())
+      ->expected(1, -1);
   sub->add_option("--image-size", options->image_size,
                   "Image folder or TFRecord images: resize every image to HEIGHTxWIDTH, e.g. 64x64 "
                   "(default: the "
