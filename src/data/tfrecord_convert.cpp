@@ -138,8 +138,18 @@ ConvertReport convert_to_tfrecord(const std::string& source, const std::string& 
     }
     report.kind = "CSV file";
   } else if (is_image_folder(source)) {
-    const ImageFolderFiles files = list_image_folder(source, options.test_fraction, options.seed);
-    train = file_records(files.train_files, files.train_labels, files.class_names);
+    ImageFolderFiles files = list_image_folder(source, options.test_fraction, options.seed);
+    // The training records in an order drawn with the seed, not class by class, so that the
+    // first records of the shards (--limit) hold every class, as load_image_folder orders them.
+    Generator gen(options.seed);
+    std::vector<std::string> shuffled_files;
+    std::vector<int64_t> shuffled_labels;
+    for (int64_t i :
+         randperm(static_cast<int64_t>(files.train_files.size()), &gen).to_vector<int64_t>()) {
+      shuffled_files.push_back(files.train_files[static_cast<size_t>(i)]);
+      shuffled_labels.push_back(files.train_labels[static_cast<size_t>(i)]);
+    }
+    train = file_records(shuffled_files, shuffled_labels, files.class_names);
     test = file_records(files.test_files, files.test_labels, files.class_names);
     report.kind = "image folder";
   } else {
