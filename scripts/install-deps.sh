@@ -9,6 +9,7 @@ packages=(
   ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL; Debian only recommends it
   zlib1g-dev             # gzip-compressed IDX files
   libpng-dev             # PNG images (data::read_image, data::write_png)
+  libjpeg62-turbo-dev    # JPEG images (data::read_image, image folders), libjpeg-turbo
   # TensorBoard event files: the records are protobuf messages (src/train/tensorboard.proto),
   # compiled by protoc at build time and encoded by libprotobuf, as TensorFlow does.
   libprotobuf-dev protobuf-compiler

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -338,7 +341,9 @@ DigitTaskData make_digit_task(const std::string& task, int64_t count, int64_t mi
 // ---- text tasks (src/data/text_tasks.cpp): the data of a model spec's "data" section ----
 struct TextTaskOptions {
   // "fortunes": classify fortunes by category; "corpus": next-character (or word) prediction on
-  // a text file; "digits": a generated digit-string seq2seq task (make_digit_task).
+  // a text file; "digits": a generated digit-string seq2seq task (make_digit_task);
+  // "image_folder": images by class folder (load_image_folder); "tfrecord": TFRecord shards
+  // (load_tfrecord_data).
   std::string type;
   std::vector<std::string> categories;  // fortunes: the files (labels, in order)
   std::string corpus = "kjv";           // corpus: file <dir>/<corpus>.txt
@@ -353,6 +358,16 @@ struct TextTaskOptions {
   int64_t train_samples = 50000;  // digits
   int64_t test_samples = 2000;    // digits
   uint64_t seed = 0;              // the split and the generated samples
+  // "image_folder" (an image classification task on a folder of class folders, src/tasks/
+  // image_folder.cpp; the images' size and channels are the model's input shape) and "tfrecord"
+  // (TFRecord shards, src/tasks/tfrecord.cpp): bad images or records are skipped with a warning
+  // instead of being an Error. test_fraction and seed split them.
+  bool skip_bad_records = false;
+  // "tfrecord": the features of a sample (data::TFRecordFeatureSpec): "image" (encoded image
+  // bytes) or "floats" (a float list), the input feature's name and the int64 label's.
+  std::string input_kind = "image";
+  std::string input_feature = "image";
+  std::string label_feature = "label";
 };
 struct TextTaskData {
   Tensor train_inputs, train_targets, test_inputs, test_targets;
@@ -377,9 +392,11 @@ struct Split {
 Split train_validation_split(const Tensor& inputs, const Tensor& targets, double fraction,
                              uint64_t seed = 0, bool shuffle = true);
 
-// An image file as u8: PNG (grey, RGB; palettes expanded, 16 bits reduced, alpha dropped) or
-// binary PGM (P5). Grey images are [H, W], colour ones [3, H, W] (channels first). Errors name the
-// file and what is wrong; a header claiming more than 2^28 pixels is rejected before reading.
+// An image file as u8: PNG (grey, RGB; palettes expanded, 16 bits reduced, alpha dropped), JPEG
+// (through libjpeg-turbo; grey or colour, CMYK refused) or binary PGM (P5). Grey images are
+// [H, W], colour ones [3, H, W] (channels first). Errors name the file and what is wrong; a
+// header claiming more than 2^28 pixels is rejected before reading, and a truncated or corrupt
+// file is an Error (not an image half grey).
 Tensor read_image(const std::string& path);
 
 // ---- writing images (src/data/png_write.cpp) ----
@@ -408,5 +425,150 @@ std::vector<std::string> read_tfrecords(const std::string& path);
 // renamed over `path`, so that a crash or a full disk never leaves `path` half-written. `what`
 // names the caller in errors ("metrics", "model spec").
 void write_file_atomic(const std::string& path, const std::string& bytes, const std::string& what);
+
+// ---- image folders (src/data/image_decode.cpp, image_resize.cpp, image_folder.cpp) ----
+// A PNG or JPEG file's bytes decoded as read_image does; `name` (the file, or a record) starts
+// the errors.
+Tensor decode_image(const std::string& bytes, const std::string& name);
+
+// u8 image [H, W] or [C, H, W] resized to height x width with PIL's Image.resize(BILINEAR): a
+// triangle filter whose support widens by the scale factor when shrinking (antialiasing), the
+// horizontal pass first, each pass in PIL's 22-bit fixed point and rounded to u8, so that the
+// result matches PIL's pixel for pixel. The same size returns the image as it is.
+Tensor resize_image(const Tensor& image, int64_t height, int64_t width);
+// u8 image [H, W] or [C, H, W] (C = 1 or 3) as `channels` channels, [channels, H, W]: grey to
+// RGB repeats the channel, RGB to grey is PIL's convert("L") (ITU-R 601-2 luma,
+// (19595 R + 38470 G + 7471 B + 2^15) >> 16).
+Tensor convert_channels(const Tensor& image, int64_t channels);
+
+struct ImageFolderOptions {
+  int64_t height = 0, width = 0;  // the size every image is resized to (> 0)
+  int64_t channels = 3;           // 1 (grayscale) or 3 (RGB)
+  // A folder of class folders only: the fraction of each class's images held out as the test
+  // part, chosen with `seed` (Keras's validation_split and seed). Ignored for train/ and test/.
+  double test_fraction = 0.2;
+  uint64_t seed = 0;
+  // Bad images (corrupt, truncated, not an image) are skipped with a warning each on `warnings`
+  // (null: std::cerr) and counted, instead of being an Error.
+  bool skip_bad_records = false;
+  std::ostream* warnings = nullptr;
+};
+
+struct ImageFolderData {
+  Tensor train_images, test_images;  // u8 [N, channels, height, width]
+  Tensor train_labels, test_labels;  // i64 [N], indices into class_names
+  std::vector<std::string> class_names;
+  std::vector<std::string> train_files, test_files;  // the file of each sample
+  int64_t skipped = 0;                               // bad images skipped
+};
+
+// Whether `dir` is an image folder: sub-folders only (hidden entries aside), either train/ and
+// test/ of class folders, or class folders. (An IDX folder holds files.)
+bool is_image_folder(const std::string& dir);
+// The class names of an image folder: its sub-folders (those of train/), sorted by name (byte
+// order, as torchvision's ImageFolder and Keras sort them); label i is class_names[i].
+std::vector<std::string> image_folder_classes(const std::string& dir);
+// Reads every image of an image folder (DIR/CLASS/FILE, or DIR/train/CLASS/FILE and
+// DIR/test/CLASS/FILE with the same classes), files in name order, decoded, converted to
+// `channels` and resized. Errors (one, naming the file): a file that is not a PNG or JPEG
+// image, a corrupt or truncated one (unless skip_bad_records), an empty class folder, test/
+// classes that differ from train/'s, a split that leaves a part empty.
+ImageFolderData load_image_folder(const std::string& dir, const ImageFolderOptions& options);
+
+// ---- tf.train.Example records and TFRecord data sets (src/data/tf_example.cpp,
+// tfrecord_dataset.cpp) ----
+// One feature of a tf.train.Example: a list of byte strings, of floats or of int64s.
+struct Feature {
+  enum class Kind { bytes, floats, int64s };
+  Kind kind = Kind::int64s;
+  std::vector<std::string> bytes;
+  std::vector<float> floats;
+  std::vector<int64_t> int64s;
+};
+using Features = std::map<std::string, Feature>;
+Feature bytes_feature(std::vector<std::string> values);
+Feature float_feature(std::vector<float> values);
+Feature int64_feature(std::vector<int64_t> values);
+// "bytes_list", "float_list" or "int64_list", as TensorFlow names them.
+const char* feature_kind_name(Feature::Kind kind);
+// A tf.train.Example serialized by libprotobuf (data/tf_example.proto: TensorFlow's field numbers),
+// map entries in key order so that the same features always give the same bytes.
+std::string encode_example(const Features& features);
+// The features of a serialized Example; Error starting with `where` when it is not one.
+Features decode_example(std::string_view bytes, const std::string& where);
+// Writes `records` as a TFRecord file, gzip-compressed (TensorFlow's compression_type="GZIP")
+// when `path` ends in ".gz"; atomically. read_tfrecords reads both.
+void write_tfrecords(const std::string& path, const std::vector<std::string>& records);
+
+// Which features make a sample: `input` an encoded image (kind "image": PNG or JPEG bytes,
+// decoded, converted to input_shape[0] channels and resized to input_shape[1:] as an image
+// folder's images) or a float list (kind "floats": input_shape's element count of them), `label`
+// an int64 class number, and `class_name` (optional) the class's name as bytes.
+struct TFRecordFeatureSpec {
+  std::string kind = "image";
+  std::string input = "image";
+  std::string label = "label";
+  std::string class_name = "class_name";
+  Shape input_shape;
+};
+struct TFRecordOptions {
+  TFRecordFeatureSpec features;
+  // Without shards named train* and test*: the fraction of the records held out as the test part,
+  // drawn with `seed`.
+  double test_fraction = 0.2;
+  uint64_t seed = 0;
+  // Bad records (a feature missing or of the wrong type, an image that does not decode) are
+  // skipped with a warning each on `warnings` (null: std::cerr) instead of being an Error.
+  // Framing errors (a bad CRC, a truncated record) are always an Error.
+  bool skip_bad_records = false;
+  std::ostream* warnings = nullptr;
+};
+struct TFRecordData {
+  Tensor train_inputs, test_inputs;      // u8 [N, C, H, W] (images) or f32 [N, input_shape...]
+  Tensor train_labels, test_labels;      // i64 [N]
+  std::vector<std::string> class_names;  // from class_name features, else the numbers
+  int64_t skipped = 0;
+};
+// The TFRecord files of `pattern`: a file, a folder (its files whose names hold ".tfrecord" or
+// ".tfrec"), a glob in one folder ("data/shard-*.tfrecord"), or a comma-separated list of those
+// (a path holding commas that exists is taken as it is), sorted by name.
+std::vector<std::string> tfrecord_files(const std::string& pattern);
+// Whether `pattern` names TFRecord data (such a file, a folder holding some, or a glob of them).
+bool is_tfrecord_data(const std::string& pattern);
+// Reads every record of the files. Errors name the file, the record number and the feature.
+TFRecordData load_tfrecord_data(const std::string& pattern, const TFRecordOptions& options);
+// The files of an image folder without reading them: load_image_folder's split (the training
+// files in class and name order here), for tools that copy the files as they are.
+struct ImageFolderFiles {
+  std::vector<std::string> train_files, test_files;
+  std::vector<int64_t> train_labels, test_labels;
+  std::vector<std::string> class_names;
+};
+ImageFolderFiles list_image_folder(const std::string& dir, double test_fraction, uint64_t seed);
+
+// nabla convert (src/data/tfrecord_convert.cpp). To TFRecord: `source` (an MNIST-layout IDX
+// folder, an image folder or a CSV file) as OUT/train-0000i-of-0000N.tfrecord and test-...
+// shards (".tfrecord.gz" with gzip): IDX images as PNG "image" records, an image folder's files
+// as they are, CSV rows as a "features" float list with the `label_column` (default: the last)
+// as "label"; "class_name" where classes have names. Back: TFRecord data to OUT as `format`
+// "folder" (OUT/train/CLASS/NNNNNN.png|jpg, the image bytes as stored), "idx" (the four MNIST
+// files; grey images of one size) or "csv" (OUT/train.csv and test.csv, the floats then the
+// label).
+struct TFRecordConvertOptions {
+  int64_t shards = 1;  // per part
+  bool gzip = false;
+  double test_fraction = 0.2;  // image folders of class folders and CSV files: held out
+  uint64_t seed = 0;
+  std::string label_column;
+};
+struct ConvertReport {
+  std::string kind;  // what was read or written: "IDX folder", "image folder", "CSV file", ...
+  int64_t train_records = 0, test_records = 0;
+  std::vector<std::string> files;  // written
+};
+ConvertReport convert_to_tfrecord(const std::string& source, const std::string& out_dir,
+                                  const TFRecordConvertOptions& options);
+ConvertReport convert_from_tfrecord(const std::string& pattern, const std::string& out_dir,
+                                    const std::string& format);
 
 }  // namespace nabla::data

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nabla/io.hpp"
@@ -143,7 +144,28 @@ struct RunOptions {
   // event files, and every rank reads the checkpoint it resumes from. Tasks with a training
   // loop of their own train a whole copy on each rank.
   train::DistributedStrategyPtr strategy{};
+
+  // Data of one's own as data_dir, for an image model: an image folder (data::is_image_folder)
+  // or TFRecord files (data::is_tfrecord_data). The spec becomes task "image_folder" or
+  // "tfrecord" with the input shape the data gives and as many outputs as classes
+  // (adapt_spec_to_data). image_size (height, width; default: the spec's input size) and color
+  // ("rgb", the default, or "grayscale") say how images are read; test_split is the fraction held
+  // out as the test part (default 0.2, chosen with `seed`; train/ and test/ folders, or train*
+  // and test* shards, need none); skip_bad_records skips bad images or records with a warning
+  // each; input_feature and label_feature name a TFRecord's features (default "image", else
+  // "features", and "label"). Each is an Error for other data.
+  std::optional<std::pair<int64_t, int64_t>> image_size;
+  std::string color;
+  std::optional<double> test_split;
+  bool skip_bad_records = false;
+  std::string input_feature, label_feature;
 };
+
+// `spec` as it trains on options.data_dir (see RunOptions): input shape, "data" section and the
+// last layer's units (a sequential spec ending in a layer with "units") follow the data and the
+// options. Unchanged when data_dir is neither an image folder nor TFRecord files (an Error when
+// options for them were given).
+io::ModelSpec adapt_spec_to_data(const io::ModelSpec& spec, const RunOptions& options);
 
 struct RunResult {
   std::string task;

@@ -1,11 +1,15 @@
-// Image files: binary PGM (P5) and PNG (through Debian's libpng), read as u8 tensors. Headers are
-// checked before anything is allocated, so a corrupt or hostile header is one clear error.
+// Image files: binary PGM (P5), PNG (through Debian's libpng) and JPEG (libjpeg-turbo,
+// jpeg_read.cpp), read as u8 tensors. Headers are checked before anything is allocated, so a
+// corrupt or hostile header is one clear error.
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
 
 #include "data/file_util.hpp"
+#include "data/jpeg_read.hpp"
 #include "data/png.hpp"
 #include "nabla/data.hpp"
 
@@ -72,47 +76,80 @@ Tensor read_pgm(const std::string& path) {
   return from_vector(pixels, {height, width});
 }
 
+// libpng reads through this from memory; reading past the end is a truncated file.
+struct PngSource {
+  const std::string* bytes;
+  size_t offset = 0;
+};
+
+void read_png_bytes(png_structp png, png_bytep out, png_size_t count) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (count > source->bytes->size() - source->offset) png_error(png, "truncated file");
+  std::memcpy(out, source->bytes->data() + source->offset, count);
+  source->offset += count;
+}
+
 // 8-bit grey, grey + alpha, RGB or RGBA (alpha dropped unless keep_alpha); palettes expanded, 16
-// bits reduced to 8.
-Tensor read_png(const std::string& path, bool keep_alpha) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  NABLA_CHECK(file != nullptr, "read_image: cannot open ", path, ": ", internal::errno_message());
+// bits reduced to 8. Errors start with `name`.
+Tensor decode_png(const std::string& bytes, const std::string& name, bool keep_alpha) {
   internal::PngErrors errors;
+  PngSource source{&bytes};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, internal::on_png_error,
                                            internal::on_png_warning);
-  NABLA_CHECK(png != nullptr, "read_image: ", path, ": libpng could not start");
+  NABLA_CHECK(png != nullptr, name, ": libpng could not start");
   png_infop info = png_create_info_struct(png);
   std::vector<uint8_t> pixels;
   std::vector<png_bytep> rows;
   int64_t width = 0, height = 0, channels = 0;
+  bool size_ok = true;
   // Nothing with a destructor is created between setjmp and the libpng calls below.
   if (setjmp(errors.jump) != 0) {
     png_destroy_read_struct(&png, &info, nullptr);
-    NABLA_CHECK(false, "read_image: ", path, ": not a valid PNG file: ", errors.message);
+    NABLA_CHECK(false, name, ": not a valid PNG file: ", errors.message);
   }
-  png_init_io(png, file.get());
+  png_set_read_fn(png, &source, read_png_bytes);
   png_read_info(png, info);
   width = png_get_image_width(png, info);
   height = png_get_image_height(png, info);
-  check_size(path, width, height);
-  png_set_expand(png);  // palettes to RGB, low-bit grey to 8 bits, tRNS to alpha
-  png_set_strip_16(png);
-  if (!keep_alpha) png_set_strip_alpha(png);
-  png_read_update_info(png, info);
-  channels = png_get_channels(png, info);
-  pixels.resize(static_cast<size_t>(width * height * channels));
-  rows.resize(static_cast<size_t>(height));
-  for (int64_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * width * channels;
-  png_read_image(png, rows.data());
+  size_ok = width > 0 && height > 0 && width <= internal::kMaxImagePixels &&
+            height <= internal::kMaxImagePixels && width * height <= internal::kMaxImagePixels;
+  if (size_ok) {
+    png_set_expand(png);  // palettes to RGB, low-bit grey to 8 bits, tRNS to alpha
+    png_set_strip_16(png);
+    if (!keep_alpha) png_set_strip_alpha(png);
+    png_read_update_info(png, info);
+    channels = png_get_channels(png, info);
+    pixels.resize(static_cast<size_t>(width * height * channels));
+    rows.resize(static_cast<size_t>(height));
+    for (int64_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * width * channels;
+    png_read_image(png, rows.data());
+  }
   png_destroy_read_struct(&png, &info, nullptr);
+  NABLA_CHECK(size_ok, name, ": image size ", width, "x", height, " is not a valid size (at ",
+              "most ", internal::kMaxImagePixels, " pixels)");
   const Tensor hwc = from_vector(pixels, {height, width, channels});
   if (channels == 1) return hwc.view({height, width});
   return hwc.permute({2, 0, 1}).contiguous();  // channels first, as nabla's images
 }
 
+bool looks_like_png(const std::string& bytes) {
+  static const char kPng[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+  return bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.data());
+}
+
 }  // namespace
 
-Tensor internal::read_png_with_alpha(const std::string& path) { return read_png(path, true); }
+Tensor internal::read_png_with_alpha(const std::string& path) {
+  return decode_png(internal::read_file(path, "read_image"), "read_image: " + path, true);
+}
+
+Tensor decode_image(const std::string& bytes, const std::string& name) {
+  if (looks_like_png(bytes)) return decode_png(bytes, name, false);
+  if (internal::looks_like_jpeg(bytes)) return internal::decode_jpeg(bytes, name);
+  NABLA_CHECK(false, name, ": expected a PNG or JPEG image, got ",
+              bytes.empty() ? "an empty file" : "other bytes");
+  return Tensor();
+}
 
 Tensor read_image(const std::string& path) {
   std::ifstream probe(path, std::ios::binary);
@@ -120,12 +157,10 @@ Tensor read_image(const std::string& path) {
   char magic[8] = {};
   probe.read(magic, sizeof(magic));
   if (probe.gcount() >= 2 && magic[0] == 'P' && magic[1] == '5') return read_pgm(path);
-  static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (probe.gcount() == 8 && std::equal(kPng, kPng + 8, reinterpret_cast<unsigned char*>(magic))) {
-    return read_png(path, false);
-  }
-  NABLA_CHECK(false, "read_image: ", path, ": expected a PNG or a binary PGM (P5) image");
-  return Tensor();
+  const std::string bytes = internal::read_file(path, "read_image");
+  NABLA_CHECK(looks_like_png(bytes) || internal::looks_like_jpeg(bytes), "read_image: ", path,
+              ": expected a PNG, JPEG or binary PGM (P5) image");
+  return decode_image(bytes, "read_image: " + path);
 }
 
 }  // namespace nabla::data

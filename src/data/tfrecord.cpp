@@ -45,22 +45,24 @@ std::vector<TFRecord> parse_tfrecords(std::string_view bytes, const std::string&
   size_t at = 0;
   while (at < bytes.size()) {
     const size_t left = bytes.size() - at;
-    NABLA_CHECK(left >= kHeaderBytes, name, ": truncated TFRecord at byte offset ", at,
-                ": expected a 12-byte record header, only ", left, " bytes remain");
+    NABLA_CHECK(left >= kHeaderBytes, name, ": truncated TFRecord at byte offset ", at, " (record ",
+                records.size(), ")", ": expected a 12-byte record header, only ", left,
+                " bytes remain");
     const uint64_t length = load_le<uint64_t>(bytes, at);
     NABLA_CHECK(load_le<uint32_t>(bytes, at + kLengthBytes) ==
                     masked_crc32c(bytes.data() + at, kLengthBytes),
-                name, ": corrupt TFRecord at byte offset ", at,
+                name, ": corrupt TFRecord at byte offset ", at, " (record ", records.size(), ")",
                 ": the CRC-32C of its length does not match (not a TFRecord file, or damaged)");
     // Compared without adding to `length`, which a damaged file could set near 2^64.
     NABLA_CHECK(length <= left - kHeaderBytes && left - kHeaderBytes - length >= kCrcBytes, name,
-                ": truncated TFRecord at byte offset ", at, ": expected ", length,
-                " bytes of data and a 4-byte CRC, only ", left - kHeaderBytes, " bytes remain");
+                ": truncated TFRecord at byte offset ", at, " (record ", records.size(), ")",
+                ": expected ", length, " bytes of data and a 4-byte CRC, only ",
+                left - kHeaderBytes, " bytes remain");
     const std::string_view record = bytes.substr(at + kHeaderBytes, length);
     NABLA_CHECK(load_le<uint32_t>(bytes, at + kHeaderBytes + length) ==
                     masked_crc32c(record.data(), record.size()),
-                name, ": corrupt TFRecord at byte offset ", at, ": the CRC-32C of its ", length,
-                " bytes of data does not match");
+                name, ": corrupt TFRecord at byte offset ", at, " (record ", records.size(), ")",
+                ": the CRC-32C of its ", length, " bytes of data does not match");
     records.push_back({at, record});
     at += kHeaderBytes + length + kCrcBytes;
   }
@@ -68,17 +70,3 @@ std::vector<TFRecord> parse_tfrecords(std::string_view bytes, const std::string&
 }
 
 }  // namespace nabla::data::internal
-
-namespace nabla::data {
-
-std::vector<std::string> read_tfrecords(const std::string& path) {
-  const std::string bytes = internal::read_file(path, "read_tfrecords");
-  std::vector<std::string> records;
-  for (const internal::TFRecord& record :
-       internal::parse_tfrecords(bytes, "read_tfrecords: " + path)) {
-    records.emplace_back(record.data);
-  }
-  return records;
-}
-
-}  // namespace nabla::data

@@ -7,11 +7,12 @@ namespace nabla::io::internal {
 data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& section) {
   const std::string path = "data";
   if (!section.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(section));
-  reader.check_keys(section, path,
-                    {"type", "categories", "corpus", "level", "max_vocab", "lowercase",
-                     "sequence_length", "test_fraction", "task", "min_length", "max_length",
-                     "train_samples", "test_samples", "seed"},
-                    "\"data\"");
+  reader.check_keys(
+      section, path,
+      {"type", "categories", "corpus", "level", "max_vocab", "lowercase", "sequence_length",
+       "test_fraction", "task", "min_length", "max_length", "train_samples", "test_samples", "seed",
+       "skip_bad_records", "input_kind", "input_feature", "label_feature"},
+      "\"data\"");
   const auto at = [&](const char* key) { return SpecReader::join_path(path, key); };
   const auto get = [&](const char* key) -> const Json* {
     const auto it = section.find(key);
@@ -19,10 +20,14 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   };
   data::TextTaskOptions o;
   const Json* type = get("type");
-  if (type == nullptr) reader.fail(path, "missing \"type\": fortunes, corpus or digits");
+  if (type == nullptr) {
+    reader.fail(path, "missing \"type\": fortunes, corpus, digits, image_folder or tfrecord");
+  }
   o.type = reader.string(*type, at("type"));
-  if (o.type != "fortunes" && o.type != "corpus" && o.type != "digits") {
-    reader.fail(at("type"), "expected fortunes, corpus or digits, got " + json_excerpt(*type));
+  if (o.type != "fortunes" && o.type != "corpus" && o.type != "digits" &&
+      o.type != "image_folder" && o.type != "tfrecord") {
+    reader.fail(at("type"), "expected fortunes, corpus, digits, image_folder or tfrecord, got " +
+                                json_excerpt(*type));
   }
   if (const Json* v = get("categories")) {
     if (!v->is_array() || v->empty()) {
@@ -72,6 +77,19 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
     }
     o.seed = v->get<uint64_t>();
   }
+  if (const Json* v = get("skip_bad_records")) {
+    o.skip_bad_records = reader.boolean(*v, at("skip_bad_records"));
+  }
+  if (const Json* v = get("input_kind")) {
+    o.input_kind = reader.string(*v, at("input_kind"));
+    if (o.input_kind != "image" && o.input_kind != "floats") {
+      reader.fail(at("input_kind"), "expected \"image\" or \"floats\", got " + json_excerpt(*v));
+    }
+  }
+  if (const Json* v = get("input_feature"))
+    o.input_feature = reader.string(*v, at("input_feature"));
+  if (const Json* v = get("label_feature"))
+    o.label_feature = reader.string(*v, at("label_feature"));
   return o;
 }
 

@@ -236,6 +236,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   const auto on_rank_zero = [&](train::CallbackPtr callback) {
     return strategy != nullptr ? dist::rank_zero_only(std::move(callback)) : callback;
   };
+  spec = adapt_spec_to_data(spec, options);
   NABLA_CHECK(options.limit >= 0, "--limit: expected a sample count >= 0, got ", options.limit);
   io::TrainingSpec training = spec.training;
   if (options.epochs) training.epochs = *options.epochs;

@@ -77,7 +77,7 @@ TEST(ReadImage, DamagedAndHostileFilesAreOneError) {
   write_text(dir.file("x.txt"), "hello");
   EXPECT_NE(error_message([&] {
               data::read_image(dir.file("x.txt"));
-            }).find("x.txt: expected a PNG or a binary PGM (P5) image"),
+            }).find("x.txt: expected a PNG, JPEG or binary PGM (P5) image"),
             std::string::npos);
   EXPECT_NE(error_message([&] { data::read_image(dir.file("missing.png")); }).find("cannot open"),
             std::string::npos);

@@ -83,7 +83,8 @@ TEST(TFRecord, CorruptDataNamesFileAndOffset) {
   write_bytes(path, bytes);
   EXPECT_EQ(error_message([&] { data::read_tfrecords(path); }),
             "read_tfrecords: " + path +
-                ": corrupt TFRecord at byte offset 21: the CRC-32C of its 6 bytes of data does "
+                ": corrupt TFRecord at byte offset 21 (record 1): the CRC-32C of its 6 bytes of "
+                "data does "
                 "not match");
 }
 
@@ -95,7 +96,8 @@ TEST(TFRecord, CorruptLengthNamesFileAndOffset) {
   write_bytes(path, bytes);
   EXPECT_EQ(error_message([&] { data::read_tfrecords(path); }),
             "read_tfrecords: " + path +
-                ": corrupt TFRecord at byte offset 21: the CRC-32C of its length does not match "
+                ": corrupt TFRecord at byte offset 21 (record 1): the CRC-32C of its length does "
+                "not match "
                 "(not a TFRecord file, or damaged)");
 }
 
@@ -106,12 +108,14 @@ TEST(TFRecord, TruncatedFilesNameFileAndOffset) {
   write_bytes(path, bytes.substr(0, bytes.size() - 1));  // the last CRC loses a byte
   EXPECT_EQ(error_message([&] { data::read_tfrecords(path); }),
             "read_tfrecords: " + path +
-                ": truncated TFRecord at byte offset 21: expected 6 bytes of data and a 4-byte "
+                ": truncated TFRecord at byte offset 21 (record 1): expected 6 bytes of data and a "
+                "4-byte "
                 "CRC, only 9 bytes remain");
   write_bytes(path, bytes.substr(0, 21 + 5));  // half a header
   EXPECT_EQ(error_message([&] { data::read_tfrecords(path); }),
             "read_tfrecords: " + path +
-                ": truncated TFRecord at byte offset 21: expected a 12-byte record header, only 5 "
+                ": truncated TFRecord at byte offset 21 (record 1): expected a 12-byte record "
+                "header, only 5 "
                 "bytes remain");
 }
 
@@ -127,7 +131,8 @@ TEST(TFRecord, HugeLengthWithValidCrcIsTruncationNotAnAllocation) {
   write_bytes(path, bytes);
   EXPECT_EQ(error_message([&] { data::read_tfrecords(path); }),
             "read_tfrecords: " + path +
-                ": truncated TFRecord at byte offset 0: expected 18446744073709551615 bytes of "
+                ": truncated TFRecord at byte offset 0 (record 0): expected 18446744073709551615 "
+                "bytes of "
                 "data and a 4-byte CRC, only 4 bytes remain");
 }
 

@@ -98,9 +98,10 @@ TEST(SequenceSpec, DataSection) {
   EXPECT_FALSE(io::parse_model_spec(io::builtin_model_spec("mlp"), "mlp").data.has_value());
 
   const std::string layers = R"("layers": [{"type": "Flatten"}])";
-  EXPECT_NE(seq_spec_error(R"({"data": {"type": "poems"}, )" + layers + "}")
-                .find("seq.json: data.type: expected fortunes, corpus or digits"),
-            std::string::npos);
+  EXPECT_NE(
+      seq_spec_error(R"({"data": {"type": "poems"}, )" + layers + "}")
+          .find("seq.json: data.type: expected fortunes, corpus, digits, image_folder or tfrecord"),
+      std::string::npos);
   EXPECT_NE(seq_spec_error(R"({"data": {"type": "fortunes"}, )" + layers + "}")
                 .find("a fortunes task needs \"categories\""),
             std::string::npos);

@@ -345,7 +345,7 @@ TEST(TensorBoardReader, CorruptAndTruncatedFilesNameTheOffset) {
   write_bytes(path, corrupt);
   const std::string message = error_message([&] { read_events(path); });
   EXPECT_EQ(message, "read_events: " + path + ": corrupt TFRecord at byte offset " +
-                         std::to_string(second) + ": the CRC-32C of its " +
+                         std::to_string(second) + " (record 1): the CRC-32C of its " +
                          std::to_string(bytes.size() - second - 16) +
                          " bytes of data does not match");
   write_bytes(path, bytes.substr(0, bytes.size() - 3));

@@ -80,8 +80,11 @@ CLI::Validator data_folder() {
   return checked_by(
       [](const std::string& path) {
         std::error_code error;  // a path that cannot be examined is left to the data readers
-        NABLA_CHECK(fs::is_directory(path, error) || !fs::exists(path, error), path,
-                    " is a file; expected the folder that holds the data set");
+        // A TFRecord file is data of its own (nabla train --data shard.tfrecord).
+        NABLA_CHECK(fs::is_directory(path, error) || !fs::exists(path, error) ||
+                        data::is_tfrecord_data(path),
+                    path, " is a file; expected the folder that holds the data set (or TFRecord ",
+                    "files)");
       },
       "DIR");
 }

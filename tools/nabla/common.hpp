@@ -34,6 +34,8 @@ Command add_export_command(CLI::App& app);
 Command add_import_command(CLI::App& app);
 Command add_embed_command(CLI::App& app);
 
+Command add_convert_command(CLI::App& app);
+
 // A mistake on the command line found after parsing (e.g. --index beyond the test set): exit 2,
 // like CLI11's parse errors. The library has no such category: it cannot tell whether a name came
 // from a flag or from a model file, so the CLI checks its flags itself (see the validators below)

@@ -1,6 +1,6 @@
-// nabla predict: class and probabilities for test samples (by index), an image file (PNG, binary
-// PGM, or an IDX file of one or more images), a text or a NumPy array, from a checkpoint written
-// by `nabla train --out`; with --output, the model's outputs for the array as a file.
+// nabla predict: class and probabilities for test samples (by index), an image file (PNG, JPEG,
+// binary PGM, or an IDX file of one or more images), a text or a NumPy array, from a checkpoint
+// written by `nabla train --out`; with --output, the model's outputs for the array as a file.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -29,11 +29,20 @@ Tensor read_images(const std::string& path, const train::Model& model) {
   NABLA_CHECK(probe.good(), "--image ", path, ": cannot open the file");
   // IDX files start with two zero bytes; anything else is an image file.
   const bool idx = probe.get() == 0;
-  const Tensor raw = idx ? data::read_idx(path) : data::read_image(path);
+  Tensor raw = idx ? data::read_idx(path) : data::read_image(path);
+  const Shape& shape = model.input_shape();
+  if (!idx && shape.size() >= 2 && (shape.size() == 2 || shape[0] == 1 || shape[0] == 3)) {
+    // An image file of any size and colour, as the model takes images: converted to its
+    // channels and resized to its input size as an image folder's images are.
+    const int64_t channels = shape.size() == 3 ? shape[0] : 1;
+    raw = data::resize_image(data::convert_channels(raw, channels), shape[shape.size() - 2],
+                             shape.back())
+              .unsqueeze(0);
+  }
   Tensor images = model.takes_raw_inputs() ? raw : data::scale(raw, 1.0 / 255);
   // One image ([28, 28]) or a stack ([N, 28, 28]), viewed with the model's sample shape (which
   // may add a channel axis: [1, 28, 28]).
-  if (raw.dim() == 2) images = images.unsqueeze(0);  // a PGM or a 2-d IDX file: one image
+  if (raw.dim() == 2) images = images.unsqueeze(0);  // a 2-d IDX file: one image
   return train::view_as_input_shape(images, model.input_shape(), "--image " + path);
 }
 
@@ -176,8 +185,10 @@ Command add_predict_command(CLI::App& app) {
           ->check(checked_by([](const std::string& text) { parse_index_list(text); }, "LIST"))
           ->capture_default_str();
   auto* image =
-      sub->add_option("--image", options->image,
-                      "An image file instead: PNG, binary PGM (P5) or IDX, 28x28 grey levels")
+      sub->add_option(
+             "--image", options->image,
+             "An image file instead: PNG, JPEG or binary PGM (P5), converted to the model's "
+             "channels and resized to its input size; or an IDX file of images")
           ->excludes(index);
   auto* text =
       sub->add_option(
@@ -202,6 +213,7 @@ Command add_predict_command(CLI::App& app) {
       "Examples:\n"
       "  nabla predict --checkpoint runs/mlp --index 0,1,2\n"
       "  nabla predict --checkpoint runs/mlp --image shoe.pgm\n"
+      "  nabla predict --checkpoint runs/photos --image cat.jpg\n"
       "  nabla predict --checkpoint runs/textcnn --text \"Two atoms walk into a bar\"\n"
       "  nabla predict --checkpoint runs/seq2seq --text 12345\n"
       "  nabla predict --checkpoint runs/mlp --input x.npy --output y.npy");

@@ -17,7 +17,9 @@ namespace {
 
 struct TrainOptions {
   std::string model = "mlp";
-  std::string data_dir;
+  // One folder or file; several (a shell-expanded glob of TFRecord files) are joined by commas,
+  // the list data::tfrecord_files takes.
+  std::vector<std::string> data_dir;
   int64_t epochs = 0;
   int64_t batch_size = 0;
   std::string optimizer;
@@ -49,6 +51,13 @@ struct TrainOptions {
   int64_t reduce_lr_on_plateau = 0;
   double reduce_lr_factor = 0.1;
   std::string monitor;
+  std::string image_size;
+  std::string color;
+  double test_split = 0.2;
+  bool skip_bad_records = false;
+  std::string input_feature;
+  std::string label_feature;
+  CLI::Option* test_split_given = nullptr;
   CLI::Option* early_stopping_given = nullptr;
   CLI::Option* reduce_lr_given = nullptr;
   // Which of the training settings the command line overrides (else the spec's are used).
@@ -75,6 +84,20 @@ void parse_save_every(const std::string& text, tasks::RunOptions& run) {
       "expected a count of epochs or steps such as 2, 2epochs or 500steps, got '", text, "'");
   run.save_every_epochs = steps ? 1 : count;
   run.save_every_steps = steps ? count : 0;
+}
+
+// "--image-size": HEIGHTxWIDTH ("64x64"), or one number for a square.
+std::pair<int64_t, int64_t> parse_image_size(const std::string& text) {
+  const size_t x = text.find('x');
+  const auto number = [&](const std::string& digits) {
+    NABLA_CHECK(!digits.empty() && digits.size() < 6 &&
+                    digits.find_first_not_of("0123456789") == std::string::npos &&
+                    std::stoll(digits) > 0,
+                "expected an image size HEIGHTxWIDTH such as 64x64 (or 64), got '", text, "'");
+    return std::stoll(digits);
+  };
+  const int64_t height = number(text.substr(0, x));
+  return {height, x == std::string::npos ? height : number(text.substr(x + 1))};
 }
 
 // "--classes": class numbers and ranges, "5-9" or "0,2,4-6".
@@ -187,7 +210,9 @@ std::string training_flag_json(const std::string& key, const std::string& text, 
 void run_train(const TrainOptions& options) {
   apply_threads(options.threads);
   tasks::RunOptions run;
-  run.data_dir = options.data_dir;
+  for (const std::string& path : options.data_dir) {
+    run.data_dir += (run.data_dir.empty() ? "" : ",") + path;
+  }
   run.limit = options.limit;
   run.seed = options.seed;
   run.verbose = options.quiet || options.json ? 0 : options.verbose;
@@ -240,6 +265,12 @@ void run_train(const TrainOptions& options) {
   if (*options.optimizer_given) run.optimizer = options.optimizer;
   if (*options.lr_given) run.lr = options.lr;
   if (*options.validation_split_given) run.validation_split = options.validation_split;
+  if (!options.image_size.empty()) run.image_size = parse_image_size(options.image_size);
+  run.color = options.color;
+  if (*options.test_split_given) run.test_split = options.test_split;
+  run.skip_bad_records = options.skip_bad_records;
+  run.input_feature = options.input_feature;
+  run.label_feature = options.label_feature;
   const tasks::RunResult result = tasks::run(options.model, run);
   if (options.json) {
     nlohmann::json figures = nlohmann::json::object();
@@ -270,8 +301,35 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--data", options->data_dir,
                   "Folder with the four MNIST-layout IDX files (default: " +
                       std::string(data::kFashionMnistDir) +
-                      "); for a text model, the fortunes or corpus folder")
-      ->check(data_folder());
+                      "); an image folder (a folder of PNG/JPEG images per class, or train/ "
+                      "and test/ folders of them) or TFRecord files (a file, a folder of them, "
+                      "or a glob such as shards/*.tfrecord) for an image model; "
+                      "for a text model, the fortunes or corpus folder")
+      ->check(data_folder())
+      ->expected(1, -1);
+  sub->add_option("--image-size", options->image_size,
+                  "Image folder or TFRecord images: resize every image to HEIGHTxWIDTH, e.g. 64x64 "
+                  "(default: the "
+                  "model's input size); the model's input shape follows")
+      ->check(checked_by([](const std::string& text) { parse_image_size(text); }, "HxW"));
+  sub->add_option("--color", options->color,
+                  "Image folder or TFRecord images: rgb (default) or grayscale")
+      ->check(CLI::IsMember({"rgb", "grayscale"}));
+  options->test_split_given =
+      sub->add_option("--test-split", options->test_split,
+                      "Image folder of class folders or TFRecord files without train*/test* "
+                      "shards: the fraction held out as the test part, drawn with --seed "
+                      "(default 0.2)")
+          ->check(in_range<double>(0, 0.99, true));
+  sub->add_flag("--skip-bad-records", options->skip_bad_records,
+                "Image folder or TFRecord files: skip corrupt or truncated images, other files "
+                "and records missing a feature with a warning each, and count them, instead of "
+                "stopping with an error");
+  sub->add_option("--input-feature", options->input_feature,
+                  "TFRecord files: the feature holding a sample's input, encoded image bytes or "
+                  "a float list (default: image, else features)");
+  sub->add_option("--label-feature", options->label_feature,
+                  "TFRecord files: the int64 feature holding the class (default: label)");
   options->epochs_given =
       sub->add_option("--epochs", options->epochs, "Epochs (default: the model's, 5 for mlp)")
           ->check(in_range<int64_t>(1));
@@ -405,7 +463,8 @@ Command add_train_command(CLI::App& app) {
       "--reduce-lr-on-plateau 1\n"
       "  nabla train --model cnn --lr-schedule cosine --augment RandomCrop,padding=2 "
       "--augment RandomFlip,horizontal=true\n"
-      "  nabla train --json | jq .loss                  # one JSON line per epoch");
+      "  nabla train --json | jq .loss                  # one JSON line per epoch\n"
+      "  nabla train --model cnn --data photos/ --image-size 64x64 --color rgb --out runs/photos");
   return {sub, [options] { run_train(*options); }};
 }
 
