@@ -64,6 +64,15 @@ class Task {
   // the training settings the run used. Default: none.
   virtual void write_outputs(const io::ModelSpec& spec, train::Model& model, const TaskData& data,
                              const std::string& dir) const;
+  // The run's folder, set before load(): `nabla train --out DIR`, or the folder of the checkpoint
+  // `nabla evaluate` judges ("" = none). A task that writes while it trains (a GAN's sample grid
+  // per epoch) or keeps what judging needs beside the checkpoint (a GAN's judging classifier)
+  // uses it.
+  void set_run_folder(std::string dir) { run_folder_ = std::move(dir); }
+  const std::string& run_folder() const { return run_folder_; }
+
+ private:
+  std::string run_folder_;
 };
 using TaskFactory = std::function<std::unique_ptr<Task>()>;
 

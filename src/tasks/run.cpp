@@ -239,6 +239,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  task->set_run_folder(options.out);
   NABLA_CHECK(!options.new_head || !options.init_from.empty(), "--new-head: give the ",
               "checkpoint to start from with --init-from");
   NABLA_CHECK(!options.resume || !options.out.empty(), "--resume: give the run's folder with ",
