@@ -58,11 +58,19 @@ ZOO = {
     "word2vec_cbow": ("KJV Bible, words", "word_pair_mean_rank",
                       "word-pair mean rank (lower is better)",
                       "175.1 (fastText skip-gram, same settings, make bench)", []),
+
+    "vae": ("Fashion-MNIST", "test_negative_elbo", "test negative ELBO per image (nats)",
+            "pixel_bernoulli_nll", ["--threads", "1"]),
+    "dcgan": ("Fashion-MNIST", "frechet_distance",
+              "Frechet distance of classifier features (generated vs test)",
+              "frechet_distance_real", ["--threads", "1", "--out", "runs/dcgan"]),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
     "pca_reconstruction_mse": "PCA, same number of components as the code",
     "pca_denoising_mse": "PCA on the same corrupted inputs",
+    "pixel_bernoulli_nll": "independent Bernoulli pixels, training pixel means",
+    "frechet_distance_real": "real training vs test images",
 }
 
 

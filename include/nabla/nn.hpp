@@ -926,6 +926,32 @@ class Concatenate : public Module {
   int64_t axis_;
 };
 
+// ---- variational layers (src/nn/sampling.cpp) ----
+// The reparameterization layer of a variational autoencoder (Keras's VAE example's Sampling):
+// from the encoder's Gaussian q(z|x) = N(mean, diag(exp(log_var))) it draws z = mean +
+// exp(0.5 * log_var) * eps, eps ~ N(0, I), in training and in evaluation alike (the evidence
+// lower bound is an expectation over q). Input: [N, 2D] (mean, then log_var: the two halves of
+// the last axis) or two inputs [N, D] (mean, log_var); output [N, D]. Draws come from the
+// generator set with set_generator (the default generator when none), one per element in
+// row-major order, so a seed gives the same draws. kl() is KL(q(z|x) || N(0, I)) per sample ([N])
+// of the last forward, in the graph of that forward: the term a training loop adds to the
+// reconstruction loss (as Keras's add_loss).
+class Sampling : public Module {
+ public:
+  Sampling() = default;
+  Tensor forward(const Tensor& x) override;
+  Tensor forward_multi(const std::vector<Tensor>& inputs) override;
+  std::string type_name() const override { return "Sampling"; }
+  const Tensor& kl() const { return kl_; }
+  // Not owned; null = the default generator.
+  void set_generator(Generator* gen) { gen_ = gen; }
+
+ private:
+  Tensor sample(const Tensor& mean, const Tensor& log_var);
+  Tensor kl_;
+  Generator* gen_ = nullptr;
+};
+
 // ---- functional graph models (src/nn/graph.cpp) ----
 // Keras's functional API:
 //   nn::SymbolicTensor wide = nn::Input({13}, "wide"), deep = nn::Input({8}, "deep");

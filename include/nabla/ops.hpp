@@ -242,4 +242,16 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                         const Tensor& pos_weight = Tensor(),
                                         const std::string& reduction = "mean");
 
+// ---- variational autoencoders (src/ops/variational.cpp) ----
+// KL(N(mean, diag(exp(log_var))) || N(0, I)) of diagonal Gaussians, summed over the last axis:
+// 0.5 * sum(exp(log_var) + mean^2 - 1 - log_var); [..., D] -> [...] (torch.distributions'
+// kl_divergence of Normal(mean, exp(0.5 * log_var)) and Normal(0, 1), summed over D). Then
+// `reduction` over what is left: "none", "mean" or "sum".
+Tensor gaussian_kl_divergence(const Tensor& mean, const Tensor& log_var,
+                              const std::string& reduction = "none");
+// The reparameterization trick: mean + exp(0.5 * log_var) * eps with eps ~ N(0, I) drawn from
+// `gen` (the default generator when null), one draw per element in row-major order;
+// differentiable in mean and log_var.
+Tensor reparameterize(const Tensor& mean, const Tensor& log_var, Generator* gen = nullptr);
+
 }  // namespace nabla

@@ -74,6 +74,16 @@ class Task {
   // included; `options` the rest of the command line.
   virtual std::optional<RunResult> run_own(const io::ModelSpec& spec,
                                            const RunOptions& options) const;
+
+  // The run's folder, set before load(): `nabla train --out DIR`, or the folder of the checkpoint
+  // `nabla evaluate` judges ("" = none). A task that writes while it trains (a GAN's sample grid
+  // per epoch) or keeps what judging needs beside the checkpoint (a GAN's judging classifier)
+  // uses it.
+  void set_run_folder(std::string dir) { run_folder_ = std::move(dir); }
+  const std::string& run_folder() const { return run_folder_; }
+
+ private:
+  std::string run_folder_;
 };
 using TaskFactory = std::function<std::unique_ptr<Task>()>;
 

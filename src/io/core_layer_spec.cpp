@@ -140,6 +140,12 @@ void add_core_layer_types(LayerRegistry& registry) {
                 writes<nn::Concatenate>([](const nn::Concatenate& concat) {
                   return OrderedJson{{"type", "Concatenate"}, {"axis", concat.axis()}};
                 })});
+  registry.add({{"Sampling"},
+                {},
+                [](const LayerArgs&, const std::string&) -> nn::ModulePtr {
+                  return std::make_shared<nn::Sampling>();
+                },
+                writes_type_only<nn::Sampling>()});
 }
 
 }  // namespace nabla::io::internal

@@ -248,6 +248,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
+  task->set_run_folder(primary ? options.out : "");  // rank 0 alone writes
   {
     io::ModelSpec as_given = spec;
     as_given.training = training;

@@ -14,6 +14,7 @@
 
 #include "nabla/ops.hpp"
 #include "nabla/train.hpp"
+#include "train/statistics.hpp"
 
 namespace nabla::train {
 namespace {
@@ -34,6 +35,10 @@ Tensor flattened(const Tensor& x, const char* op) {
   return x.reshape({x.size(0), x.numel() / x.size(0)});
 }
 
+}  // namespace
+
+namespace internal {
+// (Declared in train/statistics.hpp; the Fréchet distance of the GAN tasks uses them too.)
 // Eigenvalues and eigenvectors (the columns of `vectors`, row-major n x n) of the symmetric
 // matrix `a` (destroyed), by cyclic Jacobi rotations: exact to rounding and simple, for the
 // small Rayleigh-Ritz matrices (p x p) of the iteration.
@@ -81,6 +86,9 @@ void symmetric_eigen(std::vector<double>& a, int64_t n, std::vector<double>& val
   values.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) values[i] = a[i * n + i];
 }
+}  // namespace internal
+
+namespace {
 
 double dot(const double* a, const double* b, int64_t n) {
   double sum = 0;
@@ -147,6 +155,9 @@ std::vector<double> rotate(const std::vector<double>& basis, const std::vector<d
   return out;
 }
 
+}  // namespace
+
+namespace internal {
 // The mean of the rows of x [N, D] and their covariance (D x D, divided by N - 1), in double.
 void mean_and_covariance(const Tensor& x, std::vector<double>& mean,
                          std::vector<double>& covariance) {
@@ -172,7 +183,7 @@ void mean_and_covariance(const Tensor& x, std::vector<double>& mean,
   for (double& c : covariance) c /= static_cast<double>(n - 1);
 }
 
-}  // namespace
+}  // namespace internal
 
 PCA pca(const Tensor& x, int64_t components, uint64_t seed) {
   const NoGradGuard no_grad;
@@ -182,7 +193,7 @@ PCA pca(const Tensor& x, int64_t components, uint64_t seed) {
               " components for samples of ", d, " values, got ", components);
   NABLA_CHECK(n >= 2, "pca: expected at least 2 samples to estimate a covariance, got ", n);
   std::vector<double> mean, covariance;
-  mean_and_covariance(rows, mean, covariance);
+  internal::mean_and_covariance(rows, mean, covariance);
 
   const int64_t block = std::min(d, 2 * components);
   Generator gen(seed);
@@ -200,7 +211,7 @@ PCA pca(const Tensor& x, int64_t components, uint64_t seed) {
         ritz[i * block + j] = ritz[j * block + i] = v;
       }
     }
-    symmetric_eigen(ritz, block, values, basis);
+    internal::symmetric_eigen(ritz, block, values, basis);
     // Largest first: sort the eigenpairs by value.
     std::vector<int64_t> order(static_cast<size_t>(block));
     std::iota(order.begin(), order.end(), 0);

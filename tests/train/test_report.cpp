@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "data/test_util.hpp"
 #include "nabla/report.hpp"
 
 namespace nabla::train {

@@ -2,6 +2,7 @@
 // metrics, per-class precision/recall/F1 and the confusion matrix for a classifier, and the
 // figures its task judges it by (macro-F1 and baselines, bits per character, ...).
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,8 @@ void run_evaluate(const EvaluateOptions& options) {
   apply_threads(options.threads);
   LoadedCheckpoint loaded = load_checkpoint(options.checkpoint);
   const std::unique_ptr<tasks::Task> task = tasks::make_task(tasks::task_name_for(loaded.spec));
+  task->set_run_folder(
+      std::filesystem::path(checkpoint_file(options.checkpoint)).parent_path().string());
   const tasks::TaskData data =
       task->load(loaded.spec, loaded.model, data_dir_of(options.data_dir, loaded));
   const bool plain = !options.quiet && !options.json;
