@@ -1,5 +1,5 @@
 // Core layer types of JSON model specs: Dense/Linear, activations, dropout, flattening and
-// reshaping, rescaling, and the merge layers of graph models.
+// reshaping, rescaling, the merge layers of graph models, and the highway layer.
 #include "io/layer_args.hpp"
 
 namespace nabla::io::internal {
@@ -95,6 +95,17 @@ Writer writes_type_only() {
   return writes<Layer>([](const Layer& layer) { return OrderedJson{{"type", layer.type_name()}}; });
 }
 
+nn::ModulePtr make_highway(const LayerArgs& args, const std::string&) {
+  nn::HighwayOptions options;
+  const std::string activation = args.activation_or_empty();
+  if (!activation.empty()) options.activation = activation;
+  options.transform_bias =
+      args.number_or({"transform_bias"}, -1e30, 1e30, options.transform_bias, true);
+  options.kernel_initializer = args.initializer_or("kernel_initializer", "glorot_uniform");
+  options.in_features = args.positive_int_or({"in_features"}, -1);
+  return std::make_shared<nn::Highway>(options);
+}
+
 }  // namespace
 
 void add_core_layer_types(LayerRegistry& registry) {
@@ -139,6 +150,19 @@ void add_core_layer_types(LayerRegistry& registry) {
                 make_concatenate,
                 writes<nn::Concatenate>([](const nn::Concatenate& concat) {
                   return OrderedJson{{"type", "Concatenate"}, {"axis", concat.axis()}};
+                })});
+  registry.add({{"Highway"},
+                {"activation", "transform_bias", "kernel_initializer", "in_features"},
+                make_highway,
+                writes<nn::Highway>([](const nn::Highway& highway) {
+                  const nn::HighwayOptions& o = highway.options();
+                  OrderedJson out{{"type", "Highway"},
+                                  {"activation", o.activation},
+                                  {"transform_bias", o.transform_bias}};
+                  if (o.kernel_initializer != "glorot_uniform") {
+                    out["kernel_initializer"] = o.kernel_initializer;
+                  }
+                  return out;
                 })});
 }
 
