@@ -30,7 +30,7 @@ int main(int argc, char** argv) try {
   for (const char* preset : {"highway", "plain_deep", "mlp"}) {
     std::cout << "== " << preset << "\n";
     const tasks::RunResult result = tasks::run(std::string(preset), options);
-    train::Series curve{std::string(preset) + " (training accuracy)", {}, {}};
+    train::Series curve{preset, {}, {}};
     for (size_t i = 0; i < result.history.epoch.size(); ++i) {
       curve.x.push_back(static_cast<double>(result.history.epoch[i] + 1));
       curve.y.push_back(result.history["accuracy"][i]);
@@ -39,10 +39,10 @@ int main(int argc, char** argv) try {
     accuracies.emplace_back(preset, result.report["accuracy"]);
   }
   for (const auto& [preset, accuracy] : accuracies) {
-    std::printf("%-10s test accuracy: %.4f\n", (preset + ":").c_str(), accuracy);
+    std::printf("%-12s test accuracy: %.4f\n", (preset + ":").c_str(), accuracy);
   }
   train::LinePlotOptions plot_options;
-  plot_options.title = "30 highway layers against 30 plain layers (50 units), Fashion-MNIST";
+  plot_options.title = "30 highway vs 30 plain layers of 50 units";
   plot_options.y_label = "training accuracy";
   data::write_file_atomic(plot, train::svg_line_plot(curves, plot_options), "plot");
   std::cout << "Wrote " << plot << "\n";
