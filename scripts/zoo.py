@@ -56,6 +56,10 @@ ZOO = {
                 "0.877 (the 2-layer mlp preset)", []),
     "plain_deep": ("Fashion-MNIST", "test_accuracy", "test accuracy (30 plain layers)",
                    "0.882 (the highway preset: same depth, width and initialization)", []),
+    "hopfield": ("random +-1 patterns in 784 units; 10 binarized Fashion-MNIST images",
+                 "hebbian_capacity", "P/N up to which half the patterns are recalled exactly "
+                 "(Hebbian, 10% of the bits flipped)",
+                 "0.138 (Amit et al. 1985: the Hebbian network's capacity)", []),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",

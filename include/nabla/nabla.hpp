@@ -2,6 +2,7 @@
 #pragma once
 
 #include "nabla/data.hpp"
+#include "nabla/energy.hpp"
 #include "nabla/error.hpp"
 #include "nabla/io.hpp"
 #include "nabla/layers.hpp"
