@@ -21,11 +21,11 @@ TEST(Tasks, TheBuiltInTasksAreRegistered) {
   // when it loads.
   EXPECT_EQ(tasks::task_names(),
             (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes",
-                                      "images", "reconstruction"}));
+                                      "hopfield", "images", "rbm", "reconstruction"}));
   EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
   EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
             "unknown task \"imagez\"; tasks: circle, corpus, digits, failing_circle, fortunes, "
-            "images, reconstruction");
+            "hopfield, images, rbm, reconstruction");
   EXPECT_NE(error_message([] {
               tasks::register_task("images", [] { return tasks::make_task("images"); });
             }).find("registered already"),
