@@ -60,11 +60,15 @@ ZOO = {
                  "hebbian_capacity", "P/N up to which half the patterns are recalled exactly "
                  "(Hebbian, 10% of the bits flipped)",
                  "0.138 (Amit et al. 1985: the Hebbian network's capacity)", []),
+    "rbm": ("binarized Fashion-MNIST", "rbm_features_accuracy",
+            "softmax classifier on the RBM's hidden features, test accuracy",
+            "raw_pixels_accuracy", []),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
     "pca_reconstruction_mse": "PCA, same number of components as the code",
     "pca_denoising_mse": "PCA on the same corrupted inputs",
+    "raw_pixels_accuracy": "the same softmax classifier on the binarized pixels",
 }
 
 
