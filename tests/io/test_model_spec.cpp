@@ -97,9 +97,11 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
       "BatchNorm2d, BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv1d, Conv2D, "
       "Conv2DTranspose, Conv2d, ConvTranspose2d, Dense, DenseBlock, DepthwiseConv2D, Dropout, "
       "Dropout2d, ELU, Embedding, Flatten, GELU, GRU, GlobalAveragePooling1D, "
-      "GlobalAveragePooling2D, GlobalMaxPooling1D, GroupNorm, Identity, LSTM, LayerNorm, "
+      "GlobalAveragePooling2D, GlobalMaxPooling1D, GroupNorm, Highway, Hopfield, Identity, LSTM, "
+      "LayerNorm, "
       "LayerNormalization, LeakyReLU, Linear, LogSoftmax, MaxPool2D, MaxPool2d, MaxPooling2D, "
-      "Maximum, Minimum, MultiHeadAttention, Multiply, PositionalEncoding, RNN, ReLU, Rescaling, "
+      "Maximum, Minimum, MultiHeadAttention, Multiply, PositionalEncoding, RBM, RNN, ReLU, "
+      "Rescaling, "
       "Reshape, ResidualBlock, SeparableConv2D, Seq2Seq, Sigmoid, SimpleRNN, Softmax, Softplus, "
       "SpatialDropout2D, Subtract, Tanh, TransformerEncoderLayer, TransitionBlock, UpSampling2D, "
       "Upsample";
