@@ -64,6 +64,18 @@ ZOO = {
     "dcgan": ("Fashion-MNIST", "frechet_distance",
               "Frechet distance of classifier features (generated vs test)",
               "frechet_distance_real", ["--threads", "1", "--out", "runs/dcgan"]),
+
+    "highway": ("Fashion-MNIST", "test_accuracy", "test accuracy (30 highway layers)",
+                "0.877 (the 2-layer mlp preset)", []),
+    "plain_deep": ("Fashion-MNIST", "test_accuracy", "test accuracy (30 plain layers)",
+                   "0.882 (the highway preset: same depth, width and initialization)", []),
+    "hopfield": ("random +-1 patterns in 784 units; 10 binarized Fashion-MNIST images",
+                 "hebbian_capacity", "P/N up to which half the patterns are recalled exactly "
+                 "(Hebbian, 10% of the bits flipped)",
+                 "0.138 (Amit et al. 1985: the Hebbian network's capacity)", []),
+    "rbm": ("binarized Fashion-MNIST", "rbm_features_accuracy",
+            "softmax classifier on the RBM's hidden features, test accuracy",
+            "raw_pixels_accuracy", []),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
@@ -71,6 +83,8 @@ FIGURE_LABELS = {
     "pca_denoising_mse": "PCA on the same corrupted inputs",
     "pixel_bernoulli_nll": "independent Bernoulli pixels, training pixel means",
     "frechet_distance_real": "real training vs test images",
+
+    "raw_pixels_accuracy": "the same softmax classifier on the binarized pixels",
 }
 
 

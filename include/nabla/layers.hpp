@@ -92,4 +92,12 @@ inline Layer Maximum() { return std::make_shared<nn::Merge>(nn::MergeKind::maxim
 inline Layer Minimum() { return std::make_shared<nn::Merge>(nn::MergeKind::minimum); }
 inline Layer Concatenate(int64_t axis = -1) { return std::make_shared<nn::Concatenate>(axis); }
 
+// Highway("relu"): H(x) T(x) + x (1 - T(x)), the gate's bias starting at transform_bias.
+inline Layer Highway(const std::string& activation = "relu", double transform_bias = -2) {
+  nn::HighwayOptions options;
+  options.activation = activation;
+  options.transform_bias = transform_bias;
+  return std::make_shared<nn::Highway>(options);
+}
+
 }  // namespace nabla::layers

@@ -3,6 +3,8 @@
 
 #include "nabla/data.hpp"
 #include "nabla/dist.hpp"
+
+#include "nabla/energy.hpp"
 #include "nabla/error.hpp"
 #include "nabla/io.hpp"
 #include "nabla/layers.hpp"

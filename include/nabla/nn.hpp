@@ -1012,4 +1012,37 @@ class Graph : public Module {
 // Keras's layer names: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".
 std::string snake_case(const std::string& type_name);
 
+// ---- highway layers (src/nn/highway.cpp) ----
+// A highway layer (Srivastava, Greff and Schmidhuber 2015): y = H(x) * T(x) + x * (1 - T(x)),
+// with the transform H(x) = activation(x W_H^T + b_H) and the transform gate
+// T(x) = sigmoid(x W_T^T + b_T); 1 - T is the carry gate. The output has the input's size (the
+// last axis). The gate's bias starts at `transform_bias` (negative: the layer carries its input
+// through at first, so a deep stack of them trains as a shallow one would), both kernels at
+// `kernel_initializer`, H's bias at zero. Built at the first forward unless in_features is given.
+struct HighwayOptions {
+  std::string activation = "relu";
+  double transform_bias = -2;  // the paper's -2 for its deep networks
+  std::string kernel_initializer = "glorot_uniform";
+  int64_t in_features = -1;
+};
+
+class Highway : public Module {
+ public:
+  explicit Highway(HighwayOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
+  std::string type_name() const override { return "Highway"; }
+  std::string extra_repr() const override;
+  const HighwayOptions& options() const { return options_; }
+  int64_t in_features() const { return options_.in_features; }
+  // H and T as the Linear layers they are ("transform", "gate"); null before the build.
+  const std::shared_ptr<Linear>& transform() const { return transform_; }
+  const std::shared_ptr<Linear>& gate() const { return gate_; }
+
+ private:
+  void build_layers(int64_t in_features, DType dtype);
+  HighwayOptions options_;
+  std::shared_ptr<Linear> transform_, gate_;
+};
+
 }  // namespace nabla::nn

@@ -1,6 +1,8 @@
 // Core layer types of JSON model specs: Dense/Linear, activations, dropout, flattening and
-// reshaping, rescaling, and the merge layers of graph models.
+// reshaping, rescaling, the merge layers of graph models, the highway layer, and the energy-based
+// models (Hopfield, RBM), which their tasks train without backpropagation.
 #include "io/layer_args.hpp"
+#include "nabla/energy.hpp"
 
 namespace nabla::io::internal {
 namespace {
@@ -95,6 +97,51 @@ Writer writes_type_only() {
   return writes<Layer>([](const Layer& layer) { return OrderedJson{{"type", layer.type_name()}}; });
 }
 
+nn::ModulePtr make_highway(const LayerArgs& args, const std::string&) {
+  nn::HighwayOptions options;
+  const std::string activation = args.activation_or_empty();
+  if (!activation.empty()) options.activation = activation;
+  options.transform_bias =
+      args.number_or({"transform_bias"}, -1e30, 1e30, options.transform_bias, true);
+  options.kernel_initializer = args.initializer_or("kernel_initializer", "glorot_uniform");
+  options.in_features = args.positive_int_or({"in_features"}, -1);
+  return std::make_shared<nn::Highway>(options);
+}
+
+nn::ModulePtr make_hopfield(const LayerArgs& args, const std::string&) {
+  nn::HopfieldOptions o;
+  o.rule = args.string_or({"rule"}, {"hebbian", "storkey"}, o.rule);
+  o.update = args.string_or({"update"}, {"asynchronous", "synchronous"}, o.update);
+  o.max_sweeps = args.positive_int_or({"max_sweeps"}, o.max_sweeps);
+  o.seed = static_cast<uint64_t>(args.number_or({"seed"}, 0, 9.0e15, 0, true));
+  o.units = args.positive_int_or({"units"}, -1);
+  o.patterns = args.positive_int_or({"patterns"}, o.patterns);
+  return std::make_shared<nn::Hopfield>(o);
+}
+
+OrderedJson hopfield_to_json(const nn::Hopfield& hopfield) {
+  const nn::HopfieldOptions& o = hopfield.options();
+  OrderedJson out{{"type", "Hopfield"},         {"rule", o.rule}, {"update", o.update},
+                  {"max_sweeps", o.max_sweeps}, {"seed", o.seed}, {"patterns", o.patterns}};
+  if (o.units > 0) out["units"] = o.units;
+  return out;
+}
+
+nn::ModulePtr make_rbm(const LayerArgs& args, const std::string&) {
+  nn::RBMOptions o;
+  o.units = args.positive_int({"units"}, "the number of hidden units");
+  o.cd_steps = args.positive_int_or({"cd_steps"}, o.cd_steps);
+  o.persistent = args.boolean_or({"persistent"}, o.persistent);
+  o.in_features = args.positive_int_or({"in_features"}, -1);
+  return std::make_shared<nn::RBM>(o);
+}
+
+OrderedJson rbm_to_json(const nn::RBM& rbm) {
+  const nn::RBMOptions& o = rbm.options();
+  return OrderedJson{
+      {"type", "RBM"}, {"units", o.units}, {"cd_steps", o.cd_steps}, {"persistent", o.persistent}};
+}
+
 }  // namespace
 
 void add_core_layer_types(LayerRegistry& registry) {
@@ -146,6 +193,28 @@ void add_core_layer_types(LayerRegistry& registry) {
                   return std::make_shared<nn::Sampling>();
                 },
                 writes_type_only<nn::Sampling>()});
+
+  registry.add({{"Hopfield"},
+                {"rule", "update", "max_sweeps", "seed", "units", "patterns"},
+                make_hopfield,
+                writes<nn::Hopfield>(hopfield_to_json)});
+  registry.add({{"RBM"},
+                {"units", "cd_steps", "persistent", "in_features"},
+                make_rbm,
+                writes<nn::RBM>(rbm_to_json)});
+  registry.add({{"Highway"},
+                {"activation", "transform_bias", "kernel_initializer", "in_features"},
+                make_highway,
+                writes<nn::Highway>([](const nn::Highway& highway) {
+                  const nn::HighwayOptions& o = highway.options();
+                  OrderedJson out{{"type", "Highway"},
+                                  {"activation", o.activation},
+                                  {"transform_bias", o.transform_bias}};
+                  if (o.kernel_initializer != "glorot_uniform") {
+                    out["kernel_initializer"] = o.kernel_initializer;
+                  }
+                  return out;
+                })});
 }
 
 }  // namespace nabla::io::internal

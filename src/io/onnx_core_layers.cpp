@@ -1,6 +1,6 @@
 // ONNX forms of the core layers: Dense/Linear, activations, Rescaling, Flatten, Reshape, dropout
 // (the identity at inference), the merges of graph models (Add, Subtract, Multiply, Average,
-// Maximum, Minimum, Concatenate) and a Sequential nested as a layer.
+// Maximum, Minimum, Concatenate), a Sequential nested as a layer, and the highway layer.
 #include "io/onnx_builder.hpp"
 #include "nabla/ops.hpp"
 
@@ -70,6 +70,21 @@ void convert_merge(const LayerCall& c, const nn::Merge& m, GraphBuilder& b) {
   }
 }
 
+// Highway: H and T as the Linear layers they are, then x + T (H - x).
+void convert_highway(const LayerCall& c, const nn::Highway& h, GraphBuilder& b) {
+  LayerCall part = c;
+  part.name = c.name + ".transform";
+  part.output = b.fresh(c.name, "transform");
+  convert_linear(part, *h.transform(), b);
+  const std::string transform = part.output;
+  part.name = c.name + ".gate";
+  part.output = b.fresh(c.name, "gate");
+  convert_linear(part, *h.gate(), b);
+  const std::string change = b.value("Sub", {transform, c.inputs[0]}, c.name);
+  const std::string gated = b.value("Mul", {part.output, change}, c.name);
+  b.node("Add", {c.inputs[0], gated}, {c.output}, c.name + "/Add");
+}
+
 }  // namespace
 
 bool convert_core_layer(const LayerCall& c, GraphBuilder& b) {
@@ -108,6 +123,8 @@ bool convert_core_layer(const LayerCall& c, GraphBuilder& b) {
                       concat->axis());
   } else if (auto* sequential = dynamic_cast<nn::Sequential*>(layer)) {
     convert_chain(c, *sequential, b);
+  } else if (auto* highway = dynamic_cast<nn::Highway*>(layer)) {
+    convert_highway(c, *highway, b);
   } else {
     return false;
   }

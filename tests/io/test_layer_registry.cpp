@@ -45,6 +45,7 @@ const std::map<std::string, internal::Json>& required_keys() {
       {"MaxPool2d", kKernel},
       {"MultiHeadAttention", {{"embed_dim", 8}, {"num_heads", 2}}},
       {"PositionalEncoding", {{"max_length", 16}}},
+      {"RBM", {{"units", 4}}},
       {"RNN", kUnits},
       {"Rescaling", {{"scale", 0.5}}},
       {"Reshape", {{"target_shape", {2, -1}}}},

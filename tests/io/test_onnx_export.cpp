@@ -45,8 +45,9 @@ train::Model mlp_model() {
   train::Model model(
       {layers::Rescaling(0.5, 0.1), layers::Flatten(), layers::Dense(16, "relu"),
        layers::Dense(16, "gelu"), layers::Activation("elu"), layers::Dense(12, "tanh"),
-       layers::Activation("leaky_relu"), layers::Dropout(0.3), layers::Dense(12, "sigmoid"),
-       layers::Activation("softplus"), ln, layers::Dense(10, "softmax")},
+       layers::Activation("leaky_relu"), layers::Dropout(0.3), layers::Highway("tanh", -1),
+       layers::Dense(12, "sigmoid"), layers::Activation("softplus"), ln,
+       layers::Dense(10, "softmax")},
       "mlp");
   model.build({4, 6});
   return model;
@@ -325,6 +326,20 @@ TEST(OnnxExport, MlpStructure) {
       dynamic_cast<nn::Linear*>(dynamic_cast<nn::Sequential&>(model.module()).layers()[1].get());
   EXPECT_EQ(floats(initializer(proto, "dense.weight")), dense->weight().to_vector<float>());
   EXPECT_EQ(attribute(first_node(proto, "Softmax"), "axis").i(), -1);
+}
+
+TEST(OnnxExport, HighwayAsTwoGemmsAndItsGate) {
+  TempDir dir;
+  manual_seed(0);
+  train::Model model({layers::Dense(6, "relu"), layers::Highway("relu", -2)}, "highway");
+  model.build({4});
+  io::export_onnx(model, dir.file("highway.onnx"));
+  const onnx::ModelProto proto = read_model(dir.file("highway.onnx"));
+  // x + T (H - x): H = relu(Gemm), T = sigmoid(Gemm).
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Gemm", "Relu", "Gemm", "Relu", "Gemm",
+                                                       "Sigmoid", "Sub", "Mul", "Add"}));
+  EXPECT_EQ(dims(initializer(proto, "highway.transform.weight")), (Shape{6, 6}));
+  EXPECT_EQ(floats(initializer(proto, "highway.gate.bias")), std::vector<float>(6, -2.f));
 }
 
 TEST(OnnxExport, ConvolutionAttributes) {
