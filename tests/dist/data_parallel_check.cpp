@@ -84,20 +84,22 @@ void check_case(const std::string& name, bool batch_norm, dist::DataParallelOpti
   auto strategy = std::make_shared<dist::DataParallel>(options);
   const Trained parallel = train_once(model, data, kBatch, strategy);
 
-  if (parallel.steps.size() != reference.steps.size()) {
+  // A failed check never skips the collectives below: every rank must make the same calls, or
+  // the job would hang instead of failing.
+  const bool same_steps = parallel.steps.size() == reference.steps.size();
+  if (!same_steps) {
     fail(name + ": " + std::to_string(parallel.steps.size()) + " steps, one process made " +
          std::to_string(reference.steps.size()));
-    return;
   }
   // BatchNormalization normalizes each rank's batch by its own statistics: the steps differ from
   // one process's by design, so only agreement across ranks is checked for it.
-  if (!batch_norm) {
+  if (same_steps && !batch_norm) {
     for (size_t k = 0; k < parallel.steps.size(); ++k) {
       const double d = max_difference(parallel.steps[k], reference.steps[k]);
       if (d > 2e-5) {
         fail(name + ": step " + std::to_string(k + 1) + ": weights differ from one process's " +
              "by " + std::to_string(d));
-        return;
+        break;
       }
     }
     for (const std::string key : {"loss", "accuracy"}) {
@@ -194,7 +196,8 @@ int main() {
     check_parameter_server(0);
     check_parameter_server(2);
   } catch (const std::exception& e) {
-    fail(std::string("error: ") + e.what());
+    // The other ranks may be inside a collective this rank will never join: end the job.
+    dist::abort(1, "rank " + std::to_string(dist::rank()) + ": FAIL: error: " + e.what());
   }
   std::vector<double> total = {static_cast<double>(failures)};
   dist::all_reduce_sum(total);
