@@ -53,7 +53,8 @@ demo: build
 
 bench: configure
 	@NABLA_WITH_BENCH=1 scripts/install-deps.sh
-	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare nabla_cli
+	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare nabla_cli \
+	  $$(grep -q '^NABLA_WITH_MPI:BOOL=ON' $(BUILD)/CMakeCache.txt && echo nabla_dist_scaling)
 	@bench/run.sh $(BUILD)
 
 # The model zoo page (docs/model-zoo.md): every preset trained at its defaults, hours on two

@@ -5,6 +5,7 @@
 #      cross-entropy, MLP training step), 3 repetitions, medians;
 #   2. the side-by-side comparison with PyTorch (bench/compare/: MLP and CNN);
 #   2b. word2vec (skip-gram) on the KJV against fastText: words/s and the word-pair mean rank;
+#   2c. data-parallel scaling over MPI (bench/dist/scaling.py), when the build has MPI;
 #   3. the compile time of a program including <nabla/nabla.hpp> and the size of libnabla.so.
 # Usage: bench/run.sh [BUILD_DIR]   (default: build). PYTHON selects the python3 that has torch.
 set -euo pipefail
@@ -38,6 +39,12 @@ echo
 echo "== word2vec: nabla vs fastText (bench/compare/word2vec.py; results in $results/word2vec.json) =="
 [[ -x "$build/nabla" ]] || { echo "bench: $build/nabla not found; run 'make bench'" >&2; exit 1; }
 "$python" "$root/bench/compare/word2vec.py" --build "$build" --out "$results/word2vec.json"
+
+if [[ -x "$build/bench/nabla_dist_scaling" ]]; then
+  echo
+  echo "== Data-parallel scaling over MPI (bench/dist/scaling.py) =="
+  "$python" "$root/bench/dist/scaling.py" "$build"
+fi
 
 echo
 echo "== Build footprint =="
