@@ -108,7 +108,10 @@ int main(int argc, char** argv) {
               seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
             }});
     model.fit(inputs, y,
-              {.epochs = 2, .batch_size = o.batch, .verbose = 0, .callbacks = {timer},
+              {.epochs = 2,
+               .batch_size = o.batch,
+               .verbose = 0,
+               .callbacks = {timer},
                .strategy = strategy});
     if (dist::rank() == 0) {
       double steps = 0, wait = 0, reduce = 0;

@@ -3,7 +3,6 @@
 
 #include "nabla/data.hpp"
 #include "nabla/dist.hpp"
-
 #include "nabla/energy.hpp"
 #include "nabla/error.hpp"
 #include "nabla/io.hpp"

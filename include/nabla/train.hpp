@@ -132,8 +132,8 @@ class Metric {
   virtual double result() const = 0;
   // The running totals behind result() (counts and sums, which add across the shards of a data
   // set: data-parallel fit sums them over ranks), so that a checkpoint taken in the middle of an
-  // epoch resumes the epoch's figures exactly. A metric that keeps none returns {} (the default): it
-  // starts over at a resumed step, which changes the epoch's figure, never the weights.
+  // epoch resumes the epoch's figures exactly. A metric that keeps none returns {} (the default):
+  // it starts over at a resumed step, which changes the epoch's figure, never the weights.
   virtual std::vector<double> state() const { return {}; }
   virtual void set_state(const std::vector<double>& /*state*/) {}
 };

@@ -18,6 +18,7 @@
 #include "nabla/data.hpp"
 #include "nabla/ops.hpp"
 #include "nabla/tasks.hpp"
+#include "tasks/task_loop.hpp"
 #include "train/layer_graph.hpp"
 
 namespace nabla::tasks {
@@ -29,30 +30,12 @@ constexpr double kPictureScale = 2;      // 28 pixels are too small to see on a 
 constexpr uint64_t kCorruptionSeed = 0;  // the corrupted test inputs are the same in every run
 constexpr int64_t kPredictBatch = 256;
 
-// Pixels in [0, 1] as f32: raw bytes scaled as the presets' Rescaling(1/255) scales them (in
-// place: one f32 copy of the 60,000 training images is 188 MB), floats (already scaled) as they
-// are.
-Tensor unit_pixels(const Tensor& images) {
-  if (images.dtype() != DType::u8) return images.to(DType::f32);
-  Tensor pixels = images.to(DType::f32).contiguous();
-  float* p = pixels.data<float>();
-  const auto scale = static_cast<float>(1.0 / 255);
-  for (int64_t i = 0; i < pixels.numel(); ++i) p[i] *= scale;
-  return pixels;
-}
-
-int64_t per_sample(const Shape& shape) {
-  int64_t size = 1;
-  for (size_t i = 1; i < shape.size(); ++i) size *= shape[i];
-  return size;
-}
-
 // The size of the model's code: its narrowest layer's output per sample.
 int64_t code_size(const train::Model& model) {
   int64_t narrowest = 0;
   for (const train::internal::LayerNode& node : train::internal::layer_graph(model)) {
     if (node.type == "InputLayer") continue;
-    const int64_t size = per_sample(node.output_shape);
+    const int64_t size = internal::values_per_sample(node.output_shape);
     if (narrowest == 0 || size < narrowest) narrowest = size;
   }
   return narrowest;
@@ -92,10 +75,12 @@ Tensor as_pictures(const Tensor& samples, const Tensor& inputs) {
     height = inputs.size(inputs.dim() - 2);
     width = inputs.size(inputs.dim() - 1);
   } else {
-    height = width = std::llround(std::sqrt(static_cast<double>(per_sample(inputs.shape()))));
+    height = width =
+        std::llround(std::sqrt(static_cast<double>(internal::values_per_sample(inputs.shape()))));
   }
-  NABLA_CHECK(height * width == per_sample(samples.shape()), "reconstruction: cannot draw samples ",
-              "of shape ", samples.shape(), " as images of the inputs' ", inputs.shape());
+  NABLA_CHECK(height * width == internal::values_per_sample(samples.shape()),
+              "reconstruction: cannot draw samples ", "of shape ", samples.shape(),
+              " as images of the inputs' ", inputs.shape());
   Tensor pictures = samples.to(DType::f32).contiguous().clone();
   float* p = pictures.data<float>();
   // A model without a final sigmoid can leave [0, 1]; the picture shows the nearest grey.
@@ -117,8 +102,8 @@ class Reconstruction : public Task {
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;
     data::MnistData images = data::load_mnist(folder, model.takes_raw_inputs());
     const Shape& output = model.output_shape();
-    const int64_t pixels = per_sample(images.train_images.shape());
-    NABLA_CHECK(model.num_outputs() == 1 && per_sample(output) == pixels,
+    const int64_t pixels = internal::values_per_sample(images.train_images.shape());
+    NABLA_CHECK(model.num_outputs() == 1 && internal::values_per_sample(output) == pixels,
                 "the reconstruction task needs a model whose output holds one value per pixel (",
                 images.train_images.size(1), " x ", images.train_images.size(2), " = ", pixels,
                 "), got output shape ", output);
@@ -128,9 +113,9 @@ class Reconstruction : public Task {
                                              "the training images in " + folder);
     out.x_test = train::view_as_input_shape(images.test_images, model.input_shape(),
                                             "the test images in " + folder);
-    out.y_train = train::view_as_input_shape(unit_pixels(images.train_images), target_shape,
-                                             "the training targets");
-    out.y_test = train::view_as_input_shape(unit_pixels(images.test_images), target_shape,
+    out.y_train = train::view_as_input_shape(internal::unit_pixels(images.train_images),
+                                             target_shape, "the training targets");
+    out.y_test = train::view_as_input_shape(internal::unit_pixels(images.test_images), target_shape,
                                             "the test targets");
     out.source = folder;
     out.dir = folder;
@@ -152,9 +137,9 @@ class Reconstruction : public Task {
       figures.push_back(
           mse_figure("test_denoising_mse", "Test denoising MSE",
                      mean_squared_error(model.predict(corrupted, kPredictBatch), data.y_test)));
-      figures.push_back(
-          mse_figure("pca_denoising_mse", pca_label + " on the corrupted inputs",
-                     mean_squared_error(linear.reconstruct(unit_pixels(corrupted)), data.y_test)));
+      figures.push_back(mse_figure(
+          "pca_denoising_mse", pca_label + " on the corrupted inputs",
+          mean_squared_error(linear.reconstruct(internal::unit_pixels(corrupted)), data.y_test)));
     }
     return figures;
   }
@@ -170,7 +155,7 @@ class Reconstruction : public Task {
     const Tensor corrupted = corrupted_test_inputs(spec, data);
     if (corrupted.defined()) {
       inputs = corrupted.slice(0, 0, shown);
-      rows.push_back(as_pictures(unit_pixels(inputs), inputs));
+      rows.push_back(as_pictures(internal::unit_pixels(inputs), inputs));
     }
     rows.push_back(as_pictures(model.predict(inputs, kPredictBatch), inputs));
     const auto path = std::filesystem::path(dir) / kReconstructionsFile;

@@ -15,8 +15,9 @@ namespace nabla::tasks::internal {
 // Drives FitOptions' callbacks and progress bar for a task's own loop, and collects the History.
 // Full checkpoints (ModelCheckpoint with training state, BackupAndRestore) describe where a fit()
 // stands and cannot describe such a loop: they are left out (so `nabla train --resume` finds no
-// checkpoint and starts over), and FitOptions::resume is an Error naming the task. The other callbacks (CSV, JSON and norm logs, TensorBoard, early stopping on
-// the loop's own values) see the loop's logs as they see fit()'s.
+// checkpoint and starts over), and FitOptions::resume is an Error naming the task. The other
+// callbacks (CSV, JSON and norm logs, TensorBoard, early stopping on the loop's own values) see the
+// loop's logs as they see fit()'s.
 class TaskLoop {
  public:
   TaskLoop(train::Model& model, const train::FitOptions& fit, const std::string& task,

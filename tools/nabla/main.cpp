@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       nabla::cli::add_predict_command(app),  nabla::cli::add_summary_command(app),
       nabla::cli::add_generate_command(app), nabla::cli::add_report_command(app),
       nabla::cli::add_export_command(app),   nabla::cli::add_import_command(app),
-      nabla::cli::add_embed_command(app), nabla::cli::add_convert_command(app)};
+      nabla::cli::add_embed_command(app),    nabla::cli::add_convert_command(app)};
   if (argc == 1) {
     std::cout << app.help();
     return 0;
