@@ -100,26 +100,8 @@ class Reconstruction : public Task {
     NABLA_CHECK(model.built(), "the reconstruction task shapes its targets as the model's output: ",
                 "give the spec an \"input_shape\", e.g. [28, 28]");
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;
-    data::MnistData images = data::load_mnist(folder, model.takes_raw_inputs());
-    const Shape& output = model.output_shape();
-    const int64_t pixels = internal::values_per_sample(images.train_images.shape());
-    NABLA_CHECK(model.num_outputs() == 1 && internal::values_per_sample(output) == pixels,
-                "the reconstruction task needs a model whose output holds one value per pixel (",
-                images.train_images.size(1), " x ", images.train_images.size(2), " = ", pixels,
-                "), got output shape ", output);
-    const Shape target_shape(output.begin() + 1, output.end());
-    TaskData out;
-    out.x_train = train::view_as_input_shape(images.train_images, model.input_shape(),
-                                             "the training images in " + folder);
-    out.x_test = train::view_as_input_shape(images.test_images, model.input_shape(),
-                                            "the test images in " + folder);
-    out.y_train = train::view_as_input_shape(internal::unit_pixels(images.train_images),
-                                             target_shape, "the training targets");
-    out.y_test = train::view_as_input_shape(internal::unit_pixels(images.test_images), target_shape,
-                                            "the test targets");
-    out.source = folder;
-    out.dir = folder;
-    return out;
+    const data::MnistData images = data::load_mnist(folder, model.takes_raw_inputs());
+    return internal::image_reconstruction_data(images, model, folder, "reconstruction");
   }
 
   std::vector<Figure> judge(const io::ModelSpec& spec, train::Model& model, const TaskData& data,

@@ -74,6 +74,29 @@ Tensor unit_pixels(const Tensor& images) {
   return pixels;
 }
 
+TaskData image_reconstruction_data(const data::MnistData& images, const train::Model& model,
+                                   const std::string& folder, const std::string& task) {
+  const Shape& output = model.output_shape();
+  const int64_t pixels = values_per_sample(images.train_images.shape());
+  NABLA_CHECK(model.num_outputs() == 1 && values_per_sample(output) == pixels, "the ", task,
+              " task needs a model whose output holds one value per pixel (",
+              images.train_images.size(1), " x ", images.train_images.size(2), " = ", pixels,
+              "), got output shape ", output);
+  const Shape target_shape(output.begin() + 1, output.end());
+  TaskData out;
+  out.x_train = train::view_as_input_shape(images.train_images, model.input_shape(),
+                                           "the training images in " + folder);
+  out.x_test = train::view_as_input_shape(images.test_images, model.input_shape(),
+                                          "the test images in " + folder);
+  out.y_train = train::view_as_input_shape(unit_pixels(images.train_images), target_shape,
+                                           "the training targets");
+  out.y_test =
+      train::view_as_input_shape(unit_pixels(images.test_images), target_shape, "the test targets");
+  out.source = folder;
+  out.dir = folder;
+  return out;
+}
+
 int64_t values_per_sample(const Shape& shape) {
   int64_t size = 1;
   for (size_t i = 1; i < shape.size(); ++i) size *= shape[i];

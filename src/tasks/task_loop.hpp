@@ -45,6 +45,11 @@ class TaskLoop {
 
 // Pixels in [0, 1] as f32: raw bytes divided by 255, floats as they are.
 Tensor unit_pixels(const Tensor& images);
+// The data of a task whose model gives back its input (the autoencoders, the VAE): the images
+// as the model takes them, and their pixels in [0, 1] shaped as its output as the targets. An
+// output that does not hold one value per pixel is an Error naming `task`.
+TaskData image_reconstruction_data(const data::MnistData& images, const train::Model& model,
+                                   const std::string& folder, const std::string& task);
 // Values per sample of a [N, ...] shape.
 int64_t values_per_sample(const Shape& shape);
 // Samples [n, ...] holding height * width values each, as pictures [n, 1, H, W] in [0, 1]

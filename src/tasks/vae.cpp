@@ -119,25 +119,8 @@ class VariationalAutoencoder : public Task {
                 "spec an \"input_shape\", e.g. [28, 28]");
     vae_parts(model);  // the model's structure, checked before the data is read
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;
-    data::MnistData images = data::load_mnist(folder, model.takes_raw_inputs());
-    const int64_t pixels = internal::values_per_sample(images.train_images.shape());
-    NABLA_CHECK(
-        model.num_outputs() == 1 && internal::values_per_sample(model.output_shape()) == pixels,
-        "the vae task needs a model whose output holds one value per pixel (", pixels,
-        "), got output shape ", model.output_shape());
-    const Shape target_shape(model.output_shape().begin() + 1, model.output_shape().end());
-    TaskData out;
-    out.x_train = train::view_as_input_shape(images.train_images, model.input_shape(),
-                                             "the training images in " + folder);
-    out.x_test = train::view_as_input_shape(images.test_images, model.input_shape(),
-                                            "the test images in " + folder);
-    out.y_train = train::view_as_input_shape(internal::unit_pixels(images.train_images),
-                                             target_shape, "the training targets");
-    out.y_test = train::view_as_input_shape(internal::unit_pixels(images.test_images), target_shape,
-                                            "the test targets");
-    out.source = folder;
-    out.dir = folder;
-    return out;
+    const data::MnistData images = data::load_mnist(folder, model.takes_raw_inputs());
+    return internal::image_reconstruction_data(images, model, folder, "vae");
   }
 
   train::History train(train::Model& model, const TaskData& data,
