@@ -46,6 +46,10 @@ inline Layer Dense(int64_t units, const std::string& activation = "") {
 inline Layer Flatten() { return std::make_shared<nn::Flatten>(); }
 inline Layer Dropout(double rate) { return std::make_shared<nn::Dropout>(rate); }
 inline Layer Activation(const std::string& name) { return std::make_shared<nn::Activation>(name); }
+// PyTorch's LeakyReLU(negative_slope = 0.01); Keras calls the slope alpha.
+inline Layer LeakyReLU(double negative_slope = nn::Activation::kDefaultNegativeSlope) {
+  return std::make_shared<nn::Activation>("leaky_relu", negative_slope);
+}
 inline Layer Rescaling(double scale, double offset = 0) {
   return std::make_shared<nn::Rescaling>(scale, offset);
 }

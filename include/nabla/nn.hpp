@@ -205,16 +205,22 @@ class Dense : public Linear {
 };
 
 // An activation as a layer, by name ("relu", "softmax", ...; see nabla::activation).
+// `negative_slope` is leaky_relu's slope below zero (PyTorch's LeakyReLU(negative_slope), Keras's
+// LeakyReLU(alpha); PyTorch's default 0.01, DCGAN's 0.2); the other activations have none.
 class Activation : public Module {
  public:
-  explicit Activation(std::string name);
+  static constexpr double kDefaultNegativeSlope = 0.01;
+  explicit Activation(std::string name, double negative_slope = kDefaultNegativeSlope);
   Tensor forward(const Tensor& x) override;
   Tensor compute_mask(const Tensor&, const Tensor& mask) const override { return mask; }
   std::string type_name() const override;  // "ReLU", "Sigmoid", "Softmax", ...
+  std::string extra_repr() const override;
   const std::string& name() const { return name_; }
+  double negative_slope() const { return negative_slope_; }
 
  private:
   std::string name_;
+  double negative_slope_;
 };
 std::shared_ptr<Activation> ReLU();
 std::shared_ptr<Activation> Sigmoid();

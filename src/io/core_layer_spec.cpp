@@ -44,15 +44,24 @@ const std::vector<const char*> kActivationsWrittenByName = {"log_softmax", "gelu
 void add_activation_types(LayerRegistry& registry, const std::vector<const char*>& names,
                           bool by_type) {
   for (const char* name : names) {
-    registry.add({{nn::Activation(name).type_name()},
-                  {},
-                  [name](const LayerArgs&, const std::string&) -> nn::ModulePtr {
-                    return std::make_shared<nn::Activation>(name);
-                  },
-                  writes<nn::Activation>([by_type](const nn::Activation& act) {
-                    if (by_type) return OrderedJson{{"type", act.type_name()}};
-                    return OrderedJson{{"type", "Activation"}, {"activation", act.name()}};
-                  })});
+    // LeakyReLU alone has a parameter: its negative slope (PyTorch's name, or Keras's "alpha").
+    const bool leaky = std::string(name) == "leaky_relu";
+    registry.add(
+        {{nn::Activation(name).type_name()},
+         leaky ? std::vector<const char*>{"negative_slope", "alpha"} : std::vector<const char*>{},
+         [name](const LayerArgs& args, const std::string&) -> nn::ModulePtr {
+           return std::make_shared<nn::Activation>(
+               name, args.number_or({"negative_slope", "alpha"}, -1e30, 1e30,
+                                    nn::Activation::kDefaultNegativeSlope, true));
+         },
+         writes<nn::Activation>([by_type](const nn::Activation& act) {
+           if (act.negative_slope() != nn::Activation::kDefaultNegativeSlope) {
+             return OrderedJson{{"type", act.type_name()},
+                                {"negative_slope", act.negative_slope()}};
+           }
+           if (by_type) return OrderedJson{{"type", act.type_name()}};
+           return OrderedJson{{"type", "Activation"}, {"activation", act.name()}};
+         })});
   }
 }
 

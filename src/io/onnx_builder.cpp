@@ -112,7 +112,7 @@ void GraphBuilder::set(onnx::NodeProto& node, const std::string& key,
 }
 
 void emit_activation(GraphBuilder& b, const std::string& activation, const std::string& input,
-                     const std::string& output, const std::string& prefix) {
+                     const std::string& output, const std::string& prefix, double negative_slope) {
   const std::string& a = activation;
   if (a.empty() || a == "linear") {
     b.node("Identity", {input}, {output}, prefix + "/Identity");
@@ -130,7 +130,7 @@ void emit_activation(GraphBuilder& b, const std::string& activation, const std::
     GraphBuilder::set(b.node(op, {input}, {output}, prefix + "/" + op), "axis", int64_t{-1});
   } else if (a == "leaky_relu") {
     GraphBuilder::set(b.node("LeakyRelu", {input}, {output}, prefix + "/LeakyRelu"), "alpha",
-                      0.01f);
+                      static_cast<float>(negative_slope));
   } else if (a == "elu") {
     GraphBuilder::set(b.node("Elu", {input}, {output}, prefix + "/Elu"), "alpha", 1.0f);
   } else if (a == "gelu") {

@@ -74,9 +74,11 @@ class GraphBuilder {
 };
 
 // Writes `activation` (nabla's names: "relu", "softmax", "gelu", ...; "" and "linear" copy) of
-// `input` to `output`. Unsupported for a name ONNX has no form of.
+// `input` to `output`, leaky_relu with `negative_slope`. Unsupported for a name ONNX has no form
+// of.
 void emit_activation(GraphBuilder& b, const std::string& activation, const std::string& input,
-                     const std::string& output, const std::string& prefix);
+                     const std::string& output, const std::string& prefix,
+                     double negative_slope = 0.01);
 
 // The converters by family: each returns false when the layer is not of its family, writes the
 // call's nodes and returns true when it is, and throws Unsupported for a configuration without

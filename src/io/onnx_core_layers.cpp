@@ -92,7 +92,8 @@ bool convert_core_layer(const LayerCall& c, GraphBuilder& b) {
   if (auto* linear = dynamic_cast<nn::Linear*>(layer)) {
     convert_linear(c, *linear, b);
   } else if (auto* activation = dynamic_cast<nn::Activation*>(layer)) {
-    emit_activation(b, activation->name(), c.inputs[0], c.output, c.name);
+    emit_activation(b, activation->name(), c.inputs[0], c.output, c.name,
+                    activation->negative_slope());
   } else if (auto* rescaling = dynamic_cast<nn::Rescaling*>(layer)) {
     const std::string scale = b.scalar(c.name + ".scale", static_cast<float>(rescaling->scale()));
     if (rescaling->offset() == 0) {

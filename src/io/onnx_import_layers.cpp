@@ -2,7 +2,9 @@
 // (asymmetric pads as nabla's "same" where they are that), ConvTranspose, Resize (Upsample),
 // BatchNormalization, LayerNormalization, pooling, Add or Sum of tensors (a residual) and Concat.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "io/onnx_importer.hpp"
 
@@ -79,8 +81,9 @@ void sum(Importer& im, const onnx::NodeProto& node) {
                                        inputs, {}));
 }
 
-void activation(Importer& im, const onnx::NodeProto& node, const std::string& name) {
-  const auto layer = std::make_shared<nn::Activation>(name);
+void activation(Importer& im, const onnx::NodeProto& node, const std::string& name,
+                double negative_slope = nn::Activation::kDefaultNegativeSlope) {
+  const auto layer = std::make_shared<nn::Activation>(name, negative_slope);
   im.set_tensor(node, call_layer(im, node, layer, {im.tensor(node, 0)}, {}));
 }
 
@@ -334,11 +337,12 @@ bool convert_layer_op(Importer& im, const onnx::NodeProto& node) {
   } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
     activation(im, node, op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh");
   } else if (op == "LeakyRelu") {
-    // nabla's leaky_relu has PyTorch's slope 0.01.
-    if (std::abs(attr_float(node, "alpha", 0.01f) - 0.01f) > 1e-7f) {
-      refuse(im, node, "only alpha = 0.01 is supported");
-    }
-    activation(im, node, "leaky_relu");
+    // ONNX's default alpha is 0.01, PyTorch's negative_slope. The float attribute is read as its
+    // shortest decimal (0.2f as 0.2), so that the spec written from the import reads as written.
+    const float alpha = attr_float(node, "alpha", 0.01f);
+    char digits[32];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), alpha).ptr;
+    activation(im, node, "leaky_relu", std::strtod(std::string(digits, end).c_str(), nullptr));
   } else if (op == "Softmax" || op == "LogSoftmax") {
     softmax(im, node, op == "Softmax" ? "softmax" : "log_softmax");
   } else if (op == "Elu") {

@@ -7,13 +7,25 @@
 
 namespace nabla::nn {
 
-Activation::Activation(std::string name) : name_(std::move(name)) {
+Activation::Activation(std::string name, double negative_slope)
+    : name_(std::move(name)), negative_slope_(negative_slope) {
   // Fail at construction, not at the first forward, on an unknown name.
   NoGradGuard no_grad;
   nabla::activation(zeros({1, 1}), name_);
+  NABLA_CHECK(std::isfinite(negative_slope), "LeakyReLU: negative_slope must be finite, got ",
+              negative_slope);
+  NABLA_CHECK(name_ == "leaky_relu" || negative_slope == kDefaultNegativeSlope, "Activation \"",
+              name_, "\" has no negative slope (only leaky_relu has one), got ", negative_slope);
 }
 
-Tensor Activation::forward(const Tensor& x) { return nabla::activation(x, name_); }
+Tensor Activation::forward(const Tensor& x) {
+  if (name_ == "leaky_relu") return nabla::leaky_relu(x, negative_slope_);
+  return nabla::activation(x, name_);
+}
+
+std::string Activation::extra_repr() const {
+  return name_ == "leaky_relu" ? detail::str("negative_slope=", negative_slope_) : "";
+}
 
 std::string Activation::type_name() const {
   // PyTorch's class names for the activations nabla::activation knows.

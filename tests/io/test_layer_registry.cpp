@@ -93,6 +93,13 @@ TEST(LayerRegistry, NamedActivationsReadAndWrite) {
             R"({"type":"Activation","activation":"leaky_relu"})");
   EXPECT_EQ(write({{"type", "Activation"}, {"activation", "relu"}}, "s").dump(),
             R"({"type":"ReLU"})");
+  // LeakyReLU's one parameter, by PyTorch's name or Keras's; the default is written as before.
+  EXPECT_EQ(write({{"type", "LeakyReLU"}, {"negative_slope", 0.2}}, "s").dump(),
+            R"({"type":"LeakyReLU","negative_slope":0.2})");
+  EXPECT_EQ(write({{"type", "LeakyReLU"}, {"alpha", 0.3}}, "s").dump(),
+            R"({"type":"LeakyReLU","negative_slope":0.3})");
+  EXPECT_EQ(write({{"type", "LeakyReLU"}, {"negative_slope", 0.01}}, "s").dump(),
+            R"({"type":"Activation","activation":"leaky_relu"})");
   // Every activation module nabla can make has a registered type, "" (none) included.
   const nn::Activation none("");
   EXPECT_EQ(internal::layer_to_json(none, 0).dump(), R"({"type":"Activation","activation":""})");

@@ -45,9 +45,9 @@ train::Model mlp_model() {
   train::Model model(
       {layers::Rescaling(0.5, 0.1), layers::Flatten(), layers::Dense(16, "relu"),
        layers::Dense(16, "gelu"), layers::Activation("elu"), layers::Dense(12, "tanh"),
-       layers::Activation("leaky_relu"), layers::Dropout(0.3), layers::Highway("tanh", -1),
-       layers::Dense(12, "sigmoid"), layers::Activation("softplus"), ln,
-       layers::Dense(10, "softmax")},
+       layers::Activation("leaky_relu"), layers::LeakyReLU(0.2), layers::Dropout(0.3),
+       layers::Highway("tanh", -1), layers::Dense(12, "sigmoid"), layers::Activation("softplus"),
+       ln, layers::Dense(10, "softmax")},
       "mlp");
   model.build({4, 6});
   return model;

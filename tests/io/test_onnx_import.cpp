@@ -63,10 +63,10 @@ nn::ConvLayerOptions conv(int64_t padding, int64_t groups = 1, int64_t stride = 
 }
 
 TEST(OnnxImport, RoundTripMlp) {
-  train::Model model(
-      {layers::Dense(16, "relu"), layers::Dense(12, "tanh"), layers::Activation("leaky_relu"),
-       layers::Dropout(0.3), layers::Dense(8, "sigmoid"), layers::Dense(4, "softmax")},
-      "mlp");
+  train::Model model({layers::Dense(16, "relu"), layers::Dense(12, "tanh"), layers::LeakyReLU(0.2),
+                      layers::Activation("leaky_relu"), layers::Dropout(0.3),
+                      layers::Dense(8, "sigmoid"), layers::Dense(4, "softmax")},
+                     "mlp");
   model.build({6});
   randomize(model.module(), 1);
   Generator gen(2);

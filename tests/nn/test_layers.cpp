@@ -80,6 +80,19 @@ TEST(Activation, ByNameWithPyTorchTypeNames) {
   EXPECT_THROW(nn::Activation("swishy"), Error);  // unknown names fail at construction
 }
 
+TEST(Activation, LeakyReLUTakesItsNegativeSlope) {
+  const Tensor x = from_vector(std::vector<float>{-2, -0.5f, 0, 3});
+  const nn::Activation leaky("leaky_relu", 0.2);
+  EXPECT_EQ(leaky.type_name(), "LeakyReLU");
+  EXPECT_EQ(leaky.extra_repr(), "negative_slope=0.2");
+  EXPECT_EQ(nn::Activation("leaky_relu").negative_slope(), 0.01);  // PyTorch's default
+  // -2 * 0.2 and -0.5 * 0.2 in f32, as torch.nn.LeakyReLU(0.2) gives them.
+  EXPECT_EQ(layers::LeakyReLU(0.2)->forward(x).to_vector<float>(),
+            (std::vector<float>{-0.4f, -0.1f, 0, 3}));
+  EXPECT_THROW(nn::Activation("relu", 0.2), Error);  // only leaky_relu has a slope
+  EXPECT_THROW(nn::Activation("leaky_relu", std::nan("")), Error);
+}
+
 TEST(Flatten, KeepsTheBatchAxis) {
   nn::Flatten flatten;
   EXPECT_EQ(flatten(zeros({2, 3, 4, 5})).shape(), (Shape{2, 60}));
