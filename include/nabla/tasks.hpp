@@ -29,7 +29,17 @@ struct TaskData {
   std::string dir;                       // the folder to read it from again ("" = the default)
   std::vector<std::string> class_names;  // classification tasks; empty otherwise
   std::string tokenizer_json;            // text tasks: data::Tokenizer::to_json()
+  // A model of several inputs is evaluated on x_test and these, in the order of its inputs (a
+  // conditional GAN: the noise, then the labels asked for).
+  std::vector<Tensor> x_test_more;
+
+  // The model's test inputs: x_test, then x_test_more.
+  std::vector<Tensor> test_inputs() const;
 };
+
+// What `nabla evaluate` and tasks::run report as the test loss and metrics.
+train::EvaluationReport evaluate_on_test(train::Model& model, const TaskData& data,
+                                         int64_t batch_size, int verbose);
 
 struct RunOptions;
 struct RunResult;

@@ -1,5 +1,5 @@
 // Task "gan": generative adversarial networks on IDX images in the MNIST layout, Fashion-MNIST by
-// default (the `dcgan` preset).
+// default (the `dcgan` preset), unconditional or class-conditional (the `cgan` preset).
 //
 // How a GAN lives in a spec and in one checkpoint: the spec is a graph model (the "inputs" /
 // "layers" / "outputs" form) of the composition D(G(z)). Its one input is the noise z; the layer
@@ -12,6 +12,14 @@
 // graph on noise against targets 1 ("real") gives the generator's non-saturating loss and the
 // share of generated images the discriminator takes for real: that is what `nabla evaluate`
 // reports as its loss and accuracy, on the task's test noise (seeded).
+//
+// A conditional GAN (Mirza & Osindero 2014) has a second input: the class asked for, one-hot
+// ([classes]). The generator reads it beside the noise and the discriminator beside the image
+// (the same input node: the graph says how each network takes it in, e.g. as a Dense layer's
+// feature map concatenated to the image's channels). Training pairs each real image with its own
+// label and asks the generator for the same labels; the test noise is paired with the classes in
+// turn (0, 1, ..., 9, 0, ...), and the judge adds the share of generated images the classifier
+// assigns to the class they were asked for.
 //
 // Training is the task's own loop (Model::fit has one optimizer): per batch of real images, one
 // discriminator step on real and generated images (binary cross-entropy from logits, targets 1
@@ -57,9 +65,16 @@ constexpr int64_t kGanBatch = 500;          // images per forward pass when judg
 // The two networks of a GAN model, sharing its layers.
 struct GanParts {
   std::shared_ptr<nn::Graph> generator, discriminator;
-  int64_t noise = 0;  // values per noise vector
-  bool tanh = true;   // the generator's pixels in [-1, 1] (tanh) or [0, 1] (sigmoid)
-  Shape image;        // [C, H, W]
+  int64_t noise = 0;    // values per noise vector
+  int64_t classes = 0;  // a conditional GAN: the classes of its one-hot label input; else 0
+  bool tanh = true;     // the generator's pixels in [-1, 1] (tanh) or [0, 1] (sigmoid)
+  Shape image;          // [C, H, W]
+
+  // The networks' inputs: the noise or image, then the one-hot labels of a conditional GAN.
+  std::vector<Tensor> with_labels(const Tensor& x, const Tensor& one_hot_labels) const {
+    if (classes == 0) return {x};
+    return {x, one_hot_labels};
+  }
 };
 
 GanParts gan_parts(const train::Model& model) {
@@ -68,9 +83,10 @@ GanParts gan_parts(const train::Model& model) {
               "\"outputs\"): a generator from the noise input to a layer named \"image\", and a ",
               "discriminator from \"image\" to the one output; got a ", model.module().type_name(),
               " model");
-  NABLA_CHECK(graph->inputs().size() == 1 && graph->outputs().size() == 1, "the gan task needs a ",
-              "graph with one input (the noise) and one output (the discriminator's), got ",
-              graph->inputs().size(), " inputs and ", graph->outputs().size(), " outputs");
+  NABLA_CHECK(graph->inputs().size() <= 2 && graph->outputs().size() == 1, "the gan task needs a ",
+              "graph with one input (the noise) or two (the noise and, for a conditional GAN, the ",
+              "one-hot class), and one output (the discriminator's), got ", graph->inputs().size(),
+              " inputs and ", graph->outputs().size(), " outputs");
   const auto& nodes = graph->nodes();
   std::shared_ptr<nn::GraphNode> image;
   for (const auto& node : nodes) {
@@ -92,6 +108,14 @@ GanParts gan_parts(const train::Model& model) {
   NABLA_CHECK(input->shape.size() == 1, "the gan task needs a noise input of one axis (e.g. ",
               "[100]), got shape ", input->shape);
   parts.noise = input->shape[0];
+  const std::shared_ptr<nn::GraphNode> label =
+      graph->inputs().size() == 2 ? graph->inputs()[1] : nullptr;
+  if (label != nullptr) {
+    NABLA_CHECK(label->shape.size() == 1 && label->shape[0] >= 2, "the gan task needs a ",
+                "conditional GAN's second input to be the one-hot class ([classes], e.g. [10]), ",
+                "got shape ", label->shape);
+    parts.classes = label->shape[0];
+  }
   // The generator: the image and every node it depends on.
   std::set<const nn::GraphNode*> generator_nodes;
   std::vector<const nn::GraphNode*> stack = {image.get()};
@@ -103,11 +127,22 @@ GanParts gan_parts(const train::Model& model) {
   }
   NABLA_CHECK(generator_nodes.count(input.get()) != 0, "the gan task needs the layer \"image\" ",
               "to be computed from the noise input");
+  NABLA_CHECK(label == nullptr || generator_nodes.count(label.get()) != 0, "the gan task needs ",
+              "a conditional GAN's generator to read the class input \"", label->name,
+              "\": the layer \"image\" does not depend on it");
+  std::vector<nn::SymbolicTensor> generator_inputs = {nn::SymbolicTensor(input)};
+  if (label != nullptr) generator_inputs.emplace_back(label);
   parts.generator = std::make_shared<nn::Graph>(
-      std::vector{nn::SymbolicTensor(input)}, std::vector{nn::SymbolicTensor(image)}, "generator");
-  // The discriminator: the other layers, called again on an Input of the image's shape.
+      generator_inputs, std::vector{nn::SymbolicTensor(image)}, "generator");
+  // The discriminator: the other layers, called again on an Input of the image's shape (and, for
+  // a conditional GAN, one of the label's).
   const nn::SymbolicTensor image_input = nn::Input(parts.image, kGanImageNode);
   std::map<const nn::GraphNode*, nn::SymbolicTensor> mapped = {{image.get(), image_input}};
+  std::vector<nn::SymbolicTensor> discriminator_inputs = {image_input};
+  if (label != nullptr) {
+    discriminator_inputs.push_back(nn::Input(label->shape, label->name));
+    mapped[label.get()] = discriminator_inputs.back();
+  }
   for (const auto& node : nodes) {
     if (node->layer == nullptr || generator_nodes.count(node.get()) != 0) continue;
     std::vector<nn::SymbolicTensor> inputs;
@@ -124,15 +159,27 @@ GanParts gan_parts(const train::Model& model) {
   NABLA_CHECK(
       output != mapped.end() && output->first != image.get(), "the gan task needs a ",
       "discriminator after the layer \"image\": layers that read it and lead to the output");
-  parts.discriminator = std::make_shared<nn::Graph>(std::vector{image_input},
+  if (label != nullptr) {
+    // The discriminator reads the label when a layer of its own does.
+    bool reads_label = false;
+    for (const auto& node : nodes) {
+      if (node->layer == nullptr || generator_nodes.count(node.get()) != 0) continue;
+      for (const auto& in : node->inputs) reads_label = reads_label || in == label;
+    }
+    NABLA_CHECK(reads_label, "the gan task needs a conditional GAN's discriminator to read the ",
+                "class input \"", label->name, "\" too: no layer after \"image\" reads it");
+  }
+  parts.discriminator = std::make_shared<nn::Graph>(discriminator_inputs,
                                                     std::vector{output->second}, "discriminator");
   return parts;
 }
 
-// The discriminator's logits [N, 1] for images in the generator's range.
-Tensor discriminator_logits(const GanParts& parts, const Tensor& images) {
+// The discriminator's logits [N, 1] for images in the generator's range (and, for a conditional
+// GAN, the one-hot classes they are of).
+Tensor discriminator_logits(const GanParts& parts, const Tensor& images, const Tensor& labels) {
   std::vector<bool> stripped;
-  Tensor logits = parts.discriminator->forward_all({images}, {"sigmoid"}, &stripped)[0];
+  Tensor logits = parts.discriminator->forward_all(parts.with_labels(images, labels), {"sigmoid"},
+                                                   &stripped)[0];
   NABLA_CHECK(!stripped.empty() && stripped[0], "the gan task needs a discriminator whose output ",
               "ends with a sigmoid (the probability that an image is real)");
   return logits;
@@ -151,17 +198,32 @@ Tensor unit_range(const GanParts& parts, const Tensor& generated) {
   return clamp(unit, 0.0, 1.0);
 }
 
-// Images for noise [N, L] in evaluation mode, as pixels in [0, 1].
-Tensor generate(const GanParts& parts, const Tensor& noise) {
+// The generator's images for noise [N, L] (and one-hot labels [N, classes] of a conditional GAN).
+Tensor generator_images(const GanParts& parts, const Tensor& noise, const Tensor& labels) {
+  return parts.generator->forward_multi(parts.with_labels(noise, labels));
+}
+
+// Images for noise [N, L] (and labels) in evaluation mode, as pixels in [0, 1].
+Tensor generate(const GanParts& parts, const Tensor& noise, const Tensor& labels) {
   const NoGradGuard no_grad;
   parts.generator->train(false);
   std::vector<Tensor> batches;
   for (int64_t start = 0; start < noise.size(0); start += kGanBatch) {
-    batches.push_back(
-        unit_range(parts, parts.generator->forward(
-                              noise.slice(0, start, std::min(noise.size(0), start + kGanBatch)))));
+    const int64_t end = std::min(noise.size(0), start + kGanBatch);
+    batches.push_back(unit_range(
+        parts, generator_images(parts, noise.slice(0, start, end),
+                                parts.classes == 0 ? Tensor() : labels.slice(0, start, end))));
   }
   return concat(batches, 0);
+}
+
+// One-hot classes [N, classes] of a conditional GAN: the class of sample i is i mod classes, so
+// that a grid of `classes` columns shows one class per column. An empty tensor for a GAN without.
+Tensor classes_in_turn(const GanParts& parts, int64_t n) {
+  if (parts.classes == 0) return {};
+  std::vector<int64_t> labels(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = i % parts.classes;
+  return one_hot(from_vector(labels, {n}), parts.classes);
 }
 
 void write_grid(const std::string& path, const Tensor& unit_images, int64_t columns) {
@@ -239,9 +301,16 @@ class Gan : public Task {
     out.x_train = train::view_as_input_shape(images.train_images, parts.image,
                                              "the training images in " + folder);
     out.y_train = images.train_labels.to(DType::i64);
+    if (parts.classes > 0 && out.y_train.numel() > 0) {
+      const auto largest = static_cast<int64_t>(max(out.y_train).item());
+      NABLA_CHECK(largest < parts.classes, "the gan task's conditional GAN takes ", parts.classes,
+                  " classes (its label input), but the training labels in ", folder, " go up to ",
+                  largest);
+    }
     const int64_t tests = std::min(kGanJudged, images.test_images.size(0));
     Generator gen(kGanTestNoiseSeed);
     out.x_test = randn({tests, parts.noise}, DType::f32, &gen);
+    if (parts.classes > 0) out.x_test_more = {classes_in_turn(parts, tests)};
     out.y_test = full({tests, 1}, 1.0);
     out.source = folder;
     out.dir = folder;
@@ -261,8 +330,11 @@ class Gan : public Task {
     optim::Adam discriminator_optimizer(parts.discriminator->parameters(), adam);
     Generator noise_gen(fit.seed * 1000003 + 17);
     Generator grid_gen(kGanEpochNoiseSeed);
+    // A conditional GAN's grid has one column per class.
+    const int64_t grid_columns = parts.classes > 0 ? parts.classes : kGanGridSide;
     const Tensor grid_noise =
-        randn({kGanGridSide * kGanGridSide, parts.noise}, DType::f32, &grid_gen);
+        randn({kGanGridSide * grid_columns, parts.noise}, DType::f32, &grid_gen);
+    const Tensor grid_labels = classes_in_turn(parts, grid_noise.size(0));
     loop.begin();
     for (int64_t epoch = 0; epoch < fit.epochs && !loop.stop_requested(); ++epoch) {
       loop.epoch_begin(epoch);
@@ -276,15 +348,19 @@ class Gan : public Task {
         const Tensor real = generator_range(parts, index_select(data.x_train, 0, index));
         const int64_t b = real.size(0);
         const Tensor noise = randn({b, parts.noise}, DType::f32, &noise_gen);
+        // A conditional GAN: the real images' classes, asked of the generator too.
+        const Tensor labels = parts.classes > 0
+                                  ? one_hot(index_select(data.y_train, 0, index), parts.classes)
+                                  : Tensor();
         const Tensor ones = full({b, 1}, 1.0), zeros_b = zeros({b, 1});
         // The discriminator: real images as 1, generated ones as 0.
         Tensor fake;
         {
           const NoGradGuard no_grad;
-          fake = parts.generator->forward(noise);
+          fake = generator_images(parts, noise, labels);
         }
-        const Tensor real_logits = discriminator_logits(parts, real);
-        const Tensor fake_logits = discriminator_logits(parts, fake);
+        const Tensor real_logits = discriminator_logits(parts, real, labels);
+        const Tensor fake_logits = discriminator_logits(parts, fake, labels);
         const Tensor d_loss = add(binary_cross_entropy_with_logits(real_logits, ones),
                                   binary_cross_entropy_with_logits(fake_logits, zeros_b));
         discriminator_optimizer.zero_grad();
@@ -292,7 +368,7 @@ class Gan : public Task {
         discriminator_optimizer.step();
         // The generator, non-saturating: -log D(G(z)), generated images as 1.
         const Tensor g_loss = binary_cross_entropy_with_logits(
-            discriminator_logits(parts, parts.generator->forward(noise)), ones);
+            discriminator_logits(parts, generator_images(parts, noise, labels), labels), ones);
         generator_optimizer.zero_grad();
         g_loss.backward();
         generator_optimizer.step();
@@ -317,8 +393,8 @@ class Gan : public Task {
         char file[64];
         std::snprintf(file, sizeof(file), "samples-epoch-%03lld.png",
                       static_cast<long long>(epoch + 1));
-        write_grid((fs::path(run_folder()) / file).string(), generate(parts, grid_noise),
-                   kGanGridSide);
+        write_grid((fs::path(run_folder()) / file).string(),
+                   generate(parts, grid_noise, grid_labels), grid_columns);
       }
     }
     model.module().train(false);
@@ -340,8 +416,9 @@ class Gan : public Task {
         train::view_as_input_shape(images.test_images, parts.image, "the test images")
             .slice(0, 0, n));
     const Tensor test_features = penultimate_features(classifier, test);
-    const Tensor generated_features =
-        penultimate_features(classifier, generate(parts, data.x_test.slice(0, 0, n)));
+    const Tensor asked = parts.classes > 0 ? data.x_test_more.at(0).slice(0, 0, n) : Tensor();
+    const Tensor generated = generate(parts, data.x_test.slice(0, 0, n), asked);
+    const Tensor generated_features = penultimate_features(classifier, generated);
     const int64_t real_count = std::min(n, images.train_images.size(0));
     const Tensor train_features = penultimate_features(
         classifier,
@@ -357,24 +434,40 @@ class Gan : public Task {
     std::snprintf(text, sizeof(text), "Judging classifier (%s): test accuracy %.4f", note.c_str(),
                   accuracy);
     const std::string count = std::to_string(n);
-    return {distance_figure(
-                "frechet_distance",
-                "Frechet distance, classifier features, " + count + " generated vs test images",
-                train::internal::frechet_distance(generated_features, test_features)),
-            distance_figure(
-                "frechet_distance_real",
-                "Frechet distance, " + std::to_string(real_count) + " real training vs test images",
-                train::internal::frechet_distance(train_features, test_features)),
-            {"judge_accuracy", accuracy, text}};
+    std::vector<Figure> figures;
+    if (parts.classes > 0) {
+      // The conditional GAN's own figure: are its images of the class they were asked for?
+      const Tensor classified =
+          argmax(classifier.predict(mul(generated, scalar_tensor(255.0)), kGanBatch), 1);
+      const double share = mean(eq(classified, argmax(asked, 1)).to(DType::f64)).item();
+      char line[160];
+      std::snprintf(line, sizeof(line),
+                    "Generated images classified as the class asked for: %.4f (%lld images)", share,
+                    static_cast<long long>(n));
+      figures.push_back({"class_accuracy", share, line});
+    }
+    figures.push_back(distance_figure(
+        "frechet_distance",
+        "Frechet distance, classifier features, " + count + " generated vs test images",
+        train::internal::frechet_distance(generated_features, test_features)));
+    figures.push_back(distance_figure(
+        "frechet_distance_real",
+        "Frechet distance, " + std::to_string(real_count) + " real training vs test images",
+        train::internal::frechet_distance(train_features, test_features)));
+    figures.push_back({"judge_accuracy", accuracy, text});
+    return figures;
   }
 
   void write_outputs(const io::ModelSpec&, train::Model& model, const TaskData& data,
                      const std::string& dir) const override {
     const GanParts parts = gan_parts(model);
-    const int64_t shown = std::min(kGanSamplesSide * kGanSamplesSide, data.x_test.size(0));
+    // A conditional GAN's test noise comes with the classes in turn: one column per class.
+    const int64_t columns = parts.classes > 0 ? parts.classes : kGanSamplesSide;
+    const int64_t shown = std::min(kGanSamplesSide * columns, data.x_test.size(0));
     if (shown == 0) return;
+    const Tensor asked = parts.classes > 0 ? data.x_test_more.at(0).slice(0, 0, shown) : Tensor();
     write_grid((fs::path(dir) / "samples.png").string(),
-               generate(parts, data.x_test.slice(0, 0, shown)), kGanSamplesSide);
+               generate(parts, data.x_test.slice(0, 0, shown), asked), columns);
   }
 };
 

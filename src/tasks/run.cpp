@@ -296,7 +296,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   // A spec with an input shape has its weights already (build_model built them); the Model learns
   // its input and output shapes here, before the data, so that a task can shape its data as the
   // model takes and gives them (the reconstruction task's targets are the model's output shape).
-  if (!spec.input_shape.empty()) model.build(spec.input_shape);
+  // A graph model is built already, from its Inputs.
+  if (!spec.input_shape.empty() && !model.built()) model.build(spec.input_shape);
   TaskData data = task->load(spec, model, options.data_dir);
   if (!options.classes.empty()) internal::keep_classes(data, options.classes);
   if (options.limit > 0 && options.limit < data.x_train.size(0)) {
@@ -402,8 +403,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
                                 .augmentation = training.augmentation,
                                 .resume = resume,
                                 .strategy = strategy});
-  result.report = model.evaluate(data.x_test, data.y_test, training.batch_size,
-                                 primary && options.verbose > 0 ? 2 : 0);
+  result.report =
+      evaluate_on_test(model, data, training.batch_size, primary && options.verbose > 0 ? 2 : 0);
   result.figures.push_back(test_figure(result.report));
   io::ModelSpec as_run = spec;  // what the task sees: the settings the run trained with
   as_run.training = training;

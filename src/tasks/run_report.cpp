@@ -157,7 +157,7 @@ Tensor displayable(const Tensor& images) {
 
 void add_misclassified(const Inputs& in, train::HtmlReport& report) {
   const Tensor& x = in.data->x_test;
-  if (!is_image_batch(x) || in.model->num_outputs() != 1) return;
+  if (!is_image_batch(x) || !in.data->x_test_more.empty() || in.model->num_outputs() != 1) return;
   const auto classes = static_cast<int64_t>(in.evaluation.confusion.size());
   const Tensor output = in.model->predict(x, in.batch_size);
   const bool binary = classes == 2 && output.dim() == 2 && output.size(1) == 1;
@@ -310,7 +310,7 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
   const TaskData data = task->load(in.spec, model, data_dir);
   in.data = &data;
   in.batch_size = options.batch_size;
-  in.evaluation = model.evaluate(data.x_test, data.y_test, options.batch_size, 0);
+  in.evaluation = evaluate_on_test(model, data, options.batch_size, 0);
   in.figures.push_back(test_figure(in.evaluation));
   std::vector<std::string> names = class_names_from_metadata(metadata);
   if (names.empty()) names = data.class_names;

@@ -60,6 +60,17 @@ std::string task_name_for(const io::ModelSpec& spec) {
   return spec.data ? spec.data->type : "images";
 }
 
+std::vector<Tensor> TaskData::test_inputs() const {
+  std::vector<Tensor> inputs = {x_test};
+  inputs.insert(inputs.end(), x_test_more.begin(), x_test_more.end());
+  return inputs;
+}
+
+train::EvaluationReport evaluate_on_test(train::Model& model, const TaskData& data,
+                                         int64_t batch_size, int verbose) {
+  return model.evaluate(data.test_inputs(), {data.y_test}, batch_size, verbose);
+}
+
 Figure test_figure(const train::EvaluationReport& report) {
   const bool accuracy = report.metrics.count("accuracy") != 0;
   const double value = accuracy ? report["accuracy"] : report["loss"];

@@ -39,6 +39,7 @@ TEST(Tasks, TheBuiltInTasksAreRegistered) {
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("conv_autoencoder")), "reconstruction");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("vae")), "vae");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("dcgan")), "gan");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("cgan")), "gan");
 }
 
 TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {

@@ -55,8 +55,8 @@ void run_evaluate(const EvaluateOptions& options) {
               << data.x_test.size(0) << " samples)" << std::endl;
   }
   // The progress bar goes where the report goes: stdout, and only for the plain report.
-  const train::EvaluationReport report = loaded.model.evaluate(
-      data.x_test, data.y_test, options.batch_size, plain ? options.verbose : 0);
+  const train::EvaluationReport report =
+      tasks::evaluate_on_test(loaded.model, data, options.batch_size, plain ? options.verbose : 0);
   std::vector<tasks::Figure> figures = {tasks::test_figure(report)};
   for (tasks::Figure& figure : task->judge(loaded.spec, loaded.model, data, report)) {
     figures.push_back(std::move(figure));
