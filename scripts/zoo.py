@@ -64,6 +64,9 @@ ZOO = {
     "dcgan": ("Fashion-MNIST", "frechet_distance",
               "Frechet distance of classifier features (generated vs test)",
               "frechet_distance_real", ["--threads", "1", "--out", "runs/dcgan"]),
+    "cgan": ("Fashion-MNIST", "class_accuracy",
+             "share of generated images classified as the class asked for",
+             "0.10 (chance); at least 0.80 asked", ["--threads", "2", "--out", "runs/cgan"]),
 
     "highway": ("Fashion-MNIST", "test_accuracy", "test accuracy (30 highway layers)",
                 "0.877 (the 2-layer mlp preset)", []),
