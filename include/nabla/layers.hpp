@@ -56,6 +56,10 @@ inline Layer Rescaling(double scale, double offset = 0) {
 inline Layer Reshape(Shape target_shape) {
   return std::make_shared<nn::Reshape>(std::move(target_shape));
 }
+// Permute({2, 3, 1}): [N, C, H, W] to [N, H, W, C] (Keras numbers the axes after the batch from 1).
+inline Layer Permute(std::vector<int64_t> dims) {
+  return std::make_shared<nn::Permute>(std::move(dims));
+}
 // Conv2D(32, 3, "relu"), Conv2D(64, 3, "relu", {.padding_mode = "same"}).
 inline Layer Conv2D(int64_t filters, int64_t kernel_size, const std::string& activation = "",
                     nn::ConvLayerOptions options = {}) {

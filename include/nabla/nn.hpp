@@ -611,6 +611,21 @@ class Reshape : public Module {
   Shape shape_;
 };
 
+// Permutes the axes after the batch axis, as Keras's Permute: `dims` numbers them from 1, and
+// output axis i + 1 is input axis dims[i]. Permute({2, 3, 1}) turns [N, C, H, W] into
+// [N, H, W, C] (class scores last, where the losses and softmax look for them).
+class Permute : public Module {
+ public:
+  explicit Permute(std::vector<int64_t> dims);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Permute"; }
+  std::string extra_repr() const override;
+  const std::vector<int64_t>& dims() const { return dims_; }
+
+ private:
+  std::vector<int64_t> dims_;
+};
+
 // ---- sequence layers (src/nn/embedding.cpp, recurrent.cpp, attention.cpp, transformer.cpp,
 // sequence_pool.cpp). Sequences are batch first, [N, T, F], unless an option says otherwise;
 // weights and parameter names follow PyTorch so that its state dicts load by name. ----

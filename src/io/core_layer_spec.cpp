@@ -91,6 +91,12 @@ nn::ModulePtr make_reshape(const LayerArgs& args, const std::string&) {
   return std::make_shared<nn::Reshape>(args.sizes(shape, at, -1));
 }
 
+nn::ModulePtr make_permute(const LayerArgs& args, const std::string&) {
+  std::string at;
+  const Json& dims = args.require({"dims"}, "the order of the axes after the batch axis", &at);
+  return std::make_shared<nn::Permute>(args.sizes(dims, at, 1));
+}
+
 nn::ModulePtr make_concatenate(const LayerArgs& args, const std::string&) {
   std::string at;
   const Json* axis = args.find({"axis"}, &at);
@@ -190,6 +196,10 @@ void add_core_layer_types(LayerRegistry& registry) {
                   },
                   writes_type_only<nn::Merge>()});
   }
+  registry.add(
+      {{"Permute"}, {"dims"}, make_permute, writes<nn::Permute>([](const nn::Permute& permute) {
+         return OrderedJson{{"type", "Permute"}, {"dims", permute.dims()}};
+       })});
   registry.add({{"Concatenate"},
                 {"axis"},
                 make_concatenate,

@@ -114,6 +114,11 @@ bool convert_core_layer(const LayerCall& c, GraphBuilder& b) {
     target.insert(target.end(), reshape->target_shape().begin(), reshape->target_shape().end());
     b.node("Reshape", {c.inputs[0], b.ints(c.name + ".shape", target)}, {c.output},
            c.name + "/Reshape");
+  } else if (auto* permute = dynamic_cast<nn::Permute*>(layer)) {
+    std::vector<int64_t> perm = {0};
+    perm.insert(perm.end(), permute->dims().begin(), permute->dims().end());
+    GraphBuilder::set(b.node("Transpose", {c.inputs[0]}, {c.output}, c.name + "/Transpose"), "perm",
+                      perm);
   } else if (dynamic_cast<nn::Dropout*>(layer) || dynamic_cast<nn::Dropout2d*>(layer)) {
     // The exported model is the inference form, where dropout passes its input through.
     b.node("Identity", {c.inputs[0]}, {c.output}, c.name + "/Identity");

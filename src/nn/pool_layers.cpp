@@ -1,5 +1,6 @@
 // Pooling, resampling, spatial dropout and reshaping layers: thin wrappers over the ops that check
 // the input's rank, so that errors name the layer.
+#include <algorithm>
 #include <sstream>
 
 #include "nabla/nn.hpp"
@@ -143,5 +144,27 @@ Tensor Reshape::forward(const Tensor& x) {
 }
 
 std::string Reshape::extra_repr() const { return detail::str("target_shape=", shape_); }
+
+Permute::Permute(std::vector<int64_t> dims) : dims_(std::move(dims)) {
+  std::vector<int64_t> sorted = dims_;
+  std::sort(sorted.begin(), sorted.end());
+  bool permutation = !sorted.empty();
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    permutation = permutation && sorted[i] == static_cast<int64_t>(i) + 1;
+  }
+  NABLA_CHECK(permutation, "Permute: dims must be a permutation of 1..", dims_.size(),
+              " (the axes after the batch axis, numbered from 1), got ", Shape(dims_));
+}
+
+Tensor Permute::forward(const Tensor& x) {
+  NABLA_CHECK(x.dim() == static_cast<int64_t>(dims_.size()) + 1, "Permute", Shape(dims_),
+              ": expected inputs of ", dims_.size() + 1, " axes (the batch axis and ", dims_.size(),
+              " more), got shape ", x.shape());
+  Shape axes = {0};
+  axes.insert(axes.end(), dims_.begin(), dims_.end());
+  return nabla::permute(x, axes).contiguous();
+}
+
+std::string Permute::extra_repr() const { return detail::str("dims=", Shape(dims_)); }
 
 }  // namespace nabla::nn

@@ -48,6 +48,7 @@ const std::map<std::string, internal::Json>& required_keys() {
       {"RBM", {{"units", 4}}},
       {"RNN", kUnits},
       {"Rescaling", {{"scale", 0.5}}},
+      {"Permute", {{"dims", {2, 1}}}},
       {"Reshape", {{"target_shape", {2, -1}}}},
       {"ResidualBlock", {{"filters", 4}}},
       {"SeparableConv2D", kConv},

@@ -94,7 +94,8 @@ train::Model cnn_blocks_model() {
        std::make_shared<nn::SeparableConv2D>(6, std::vector<int64_t>{3}, conv_options("same")),
        std::make_shared<nn::DenseBlock>(2, 3), std::make_shared<nn::TransitionBlock>(0.5),
        std::make_shared<nn::Upsample>(2, "bilinear"),
-       std::make_shared<nn::AdaptiveAvgPool2d>(std::vector<int64_t>{2}), layers::Flatten(),
+       std::make_shared<nn::AdaptiveAvgPool2d>(std::vector<int64_t>{2}),
+       std::make_shared<nn::Permute>(std::vector<int64_t>{2, 3, 1}), layers::Flatten(),
        layers::Dense(5)},
       "cnn_blocks");
   model.build({3, 8, 8});

@@ -80,6 +80,19 @@ TEST(Activation, ByNameWithPyTorchTypeNames) {
   EXPECT_THROW(nn::Activation("swishy"), Error);  // unknown names fail at construction
 }
 
+TEST(Permute, MovesTheAxesAfterTheBatchAxisAsKeras) {
+  const Tensor x = arange(0, 24, 1, DType::f32).reshape({1, 2, 3, 4});
+  const Tensor y = layers::Permute({2, 3, 1})->forward(x);  // [N, C, H, W] -> [N, H, W, C]
+  ASSERT_EQ(y.shape(), (Shape{1, 3, 4, 2}));
+  // y[0, h, w, c] = x[0, c, h, w]
+  EXPECT_EQ(y.at<float>({0, 1, 2, 1}), x.at<float>({0, 1, 1, 2}));
+  EXPECT_EQ(y.at<float>({0, 2, 3, 0}), x.at<float>({0, 0, 2, 3}));
+  EXPECT_EQ(nn::Permute({2, 3, 1}).extra_repr(), "dims=[2, 3, 1]");
+  EXPECT_THROW(nn::Permute({1, 1}), Error);     // not a permutation
+  EXPECT_THROW(nn::Permute({0, 1}), Error);     // numbered from 1: 0 is the batch axis
+  EXPECT_THROW(nn::Permute({2, 1})(x), Error);  // three axes after the batch axis, not two
+}
+
 TEST(Activation, LeakyReLUTakesItsNegativeSlope) {
   const Tensor x = from_vector(std::vector<float>{-2, -0.5f, 0, 3});
   const nn::Activation leaky("leaky_relu", 0.2);
