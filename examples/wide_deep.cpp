@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nabla/nabla.hpp>
+#include <sstream>
 
 using namespace nabla;
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) try {
   tasks::RunOptions options;
   options.seed = seed;
   options.verbose = 0;
+  std::ostringstream task_log;  // what each run says it trains: the columns printed above
+  options.log = &task_log;
   if (argc > 1) options.epochs = std::atoll(argv[1]);
   for (const char* preset : {"wide", "deep", "wide_deep"}) {
     const tasks::RunResult result = tasks::run(preset, options);
