@@ -60,9 +60,10 @@ struct TabularSpec {
   std::vector<ColumnSpec> columns;  // the features; empty: every other column, types inferred
   std::vector<std::string> drop;    // columns left out (when `columns` is empty)
   std::vector<CrossSpec> crosses;
-  // Inferred types: a column whose training values are all numbers is bucketized into this many
-  // quantile buckets (its standardized value still goes to the deep part); any other column is
-  // categorical.
+  // Inferred types: a column whose training values are numbers is bucketized into this many
+  // quantile buckets (its standardized value still goes to the deep part; <= 1: numeric only);
+  // any other column is categorical. A column of 90% numbers or more is numeric and its other
+  // values are an error naming the first one's line.
   int64_t inferred_quantiles = 4;
 };
 

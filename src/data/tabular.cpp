@@ -34,11 +34,30 @@ double tabular_number(const CsvRows& table, int64_t row, int64_t column) {
   return value;
 }
 
-bool tabular_all_numbers(const CsvRows& table, const std::vector<int64_t>& rows, int64_t column) {
+// An inferred type: numeric when at least 90% of the training values are numbers. The others are
+// then mistakes (a typo, "n/a", an empty cell), reported as such with the first one's line,
+// rather than turning the column categorical without a word.
+bool tabular_inferred_numeric(const CsvRows& table, const std::vector<int64_t>& rows,
+                              int64_t column) {
   double unused;
-  return std::all_of(rows.begin(), rows.end(), [&](int64_t row) {
-    return tabular_parse_number(table.rows[row][column], unused);
-  });
+  int64_t numbers = 0, first_other = -1;
+  for (int64_t row : rows) {
+    if (tabular_parse_number(table.rows[row][column], unused)) {
+      ++numbers;
+    } else if (first_other < 0) {
+      first_other = row;
+    }
+  }
+  const auto n = static_cast<int64_t>(rows.size());
+  if (numbers == n) return true;
+  if (numbers * 10 < n * 9) return false;
+  const std::string& field = table.rows[first_other][column];
+  detail::throw_error(detail::str(
+      table.path, ":", table.lines[first_other], ": column ", column + 1, " (",
+      table.columns[column], "): expected a number, got ",
+      field.empty() ? std::string("an empty field") : "\"" + field + "\"", " (", numbers, " of ", n,
+      " training values of the column are numbers, so it is taken as numeric; declare it ",
+      "categorical in the spec's tabular.columns to keep such values)"));
 }
 
 int64_t tabular_bucket(const std::vector<double>& boundaries, double value) {
@@ -111,7 +130,7 @@ TabularPipeline TabularPipeline::fit(const CsvRows& table, const TabularSpec& sp
         continue;
       }
       ColumnSpec column{name, ColumnKind::categorical, {}, 0};
-      if (tabular_all_numbers(table, train_rows, static_cast<int64_t>(c))) {
+      if (tabular_inferred_numeric(table, train_rows, static_cast<int64_t>(c))) {
         column.kind = spec.inferred_quantiles > 1 ? ColumnKind::bucketized : ColumnKind::numeric;
         column.quantiles = spec.inferred_quantiles > 1 ? spec.inferred_quantiles : 0;
       }

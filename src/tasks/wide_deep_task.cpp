@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "io/layer_spec.hpp"
@@ -224,8 +225,8 @@ class WideDeepModel : public nn::Module {
     if (deep_) {
       Tensor x = numeric;
       if (embedding_ != nullptr) {
-        const Tensor embedded = embedding_->forward(inputs[1]);
-        x = concat({numeric, reshape(embedded, {n, -1})}, 1);
+        const Tensor embedded = reshape(embedding_->forward(inputs[1]), {n, -1});
+        x = numeric.shape()[1] > 0 ? concat({numeric, embedded}, 1) : embedded;
       }
       const Tensor deep = tower_->forward(x);
       out = out.defined() ? add(out, deep) : deep;
@@ -495,17 +496,28 @@ class WideDeepTask : public Task {
     }
     const std::vector<float> predicted = wide_deep_predict(*model, test_part, mean, deviation);
     const double rmse = wide_deep_rmse(predicted, test_part.target);
-    const double baseline = least_squares_rmse(pipeline, train_part, test_part);
+    // The baseline needs a design of full rank with no more columns than training rows; data of
+    // one's own may have neither (two identical columns, more categories than rows), which is no
+    // reason to lose the trained model: the run says why and goes on without it.
+    std::optional<double> baseline;
+    try {
+      baseline = least_squares_rmse(pipeline, train_part, test_part);
+    } catch (const Error& e) {
+      log << "No least-squares baseline: " << e.what() << std::endl;
+    }
     char text[200];
     std::snprintf(text, sizeof(text), "Test RMSE: %.4f (%s, in %s's units)", rmse, s.parts.c_str(),
                   pipeline.target().c_str());
     result.figures.push_back({"test_rmse", rmse, text});
-    std::snprintf(text, sizeof(text),
-                  "Least-squares test RMSE: %.4f (closed form, same split and features)", baseline);
-    result.figures.push_back({"least_squares_rmse", baseline, text});
-    std::snprintf(text, sizeof(text), "RMSE against least squares: %.1f%% %s",
-                  std::abs(1 - rmse / baseline) * 100, rmse <= baseline ? "lower" : "higher");
-    result.figures.push_back({"rmse_ratio", rmse / baseline, text});
+    if (baseline) {
+      std::snprintf(text, sizeof(text),
+                    "Least-squares test RMSE: %.4f (closed form, same split and features)",
+                    *baseline);
+      result.figures.push_back({"least_squares_rmse", *baseline, text});
+      std::snprintf(text, sizeof(text), "RMSE against least squares: %.1f%% %s",
+                    std::abs(1 - rmse / *baseline) * 100, rmse <= *baseline ? "lower" : "higher");
+      result.figures.push_back({"rmse_ratio", rmse / *baseline, text});
+    }
     if (!options.out.empty()) {
       write_wide_deep_outputs(options.out, spec, *model, pipeline, table, split.test, predicted,
                               result.history);

@@ -171,6 +171,29 @@ TEST(Tabular, InfersTypesAndQuantileBuckets) {
             "OOV\n");
 }
 
+TEST(Tabular, InferredNumericColumnWithAFewOtherValuesIsAnError) {
+  TempDir dir;
+  std::string text = "size,town,price\n";
+  for (int i = 0; i < 19; ++i) text += std::to_string(i) + ",t" + std::to_string(i % 2) + ",1\n";
+  text += "n/a,t1,1\n";  // line 21: 19 of 20 sizes are numbers
+  write_bytes(dir.file("typo.csv"), text);
+  const data::CsvRows table = data::read_csv_rows(dir.file("typo.csv"));
+  data::TabularSpec spec;
+  spec.target = "price";
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 20; ++i) rows.push_back(i);
+  EXPECT_EQ(error_message([&] { data::TabularPipeline::fit(table, spec, rows); }),
+            dir.file("typo.csv") +
+                ":21: column 1 (size): expected a number, got \"n/a\" (19 of 20 training values "
+                "of the column are numbers, so it is taken as numeric; declare it categorical in "
+                "the spec's tabular.columns to keep such values)");
+  // Town (t0, t1: no numbers) is categorical; without the bad row, size is numeric.
+  rows.pop_back();
+  const auto pipeline = data::TabularPipeline::fit(table, spec, rows);
+  EXPECT_EQ(pipeline.numeric_names(), (std::vector<std::string>{"size"}));
+  EXPECT_EQ(pipeline.categorical_names(), (std::vector<std::string>{"town"}));
+}
+
 TEST(Tabular, BadValuesNameFileLineAndColumn) {
   TempDir dir;
   write_bytes(dir.file("bad.csv"), "size,town,price\n1,a,10\n2,b,20\nlarge,a,30\n3,a,\n");
