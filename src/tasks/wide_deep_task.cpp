@@ -346,9 +346,37 @@ void wide_deep_reject_options(const RunOptions& o) {
               "validation data, no resumable checkpoints) and does not take ", list);
 }
 
+// The spec as the run trained it, for model.json: the training settings with the command line's
+// overrides, the file and target it read, and the columns as fitted (types inferred, quantile
+// boundaries computed), so that `nabla train --model DIR/model.json` repeats the run.
+std::string wide_deep_trained_spec(const io::ModelSpec& spec, const WideDeepSettings& s,
+                                   const nlohmann::ordered_json& columns) {
+  nlohmann::ordered_json root = nlohmann::ordered_json::parse(spec.json);
+  auto& training = root["training"];
+  training["optimizer"] = spec.training.optimizer;
+  if (spec.training.lr > 0) training["lr"] = spec.training.lr;
+  training["batch_size"] = spec.training.batch_size;
+  training["epochs"] = spec.training.epochs;
+  auto& tabular = root["tabular"];
+  tabular["file"] = s.file;
+  tabular["skip_lines"] = s.skip_lines;
+  tabular["target"] = s.table.target;
+  tabular.erase("drop");
+  tabular["columns"] = columns;
+  nlohmann::ordered_json crosses = nlohmann::ordered_json::array();
+  for (const data::CrossSpec& cross : s.table.crosses) {
+    nlohmann::ordered_json item{{"columns", cross.columns}};
+    if (cross.hash_buckets > 0) item["hash_buckets"] = cross.hash_buckets;
+    crosses.push_back(item);
+  }
+  tabular["crosses"] = crosses;
+  return root.dump(2) + "\n";
+}
+
 void write_wide_deep_outputs(const std::string& dir, const io::ModelSpec& spec,
-                             WideDeepModel& model, const data::TabularPipeline& pipeline,
-                             const data::CsvRows& table, const std::vector<int64_t>& test_rows,
+                             const WideDeepSettings& settings, WideDeepModel& model,
+                             const data::TabularPipeline& pipeline, const data::CsvRows& table,
+                             const std::vector<int64_t>& test_rows,
                              const std::vector<float>& predicted, const train::History& history) {
   std::error_code error;
   fs::create_directories(dir, error);
@@ -367,9 +395,13 @@ void write_wide_deep_outputs(const std::string& dir, const io::ModelSpec& spec,
                                 {"stds", pipeline.stds()},
                                 {"categorical", pipeline.categorical_names()},
                                 {"vocabularies", pipeline.vocabularies()}};
+  // The spec goes under a key of its own, not io::kModelSpecKey: the weights are those of the
+  // task's three-input model, which no spec builds, so `nabla evaluate` and `predict` say that the
+  // file holds no model spec instead of failing to load it into the tower's Sequential.
+  const std::string trained = wide_deep_trained_spec(spec, settings, columns);
   io::save_model((fs::path(dir) / kWeightsFile).string(), model,
-                 {{io::kModelSpecKey, spec.json}, {"nabla.tabular.pipeline", fitted.dump()}});
-  data::write_file_atomic((fs::path(dir) / kSpecFile).string(), spec.json, "model spec");
+                 {{"nabla.wide_deep.spec", trained}, {"nabla.tabular.pipeline", fitted.dump()}});
+  data::write_file_atomic((fs::path(dir) / kSpecFile).string(), trained, "model spec");
   std::string metrics = "epoch,loss\n";
   const std::vector<double>& losses = history.history.at("loss");
   for (size_t e = 0; e < losses.size(); ++e) {
@@ -519,7 +551,7 @@ class WideDeepTask : public Task {
       result.figures.push_back({"rmse_ratio", rmse / *baseline, text});
     }
     if (!options.out.empty()) {
-      write_wide_deep_outputs(options.out, spec, *model, pipeline, table, split.test, predicted,
+      write_wide_deep_outputs(options.out, spec, s, *model, pipeline, table, split.test, predicted,
                               result.history);
       result.saved = std::string(kWeightsFile) + ", " + kSpecFile + ", " + kMetricsFile + " and " +
                      kWideDeepPredictionsFile;
