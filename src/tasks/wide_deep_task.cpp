@@ -54,7 +54,8 @@ struct WideDeepSettings {
   int64_t embedding_dim = 8;
   std::string wide_optimizer = "adagrad";
   double wide_lr = 0.1;
-  Json tower;  // the deep part's layers
+  double wide_l1 = 0, wide_l2 = 0;  // FTRL's regularization (wide_optimizer "ftrl")
+  Json tower;                       // the deep part's layers
 };
 
 data::ColumnSpec wide_deep_column(const io::internal::SpecReader& reader, const Json& item,
@@ -98,7 +99,7 @@ WideDeepSettings wide_deep_settings(const io::ModelSpec& spec) {
   if (!t.is_object()) reader.fail("tabular", "expected an object");
   reader.check_keys(t, "tabular",
                     {"file", "skip_lines", "target", "drop", "columns", "crosses", "test_split",
-                     "parts", "embedding_dim", "wide_optimizer", "wide_lr"},
+                     "parts", "embedding_dim", "wide_optimizer", "wide_lr", "wide_l1", "wide_l2"},
                     "\"tabular\"");
   if (const Json* v = reader.find(t, "tabular", {"file"})) {
     s.file = reader.string(*v, "tabular.file");
@@ -163,6 +164,16 @@ WideDeepSettings wide_deep_settings(const io::ModelSpec& spec) {
   }
   if (const Json* v = reader.find(t, "tabular", {"wide_lr"})) {
     s.wide_lr = reader.number(*v, "tabular.wide_lr", 0, 1e3, false);
+  }
+  for (const char* key : {"wide_l1", "wide_l2"}) {
+    if (const Json* v = reader.find(t, "tabular", {key})) {
+      const std::string path = std::string("tabular.") + key;
+      if (s.wide_optimizer != "ftrl") {
+        reader.fail(path, "L1 and L2 strengths apply to the \"ftrl\" wide optimizer, not \"" +
+                              s.wide_optimizer + "\"");
+      }
+      (key[6] == '1' ? s.wide_l1 : s.wide_l2) = reader.number(*v, path, 0, 1e9);
+    }
   }
   return s;
 }
@@ -472,7 +483,12 @@ class WideDeepTask : public Task {
     auto model = std::make_shared<WideDeepModel>(pipeline, s, spec.name);
     std::vector<std::unique_ptr<optim::Optimizer>> optimizers;
     if (!model->wide_parameters().empty()) {
-      optimizers.push_back(optim::make_optimizer(s.wide_optimizer, s.wide_lr));
+      if (s.wide_optimizer == "ftrl") {
+        optimizers.push_back(std::make_unique<optim::Ftrl>(
+            optim::FtrlOptions{.lr = s.wide_lr, .l1 = s.wide_l1, .l2 = s.wide_l2}));
+      } else {
+        optimizers.push_back(optim::make_optimizer(s.wide_optimizer, s.wide_lr));
+      }
       optimizers.back()->set_parameters(model->wide_parameters());
     }
     if (!model->deep_parameters().empty()) {
