@@ -361,8 +361,9 @@ void wide_deep_reject_options(const RunOptions& o) {
 // overrides, the file and target it read, and the columns as fitted (types inferred, quantile
 // boundaries computed), so that `nabla train --model DIR/model.json` repeats the run.
 std::string wide_deep_trained_spec(const io::ModelSpec& spec, const WideDeepSettings& s,
-                                   const nlohmann::ordered_json& columns) {
+                                   const nlohmann::ordered_json& columns, int64_t deep_width) {
   nlohmann::ordered_json root = nlohmann::ordered_json::parse(spec.json);
+  root["input_shape"] = nlohmann::ordered_json::array({deep_width});
   auto& training = root["training"];
   training["optimizer"] = spec.training.optimizer;
   if (spec.training.lr > 0) training["lr"] = spec.training.lr;
@@ -409,7 +410,10 @@ void write_wide_deep_outputs(const std::string& dir, const io::ModelSpec& spec,
   // The spec goes under a key of its own, not io::kModelSpecKey: the weights are those of the
   // task's three-input model, which no spec builds, so `nabla evaluate` and `predict` say that the
   // file holds no model spec instead of failing to load it into the tower's Sequential.
-  const std::string trained = wide_deep_trained_spec(spec, settings, columns);
+  const std::string trained =
+      wide_deep_trained_spec(spec, settings, columns,
+                             std::ssize(pipeline.numeric_names()) +
+                                 std::ssize(pipeline.categorical_names()) * settings.embedding_dim);
   io::save_model((fs::path(dir) / kWeightsFile).string(), model,
                  {{"nabla.wide_deep.spec", trained}, {"nabla.tabular.pipeline", fitted.dump()}});
   data::write_file_atomic((fs::path(dir) / kSpecFile).string(), trained, "model spec");
