@@ -27,6 +27,7 @@ packages=(
   bible-kjv              # text corpus: the King James Bible (character language model)
   fortunes               # text corpus: fortune cookies by category (text classification)
   chromium python3       # the run report's test renders report.html headless and checks the DOM
+  python3-sklearn        # its copy of the Boston house prices (the wide_deep, wide and deep presets)
 )
 if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   packages+=(python3-torch)  # the peer in bench/compare, never a build or test dependency

@@ -79,6 +79,14 @@ ZOO = {
     "rbm": ("binarized Fashion-MNIST", "rbm_features_accuracy",
             "softmax classifier on the RBM's hidden features, test accuracy",
             "raw_pixels_accuracy", []),
+
+    "wide_deep": ("Boston house prices (80/20 split by seed)", "test_rmse",
+                  "test RMSE in $1000s (lower is better)", "least_squares_rmse",
+                  ["--threads", "1"]),
+    "wide": ("Boston house prices (80/20 split by seed)", "test_rmse",
+             "test RMSE in $1000s, wide part alone", "least_squares_rmse", ["--threads", "1"]),
+    "deep": ("Boston house prices (80/20 split by seed)", "test_rmse",
+             "test RMSE in $1000s, deep part alone", "least_squares_rmse", ["--threads", "1"]),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
@@ -88,6 +96,8 @@ FIGURE_LABELS = {
     "frechet_distance_real": "real training vs test images",
 
     "raw_pixels_accuracy": "the same softmax classifier on the binarized pixels",
+
+    "least_squares_rmse": "closed-form linear least squares, same split and features",
 }
 
 

@@ -126,8 +126,34 @@ class Adagrad : public Optimizer {
   AdagradOptions options_;
 };
 
-// By Keras/PyTorch name ("sgd", "adam", "adamw", "rmsprop", "adagrad"), with that name's default
-// settings and the given learning rate (<= 0: the optimizer's default). Unknown -> Error.
+// FTRL-Proximal (McMahan et al., "Ad Click Prediction: a View from the Trenches", KDD 2013,
+// Algorithm 1), the optimizer of Wide&Deep's wide part: per coordinate, with n the sum of squared
+// gradients and z the adjusted sum of gradients,
+//   sigma = (sqrt(n + g^2) - sqrt(n)) / lr,  z += g - sigma * w,  n += g^2,
+//   w = 0 if |z| <= l1, else -(z - sign(z) l1) / ((beta + sqrt(n)) / lr + l2).
+// The weights are a function of (z, n): parameters start from their initial values only through
+// the first step's sigma * w; L1 sets weights of rarely useful features to exactly 0. l2 is the
+// paper's lambda_2 (TensorFlow's l2_regularization_strength enters twice as large).
+struct FtrlOptions {
+  double lr = 0.1;  // the paper's alpha
+  double beta = 1.0;
+  double l1 = 0;
+  double l2 = 0;
+  double initial_accumulator_value = 0;  // n at the start
+};
+class Ftrl : public Optimizer {
+ public:
+  explicit Ftrl(std::vector<Tensor> params, FtrlOptions options = {});
+  explicit Ftrl(FtrlOptions options) : Ftrl({}, options) {}
+  void step() override;
+  std::string name() const override { return "Ftrl"; }
+
+ private:
+  FtrlOptions options_;
+};
+
+// By Keras/PyTorch name ("sgd", "adam", "adamw", "rmsprop", "adagrad", "ftrl"), with that name's
+// default settings and the given learning rate (<= 0: the optimizer's default). Unknown -> Error.
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr = -1);
 
 // ---- gradient clipping ----

@@ -179,6 +179,9 @@ struct RunOptions {
   std::optional<double> test_split;
   bool skip_bad_records = false;
   std::string input_feature, label_feature;
+  // Tabular data (task "wide_deep"): the CSV column to predict (`nabla train --target`); "" = the
+  // spec's "tabular" target.
+  std::string target;
 };
 
 // `spec` as it trains on options.data_dir (see RunOptions): input shape, "data" section and the

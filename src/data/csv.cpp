@@ -5,6 +5,7 @@
 #include "core/tensor_impl.hpp"
 #include "data/file_util.hpp"
 #include "nabla/data.hpp"
+#include "nabla/tabular.hpp"
 
 namespace nabla::data {
 namespace {
@@ -128,6 +129,56 @@ CsvTable read_csv(const std::string& path, const CsvOptions& options) {
       out[i] = static_cast<int64_t>(values[i]);
     }
   }
+  return table;
+}
+
+int64_t CsvRows::column_index(const std::string& name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] == name) return static_cast<int64_t>(i);
+  }
+  std::string known;
+  for (const auto& column : columns) known += (known.empty() ? "" : ", ") + column;
+  detail::throw_error(detail::str(path, ":", header_line, ": no column named \"", name,
+                                  "\" in the header; columns: ", known));
+}
+
+// The text cells of a CSV file, for data of mixed types (src/data/tabular.cpp): the same
+// splitting and trimming as read_csv, the header required.
+CsvRows read_csv_rows(const std::string& path, int64_t skip_lines, char delimiter) {
+  NABLA_CHECK(skip_lines >= 0, "read_csv_rows: skip_lines must be >= 0, got ", skip_lines);
+  const std::string text = internal::read_file(path, "read_csv_rows");
+  CsvRows table;
+  table.path = path;
+  bool header = true;
+  size_t line_start = 0;
+  for (int64_t line_number = 1; line_start < text.size(); ++line_number) {
+    size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = text.size();
+    const std::string line = text.substr(line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line_number <= skip_lines || trim(line).empty()) continue;
+    std::vector<std::string> fields = split_fields(line, delimiter);
+    for (std::string& field : fields) field = trim(field);
+    if (header) {
+      header = false;
+      table.header_line = line_number;
+      table.columns = std::move(fields);
+      continue;
+    }
+    NABLA_CHECK(fields.size() == table.columns.size(), path, ":", line_number, ": expected ",
+                table.columns.size(), " fields like the header (line ", table.header_line,
+                "), got ", fields.size(),
+                line_number == table.header_line + 1 && fields.size() > table.columns.size()
+                    ? " (is the first line not the header? lines before it are skipped with "
+                      "\"skip_lines\")"
+                    : "");
+    table.rows.push_back(std::move(fields));
+    table.lines.push_back(line_number);
+  }
+  NABLA_CHECK(!header, path, ": the file is empty; expected a header line of column names, then ",
+              "one line per row");
+  NABLA_CHECK(!table.rows.empty(), path, ": holds a header (line ", table.header_line,
+              ") but no rows");
   return table;
 }
 

@@ -338,7 +338,7 @@ ParsedSpec parse(const std::string& json_text, const std::string& source) {
                 "expected a JSON object at the top level, got " + std::string(root.type_name()));
   reader.check_keys(root, "",
                     {"name", "description", "task", "input_shape", "inputs", "outputs", "layers",
-                     "training", "data", "word2vec"},
+                     "training", "data", "word2vec", "tabular"},
                     "a model spec");
   ParsedSpec parsed;
   ModelSpec& spec = parsed.spec;

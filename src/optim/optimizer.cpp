@@ -140,8 +140,14 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr) {
     if (given) o.lr = lr;
     return std::make_unique<Adagrad>(o);
   }
-  nabla::detail::throw_error(nabla::detail::str("make_optimizer: unknown optimizer '", name,
-                                                "' (known: sgd, adam, adamw, rmsprop, adagrad)"));
+  if (key == "ftrl") {
+    FtrlOptions o;
+    if (given) o.lr = lr;
+    return std::make_unique<Ftrl>(o);
+  }
+  nabla::detail::throw_error(
+      nabla::detail::str("make_optimizer: unknown optimizer '", name,
+                         "' (known: sgd, adam, adamw, rmsprop, adagrad, ftrl)"));
 }
 
 }  // namespace nabla::optim

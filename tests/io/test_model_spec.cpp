@@ -150,7 +150,8 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: expected a JSON object at the top level, got array");
   EXPECT_EQ(spec_error(R"({"layer": []})"),
             "model spec mlp.json: layer: unknown key for a model spec; known keys: name, "
-            "description, task, input_shape, inputs, outputs, layers, training, data, word2vec");
+            "description, task, input_shape, inputs, outputs, layers, training, data, word2vec, "
+            "tabular");
   EXPECT_EQ(spec_error(R"({"input_shape": [28, -1], "layers": [{"type": "Flatten"}]})"),
             "model spec mlp.json: input_shape[1]: expected a positive integer, got -1");
   EXPECT_EQ(spec_error(R"({"name": 5, "layers": [{"type": "Flatten"}]})"),

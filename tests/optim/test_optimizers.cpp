@@ -239,7 +239,7 @@ TEST(Optimizers, MakeOptimizerByName) {
   }
   expect_error([] { make_optimizer("lbfgs"); },
                "make_optimizer: unknown optimizer 'lbfgs' (known: sgd, adam, adamw, rmsprop, "
-               "adagrad)");
+               "adagrad, ftrl)");
 }
 
 TEST(Optimizers, ZeroGradAndLateParameters) {

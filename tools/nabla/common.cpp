@@ -81,10 +81,11 @@ CLI::Validator data_folder() {
       [](const std::string& path) {
         std::error_code error;  // a path that cannot be examined is left to the data readers
         // A TFRecord file is data of its own (nabla train --data shard.tfrecord).
+        // So is a CSV file of tabular data (nabla train --model wide_deep --data FILE.csv).
         NABLA_CHECK(fs::is_directory(path, error) || !fs::exists(path, error) ||
-                        data::is_tfrecord_data(path),
+                        data::is_tfrecord_data(path) || path.ends_with(".csv"),
                     path, " is a file; expected the folder that holds the data set (or TFRecord ",
-                    "files)");
+                    "files, or a CSV file for tabular models)");
       },
       "DIR");
 }

@@ -57,6 +57,7 @@ struct TrainOptions {
   bool skip_bad_records = false;
   std::string input_feature;
   std::string label_feature;
+  std::string target;
   CLI::Option* test_split_given = nullptr;
   CLI::Option* early_stopping_given = nullptr;
   CLI::Option* reduce_lr_given = nullptr;
@@ -271,6 +272,7 @@ void run_train(const TrainOptions& options) {
   run.skip_bad_records = options.skip_bad_records;
   run.input_feature = options.input_feature;
   run.label_feature = options.label_feature;
+  run.target = options.target;
   const tasks::RunResult result = tasks::run(options.model, run);
   if (options.json) {
     nlohmann::json figures = nlohmann::json::object();
@@ -330,6 +332,9 @@ Command add_train_command(CLI::App& app) {
                   "a float list (default: image, else features)");
   sub->add_option("--label-feature", options->label_feature,
                   "TFRecord files: the int64 feature holding the class (default: label)");
+  sub->add_option("--target", options->target,
+                  "Tabular data (wide_deep, wide, deep): the CSV column to predict; with --data "
+                  "FILE.csv the other columns' types are inferred");
   options->epochs_given =
       sub->add_option("--epochs", options->epochs, "Epochs (default: the model's, 5 for mlp)")
           ->check(in_range<int64_t>(1));
