@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nabla/io.hpp"
+#include "nabla/pipeline.hpp"
 #include "nabla/train.hpp"
 
 namespace nabla::tasks {
@@ -29,6 +30,9 @@ struct TaskData {
   std::string dir;                       // the folder to read it from again ("" = the default)
   std::vector<std::string> class_names;  // classification tasks; empty otherwise
   std::string tokenizer_json;            // text tasks: data::Tokenizer::to_json()
+  // Streamed data (TFRecord with "stream"): the training samples, decoded, one element each;
+  // x_train and y_train are then undefined and Task::train fits on the pipeline.
+  std::shared_ptr<const data::Pipeline> train_stream = nullptr;
 };
 
 struct RunOptions;
@@ -169,7 +173,12 @@ struct RunOptions {
   std::optional<double> test_split;
   bool skip_bad_records = false;
   std::string input_feature, label_feature;
+  // TFRecord files: the training part streamed through a data::Pipeline while training instead
+  // of loaded (memory bounded by the shuffle buffer); automatic when the files hold more than
+  // kStreamTFRecordBytes. An Error for other data.
+  bool stream = false;
 };
+inline constexpr int64_t kStreamTFRecordBytes = int64_t{1} << 30;
 
 // `spec` as it trains on options.data_dir (see RunOptions): input shape, "data" section and the
 // last layer's units (a sequential spec ending in a layer with "units") follow the data and the
