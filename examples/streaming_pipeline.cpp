@@ -22,7 +22,7 @@ int main(int argc, char** argv) try {
   const int64_t epochs = argc > 2 ? std::atoll(argv[2]) : 2;
   const data::Pipeline train =
       data::Pipeline::from_tensors(x_train.unsqueeze(1).slice(0, 0, samples),
-                                   y_train.to(DType::i64))
+                                   y_train.to(DType::i64).slice(0, 0, samples))
           .augment(data::compose({data::random_crop(2), data::random_flip()}), /*seed=*/0,
                    /*workers=*/1)
           .shuffle(10000, /*seed=*/0)
