@@ -6,6 +6,8 @@
 #   2. the side-by-side comparison with PyTorch (bench/compare/: MLP and CNN);
 #   2b. word2vec (skip-gram) on the KJV against fastText: words/s and the word-pair mean rank;
 #   2c. data-parallel scaling over MPI (bench/dist/scaling.py), when the build has MPI;
+#   2d. input pipelines: decode + augment + batch against PyTorch's DataLoader with PIL, and the
+#       cnn preset trained from streamed TFRecord shards (bench/pipeline/compare.py);
 #   3. the compile time of a program including <nabla/nabla.hpp> and the size of libnabla.so.
 # Usage: bench/run.sh [BUILD_DIR]   (default: build). PYTHON selects the python3 that has torch.
 set -euo pipefail
@@ -44,6 +46,13 @@ if [[ -x "$build/bench/nabla_dist_scaling" ]]; then
   echo
   echo "== Data-parallel scaling over MPI (bench/dist/scaling.py) =="
   "$python" "$root/bench/dist/scaling.py" "$build"
+fi
+
+if [[ -x "$build/bench/nabla_pipeline_bench" ]]; then
+  echo
+  echo "== Input pipelines: nabla vs PyTorch's DataLoader (bench/pipeline/compare.py) =="
+  "$python" "$root/bench/pipeline/compare.py" --build "$build" --python "$python" \
+    --out "$results/pipeline.json"
 fi
 
 echo

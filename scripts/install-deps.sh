@@ -35,6 +35,7 @@ if [[ "${NABLA_WITH_BENCH:-0}" == 1 ]]; then
   # which would not be PyTorch's best configuration.
   packages+=(libopenblas0-pthread)
   packages+=(fasttext)  # the word2vec peer in bench/compare/word2vec.py (Facebook's C++ fastText)
+  packages+=(python3-pil)  # PIL decoding for PyTorch's DataLoader in bench/pipeline/torch_loader.py
 fi
 
 # npm runs ONNX Runtime for the ONNX export check. A Node.js from elsewhere (NodeSource) bundles

@@ -103,6 +103,9 @@ AugmentationPtr normalize(std::vector<double> mean, std::vector<double> std);
 // Applies the steps in order.
 AugmentationPtr compose(std::vector<AugmentationPtr> steps);
 
+class Pipeline;  // nabla/pipeline.hpp: streaming data
+class Stream;
+
 struct DataLoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
@@ -133,6 +136,12 @@ class DataLoader {
  public:
   DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options = {});
   DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options = {});  // TensorDataset
+  // The batches of a streaming pipeline (its elements, batched by the pipeline): epoch e is the
+  // pipeline's iteration e, so its shuffles draw a new order every epoch. The options' batch
+  // size, shuffle, augmentation and shards do not apply (the pipeline does that); prefetch()
+  // belongs in the pipeline too. num_batches() is the pipeline's cardinality, -1 when unknown.
+  explicit DataLoader(const Pipeline& batches);
+  bool streaming() const { return stream_source_ != nullptr; }
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
@@ -142,7 +151,7 @@ class DataLoader {
   // Sharded: the samples batch `batch_index` holds across all shards (batch_size * shard_count,
   // less in a short last batch); this loader's part of them is its Batch's size().
   int64_t global_batch_size(int64_t batch_index) const;
-  int64_t dataset_size() const { return dataset_->size(); }
+  int64_t dataset_size() const { return dataset_ ? dataset_->size() : -1; }  // -1: streaming
   const DataLoaderOptions& options() const { return options_; }
   const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
 
@@ -192,6 +201,8 @@ class DataLoader {
   std::vector<int64_t> order_;
   int64_t next_batch_ = 0;  // next batch index handed out
   std::unique_ptr<Prefetcher> prefetcher_;
+  std::shared_ptr<const Pipeline> stream_source_;  // streaming: the pipeline of batches
+  std::unique_ptr<Stream> stream_;                 // streaming: the epoch's pass over it
 };
 
 // ---- IDX files (the MNIST format: big-endian header, unsigned-byte data) ----
@@ -368,6 +379,9 @@ struct TextTaskOptions {
   std::string input_kind = "image";
   std::string input_feature = "image";
   std::string label_feature = "label";
+  // "tfrecord": the training part streamed through a data::Pipeline while training (read,
+  // decoded, shuffled in a buffer, batched) instead of loaded; the test part is loaded.
+  bool stream = false;
 };
 struct TextTaskData {
   Tensor train_inputs, train_targets, test_inputs, test_targets;

@@ -10,6 +10,7 @@
 #include "nabla/nn.hpp"
 #include "nabla/ops.hpp"
 #include "nabla/optim.hpp"
+#include "nabla/pipeline.hpp"
 #include "nabla/report.hpp"
 #include "nabla/tabular.hpp"
 #include "nabla/tasks.hpp"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nabla/io.hpp"
+#include "nabla/pipeline.hpp"
 #include "nabla/train.hpp"
 
 namespace nabla::tasks {
@@ -32,6 +33,9 @@ struct TaskData {
   // A model of several inputs is evaluated on x_test and these, in the order of its inputs (a
   // conditional GAN: the noise, then the labels asked for).
   std::vector<Tensor> x_test_more;
+  // Streamed data (TFRecord with "stream"): the training samples, decoded, one element each;
+  // x_train and y_train are then undefined and Task::train fits on the pipeline.
+  std::shared_ptr<const data::Pipeline> train_stream = nullptr;
 
   // The model's test inputs: x_test, then x_test_more.
   std::vector<Tensor> test_inputs() const;
@@ -182,7 +186,13 @@ struct RunOptions {
   // Tabular data (task "wide_deep"): the CSV column to predict (`nabla train --target`); "" = the
   // spec's "tabular" target.
   std::string target;
+
+  // TFRecord files: the training part streamed through a data::Pipeline while training instead
+  // of loaded (memory bounded by the shuffle buffer); automatic when the files hold more than
+  // kStreamTFRecordBytes. An Error for other data.
+  bool stream = false;
 };
+inline constexpr int64_t kStreamTFRecordBytes = int64_t{1} << 30;
 
 // `spec` as it trains on options.data_dir (see RunOptions): input shape, "data" section and the
 // last layer's units (a sequential spec ending in a layer with "units") follow the data and the

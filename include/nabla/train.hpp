@@ -26,6 +26,7 @@
 
 namespace nabla::data {
 class DataLoader;
+class Pipeline;
 }  // namespace nabla::data
 
 namespace nabla::train {
@@ -591,6 +592,9 @@ class GradientWatch : public Callback {
 // ("1875/1875 - 3s - loss: 0.4970 - 3s/epoch - 1ms/step"). verbose 0: silent.
 class ProgressBar {
  public:
+  // The share of the time spent waiting for data above which the bar shows it.
+  static constexpr double kDataWaitShown = 0.05;
+  // target -1: unknown (a pipeline of unknown length), shown "N/Unknown" as Keras does.
   ProgressBar(int64_t target, int verbose, std::ostream& out, bool dynamic);
   // `current` steps done; `logs` hold the running values to show.
   void update(int64_t current, const Logs& logs);
@@ -598,6 +602,9 @@ class ProgressBar {
   void finish(const Logs& logs);
   // Ends a partially drawn line (before an error is reported), so that output stays readable.
   void abandon();
+  // The share of the epoch's time so far spent waiting for data: shown (" - data wait: 12%")
+  // when above kDataWaitShown, so that a slow input pipeline is seen.
+  void set_data_wait(double share) { data_wait_ = share; }
   // The text of a line for `current` steps done after `elapsed` seconds (no control
   // characters, no newline). final: elapsed time and time per step instead of the ETA.
   std::string render(int64_t current, double elapsed, const Logs& logs, bool final) const;
@@ -613,6 +620,7 @@ class ProgressBar {
   size_t last_width_ = 0;
   int64_t current_ = 0;
   bool line_open_ = false;  // a dynamic line is drawn without its newline
+  double data_wait_ = 0;
 };
 
 // ---- the model ----
@@ -774,6 +782,15 @@ class Model {
   EvaluationReport evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                             int64_t batch_size = 32, int verbose = 1);
   std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32);
+  // Trains on a streaming pipeline's batches (data::Pipeline, nabla/pipeline.hpp, ending in
+  // batch()): epoch e reads the pipeline's iteration e, so its shuffles draw anew each epoch and
+  // runs repeat. The pipeline does the batching, shuffling and augmenting: options.batch_size
+  // is only validation's batch size, and shuffle, seed, augmentation and validation_split do not
+  // apply (validation_data does). The model is built from the first batch's shape.
+  History fit(const data::Pipeline& train, const FitOptions& options = {});
+  // The share of the last fit()'s training time spent waiting for the next batch (the progress
+  // bar shows it when above kDataWaitShown): near 0 when the data keeps up with the steps.
+  double data_wait_share() const { return data_wait_share_; }
 
   // Keras's table: Layer (type), Output Shape, Param #, then total/trainable/non-trainable; a
   // graph model adds the "Connected to" column.
@@ -840,6 +857,11 @@ class Model {
                                                std::map<std::string, std::string> metadata) const;
   // Error when `state` cannot continue this fit (steps per epoch, callbacks, outputs, metrics).
   void check_resume(const TrainingState& state, int64_t steps, size_t callbacks) const;
+  // fit()'s loop over the epochs, once the data is in `loader`: `x`/`y` are empty when the loader
+  // yields the batches, else the tensors its indices gather.
+  History fit_loop(data::DataLoader& loader, const std::vector<Tensor>& x,
+                   const std::vector<Tensor>& y, const std::vector<Tensor>& val_x,
+                   const std::vector<Tensor>& val_y, const FitOptions& options);
   // Sets the epoch's running logs from progress_ and the metrics.
   void fill_epoch_logs(Logs& logs) const;
   // Data-parallel fit: the metrics' states summed across ranks, then the epoch's logs from them.
@@ -861,7 +883,9 @@ class Model {
   TrainingState progress_;
   const std::vector<CallbackPtr>* fit_callbacks_ = nullptr;
   const Logs* ended_epoch_logs_ = nullptr;
-  DistributedStrategy* strategy_ = nullptr;  // FitOptions::strategy during fit()
+  DistributedStrategy* strategy_ = nullptr;          // FitOptions::strategy during fit()
+  double data_wait_share_ = 0;                       // data_wait_share()
+  double data_wait_seconds_ = 0, step_seconds_ = 0;  // the fit's, so far
 };
 
 using Sequential = Model;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "nabla/data.hpp"
+#include "nabla/pipeline.hpp"
 
 namespace nabla::data {
 namespace {
@@ -124,19 +125,29 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
 DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
     : DataLoader(std::make_shared<TensorDataset>(std::move(inputs), std::move(targets)), options) {}
 
+DataLoader::DataLoader(const Pipeline& batches)
+    : options_{.batch_size = 1, .shuffle = false, .prefetch = false},
+      stream_source_(std::make_shared<const Pipeline>(batches)) {
+  NABLA_CHECK(batches.cardinality() != Pipeline::kInfinite, "DataLoader: the pipeline never ",
+              "ends (repeat() without a count), so an epoch would not; take() the batches of one");
+}
+
 DataLoader::~DataLoader() = default;
 
 int64_t DataLoader::num_batches() const {
+  if (streaming()) return stream_source_->cardinality() >= 0 ? stream_source_->cardinality() : -1;
   const int64_t n = dataset_->size(), b = options_.batch_size * options_.shard_count;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 int64_t DataLoader::global_batch_size(int64_t batch_index) const {
+  NABLA_CHECK(!streaming(), "DataLoader: a pipeline's batches have no global batch size");
   const int64_t n = dataset_->size(), b = options_.batch_size * options_.shard_count;
   return std::clamp<int64_t>(n - batch_index * b, 0, b);
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
+  NABLA_CHECK(!streaming(), "DataLoader: a pipeline has no sample order to compute ahead");
   const int64_t n = dataset_->size();
   if (!options_.shuffle) {
     std::vector<int64_t> order(n);
@@ -151,6 +162,15 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
 
 void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   NABLA_CHECK(epoch >= 0, "DataLoader::start_epoch: epoch must be >= 0, got ", epoch);
+  if (streaming()) {
+    // A resumed epoch skips the batches done: the pipeline gives the same ones again.
+    stream_.reset();  // joins the pass's threads before the next one starts
+    stream_ = stream_source_->skip(first_batch).open(epoch);
+    epoch_ = epoch;
+    next_batch_ = first_batch;
+    in_epoch_ = true;
+    return;
+  }
   const int64_t count = num_batches();
   NABLA_CHECK(first_batch >= 0 && first_batch <= count, "DataLoader::start_epoch: first_batch ",
               first_batch, " is outside the epoch's ", count, " batches");
@@ -183,6 +203,26 @@ Batch DataLoader::make_batch(int64_t batch_index) const {
 
 std::optional<Batch> DataLoader::next() {
   if (!in_epoch_) start_epoch(epoch_ + 1);
+  if (streaming()) {
+    std::optional<Element> element;
+    try {
+      element = stream_->next();
+    } catch (...) {
+      in_epoch_ = false;
+      stream_.reset();
+      throw;
+    }
+    if (!element) {
+      in_epoch_ = false;
+      stream_.reset();
+      return std::nullopt;
+    }
+    NABLA_CHECK(element->input.defined(), "DataLoader: the pipeline gave an element without an ",
+                "input", element->name.empty() ? "" : " (" + element->name + ")",
+                "; decode and batch() it first");
+    ++next_batch_;
+    return Batch{std::move(element->input), std::move(element->target)};
+  }
   if (next_batch_ >= num_batches()) {
     in_epoch_ = false;
     prefetcher_.reset();

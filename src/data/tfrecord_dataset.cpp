@@ -12,6 +12,7 @@
 
 #include "core/tensor_impl.hpp"
 #include "nabla/data.hpp"
+#include "nabla/pipeline.hpp"
 
 namespace nabla::data {
 namespace {
@@ -253,6 +254,26 @@ TFRecordData load_tfrecord_data(const std::string& pattern, const TFRecordOption
              << (out.skipped == 1 ? "" : "s") << " in " << pattern << "\n";
   }
   return out;
+}
+
+MapFn decode_tfrecord_examples(const TFRecordFeatureSpec& features) {
+  const bool images = features.kind == "image";
+  NABLA_CHECK(images || features.kind == "floats", "decode_tfrecord_examples: the input feature ",
+              "kind is image or floats, got '", features.kind, "'");
+  NABLA_CHECK(!images || (features.input_shape.size() == 3 &&
+                          (features.input_shape[0] == 1 || features.input_shape[0] == 3)),
+              "decode_tfrecord_examples: images need an input shape [C, H, W] with C = 1 or 3, ",
+              "got ", features.input_shape);
+  TFRecordOptions options;
+  options.features = features;
+  return [options, images](Element element) {
+    TFRecordSample sample = tfrecord_sample(element.bytes, element.name, options, images);
+    NABLA_CHECK(sample.error.empty(), sample.error);
+    element.input = std::move(sample.input);
+    element.target = scalar_tensor(static_cast<double>(sample.label), DType::i64);
+    element.bytes.clear();
+    return element;
+  };
 }
 
 }  // namespace nabla::data

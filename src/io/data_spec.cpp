@@ -11,7 +11,7 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
       section, path,
       {"type", "categories", "corpus", "level", "max_vocab", "lowercase", "sequence_length",
        "test_fraction", "task", "min_length", "max_length", "train_samples", "test_samples", "seed",
-       "skip_bad_records", "input_kind", "input_feature", "label_feature"},
+       "skip_bad_records", "input_kind", "input_feature", "label_feature", "stream"},
       "\"data\"");
   const auto at = [&](const char* key) { return SpecReader::join_path(path, key); };
   const auto get = [&](const char* key) -> const Json* {
@@ -80,6 +80,7 @@ data::TextTaskOptions text_task_from_json(const SpecReader& reader, const Json& 
   if (const Json* v = get("skip_bad_records")) {
     o.skip_bad_records = reader.boolean(*v, at("skip_bad_records"));
   }
+  if (const Json* v = get("stream")) o.stream = reader.boolean(*v, at("stream"));
   if (const Json* v = get("input_kind")) {
     o.input_kind = reader.string(*v, at("input_kind"));
     if (o.input_kind != "image" && o.input_kind != "floats") {

@@ -3,6 +3,7 @@
 // layer the number of classes, and a "data" section records how the data is split and read, so
 // that the checkpoint's spec reads the same samples again (evaluate, predict, report).
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "nabla/data.hpp"
@@ -71,6 +72,10 @@ io::ModelSpec adapt_spec_to_data(const io::ModelSpec& spec, const RunOptions& op
   const bool records = classifier && !folder && !options.data_dir.empty() &&
                        data::is_tfrecord_data(options.data_dir);
   if (!folder && !records) {
+    NABLA_CHECK(!options.stream, "--stream applies to TFRecord files (--data: a file, a folder ",
+                "of them or a glob) and an image model; ",
+                options.data_dir.empty() ? std::string("no --data was given")
+                                         : options.data_dir + " holds none");
     NABLA_CHECK(!image_options && !feature_options,
                 "--image-size, --color, --test-split, --skip-bad-records, --input-feature and ",
                 "--label-feature apply to data of one's own (--data: an image folder or TFRecord ",
@@ -82,6 +87,8 @@ io::ModelSpec adapt_spec_to_data(const io::ModelSpec& spec, const RunOptions& op
   }
   NABLA_CHECK(!folder || !feature_options, "--input-feature and --label-feature apply to ",
               "TFRecord files; ", options.data_dir, " is an image folder");
+  NABLA_CHECK(!folder || !options.stream, "--stream applies to TFRecord files; ", options.data_dir,
+              " is an image folder (convert it with nabla convert)");
   nlohmann::ordered_json json = nlohmann::ordered_json::parse(spec.json);
   NABLA_CHECK(!json.contains("inputs"), "model ", spec.name, ": data of one's own trains a ",
               "sequential model (\"layers\" with \"input_shape\"); a graph model takes its data ",
@@ -123,6 +130,16 @@ io::ModelSpec adapt_spec_to_data(const io::ModelSpec& spec, const RunOptions& op
   section["skip_bad_records"] = adapted_before && spec.data->skip_bad_records;
   if (options.test_split) section["test_fraction"] = *options.test_split;
   if (options.skip_bad_records) section["skip_bad_records"] = true;
+  if (records) {
+    // Streamed on request, or when the files would not fit comfortably in memory.
+    int64_t bytes = 0;
+    for (const std::string& file : data::tfrecord_files(options.data_dir)) {
+      bytes += static_cast<int64_t>(std::filesystem::file_size(file));
+    }
+    if (options.stream || bytes > kStreamTFRecordBytes || (adapted_before && spec.data->stream)) {
+      section["stream"] = true;
+    }
+  }
   json["data"] = section;
   // A classifier's head: as many units as classes (a preset's 10 are Fashion-MNIST's).
   nlohmann::ordered_json& last = json["layers"].back();

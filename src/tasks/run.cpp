@@ -299,8 +299,13 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   // A graph model is built already, from its Inputs.
   if (!spec.input_shape.empty() && !model.built()) model.build(spec.input_shape);
   TaskData data = task->load(spec, model, options.data_dir);
+  NABLA_CHECK(!data.train_stream || options.classes.empty(), "--classes: a streamed training ",
+              "part cannot be filtered by class; leave --stream out");
   if (!options.classes.empty()) internal::keep_classes(data, options.classes);
-  if (options.limit > 0 && options.limit < data.x_train.size(0)) {
+  if (data.train_stream && options.limit > 0) {
+    data.train_stream =
+        std::make_shared<const data::Pipeline>(data.train_stream->take(options.limit));
+  } else if (options.limit > 0 && options.limit < data.x_train.size(0)) {
     data.x_train = data.x_train.slice(0, 0, options.limit);
     data.y_train = data.y_train.slice(0, 0, options.limit);
   }
@@ -316,7 +321,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   std::vector<train::MetricArg> metrics(training.metrics.begin(), training.metrics.end());
   model.compile(std::move(optimizer), loss, std::move(metrics));
 
-  log << "Training " << spec.name << " on " << data.source << ": " << data.x_train.size(0)
+  log << "Training " << spec.name << " on " << data.source << ": "
+      << (data.train_stream ? std::string("streamed") : std::to_string(data.x_train.size(0)))
       << " samples, " << training.epochs << (training.epochs == 1 ? " epoch" : " epochs")
       << ", batch " << training.batch_size << ", " << training.optimizer << " (lr "
       << model.optimizer().lr() << "), seed " << options.seed << std::endl;

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <iostream>
+#include <limits>
 
 #include "autograd/anomaly.hpp"
 #include "core/text.hpp"
@@ -420,6 +422,15 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                            .augmentation = options.augmentation,
                            .shard_index = strategy != nullptr ? strategy->rank() : 0,
                            .shard_count = strategy != nullptr ? strategy->size() : 1});
+  return fit_loop(loader, single ? std::vector<Tensor>{} : train_x,
+                  single ? std::vector<Tensor>{} : targets, val_x, val_y, options);
+}
+
+History Model::fit_loop(data::DataLoader& loader, const std::vector<Tensor>& x,
+                        const std::vector<Tensor>& y, const std::vector<Tensor>& val_x,
+                        const std::vector<Tensor>& val_y, const FitOptions& options) {
+  Compiled& compiled = *compiled_;
+  DistributedStrategy* strategy = options.strategy.get();
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
   for (const CallbackPtr& callback : options.callbacks) {
     NABLA_CHECK(callback != nullptr, "fit: a callback is null");
@@ -438,7 +449,10 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                 "written by ", resume->processes, " process(es) after batch ", resume->step,
                 " of epoch ", resume->epoch + 1, "; resume it with as many, or resume from a ",
                 "checkpoint written at the end of an epoch with any number");
-    check_resume(*resume, loader.num_batches(), options.callbacks.size());
+    // A pipeline of unknown length: a step past its end just ends the resumed epoch.
+    const int64_t steps = loader.num_batches();
+    check_resume(*resume, steps >= 0 ? steps : std::numeric_limits<int64_t>::max(),
+                 options.callbacks.size());
   }
   stop_training_ = false;
   for (const CallbackPtr& callback : options.callbacks) callback->on_train_begin();
@@ -477,6 +491,9 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     generator.manual_seed(generator.next_u64() ^ (0x9E3779B97F4A7C15ULL * strategy->rank()));
   }
   Logs logs;
+  data_wait_seconds_ = 0;
+  step_seconds_ = 0;
+  data_wait_share_ = 0;
   for (int64_t epoch = progress_.epoch; epoch < options.epochs; ++epoch) {
     progress_.epoch = epoch;
     for (const CallbackPtr& callback : options.callbacks) callback->on_epoch_begin(epoch);
@@ -485,9 +502,7 @@ History Model::fit(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
     logs.clear();
     loader.start_epoch(epoch, progress_.step);
     try {
-      run_epoch(loader, single ? std::vector<Tensor>{} : train_x,
-                single ? std::vector<Tensor>{} : targets, options.epochs, bar, options.callbacks,
-                logs);
+      run_epoch(loader, x, y, options.epochs, bar, options.callbacks, logs);
     } catch (const Error&) {
       bar.abandon();  // an error in a step (anomaly detection's) starts on a line of its own
       throw;
@@ -602,12 +617,30 @@ void Model::run_epoch(data::DataLoader& loader, const std::vector<Tensor>& x,
   p.metrics.clear();
   std::vector<Tensor> batch_x, batch_y;
   std::vector<bool> logits;
-  while (std::optional<data::Batch> batch = loader.next()) {
+  // The time next() waits for a batch, against the whole step's: the data-wait share.
+  using Clock = std::chrono::steady_clock;
+  const double epoch_wait_start = data_wait_seconds_, epoch_step_start = step_seconds_;
+  Clock::time_point step_begin = Clock::now();
+  const auto timed_next = [&] {
+    const Clock::time_point begin = Clock::now();
+    std::optional<data::Batch> batch = loader.next();
+    const Clock::time_point end = Clock::now();
+    data_wait_seconds_ += std::chrono::duration<double>(end - begin).count();
+    step_seconds_ += std::chrono::duration<double>(end - step_begin).count();
+    step_begin = end;
+    const double epoch_steps = step_seconds_ - epoch_step_start;
+    if (epoch_steps > 0) bar.set_data_wait((data_wait_seconds_ - epoch_wait_start) / epoch_steps);
+    if (step_seconds_ > 0) data_wait_share_ = data_wait_seconds_ / step_seconds_;
+    return batch;
+  };
+  while (std::optional<data::Batch> batch = timed_next()) {
     batch_x.clear();
     batch_y.clear();
     if (x.empty()) {
       batch_x.push_back(batch->inputs);
-      batch_y.push_back(batch->targets);
+      // A pipeline's targets are prepared batch by batch (in-memory ones were, once, by fit).
+      batch_y.push_back(loader.streaming() ? prepare_targets({batch->targets}, "fit")[0]
+                                           : batch->targets);
     } else {
       for (const Tensor& t : x) batch_x.push_back(index_select(t, 0, batch->inputs));
       for (const Tensor& t : y) batch_y.push_back(index_select(t, 0, batch->inputs));

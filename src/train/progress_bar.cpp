@@ -53,7 +53,7 @@ void append_logs(std::string& line, const Logs& logs) {
 
 ProgressBar::ProgressBar(int64_t target, int verbose, std::ostream& out, bool dynamic)
     : target_(target), verbose_(verbose), out_(out), dynamic_(dynamic), start_ns_(now_ns()) {
-  NABLA_CHECK(target >= 0, "ProgressBar: target must be >= 0, got ", target);
+  NABLA_CHECK(target >= -1, "ProgressBar: target must be >= 0, or -1 when unknown, got ", target);
   NABLA_CHECK(verbose >= 0 && verbose <= 2, "verbose must be 0, 1 or 2, got ", verbose);
 }
 
@@ -62,6 +62,21 @@ double ProgressBar::seconds_since_start() const { return (now_ns() - start_ns_) 
 std::string ProgressBar::render(int64_t current, double elapsed, const Logs& logs,
                                 bool final) const {
   char buffer[96];
+  std::string wait;
+  if (data_wait_ > kDataWaitShown) {
+    std::snprintf(buffer, sizeof(buffer), " - data wait: %.0f%%", 100 * data_wait_);
+    wait = buffer;
+  }
+  if (target_ < 0) {
+    std::snprintf(buffer, sizeof(buffer), "%lld/Unknown - %.0fs", static_cast<long long>(current),
+                  elapsed);
+    std::string line = buffer;
+    if (final && current > 0) {
+      line += format_time_per_unit(elapsed / static_cast<double>(current), "step");
+    }
+    append_logs(line, logs);
+    return line + wait;
+  }
   const int width = digits(target_);
   std::snprintf(buffer, sizeof(buffer), "%*lld/%lld", width, static_cast<long long>(current),
                 static_cast<long long>(target_));
@@ -73,7 +88,7 @@ std::string ProgressBar::render(int64_t current, double elapsed, const Logs& log
     append_logs(line, logs);
     line += " -" + format_time_per_unit(elapsed, "epoch");
     line += " -" + format_time_per_unit(per_step, "step");
-    return line;
+    return line + wait;
   }
   const int filled = target_ > 0 ? static_cast<int>(kBarWidth * current / target_) : kBarWidth;
   line += " [";
@@ -90,7 +105,7 @@ std::string ProgressBar::render(int64_t current, double elapsed, const Logs& log
     line += " - ETA: " + format_eta(per_step * static_cast<double>(target_ - current));
   }
   append_logs(line, logs);
-  return line;
+  return line + wait;
 }
 
 void ProgressBar::update(int64_t current, const Logs& logs) {

@@ -55,6 +55,7 @@ struct TrainOptions {
   std::string color;
   double test_split = 0.2;
   bool skip_bad_records = false;
+  bool stream = false;
   std::string input_feature;
   std::string label_feature;
   std::string target;
@@ -270,6 +271,7 @@ void run_train(const TrainOptions& options) {
   run.color = options.color;
   if (*options.test_split_given) run.test_split = options.test_split;
   run.skip_bad_records = options.skip_bad_records;
+  run.stream = options.stream;
   run.input_feature = options.input_feature;
   run.label_feature = options.label_feature;
   run.target = options.target;
@@ -327,6 +329,10 @@ Command add_train_command(CLI::App& app) {
                 "Image folder or TFRecord files: skip corrupt or truncated images, other files "
                 "and records missing a feature with a warning each, and count them, instead of "
                 "stopping with an error");
+  sub->add_flag("--stream", options->stream,
+                "TFRecord files: stream the training part while training (read, decoded, "
+                "shuffled in a buffer of 10000 and batched by background threads) instead of "
+                "loading it; automatic above 1 GiB of files");
   sub->add_option("--input-feature", options->input_feature,
                   "TFRecord files: the feature holding a sample's input, encoded image bytes or "
                   "a float list (default: image, else features)");
