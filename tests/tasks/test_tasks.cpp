@@ -23,7 +23,7 @@ TEST(Tasks, TheBuiltInTasksAreRegistered) {
       tasks::task_names(),
       (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes", "gan",
                                 "hopfield", "image_folder", "images", "rbm", "reconstruction",
-                                "tfrecord", "vae", "wide_deep", "word2vec"}));
+                                "segmentation", "tfrecord", "vae", "wide_deep", "word2vec"}));
   EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
   EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
             "unknown task \"imagez\"; tasks: circle, corpus, digits, failing_circle, fortunes, "
@@ -42,6 +42,7 @@ TEST(Tasks, TheBuiltInTasksAreRegistered) {
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("vae")), "vae");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("dcgan")), "gan");
   EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("cgan")), "gan");
+  EXPECT_EQ(tasks::task_name_for(io::resolve_model_spec("unet")), "segmentation");
 }
 
 TEST(Tasks, RunTrainsJudgesAndWritesALoadableCheckpoint) {
