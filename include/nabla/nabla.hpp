@@ -11,6 +11,7 @@
 #include "nabla/ops.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/report.hpp"
+#include "nabla/retrieval.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensor.hpp"
 #include "nabla/tensorboard.hpp"
