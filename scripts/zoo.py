@@ -76,6 +76,12 @@ ZOO = {
     "rbm": ("binarized Fashion-MNIST", "rbm_features_accuracy",
             "softmax classifier on the RBM's hidden features, test accuracy",
             "raw_pixels_accuracy", []),
+    "triplet": ("Fashion-MNIST, test images searched among the training images",
+                "test_recall_at_1", "recall@1 (semi-hard triplet loss, 64-d embedding)",
+                "pixel_recall_at_1", []),
+    "contrastive": ("Fashion-MNIST, test images searched among the training images",
+                    "test_recall_at_1", "recall@1 (contrastive loss, Siamese, 64-d embedding)",
+                    "pixel_recall_at_1", []),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
@@ -85,6 +91,7 @@ FIGURE_LABELS = {
     "frechet_distance_real": "real training vs test images",
 
     "raw_pixels_accuracy": "the same softmax classifier on the binarized pixels",
+    "pixel_recall_at_1": "nearest neighbours on the raw pixels",
 }
 
 
