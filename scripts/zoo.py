@@ -87,6 +87,16 @@ ZOO = {
              "test RMSE in $1000s, wide part alone", "least_squares_rmse", ["--threads", "1"]),
     "deep": ("Boston house prices (80/20 split by seed)", "test_rmse",
              "test RMSE in $1000s, deep part alone", "least_squares_rmse", ["--threads", "1"]),
+
+    "triplet": ("Fashion-MNIST, test images searched among the training images",
+                "test_recall_at_1", "recall@1 (semi-hard triplet loss, 64-d embedding)",
+                "pixel_recall_at_1", []),
+    "contrastive": ("Fashion-MNIST, test images searched among the training images",
+                    "test_recall_at_1", "recall@1 (contrastive loss, Siamese, 64-d embedding)",
+                    "pixel_recall_at_1", []),
+
+    "unet": ("64x64 scenes of 1-4 Fashion-MNIST items, 11 pixel classes", "mean_iou",
+             "test mean IoU over the 11 classes", "at least 0.80 asked", ["--out", "runs/unet"]),
 }
 FIGURE_LABELS = {
     "bag_of_words_macro_f1": "bag-of-words softmax classifier",
@@ -98,6 +108,8 @@ FIGURE_LABELS = {
     "raw_pixels_accuracy": "the same softmax classifier on the binarized pixels",
 
     "least_squares_rmse": "closed-form linear least squares, same split and features",
+
+    "pixel_recall_at_1": "nearest neighbours on the raw pixels",
 }
 
 

@@ -108,4 +108,9 @@ inline Layer Highway(const std::string& activation = "relu", double transform_bi
   return std::make_shared<nn::Highway>(options);
 }
 
+// UnitNormalization(): each sample scaled to unit L2 norm (an embedding's last layer).
+inline Layer UnitNormalization(int64_t axis = -1) {
+  return std::make_shared<nn::UnitNormalization>(axis);
+}
+
 }  // namespace nabla::layers

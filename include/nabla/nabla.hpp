@@ -12,6 +12,7 @@
 #include "nabla/optim.hpp"
 #include "nabla/pipeline.hpp"
 #include "nabla/report.hpp"
+#include "nabla/retrieval.hpp"
 #include "nabla/tabular.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/tensor.hpp"

@@ -973,6 +973,21 @@ class Sampling : public Module {
   Generator* gen_ = nullptr;
 };
 
+// Scales each sample to unit L2 norm along `axis` (x / max(||x||, 1e-12), nabla::normalize), as
+// Keras's UnitNormalization: the last layer of an embedding network whose distances are compared
+// (src/nn/unit_normalization.cpp).
+class UnitNormalization : public Module {
+ public:
+  explicit UnitNormalization(int64_t axis = -1) : axis_(axis) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "UnitNormalization"; }
+  std::string extra_repr() const override { return "axis=" + std::to_string(axis_); }
+  int64_t axis() const { return axis_; }
+
+ private:
+  int64_t axis_;
+};
+
 // ---- functional graph models (src/nn/graph.cpp) ----
 // Keras's functional API:
 //   nn::SymbolicTensor wide = nn::Input({13}, "wide"), deep = nn::Input({8}, "deep");

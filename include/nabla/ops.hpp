@@ -254,4 +254,22 @@ Tensor gaussian_kl_divergence(const Tensor& mean, const Tensor& log_var,
 // differentiable in mean and log_var.
 Tensor reparameterize(const Tensor& mean, const Tensor& log_var, Generator* gen = nullptr);
 
+// ---- distances and metric learning (src/ops/distance.cpp), as PyTorch 1.13's ----
+// ||x1 - x2 + eps||_p over the last axis (x1 and x2 broadcast), as F.pairwise_distance.
+Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p = 2, double eps = 1e-6,
+                         bool keepdim = false);
+// sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along `axis`, as F.cosine_similarity.
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t axis = 1, double eps = 1e-8);
+// x / max(||x||_p, eps) along `axis`, as F.normalize (p = 2: unit L2 norm).
+Tensor normalize(const Tensor& x, double p = 2, int64_t axis = 1, double eps = 1e-12);
+// The Euclidean distance of every row of x1 [..., P, M] to every row of x2 [..., R, M]:
+// [..., P, R], as torch.cdist (p = 2 only, the matrix-product form). The gradient at a zero
+// distance is zero.
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p = 2);
+// max(d(a, p) - d(a, n) + margin, 0) with d = pairwise_distance(., ., p, eps); swap: d(a, n) is
+// min(d(a, n), d(p, n)); then reduced ("mean", "sum" or "none"), as F.triplet_margin_loss.
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           double margin = 1.0, double p = 2, double eps = 1e-6, bool swap = false,
+                           const std::string& reduction = "mean");
+
 }  // namespace nabla

@@ -115,6 +115,47 @@ class Huber : public Loss {
   double delta_;
 };
 
+// Metric-learning losses (src/train/metric_losses.cpp): y_pred holds embeddings [N, D], y_true
+// integer class labels [N]; pairs and triplets are mined within the batch, on Euclidean distances
+// (torch.cdist). Names: "triplet_semihard", "triplet_batch_all", "contrastive".
+//
+// FaceNet's online semi-hard mining (Schroff et al. 2015, as TensorFlow Addons'
+// TripletSemiHardLoss): for each anchor-positive pair (a, p), the negative n nearest to a that is
+// still farther than p, d(a, n) > d(a, p); the farthest negative when there is none. The loss is
+// the mean over the pairs of triplet_margin_loss(a, p, n, margin).
+class TripletSemiHardLoss : public Loss {
+ public:
+  explicit TripletSemiHardLoss(double margin = 0.5) : margin_(margin) {}
+  std::string name() const override { return "triplet_semihard"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  Tensor prepare_targets(const Tensor& y_true, const Shape& output_shape,
+                         const std::string& where) const override;
+  double margin() const { return margin_; }
+
+ private:
+  double margin_;
+};
+
+// Batch-all (Hermans et al. 2017): every valid triplet of the batch, max(d(a, p) - d(a, n) +
+// margin, 0), averaged over the triplets whose loss is positive.
+class TripletBatchAllLoss : public TripletSemiHardLoss {
+ public:
+  explicit TripletBatchAllLoss(double margin = 0.5) : TripletSemiHardLoss(margin) {}
+  std::string name() const override { return "triplet_batch_all"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+};
+
+// The contrastive loss of Siamese networks (Hadsell, Chopra and LeCun 2006): the same network
+// embeds both images of a pair (shared weights); every pair of the batch is one, d^2 for pairs
+// of one class, max(margin - d, 0)^2 for the others. The two kinds are averaged separately and
+// then together, as if pairs were drawn half similar, half dissimilar.
+class ContrastiveLoss : public TripletSemiHardLoss {
+ public:
+  explicit ContrastiveLoss(double margin = 1.0) : TripletSemiHardLoss(margin) {}
+  std::string name() const override { return "contrastive"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+};
+
 // By Keras name: sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy,
 // mse/mean_squared_error, mae/mean_absolute_error, huber/huber_loss. Unknown -> Error listing
 // the known names.

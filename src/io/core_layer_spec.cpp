@@ -234,6 +234,19 @@ void add_core_layer_types(LayerRegistry& registry) {
                   }
                   return out;
                 })});
+  registry.add({{"UnitNormalization"},
+                {"axis"},
+                [](const LayerArgs& args, const std::string&) -> nn::ModulePtr {
+                  std::string at;
+                  const Json* axis = args.find({"axis"}, &at);
+                  if (axis != nullptr && !axis->is_number_integer()) {
+                    args.reader().fail(at, "expected an integer axis, got " + json_excerpt(*axis));
+                  }
+                  return std::make_shared<nn::UnitNormalization>(axis ? axis->get<int64_t>() : -1);
+                },
+                writes<nn::UnitNormalization>([](const nn::UnitNormalization& layer) {
+                  return OrderedJson{{"type", "UnitNormalization"}, {"axis", layer.axis()}};
+                })});
 }
 
 }  // namespace nabla::io::internal

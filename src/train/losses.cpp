@@ -161,6 +161,9 @@ const LossTable& loss_table() {
       {"mean_absolute_error", [] { return std::make_shared<MeanAbsoluteError>(); }},
       {"huber", [] { return std::make_shared<Huber>(); }},
       {"huber_loss", [] { return std::make_shared<Huber>(); }},
+      {"triplet_semihard", [] { return std::make_shared<TripletSemiHardLoss>(); }},
+      {"triplet_batch_all", [] { return std::make_shared<TripletBatchAllLoss>(); }},
+      {"contrastive", [] { return std::make_shared<ContrastiveLoss>(); }},
   };
   return kLosses;
 }

@@ -103,7 +103,8 @@ TEST(ModelSpec, ErrorsNameTheJsonPath) {
       "Maximum, Minimum, MultiHeadAttention, Multiply, PositionalEncoding, RBM, RNN, ReLU, "
       "Rescaling, Reshape, ResidualBlock, Sampling, SeparableConv2D, Seq2Seq, Sigmoid, "
       "SimpleRNN, Softmax, Softplus, "
-      "SpatialDropout2D, Subtract, Tanh, TransformerEncoderLayer, TransitionBlock, UpSampling2D, "
+      "SpatialDropout2D, Subtract, Tanh, TransformerEncoderLayer, TransitionBlock, "
+      "UnitNormalization, UpSampling2D, "
       "Upsample";
   EXPECT_EQ(layer_error(R"({"type": "Conv3D", "filters": 3})"),
             R"(model spec mlp.json: layers[1].type: unknown layer type "Conv3D"; known types: )" +

@@ -17,17 +17,18 @@ using nabla::testing::error_message;
 using nabla::testing::TempDir;
 
 TEST(Tasks, TheBuiltInTasksAreRegistered) {
-  // The library's thirteen, and "circle" and "failing_circle", which this test binary registers
+  // The library's tasks, and "circle" and "failing_circle", which this test binary registers
   // below when it loads.
-  EXPECT_EQ(
-      tasks::task_names(),
-      (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes", "gan",
-                                "hopfield", "image_folder", "images", "rbm", "reconstruction",
-                                "segmentation", "tfrecord", "vae", "wide_deep", "word2vec"}));
+  EXPECT_EQ(tasks::task_names(),
+            (std::vector<std::string>{"circle", "corpus", "digits", "failing_circle", "fortunes",
+                                      "gan", "hopfield", "image_folder", "images", "rbm",
+                                      "reconstruction", "retrieval", "segmentation", "tfrecord",
+                                      "vae", "wide_deep", "word2vec"}));
   EXPECT_EQ(tasks::make_task("fortunes")->name(), "fortunes");
   EXPECT_EQ(error_message([] { tasks::make_task("imagez"); }),
             "unknown task \"imagez\"; tasks: circle, corpus, digits, failing_circle, fortunes, "
-            "gan, hopfield, image_folder, images, rbm, reconstruction, tfrecord, vae, wide_deep, "
+            "gan, hopfield, image_folder, images, rbm, reconstruction, retrieval, segmentation, "
+            "tfrecord, vae, wide_deep, "
             "word2vec");
   EXPECT_NE(error_message([] {
               tasks::register_task("images", [] { return tasks::make_task("images"); });

@@ -33,6 +33,7 @@ Command add_report_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_import_command(CLI::App& app);
 Command add_embed_command(CLI::App& app);
+Command add_search_command(CLI::App& app);
 
 Command add_convert_command(CLI::App& app);
 

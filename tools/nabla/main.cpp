@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
       "  nabla export --checkpoint runs/mlp --onnx mlp.onnx\n"
       "  nabla import model.onnx --out runs/imported\n"
       "  nabla embed --checkpoint runs/w2v --neighbors moses\n"
+      "  nabla search --checkpoint runs/triplet --index 0\n"
       "Run 'nabla COMMAND --help' for the options of a command.");
   app.set_version_flag("--version", "nabla " NABLA_VERSION, "Print the version and exit");
   app.require_subcommand(1);
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
       nabla::cli::add_predict_command(app),  nabla::cli::add_summary_command(app),
       nabla::cli::add_generate_command(app), nabla::cli::add_report_command(app),
       nabla::cli::add_export_command(app),   nabla::cli::add_import_command(app),
-      nabla::cli::add_embed_command(app),    nabla::cli::add_convert_command(app)};
+      nabla::cli::add_embed_command(app),    nabla::cli::add_convert_command(app),
+      nabla::cli::add_search_command(app)};
   if (argc == 1) {
     std::cout << app.help();
     return 0;
