@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "../data/test_util.hpp"
 #include "nabla/io.hpp"
 #include "nabla/train.hpp"
 #include "support/weights.hpp"
