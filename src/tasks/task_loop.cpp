@@ -125,4 +125,25 @@ double normal_quantile(double p) {
   return 0.5 * (low + high);
 }
 
+void reject_fit_only_options(const RunOptions& o, const std::string& loop,
+                             std::vector<std::string> also) {
+  std::vector<std::string> given;
+  if (o.resume) given.push_back("--resume");
+  if (!o.init_from.empty()) given.push_back("--init-from");
+  if (!o.freeze.empty()) given.push_back("--freeze");
+  if (!o.classes.empty()) given.push_back("--classes");
+  if (!o.save_best.empty()) given.push_back("--save-best");
+  if (!o.tensorboard.empty()) given.push_back("--tensorboard");
+  if (o.early_stopping) given.push_back("--early-stopping");
+  if (o.reduce_lr_on_plateau) given.push_back("--reduce-lr-on-plateau");
+  if (o.validation_split && *o.validation_split > 0) given.push_back("--validation-split");
+  if (o.augmentation) given.push_back("--augment");
+  if (o.lr_schedule) given.push_back("--lr-schedule");
+  given.insert(given.end(), also.begin(), also.end());
+  if (given.empty()) return;
+  std::string list;
+  for (const std::string& flag : given) list += (list.empty() ? "" : ", ") + flag;
+  NABLA_CHECK(false, loop, " and does not take ", list);
+}
+
 }  // namespace nabla::tasks::internal

@@ -58,4 +58,11 @@ Tensor pictures_of(const Tensor& samples, int64_t height, int64_t width, double 
 // The standard normal distribution's quantile function (inverse CDF) at p in (0, 1).
 double normal_quantile(double p);
 
+// For a task that runs its own loop (Task::run_own: no validation data, no callbacks, no
+// resumable checkpoints): one error, "`loop` and does not take --resume, --freeze, ...", naming
+// the settings of Model::fit's runs that `o` was given, and the flags in `also` (those the caller
+// found given that its own loop has no use for either).
+void reject_fit_only_options(const RunOptions& o, const std::string& loop,
+                             std::vector<std::string> also = {});
+
 }  // namespace nabla::tasks::internal

@@ -34,6 +34,7 @@
 #include "nabla/optim.hpp"
 #include "nabla/tabular.hpp"
 #include "nabla/tasks.hpp"
+#include "tasks/task_loop.hpp"
 
 namespace nabla::tasks {
 namespace {
@@ -337,26 +338,6 @@ data::TabularFeatures wide_deep_rows(const data::TabularFeatures& f,
           index_select(f.wide, 0, index), index_select(target, 0, index)};
 }
 
-void wide_deep_reject_options(const RunOptions& o) {
-  std::vector<std::string> given;
-  if (o.resume) given.push_back("--resume");
-  if (!o.init_from.empty()) given.push_back("--init-from");
-  if (!o.freeze.empty()) given.push_back("--freeze");
-  if (!o.classes.empty()) given.push_back("--classes");
-  if (!o.save_best.empty()) given.push_back("--save-best");
-  if (!o.tensorboard.empty()) given.push_back("--tensorboard");
-  if (o.early_stopping) given.push_back("--early-stopping");
-  if (o.reduce_lr_on_plateau) given.push_back("--reduce-lr-on-plateau");
-  if (o.validation_split && *o.validation_split > 0) given.push_back("--validation-split");
-  if (o.augmentation) given.push_back("--augment");
-  if (o.lr_schedule) given.push_back("--lr-schedule");
-  if (given.empty()) return;
-  std::string list;
-  for (const std::string& flag : given) list += (list.empty() ? "" : ", ") + flag;
-  NABLA_CHECK(false, "the wide_deep task trains with its own loop (two optimizers, no ",
-              "validation data, no resumable checkpoints) and does not take ", list);
-}
-
 // The spec as the run trained it, for model.json: the training settings with the command line's
 // overrides, the file and target it read, and the columns as fitted (types inferred, quantile
 // boundaries computed), so that `nabla train --model DIR/model.json` repeats the run.
@@ -438,7 +419,9 @@ class WideDeepTask : public Task {
 
   std::optional<RunResult> run_own(const io::ModelSpec& spec,
                                    const RunOptions& options) const override {
-    wide_deep_reject_options(options);
+    internal::reject_fit_only_options(options,
+                                      "the wide_deep task trains with its own loop (two "
+                                      "optimizers, no validation data, no resumable checkpoints)");
     std::ostream& log = options.log != nullptr ? *options.log : std::cout;
     WideDeepSettings s = wide_deep_settings(spec);
     // A file of one's own: its columns are not the spec's; types are inferred and --target names

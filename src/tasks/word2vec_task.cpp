@@ -21,6 +21,7 @@
 #include "nabla/nn.hpp"
 #include "nabla/tasks.hpp"
 #include "nabla/word2vec.hpp"
+#include "tasks/task_loop.hpp"
 
 namespace nabla::tasks {
 namespace {
@@ -95,25 +96,15 @@ std::string word2vec_corpus_path(const std::string& data_dir, const std::string&
 }
 
 void reject_fit_options(const RunOptions& o) {
-  std::vector<std::string> given;
-  if (o.resume) given.push_back("--resume");
-  if (!o.init_from.empty()) given.push_back("--init-from");
-  if (!o.freeze.empty()) given.push_back("--freeze");
-  if (!o.classes.empty()) given.push_back("--classes");
-  if (!o.save_best.empty()) given.push_back("--save-best");
-  if (!o.tensorboard.empty()) given.push_back("--tensorboard");
-  if (o.early_stopping) given.push_back("--early-stopping");
-  if (o.reduce_lr_on_plateau) given.push_back("--reduce-lr-on-plateau");
-  if (o.validation_split && *o.validation_split > 0) given.push_back("--validation-split");
-  if (o.augmentation) given.push_back("--augment");
-  if (o.lr_schedule) given.push_back("--lr-schedule");
-  if (o.optimizer) given.push_back("--optimizer");
-  if (o.batch_size) given.push_back("--batch-size");
-  if (given.empty()) return;
-  std::string list;
-  for (const std::string& flag : given) list += (list.empty() ? "" : ", ") + flag;
-  NABLA_CHECK(false, "the word2vec task trains with its own loop (linear learning-rate decay, no ",
-              "validation data, no resumable checkpoints) and does not take ", list);
+  // Its own loop has no optimizer to choose and trains word by word: no batches either.
+  std::vector<std::string> also;
+  if (o.optimizer) also.push_back("--optimizer");
+  if (o.batch_size) also.push_back("--batch-size");
+  internal::reject_fit_only_options(o,
+                                    "the word2vec task trains with its own loop (linear "
+                                    "learning-rate decay, no validation data, no resumable "
+                                    "checkpoints)",
+                                    also);
 }
 
 std::string format_figure(const char* format, double value) {
