@@ -338,8 +338,10 @@ std::string write_report(const std::string& run_dir, train::Model& model, const 
       "nabla train --model " + file_in(run_dir, kSpecFile) + " --seed " + std::to_string(run.seed) +
       (run.limit > 0 ? " --limit " + std::to_string(run.limit) : std::string()) +
       (run.data_dir.empty() ? std::string() : " --data " + run.data_dir) + " --out " + run_dir;
-  in.run_settings = {{"seed", std::to_string(run.seed)},
-                     {"samples for training and validation", std::to_string(data.x_train.size(0))}};
+  in.run_settings = {
+      {"seed", std::to_string(run.seed)},
+      {"samples for training and validation",
+       data.train_stream ? std::string("streamed") : std::to_string(data.x_train.size(0))}};
   return write(in, data.tokenizer_json);
 }
 

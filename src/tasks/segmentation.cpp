@@ -1,9 +1,16 @@
 // Task "segmentation": semantic segmentation of scenes composed from Fashion-MNIST (the `unet`
 // preset). Each scene is a 64 x 64 canvas holding 1 to 4 items (28 x 28 images) at random places
 // whose boxes do not overlap; a pixel's class is the item's class + 1 where the item's pixel is at
-// least kSceneInk (10% of full brightness), else 0, background: 11 classes. The scenes are drawn
-// deterministically (seeded) from the training images for the training part and from the test
-// images for the test part, each image used once, in order.
+// least kSceneInk (10% of full brightness), else 0, background: 11 classes.
+//
+// The test scenes are fixed: drawn deterministically (seeded) from the test images, each used
+// once, in order. The training scenes are composed anew every epoch (a data::Pipeline whose
+// random map draws each scene's items from all 60,000 training images and places them), as a
+// synthetic data set should be used: with the same 12,000 scenes every epoch, the U-Net learnt
+// them (training loss 0.020 against 0.095 on the test scenes after 12 epochs) and reached a test
+// mean IoU of 0.7916; fresh scenes never repeat, so the model must learn the items' classes
+// rather than the scenes. The draws are seeded by (kSceneTrainSeed, epoch, scene): every run, at
+// any thread count, trains on the same scenes.
 //
 // The model maps [1, 64, 64] pixels to class scores per pixel, classes last ([64, 64, 11], a
 // Permute after the last convolution), trained by fit with the per-pixel cross-entropy
@@ -13,9 +20,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <random>
 
 #include "nabla/data.hpp"
+#include "nabla/pipeline.hpp"
 #include "nabla/tasks.hpp"
 #include "tasks/task_loop.hpp"
 
@@ -25,7 +34,7 @@ namespace {
 constexpr int64_t kSceneSide = 64;
 constexpr int64_t kSceneItemsMax = 4;
 constexpr uint8_t kSceneInk = 26;             // pixels of an item at least this bright are its
-constexpr int64_t kSceneTrainScenes = 12000;  // from the first ~30,000 training images
+constexpr int64_t kSceneTrainScenes = 12000;  // per epoch, composed anew each epoch
 constexpr int64_t kSceneTestScenes = 2000;    // from the first ~5,000 test images
 constexpr uint64_t kSceneTrainSeed = 1, kSceneTestSeed = 2;
 constexpr int64_t kScenePlacementTries = 50;
@@ -37,50 +46,98 @@ struct SceneSet {
   Tensor masks;   // [S, 64, 64] u8: 0 background, 1 + the item's class
 };
 
-// Scenes of 1-4 items from `images` [N, H, W] u8 with `labels` [N], each image used once in order,
-// until the images run out or `limit` scenes are made. std::mt19937_64's sequence is fixed by
-// the standard (its distributions are not), so the scenes are the same on every platform.
-SceneSet compose_scenes(const Tensor& images, const Tensor& labels, int64_t limit, uint64_t seed) {
-  const int64_t n = images.size(0), h = images.size(1), w = images.size(2);
-  NABLA_CHECK(h <= kSceneSide && w <= kSceneSide, "the segmentation task composes ", kSceneSide,
-              " x ", kSceneSide, " scenes from images of at most that size, got ", h, " x ", w);
-  const std::vector<uint8_t> pixels = images.contiguous().to_vector<uint8_t>();
-  const std::vector<int64_t> classes = labels.to(DType::i64).to_vector<int64_t>();
+// The images scenes are made of, as bytes: [N, H, W] pixels and N classes.
+struct SceneItems {
+  std::vector<uint8_t> pixels;
+  std::vector<int64_t> classes;
+  int64_t n = 0, h = 0, w = 0;
+};
+
+SceneItems scene_items(const Tensor& images, const Tensor& labels) {
+  SceneItems items;
+  items.n = images.size(0);
+  items.h = images.size(1);
+  items.w = images.size(2);
+  NABLA_CHECK(items.h <= kSceneSide && items.w <= kSceneSide, "the segmentation task composes ",
+              kSceneSide, " x ", kSceneSide, " scenes from images of at most that size, got ",
+              items.h, " x ", items.w);
+  items.pixels = images.contiguous().to_vector<uint8_t>();
+  items.classes = labels.to(DType::i64).to_vector<int64_t>();
+  return items;
+}
+
+// Puts item `index` on the scene (canvas and mask, kSceneSide^2 each) at the first of up to
+// kScenePlacementTries top-left corners drawn by `below(bound)` (uniform in [0, bound)) where its
+// box overlaps none of `placed`; false when none was free.
+template <class Below>
+bool place_item(const SceneItems& items, int64_t index, Below&& below,
+                std::vector<std::pair<int64_t, int64_t>>& placed, uint8_t* canvas, uint8_t* mask) {
+  const int64_t h = items.h, w = items.w;
+  for (int64_t attempt = 0; attempt < kScenePlacementTries; ++attempt) {
+    const int64_t y = below(kSceneSide - h + 1), x = below(kSceneSide - w + 1);
+    const bool free = std::none_of(placed.begin(), placed.end(), [&](const auto& p) {
+      return y < p.first + h && p.first < y + h && x < p.second + w && p.second < x + w;
+    });
+    if (!free) continue;
+    placed.emplace_back(y, x);
+    const uint8_t* source = items.pixels.data() + index * h * w;
+    const auto label = static_cast<uint8_t>(1 + items.classes[static_cast<size_t>(index)]);
+    for (int64_t r = 0; r < h; ++r) {
+      for (int64_t c = 0; c < w; ++c) {
+        const int64_t at = (y + r) * kSceneSide + x + c;
+        canvas[at] = source[r * w + c];
+        if (source[r * w + c] >= kSceneInk) mask[at] = label;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+// Scenes of 1-4 items, each image used once in order, until the images run out or `limit` scenes
+// are made. std::mt19937_64's sequence is fixed by the standard (its distributions are not), so
+// the scenes are the same on every platform.
+SceneSet compose_scenes(const SceneItems& items, int64_t limit, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const auto below = [&rng](int64_t bound) { return static_cast<int64_t>(rng() % bound); };
   std::vector<uint8_t> canvas, mask;
   int64_t next = 0, scenes = 0;
-  while (next < n && scenes < limit) {
-    const int64_t items = 1 + below(kSceneItemsMax);
+  constexpr auto kPlane = static_cast<size_t>(kSceneSide * kSceneSide);
+  while (next < items.n && scenes < limit) {
+    const int64_t count = 1 + below(kSceneItemsMax);
     std::vector<std::pair<int64_t, int64_t>> placed;  // top-left corners
     const size_t offset = canvas.size();
-    canvas.resize(offset + kSceneSide * kSceneSide, 0);
-    mask.resize(offset + kSceneSide * kSceneSide, 0);
-    for (int64_t item = 0; item < items && next < n; ++item) {
-      for (int64_t attempt = 0; attempt < kScenePlacementTries; ++attempt) {
-        const int64_t y = below(kSceneSide - h + 1), x = below(kSceneSide - w + 1);
-        const bool free = std::none_of(placed.begin(), placed.end(), [&](const auto& p) {
-          return y < p.first + h && p.first < y + h && x < p.second + w && p.second < x + w;
-        });
-        if (!free) continue;
-        placed.emplace_back(y, x);
-        const uint8_t* source = pixels.data() + next * h * w;
-        const auto label = static_cast<uint8_t>(1 + classes[static_cast<size_t>(next)]);
-        for (int64_t r = 0; r < h; ++r) {
-          for (int64_t c = 0; c < w; ++c) {
-            const size_t at = offset + static_cast<size_t>((y + r) * kSceneSide + x + c);
-            canvas[at] = source[r * w + c];
-            if (source[r * w + c] >= kSceneInk) mask[at] = label;
-          }
-        }
+    canvas.resize(offset + kPlane, 0);
+    mask.resize(offset + kPlane, 0);
+    for (int64_t item = 0; item < count && next < items.n; ++item) {
+      if (place_item(items, next, below, placed, canvas.data() + offset, mask.data() + offset)) {
         ++next;
-        break;
       }
     }
     ++scenes;
   }
   return {from_vector(canvas, {scenes, 1, kSceneSide, kSceneSide}),
           from_vector(mask, {scenes, kSceneSide, kSceneSide})};
+}
+
+// kSceneTrainScenes scenes per iteration (epoch), each of 1-4 items drawn at random from `items`
+// by the random map's generator: a new set of scenes every epoch.
+data::Pipeline fresh_scenes(std::shared_ptr<const SceneItems> items) {
+  const auto compose = [items](data::Element, Generator& gen) {
+    const auto below = [&gen](int64_t bound) { return gen.next_int(0, bound - 1); };
+    std::vector<uint8_t> canvas(kSceneSide * kSceneSide, 0), mask(kSceneSide * kSceneSide, 0);
+    std::vector<std::pair<int64_t, int64_t>> placed;
+    const int64_t count = 1 + below(kSceneItemsMax);
+    for (int64_t item = 0; item < count; ++item) {
+      place_item(*items, below(items->n), below, placed, canvas.data(), mask.data());
+    }
+    data::Element scene;
+    scene.input = from_vector(canvas, {1, kSceneSide, kSceneSide});
+    scene.target = from_vector(mask, {kSceneSide, kSceneSide});
+    return scene;
+  };
+  return data::Pipeline::from_function(kSceneTrainScenes, [](int64_t) { return data::Element{}; })
+      .map_random(compose, kSceneTrainSeed);
 }
 
 // Predicted classes [S, 64, 64] (u8) of the model's per-pixel scores [S, 64, 64, C].
@@ -132,20 +189,33 @@ class Segmentation : public Task {
                 model.output_shape());
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;
     const data::MnistData images = data::load_mnist(folder, true);
-    const SceneSet train = compose_scenes(images.train_images, images.train_labels,
-                                          kSceneTrainScenes, kSceneTrainSeed);
-    const SceneSet test =
-        compose_scenes(images.test_images, images.test_labels, kSceneTestScenes, kSceneTestSeed);
+    const SceneSet test = compose_scenes(scene_items(images.test_images, images.test_labels),
+                                         kSceneTestScenes, kSceneTestSeed);
     TaskData out;
-    out.x_train = train.images;
-    out.y_train = train.masks;
+    out.train_stream = std::make_shared<const data::Pipeline>(fresh_scenes(
+        std::make_shared<const SceneItems>(scene_items(images.train_images, images.train_labels))));
     out.x_test = test.images;
     out.y_test = test.masks;
-    out.source = folder + " (scenes)";
+    out.source =
+        folder + " (" + std::to_string(kSceneTrainScenes) + " scenes composed anew each epoch)";
     out.dir = folder;
     out.class_names = {"background"};
     for (const std::string& name : data::fashion_mnist_classes()) out.class_names.push_back(name);
     return out;
+  }
+
+  // The fresh scenes batched, composed by a background thread while the previous batch trains.
+  train::History train(train::Model& model, const TaskData& data,
+                       const train::FitOptions& fit) const override {
+    NABLA_CHECK(fit.validation_split == 0, "--validation-split: the segmentation task's training ",
+                "scenes are composed anew each epoch, so none is held out; the test scenes are ",
+                "evaluated");
+    NABLA_CHECK(fit.augmentation == nullptr, "the segmentation task's augmentation would move ",
+                "the pixels without their classes; its scenes are composed anew each epoch ",
+                "instead (leave \"augmentation\" and --augment out)");
+    NABLA_CHECK(fit.strategy == nullptr, "the segmentation task composes its scenes in a ",
+                "pipeline, which data-parallel training cannot shard yet; run it in one process");
+    return model.fit(data.train_stream->batch(fit.batch_size).prefetch(2), fit);
   }
 
   std::vector<Figure> judge(const io::ModelSpec&, train::Model& model, const TaskData& data,
