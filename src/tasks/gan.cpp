@@ -291,9 +291,7 @@ class Gan : public Task {
 
   TaskData load(const io::ModelSpec& spec, const train::Model& model,
                 const std::string& dir) const override {
-    NABLA_CHECK(!spec.data, "the gan task needs images (IDX files in the MNIST layout, --data ",
-                "DIR); it cannot use the spec's \"data\" section (",
-                spec.data ? spec.data->type : "", ")");
+    internal::check_image_data(spec, "gan", "needs images");
     const GanParts parts = gan_parts(model);
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;
     data::MnistData images = data::load_mnist(folder, true);

@@ -95,8 +95,7 @@ class Reconstruction : public Task {
 
   TaskData load(const io::ModelSpec& spec, const train::Model& model,
                 const std::string& dir) const override {
-    NABLA_CHECK(!spec.data, "the reconstruction task reads images (IDX files, --data DIR); it ",
-                "cannot use the spec's \"data\" section (", spec.data ? spec.data->type : "", ")");
+    internal::check_image_data(spec, "reconstruction", "reads images");
     NABLA_CHECK(model.built(), "the reconstruction task shapes its targets as the model's output: ",
                 "give the spec an \"input_shape\", e.g. [28, 28]");
     const std::string folder = dir.empty() ? data::kFashionMnistDir : dir;

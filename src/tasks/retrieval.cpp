@@ -43,9 +43,7 @@ class Retrieval : public Task {
 
   TaskData load(const io::ModelSpec& spec, const train::Model& model,
                 const std::string& dir) const override {
-    NABLA_CHECK(!spec.data, "the retrieval task searches images (IDX files in the MNIST layout, ",
-                "--data DIR) and cannot use the spec's \"data\" section (",
-                spec.data ? spec.data->type : "", "); give the spec no \"data\" section");
+    internal::check_image_data(spec, "retrieval", "searches images");
     NABLA_CHECK(model.built() && model.num_outputs() == 1 && model.output_shape().size() == 2,
                 "the retrieval task needs a model with an \"input_shape\" that gives one ",
                 "embedding [N, D] per image", model.built() ? ", got output shape " : "",

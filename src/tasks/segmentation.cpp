@@ -176,9 +176,7 @@ class Segmentation : public Task {
 
   TaskData load(const io::ModelSpec& spec, const train::Model& model,
                 const std::string& dir) const override {
-    NABLA_CHECK(!spec.data, "the segmentation task composes scenes from images (IDX files in ",
-                "the MNIST layout, --data DIR); it cannot use the spec's \"data\" section (",
-                spec.data ? spec.data->type : "", ")");
+    internal::check_image_data(spec, "segmentation", "composes scenes from images");
     const Shape scene = {1, kSceneSide, kSceneSide};
     NABLA_CHECK(model.input_shape() == scene, "the segmentation task's scenes are ", scene,
                 " pixels; the model takes ", model.input_shape());

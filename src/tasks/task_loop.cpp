@@ -65,6 +65,12 @@ Tensor TaskLoop::order(int64_t epoch, int64_t n) const {
   return randperm(n, &gen);
 }
 
+void check_image_data(const io::ModelSpec& spec, const std::string& task, const std::string& does) {
+  NABLA_CHECK(!spec.data, "the ", task, " task ", does, " (IDX files in the MNIST layout, --data ",
+              "DIR) and cannot use the spec's \"data\" section (", spec.data ? spec.data->type : "",
+              "); give the spec no \"data\" section");
+}
+
 Tensor unit_pixels(const Tensor& images) {
   if (images.dtype() != DType::u8) return images.to(DType::f32);
   Tensor pixels = images.to(DType::f32).contiguous();

@@ -43,6 +43,10 @@ class TaskLoop {
   train::Logs last_;
 };
 
+// The tasks that read Fashion-MNIST-like images (IDX files) refuse a spec with a "data" section
+// (text): "the <task> task <does> (IDX files in the MNIST layout, --data DIR) and cannot use the
+// spec's "data" section (<type>); give the spec no "data" section".
+void check_image_data(const io::ModelSpec& spec, const std::string& task, const std::string& does);
 // Pixels in [0, 1] as f32: raw bytes divided by 255, floats as they are.
 Tensor unit_pixels(const Tensor& images);
 // The data of a task whose model gives back its input (the autoencoders, the VAE): the images

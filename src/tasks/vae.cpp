@@ -112,9 +112,7 @@ class VariationalAutoencoder : public Task {
 
   TaskData load(const io::ModelSpec& spec, const train::Model& model,
                 const std::string& dir) const override {
-    NABLA_CHECK(!spec.data, "the vae task needs images (IDX files in the MNIST layout, --data ",
-                "DIR); it cannot use the spec's \"data\" section (",
-                spec.data ? spec.data->type : "", ")");
+    internal::check_image_data(spec, "vae", "needs images");
     NABLA_CHECK(model.built(), "the vae task shapes its targets as the model's output: give the ",
                 "spec an \"input_shape\", e.g. [28, 28]");
     vae_parts(model);  // the model's structure, checked before the data is read
