@@ -57,3 +57,19 @@ TEST(SparseGrad, NonLeafWeightGetsADenseGradient) {
   EXPECT_FALSE(w.grad().is_row_sparse());
   EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{0, 0, 0, 0, 1, 1, 0, 0}));
 }
+
+TEST(SparseGrad, ZeroGradInPlaceAndAnomalyModeHandleIt) {
+  Tensor w = ones({5, 2}).requires_grad_();
+  embedding(sparse_test_ids({1, 3}), w, -1, 0, true).sum().backward();
+  // Zeroed in place: still the same rows, all zero; the next backward adds its rows.
+  w.zero_grad(/*set_to_none=*/false);
+  ASSERT_TRUE(w.grad().is_row_sparse());
+  EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{0, 0, 0, 0}));
+  {
+    DetectAnomalyGuard anomaly;  // checks the stored values of the sparse gradient
+    embedding(sparse_test_ids({3, 4}), w, -1, 0, true).sum().backward();
+  }
+  EXPECT_EQ(w.grad().sparse_row_indices().to_vector<int64_t>(), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(w.grad().to_dense().to_vector<float>(),
+            (std::vector<float>{0, 0, 0, 0, 0, 0, 1, 1, 1, 1}));
+}
