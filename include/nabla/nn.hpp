@@ -634,6 +634,9 @@ struct EmbeddingOptions {
   double max_norm = 0;       // > 0: looked-up rows are renormalized to at most this L2 norm
   bool mask_zero = false;    // Keras: id 0 is padding; the output carries the mask ids != 0
   std::string initializer = "uniform";  // Keras's default (+-0.05); PyTorch draws from N(0, 1)
+  // PyTorch's sparse=True: the weight's gradient is row-sparse (only the looked-up rows; see
+  // Tensor::is_row_sparse), for SGD without momentum, Adagrad and SparseAdam.
+  bool sparse = false;
 };
 // Keras: Embedding(input_dim, output_dim); PyTorch: Embedding(num_embeddings, embedding_dim).
 class Embedding : public Module {

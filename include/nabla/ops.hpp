@@ -187,7 +187,7 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Te
 // exceeds it are rescaled to it in place first (no gradient through the rescale, as PyTorch).
 // An id outside [0, V) is an Error naming the id and V.
 Tensor embedding(const Tensor& indices, const Tensor& weight, int64_t padding_idx = -1,
-                 double max_norm = 0);
+                 double max_norm = 0, bool sparse = false);
 
 // ---- recurrent layers (src/ops/rnn.cpp; fused cell kernels in src/kernels/cpu/rnn.*) ----
 enum class RnnMode { rnn_tanh, rnn_relu, lstm, gru };
@@ -271,5 +271,51 @@ Tensor cdist(const Tensor& x1, const Tensor& x2, double p = 2);
 Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
                            double margin = 1.0, double p = 2, double eps = 1e-6, bool swap = false,
                            const std::string& reduction = "mean");
+
+// ---- Dice loss for segmentation (src/ops/dice.cpp) ----
+// Soft Dice over a batch of class probabilities `probs` [..., C] (classes last) and integer
+// labels [...] (i64): with y the one-hot labels and sums over every position of the batch,
+//   D_c = (2 sum p_c y_c + smooth) / (sum p_c + sum y_c + smooth),   loss = 1 - mean_c D_c.
+// `smooth` (default 1) keeps a class absent from both the batch and the prediction at D_c = 1
+// and the gradient finite. A scalar of probs' dtype.
+Tensor dice_loss(const Tensor& probs, const Tensor& labels, double smooth = 1.0);
+
+// ---- sampled losses for large vocabularies (src/ops/sampled_loss.cpp) ----
+// take_rows(table, ids): table[ids[i]] for i64 ids of any shape ([..., rest of table]); the
+// gradient to a leaf table is row-sparse (Tensor::is_row_sparse), holding the looked-up rows only.
+Tensor take_rows(const Tensor& table, const Tensor& ids);
+
+// A draw of candidate classes for sampled_softmax_loss, as TensorFlow's candidate samplers return
+// it: the distinct sampled classes and the log of the expected count of each sampled class and
+// of each true class in the draw (the "Q" corrected for).
+struct CandidateSample {
+  Tensor sampled;        // i64 [S]
+  Tensor sampled_log_q;  // f64 [S]
+  Tensor true_log_q;     // f64 [N]
+};
+// TensorFlow's log_uniform_candidate_sampler with unique=true: classes drawn from the Zipfian
+// P(c) = log((c + 2) / (c + 1)) / log(V + 1) (class ids sorted by falling frequency) until
+// num_sampled distinct ones are found after `tries` draws; the expected count of class c is
+// 1 - (1 - P(c))^tries. labels: i64 [N] in [0, V).
+CandidateSample log_uniform_candidate_sampler(const Tensor& labels, int64_t num_classes,
+                                              int64_t num_sampled, Generator* gen = nullptr);
+struct SampledSoftmaxOptions {
+  bool remove_accidental_hits = true;  // a sampled class equal to the row's label is masked out
+  bool subtract_log_q = true;          // logits corrected by - log Q(class)
+};
+// TensorFlow's tf.nn.sampled_softmax_loss: for hidden [N, D], weight [V, D], bias [V] (may be
+// undefined) and labels [N], the softmax cross-entropy of each row over its true class and the
+// sampled classes, logits h.w_c + b_c (- log Q(c)), averaged over the rows. The gradients to a
+// leaf weight and bias are row-sparse over the true and sampled classes.
+Tensor sampled_softmax_loss(const Tensor& hidden, const Tensor& weight, const Tensor& bias,
+                            const Tensor& labels, const CandidateSample& sample,
+                            const SampledSoftmaxOptions& options = {});
+// word2vec's skip-gram negative-sampling objective (Mikolov et al. 2013) for center vectors
+// `center` [N, D], context ids `context` [N] and negative ids `negatives` [N, K] into the output
+// table `output_weight` [V, D]: the mean over rows of
+//   -log sigmoid(u_context . v) - sum_k log sigmoid(-u_negative_k . v).
+// The gradient to a leaf output_weight is row-sparse.
+Tensor negative_sampling_loss(const Tensor& center, const Tensor& output_weight,
+                              const Tensor& context, const Tensor& negatives);
 
 }  // namespace nabla

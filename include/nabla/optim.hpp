@@ -55,6 +55,7 @@ class SGD : public Optimizer {
   std::string name() const override { return "SGD"; }
 
  private:
+  void step_sparse(size_t i);
   SGDOptions options_;
 };
 
@@ -150,6 +151,34 @@ class Ftrl : public Optimizer {
 
  private:
   FtrlOptions options_;
+};
+
+// Row-sparse gradients (Embedding with sparse=true, sampled_softmax_loss): SGD without momentum
+// and weight decay, and Adagrad without weight decay, update the gradient's rows only, with the
+// same values as for the dense gradient (the other rows' update is zero); SparseAdam is for them.
+// Any other optimizer or option given one is an Error (PyTorch refuses the same cases).
+//
+// PyTorch's SparseAdam: Adam made lazy for row-sparse gradients. Only the rows of the gradient have
+// their moments updated, and the parameter moves only there, with the parameter's step count
+// for the bias corrections:
+//   m_r += (1 - beta1) (g_r - m_r),  v_r += (1 - beta2) (g_r^2 - v_r),
+//   w_r -= lr sqrt(1 - beta2^t) / (1 - beta1^t) * m_r / (sqrt(v_r) + eps).
+// A dense gradient is an Error, as in PyTorch (use Adam for the dense parameters).
+struct SparseAdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+class SparseAdam : public Optimizer {
+ public:
+  explicit SparseAdam(std::vector<Tensor> params, SparseAdamOptions options = {});
+  explicit SparseAdam(SparseAdamOptions options) : SparseAdam({}, options) {}
+  void step() override;
+  std::string name() const override { return "SparseAdam"; }
+
+ private:
+  SparseAdamOptions options_;
 };
 
 // By Keras/PyTorch name ("sgd", "adam", "adamw", "rmsprop", "adagrad", "ftrl"), with that name's

@@ -151,6 +151,7 @@ struct RunOptions {
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;
   std::optional<double> lr, validation_split;
+  std::optional<std::string> loss;  // a loss by name (train::make_loss), for the spec's
   // More, as JSON a spec's "training" section takes (io::merge_training): "lr_schedule" (an
   // object) and "augmentation" (a list of steps).
   std::optional<std::string> lr_schedule, augmentation;

@@ -93,6 +93,17 @@ class Tensor {
   // Backpropagates from this tensor. A non-scalar needs an explicit `gradient` of its shape.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   Tensor detach() const;  // same data, cut from the graph
+  // --- row-sparse gradients (Embedding with sparse=true, sampled_softmax_loss) ---
+  // A row-sparse tensor stands for a [rows, ...] tensor of which only some rows are non-zero
+  // (PyTorch's sparse COO gradient of nn.Embedding(sparse=True), coalesced): shape() is that of
+  // the stored rows' values, [R, ...]; sparse_row_indices() their row numbers (i64 [R], unique,
+  // ascending); dense_shape() the shape it stands for. Only gradients are row-sparse: the backward
+  // engine sums them, optimizers that support them update the stored rows only, and everything
+  // else that reads a gradient refuses them with an Error. Ops on it see the values.
+  bool is_row_sparse() const;
+  Tensor sparse_row_indices() const;  // undefined for a dense tensor
+  Shape dense_shape() const;          // shape() for a dense tensor
+  Tensor to_dense() const;            // a dense copy; this tensor when already dense
   // Leaves: `hook(leaf)` runs each time a backward has added this leaf's gradient into grad(),
   // once per backward, as soon as it is complete (PyTorch's register_post_accumulate_grad_hook).
   // Data-parallel training starts reducing gradients there while backward goes on. Returns an
@@ -166,6 +177,11 @@ Tensor from_vector(const std::vector<double>& values, const Shape& shape = {});
 Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape = {});
 Tensor from_vector(const std::vector<uint8_t>& values, const Shape& shape = {});
 Tensor from_vector(const std::vector<bool>& values, const Shape& shape = {});
+
+// The row-sparse tensor (see Tensor::is_row_sparse) sum_i e(row_ids[i]) x rows[i] of `dense_rows`
+// rows: rows[i] ([K, ...] values) belongs to row row_ids[i] (i64 [K], in [0, dense_rows));
+// rows of one id are summed in the order given, and the result's rows are sorted. Not recorded.
+Tensor row_sparse(const Tensor& row_ids, const Tensor& rows, int64_t dense_rows);
 
 // --- randomness ---
 // A seeded generator (Philox-free, portable: the same seed gives the same numbers on any

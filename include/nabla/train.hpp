@@ -156,6 +156,31 @@ class ContrastiveLoss : public TripletSemiHardLoss {
   Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
 };
 
+// Segmentation losses (src/train/segmentation_losses.cpp): class probabilities [N, ..., C]
+// (classes last, as sparse_categorical_crossentropy) against integer labels [N, ...]. "dice" is
+// ops::dice_loss (soft Dice per class over the batch, smooth 1, averaged over the classes);
+// "dice_crossentropy" the per-pixel sparse cross-entropy plus the Dice loss, as U-Nets commonly
+// train. Both fold a final softmax in (the probabilities come from the logits).
+class DiceLoss : public SparseCategoricalCrossentropy {
+ public:
+  explicit DiceLoss(double smooth = 1.0) : smooth_(smooth) {}
+  std::string name() const override { return "dice"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  std::string fused_activation() const override { return "softmax"; }
+  Tensor from_logits(const Tensor& logits, const Tensor& y_true) const override;
+  double smooth() const { return smooth_; }
+
+ private:
+  double smooth_;
+};
+class DiceCrossentropy : public DiceLoss {
+ public:
+  using DiceLoss::DiceLoss;
+  std::string name() const override { return "dice_crossentropy"; }
+  Tensor operator()(const Tensor& y_pred, const Tensor& y_true) const override;
+  Tensor from_logits(const Tensor& logits, const Tensor& y_true) const override;
+};
+
 // By Keras name: sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy,
 // mse/mean_squared_error, mae/mean_absolute_error, huber/huber_loss. Unknown -> Error listing
 // the known names.

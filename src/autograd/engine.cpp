@@ -19,9 +19,19 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
   auto leaf = leaf_.lock();
   if (!leaf || !grads[0].defined()) return {};
   const Tensor& g = grads[0];
-  NABLA_CHECK(g.shape() == leaf->shape, "backward: gradient of shape ", g.shape(),
+  NABLA_CHECK(g.dense_shape() == leaf->shape, "backward: gradient of shape ", g.dense_shape(),
               " computed for a leaf of shape ", leaf->shape);
-  if (!leaf->grad) {
+  if (g.is_row_sparse() || (leaf->grad && leaf->grad->sparse_rows)) {
+    // Row-sparse gradients are never added into in place: the sum is a fresh tensor.
+    Tensor sum;
+    if (leaf->grad) {
+      sum = add_gradients(Tensor(leaf->grad), g);
+    } else {
+      const Tensor values = g.dtype() == leaf->dtype ? g : contiguous_copy(g, leaf->dtype);
+      sum = row_sparse(g.sparse_row_indices(), values, leaf->shape[0]);
+    }
+    leaf->grad = sum.impl_ptr();
+  } else if (!leaf->grad) {
     // A gradient nothing else refers to becomes the leaf's grad as it is (as PyTorch does);
     // anything shared, strided or of another dtype is copied, so later accumulation in place
     // cannot reach another tensor.
@@ -142,6 +152,8 @@ void run_backward(const Edge& root, const Tensor& root_grad, bool retain_graph) 
     if (buf.empty()) buf.resize(std::max<size_t>(n->outputs.size(), 1));
     if (!buf[slot].defined()) {
       buf[slot] = std::move(g);
+    } else if (buf[slot].is_row_sparse() || g.is_row_sparse()) {
+      buf[slot] = add_gradients(buf[slot], g);
     } else {
       // Out of place: the existing gradient may be aliased by another path.
       Tensor sum = contiguous_copy(buf[slot], buf[slot].dtype());
@@ -222,8 +234,8 @@ bool Tensor::is_leaf() const { return impl()->grad_fn == nullptr; }
 Tensor Tensor::grad() const { return Tensor(impl()->grad); }
 
 void Tensor::set_grad(const Tensor& grad) {
-  NABLA_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient shape ", grad.shape(),
-              " differs from the tensor's shape ", shape());
+  NABLA_CHECK(!grad.defined() || grad.dense_shape() == shape(), "set_grad: gradient shape ",
+              grad.dense_shape(), " differs from the tensor's shape ", shape());
   impl()->grad = grad.impl_ptr();
 }
 

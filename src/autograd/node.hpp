@@ -83,4 +83,9 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
 // dst += src elementwise (same shape, floating); used to sum gradients where paths meet.
 void accumulate_into(Tensor& dst, const Tensor& src);
 
+// a + b for two gradients of one tensor, either of which may be row-sparse (Tensor::is_row_sparse):
+// sparse + sparse stays sparse, sparse + dense is dense. A fresh tensor
+// (src/autograd/sparse_grad.cpp).
+Tensor add_gradients(const Tensor& a, const Tensor& b);
+
 }  // namespace nabla::autograd

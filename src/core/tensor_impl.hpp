@@ -42,6 +42,10 @@ class TensorImpl {
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that adds into grad
   // Leaves: run by the backward once it added this leaf's gradient (id, hook).
   std::vector<std::pair<int64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
+  // Row-sparse tensors (Tensor::is_row_sparse): the row numbers of the stored rows (i64 [R]) and
+  // the row count of the tensor it stands for; null and 0 for a dense tensor.
+  std::shared_ptr<TensorImpl> sparse_rows;
+  int64_t sparse_dense_rows = 0;
 
   void* data() const {
     return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(dtype_size(dtype));

@@ -93,6 +93,11 @@ struct DataParallel::State {
     Bucket& bucket = buckets[index];
     for (size_t k = 0; k < bucket.params.size(); ++k) {
       const Tensor grad = params[bucket.params[k]].grad();
+      // The all-reduce sums whole tensors; a row-sparse gradient's rows differ by rank.
+      NABLA_CHECK(!grad.is_row_sparse(), "DataParallel: parameter ", bucket.params[k],
+                  " has a row-sparse gradient (an Embedding with sparse=true, or "
+                  "sampled_softmax_loss); data-parallel training all-reduces dense gradients: "
+                  "use sparse=false");
       float* out = bucket.buffer.data() + bucket.offsets[k];
       const int64_t n = params[bucket.params[k]].numel();
       float& count = bucket.buffer[static_cast<size_t>(bucket.numel) + k];

@@ -54,6 +54,10 @@ struct ParameterServer::State {
     for (size_t k = 0; k < shards[server].size(); ++k) {
       const Tensor& param = params[shards[server][k]];
       const Tensor grad = param.grad();
+      NABLA_CHECK(!grad.is_row_sparse(), "ParameterServer: parameter ", shards[server][k],
+                  " has a row-sparse gradient (an Embedding with sparse=true, or "
+                  "sampled_softmax_loss); the parameter server takes dense gradients: use "
+                  "sparse=false");
       if (grad.defined()) {
         NABLA_CHECK(grad.dtype() == DType::f32 && grad.is_contiguous(),
                     "ParameterServer: expected a contiguous f32 gradient");

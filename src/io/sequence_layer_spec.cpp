@@ -83,6 +83,7 @@ nn::ModulePtr make_embedding(const LayerArgs& args, const std::string&) {
   }
   o.max_norm = args.number_or({"max_norm"}, 0, 1e30, 0);
   o.mask_zero = args.boolean_or({"mask_zero"}, false);
+  o.sparse = args.boolean_or({"sparse"}, false);
   o.initializer = args.initializer_or("embeddings_initializer", o.initializer);
   return std::make_shared<nn::Embedding>(vocab, dim, o);
 }
@@ -181,6 +182,7 @@ OrderedJson embedding_to_json(const nn::Embedding& emb) {
   if (o.mask_zero) out["mask_zero"] = true;
   if (o.padding_idx >= 0) out["padding_idx"] = o.padding_idx;
   if (o.max_norm > 0) out["max_norm"] = o.max_norm;
+  if (o.sparse) out["sparse"] = true;
   if (o.initializer != nn::EmbeddingOptions{}.initializer) {
     out["embeddings_initializer"] = o.initializer;
   }
@@ -221,7 +223,7 @@ OrderedJson encoder_layer_to_json(const nn::TransformerEncoderLayer& enc) {
 void add_sequence_layer_types(LayerRegistry& registry) {
   registry.add({{"Embedding"},
                 {"input_dim", "num_embeddings", "output_dim", "embedding_dim", "padding_idx",
-                 "max_norm", "mask_zero", "embeddings_initializer"},
+                 "max_norm", "mask_zero", "embeddings_initializer", "sparse"},
                 make_embedding,
                 writes<nn::Embedding>(embedding_to_json)});
   registry.add({{"LSTM", "GRU", "SimpleRNN", "RNN"},

@@ -22,7 +22,7 @@ Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, EmbeddingOpt
 }
 
 Tensor Embedding::forward(const Tensor& ids) {
-  return nabla::embedding(ids, weight_, options_.padding_idx, options_.max_norm);
+  return nabla::embedding(ids, weight_, options_.padding_idx, options_.max_norm, options_.sparse);
 }
 
 Tensor Embedding::compute_mask(const Tensor& ids, const Tensor&) const {
@@ -35,6 +35,7 @@ std::string Embedding::extra_repr() const {
   if (options_.padding_idx >= 0) s += detail::str(", padding_idx=", options_.padding_idx);
   if (options_.max_norm > 0) s += detail::str(", max_norm=", options_.max_norm);
   if (options_.mask_zero) s += ", mask_zero=True";
+  if (options_.sparse) s += ", sparse=True";
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
 #include "core/loop.hpp"
+#include "nabla/ops.hpp"
 
 namespace nabla {
 
@@ -84,10 +85,25 @@ void scatter_add_rows(const T* g, const int64_t* ids, int64_t n, int64_t dim, in
   }
 }
 
+// The row-sparse weight gradient: each id's output rows summed (ids equal to padding_idx left
+// out), stored for the distinct ids only.
+Tensor embedding_sparse_grad(const Tensor& grad_out, const Tensor& ids, int64_t vocab, int64_t dim,
+                             int64_t padding_idx) {
+  const Tensor g = grad_out.reshape({ids.numel(), dim});
+  if (padding_idx < 0) return row_sparse(ids.reshape({ids.numel()}), g, vocab);
+  const int64_t* p = ids.data<int64_t>();
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (p[i] != padding_idx) kept.push_back(i);
+  const Tensor positions = from_vector(kept);
+  return row_sparse(index_select(ids.reshape({ids.numel()}), 0, positions),
+                    index_select(g, 0, positions), vocab);
+}
+
 }  // namespace
 
-Tensor embedding(const Tensor& indices, const Tensor& weight, int64_t padding_idx,
-                 double max_norm) {
+Tensor embedding(const Tensor& indices, const Tensor& weight, int64_t padding_idx, double max_norm,
+                 bool sparse) {
   NABLA_CHECK(indices.defined() && weight.defined(), "embedding: ids or weight is undefined");
   NABLA_CHECK(weight.dim() == 2, "embedding: expected a weight [num_embeddings, embedding_dim], ",
               "got shape ", weight.shape());
@@ -118,7 +134,14 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, int64_t padding_id
                 out.data<T>());
   });
 
-  if (autograd::needs_grad({weight})) {
+  // A row-sparse gradient goes to a leaf weight only: a node between would read its values as a
+  // dense [R, D] gradient.
+  if (sparse && weight.is_leaf() && autograd::needs_grad({weight})) {
+    autograd::record(
+        "EmbeddingSparseBackward", {weight}, {out}, [ids, vocab, dim, padding_idx](auto& grads) {
+          return std::vector<Tensor>{embedding_sparse_grad(grads[0], ids, vocab, dim, padding_idx)};
+        });
+  } else if (autograd::needs_grad({weight})) {
     autograd::record("EmbeddingBackward", {weight}, {out},
                      [ids, vocab, dim, padding_idx](auto& grads) {
                        const Tensor g = grads[0].contiguous();

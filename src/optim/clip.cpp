@@ -10,7 +10,8 @@ namespace nabla::optim {
 
 namespace {
 // Calls f(T{}, data, n) on each defined gradient, contiguous; a non-contiguous gradient is
-// worked on as a copy that is written back.
+// worked on as a copy that is written back. A row-sparse gradient is its stored rows (unique, so
+// their norm is the gradient's norm, and scaling or clamping them is that of the whole).
 template <class F>
 void for_each_grad(const std::vector<Tensor>& params, const char* op, F f) {
   for (const Tensor& p : params) {

@@ -22,6 +22,10 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
 void SGD::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].grad().defined()) continue;
+    if (params_[i].grad().is_row_sparse()) {
+      step_sparse(i);
+      continue;
+    }
     kernels::cpu::SgdStep h{.lr = lr_,
                             .momentum = options_.momentum,
                             .dampening = options_.dampening,
@@ -40,6 +44,25 @@ void SGD::step() {
         });
   }
   ++steps_;
+}
+
+// Without momentum and weight decay an untouched row's update is zero: only the gradient's rows
+// move, by the dense kernel's arithmetic. Momentum would move every row whose buffer is non-zero
+// (PyTorch 1.13 keeps a sparse buffer that grows; lazy momentum would be another algorithm) and
+// weight decay every row, so both are refused.
+void SGD::step_sparse(size_t i) {
+  NABLA_CHECK(options_.momentum == 0 && options_.weight_decay == 0, "SGD: parameter ", i,
+              " of shape ", params_[i].shape(),
+              " has a row-sparse gradient (an Embedding with sparse=true, or a sampled loss), "
+              "which SGD applies without momentum and weight decay only (got momentum=",
+              options_.momentum, ", weight_decay=", options_.weight_decay,
+              "): use Adagrad or SparseAdam, or sparse=false");
+  const kernels::cpu::SgdStep h{.lr = lr_};
+  internal::update_sparse_rows(params_[i], "SGD",
+                               [&](auto tag, int64_t, auto* param, const auto* grad, int64_t n) {
+                                 using T = decltype(tag);
+                                 kernels::cpu::sgd_update<T>(n, param, grad, nullptr, h);
+                               });
 }
 
 }  // namespace nabla::optim

@@ -244,6 +244,7 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (options.optimizer) training.optimizer = *options.optimizer;
   if (options.lr) training.lr = *options.lr;
   if (options.validation_split) training.validation_split = *options.validation_split;
+  if (options.loss) training.loss = *options.loss;
   training = merge_command_line_training(training, options);
   auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
   const train::LossPtr loss = train::make_loss(training.loss);

@@ -145,6 +145,7 @@ void reject_fit_only_options(const RunOptions& o, const std::string& loop,
   if (o.validation_split && *o.validation_split > 0) given.push_back("--validation-split");
   if (o.augmentation) given.push_back("--augment");
   if (o.lr_schedule) given.push_back("--lr-schedule");
+  if (o.loss) given.push_back("--loss");
   given.insert(given.end(), also.begin(), also.end());
   if (given.empty()) return;
   std::string list;

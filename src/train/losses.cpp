@@ -164,6 +164,8 @@ const LossTable& loss_table() {
       {"triplet_semihard", [] { return std::make_shared<TripletSemiHardLoss>(); }},
       {"triplet_batch_all", [] { return std::make_shared<TripletBatchAllLoss>(); }},
       {"contrastive", [] { return std::make_shared<ContrastiveLoss>(); }},
+      {"dice", [] { return std::make_shared<DiceLoss>(); }},
+      {"dice_crossentropy", [] { return std::make_shared<DiceCrossentropy>(); }},
   };
   return kLosses;
 }

@@ -78,7 +78,7 @@ void TensorBoard::write_histograms(int64_t epoch) {
     if (parameter.numel() == 0) continue;
     train_writer_->add_histogram(name + "/histogram", parameter, epoch);
     const Tensor grad = parameter.grad();
-    if (grad.defined()) train_writer_->add_histogram(name + "/gradient", grad, epoch);
+    if (grad.defined()) train_writer_->add_histogram(name + "/gradient", grad.to_dense(), epoch);
   }
 }
 

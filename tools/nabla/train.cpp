@@ -68,6 +68,8 @@ struct TrainOptions {
   CLI::Option* optimizer_given = nullptr;
   CLI::Option* lr_given = nullptr;
   CLI::Option* validation_split_given = nullptr;
+  CLI::Option* loss_given = nullptr;
+  std::string loss;
 };
 
 // "--save-every": N (epochs), "Nepochs" or "Nsteps" (batches), N >= 1.
@@ -266,6 +268,7 @@ void run_train(const TrainOptions& options) {
   if (*options.batch_size_given) run.batch_size = options.batch_size;
   if (*options.optimizer_given) run.optimizer = options.optimizer;
   if (*options.lr_given) run.lr = options.lr;
+  if (*options.loss_given) run.loss = options.loss;
   if (*options.validation_split_given) run.validation_split = options.validation_split;
   if (!options.image_size.empty()) run.image_size = parse_image_size(options.image_size);
   run.color = options.color;
@@ -353,6 +356,17 @@ Command add_train_command(CLI::App& app) {
   options->lr_given = sub->add_option("--lr", options->lr,
                                       "Learning rate (default: the optimizer's, 0.001 for adam)")
                           ->check(in_range<double>(0, std::numeric_limits<double>::max(), true));
+  options->loss_given =
+      sub->add_option("--loss", options->loss,
+                      "Loss by name, instead of the model's (e.g. dice_crossentropy for unet)")
+          ->check([](const std::string& name) {
+            try {
+              train::make_loss(name);
+            } catch (const Error& e) {
+              return std::string(e.what());
+            }
+            return std::string();
+          });
   sub->add_option("--seed", options->seed, "Seed of the initial weights and the shuffling")
       ->check(in_range<uint64_t>(0))
       ->capture_default_str();
