@@ -493,9 +493,10 @@ enum class Path { im2col, onednn_plain, onednn_blocked };
 // (BM_Conv2dKernel) at a small CNN's shapes, summarized in docs/architecture.md: oneDNN's direct
 // convolution on blocked layouts, reorders included, is the fastest forward and input gradient
 // when groups have many channels (32 -> 64: 15-40% ahead of im2col + sgemm) but up to 9x slower
-// than im2col with few (1 -> 32); for the weight gradient of many channels it is also the fastest
-// with its AVX-512 kernels (28% ahead) but 15% behind im2col with its AVX2 ones; oneDNN on plain
-// layouts (its own gemm convolution) is never the fastest.
+// than im2col with few (1 -> 32), and for depthwise convolutions (below); for the weight gradient
+// of many channels it is also the fastest with its AVX-512 kernels (28% ahead) but 15% behind
+// im2col with its AVX2 ones; oneDNN on plain layouts (its own gemm convolution) is never the
+// fastest.
 Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
   switch (algorithm) {
     case ConvAlgorithm::onednn:
@@ -510,10 +511,16 @@ Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
   constexpr int64_t kMinBlockedChannels = 16;
   const bool wide = g.groups == 1 && g.in_channels >= kMinBlockedChannels &&
                     g.out_channels >= kMinBlockedChannels;
+  // Depthwise (a group per input channel, MobileNet's 3x3): oneDNN's depthwise kernels on the
+  // blocked layout take 3-25x less time than im2col, which runs one [9, H*W] x [9] product per
+  // channel (measured on one thread, batch 64, 3x3, C 32-256 at 28x28 to 7x7, strides 1 and 2:
+  // every pass, forward, input and weight gradient; docs/architecture.md).
+  const bool depthwise = g.groups > 1 && g.groups == g.in_channels &&
+                         g.in_channels >= kMinBlockedChannels;
   // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
   const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
   const bool pass_ok = pass != ConvPass::backward_weights || onednn::has_avx512();
-  return wide && padding_ok && pass_ok ? Path::onednn_blocked : Path::im2col;
+  return (wide || depthwise) && padding_ok && pass_ok ? Path::onednn_blocked : Path::im2col;
 }
 
 // f64 has no oneDNN convolution; asking for one is a caller's error.
