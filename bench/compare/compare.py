@@ -69,7 +69,7 @@ FLOP_FORMULA = """\
 FLOPs per training step = batch x flops_per_sample; only the matmul and convolution multiply-adds
 are counted (2 FLOPs each), elementwise work, pooling, the loss and Adam are not. Per sample:
 forward 2 x MACs, weight gradients 2 x MACs, input gradients 2 x MACs of every layer but the first
-(whose input is the data, which needs no gradient on either side): 3x forward less the first
+(whose input is the data, which needs no gradient): 3x forward less the first
 layer's input gradient.
   mlp:  MACs 784x128 + 128x10; flops = 6 x MACs - 2 x 784x128
   cnn:  conv1 26x26x32x(1x3x3), conv2 11x11x64x(32x3x3), dense 1600x128, 128x10;
