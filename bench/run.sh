@@ -3,7 +3,8 @@
 # nabla_compare first; this script builds nothing):
 #   1. kernel microbenchmarks (GEMM against the measured FMA peak, elementwise, softmax
 #      cross-entropy, MLP training step), 3 repetitions, medians;
-#   2. the side-by-side comparison with PyTorch (bench/compare/: MLP and CNN);
+#   2. the side-by-side comparison with PyTorch (bench/compare/: MLP, CNN and LSTM; 3 runs per
+#      configuration, GFLOP/s against the FMA limit; tables also as markdown);
 #   2b. word2vec (skip-gram) on the KJV against fastText: words/s and the word-pair mean rank;
 #   2c. data-parallel scaling over MPI (bench/dist/scaling.py), when the build has MPI;
 #   2d. input pipelines: decode + augment + batch against PyTorch's DataLoader with PIL, and the
@@ -33,9 +34,11 @@ echo "== Kernels (nabla_bench; results in $results/kernels.json) =="
 "$python" "$root/bench/summary.py" "$results/kernels.json"
 
 echo
-echo "== nabla vs PyTorch (bench/compare; results in $results/compare.json) =="
+echo "== nabla vs PyTorch (bench/compare; results in $results/compare.json and compare.md) =="
+# NABLA_BENCH_SCALING=1 adds the scaling table (batch 16-1024, LSTM hidden 64-512; minutes more).
 "$python" "$root/bench/compare/compare.py" --build "$build" --python "$python" \
-  --out "$results/compare.json"
+  --out "$results/compare.json" --markdown "$results/compare.md" \
+  $([[ "${NABLA_BENCH_SCALING:-0}" == 1 ]] && echo --scaling)
 
 echo
 echo "== word2vec: nabla vs fastText (bench/compare/word2vec.py; results in $results/word2vec.json) =="

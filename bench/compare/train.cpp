@@ -3,13 +3,15 @@
 //   cnn: Conv(1->32, 3) -> ReLU -> MaxPool(2) -> Conv(32->64, 3) -> ReLU -> MaxPool(2) -> Flatten
 //        -> Dense(128, relu) -> Dense(10, softmax);
 //   lstm: the 28 image rows as a sequence of 28 features -> LSTM(128) -> its last state ->
-//         Dense(10, softmax).
+//         Dense(10, softmax) (--hidden N: LSTM(N)).
 // Adam(1e-3); sparse categorical cross-entropy (computed from the logits, fused); Fashion-MNIST
 // preloaded in memory; shuffled batches. By default it runs as `nabla train` does: the images stay
 // in memory as bytes and the model's first layer, Rescaling(1/255), scales each batch; --f32-data
 // instead preloads them as f32 in [0, 1], as the PyTorch side does. The Keras-style Model runs it
 // (compile + fit + evaluate, what a user writes); --loop runs the PyTorch-style loop
 // (nn::Sequential, DataLoader, optim::Adam, cross_entropy).
+// --limit N trains and tests on the first N samples of each set (the scaling table of
+// bench/compare/compare.py times a fixed number of steps that way).
 // Prints one JSON object on stdout: seconds per epoch (median of the epochs), samples/s, test
 // accuracy after the last epoch and the peak resident memory of the process.
 #include "nabla/train.hpp"
@@ -43,6 +45,8 @@ struct Options {
   std::string data;  // empty: Debian's Fashion-MNIST
   bool loop = false;
   bool f32_data = false;  // preload images as f32 rather than bytes
+  int64_t hidden = 128;   // the LSTM's hidden size
+  int64_t limit = 0;      // > 0: only the first `limit` samples of the training and test sets
 };
 
 struct Result {
@@ -55,7 +59,7 @@ const char* kUsage =
     "usage: nabla_compare [--model mlp|cnn|lstm] [--batch-size N] [--epochs N] [--threads N] "
     "[--seed N] "
     "[--data DIR]"
-    " [--loop] [--f32-data]\n";
+    " [--loop] [--f32-data] [--hidden N] [--limit N]\n";
 
 Options parse(int argc, char** argv) {
   Options options;
@@ -81,6 +85,10 @@ Options parse(int argc, char** argv) {
       options.loop = true;
     } else if (arg == "--f32-data") {
       options.f32_data = true;
+    } else if (arg == "--hidden") {
+      options.hidden = std::stoll(value());
+    } else if (arg == "--limit") {
+      options.limit = std::stoll(value());
     } else {
       NABLA_CHECK(false, "nabla_compare: unknown option ", arg, "\n", kUsage);
     }
@@ -90,6 +98,9 @@ Options parse(int argc, char** argv) {
   NABLA_CHECK(options.batch_size > 0 && options.epochs > 0,
               "nabla_compare: expected a positive batch size and epoch count, got ",
               options.batch_size, " and ", options.epochs);
+  NABLA_CHECK(options.hidden > 0 && options.limit >= 0,
+              "nabla_compare: expected a positive --hidden and a non-negative --limit, got ",
+              options.hidden, " and ", options.limit);
   return options;
 }
 
@@ -122,7 +133,7 @@ std::vector<nabla::nn::ModulePtr> network(const Options& options, bool softmax) 
     }
   }
   if (options.model == "lstm") {
-    layers_list.push_back(std::make_shared<nn::LSTM>(128));
+    layers_list.push_back(std::make_shared<nn::LSTM>(options.hidden));
     layers_list.push_back(layers::Dense(10, head));
     return layers_list;
   }
@@ -198,11 +209,12 @@ void print_json(const Result& result, const Options& options, int64_t train_size
   const double seconds = median(result.epoch_seconds);
   std::printf(
       "{\"framework\": \"nabla (%s, images as %s)\", \"model\": \"%s\", \"batch_size\": %lld, "
-      "\"threads\": %d, "
+      "\"threads\": %d, \"hidden\": %lld, \"train_size\": %lld, "
       "\"epochs\": %lld, \"epoch_seconds\": [",
       options.loop ? "PyTorch-style loop" : "Keras-style Model",
       options.f32_data ? "f32" : "bytes + Rescaling", options.model.c_str(),
       static_cast<long long>(options.batch_size), nabla::get_num_threads(),
+      static_cast<long long>(options.hidden), static_cast<long long>(train_size),
       static_cast<long long>(options.epochs));
   for (size_t i = 0; i < result.epoch_seconds.size(); ++i)
     std::printf("%s%.4f", i ? ", " : "", result.epoch_seconds[i]);
@@ -224,6 +236,15 @@ int main(int argc, char** argv) {
     // Raw labels are bytes; the losses take i64 class indices (as `nabla train` converts them).
     data.train_labels = data.train_labels.to(nabla::DType::i64);
     data.test_labels = data.test_labels.to(nabla::DType::i64);
+    if (options.limit > 0) {
+      auto first = [&](const nabla::Tensor& t) {
+        return t.slice(0, 0, std::min(options.limit, t.size(0))).contiguous();
+      };
+      data.train_images = first(data.train_images);
+      data.train_labels = first(data.train_labels);
+      data.test_images = first(data.test_images);
+      data.test_labels = first(data.test_labels);
+    }
     if (options.model == "cnn") {  // one channel: [N, 1, 28, 28]
       data.train_images = data.train_images.unsqueeze(1);
       data.test_images = data.test_images.unsqueeze(1);
