@@ -41,7 +41,9 @@ void ftrl_check_case(const std::string& name, const nlohmann::json& c, DType dty
     const std::vector<double> want = tensor_from_json(steps[s].at("w")).to_vector<double>();
     const std::vector<double> got = w.detach().to(DType::f64).to_vector<double>();
     for (size_t i = 0; i < want.size(); ++i) {
-      if (want[i] == 0.0) EXPECT_EQ(got[i], 0.0) << i;
+      if (want[i] == 0.0) {
+        EXPECT_EQ(got[i], 0.0) << i;
+      }
     }
     const auto state = ftrl.state_dict();
     EXPECT_ALL_CLOSE(state.at("0.z").to(DType::f64), tensor_from_json(steps[s].at("z")), rtol,
