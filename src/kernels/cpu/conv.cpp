@@ -515,8 +515,8 @@ Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
   // blocked layout take 3-25x less time than im2col, which runs one [9, H*W] x [9] product per
   // channel (measured on one thread, batch 64, 3x3, C 32-256 at 28x28 to 7x7, strides 1 and 2:
   // every pass, forward, input and weight gradient; docs/architecture.md).
-  const bool depthwise = g.groups > 1 && g.groups == g.in_channels &&
-                         g.in_channels >= kMinBlockedChannels;
+  const bool depthwise =
+      g.groups > 1 && g.groups == g.in_channels && g.in_channels >= kMinBlockedChannels;
   // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
   const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
   const bool pass_ok = pass != ConvPass::backward_weights || onednn::has_avx512();
