@@ -97,6 +97,11 @@ void save_npz(const std::string& path, const std::map<std::string, Tensor>& arra
 struct TrainingSpec {
   std::string optimizer = "adam";
   double lr = -1;  // <= 0: the optimizer's default
+  // "momentum" (sgd, rmsprop), "nesterov" (sgd) and "weight_decay" (all but ftrl); unset: the
+  // optimizer's default. The usual convolutional recipe: sgd, lr 0.1, momentum 0.9, nesterov,
+  // weight_decay 5e-4.
+  std::optional<double> momentum, weight_decay;
+  std::optional<bool> nesterov;
   std::string loss = "sparse_categorical_crossentropy";
   std::vector<std::string> metrics = {"accuracy"};
   int64_t batch_size = 32;
@@ -123,6 +128,12 @@ struct TrainingSpec {
 // a spec file's training section is; errors name `source` (e.g. "the command line").
 TrainingSpec merge_training(const TrainingSpec& training, const std::string& overrides,
                             const std::string& source);
+
+// The optimizer the section names, with its learning rate and settings (optim::make_optimizer).
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainingSpec& training);
+// The settings given, for logs and reports: ", momentum 0.9, nesterov, weight decay 0.0005"; ""
+// when none is.
+std::string optimizer_settings_text(const TrainingSpec& training);
 
 // The scheduler `training.lr_schedule_json` describes, on `optimizer` (null when there is none);
 // "cosine" anneals over `training.epochs`. Step it once per epoch (train::LearningRateScheduler).

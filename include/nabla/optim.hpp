@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -181,8 +182,20 @@ class SparseAdam : public Optimizer {
   SparseAdamOptions options_;
 };
 
+// What a spec's "training" section or the command line may set beside the optimizer's name; each
+// setting left unset keeps that optimizer's default.
+struct OptimizerSettings {
+  double lr = -1;                      // <= 0: the optimizer's default
+  std::optional<double> momentum;      // sgd, rmsprop
+  std::optional<bool> nesterov;        // sgd, with momentum
+  std::optional<double> weight_decay;  // all but ftrl (L2 on the gradient; adamw: decoupled)
+};
+
 // By Keras/PyTorch name ("sgd", "adam", "adamw", "rmsprop", "adagrad", "ftrl"), with that name's
-// default settings and the given learning rate (<= 0: the optimizer's default). Unknown -> Error.
+// default settings and the given learning rate (<= 0: the optimizer's default). An unknown name,
+// or a setting the optimizer does not have (momentum for adam), is an Error.
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
+                                          const OptimizerSettings& settings);
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr = -1);
 
 // ---- gradient clipping ----

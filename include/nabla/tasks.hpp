@@ -151,6 +151,10 @@ struct RunOptions {
   std::optional<int64_t> epochs, batch_size;
   std::optional<std::string> optimizer;
   std::optional<double> lr, validation_split;
+  // The optimizer's settings (io::TrainingSpec's); a different --optimizer than the spec's drops
+  // the spec's settings, which were meant for its own optimizer.
+  std::optional<double> momentum, weight_decay;
+  std::optional<bool> nesterov;
   std::optional<std::string> loss;  // a loss by name (train::make_loss), for the spec's
   // More, as JSON a spec's "training" section takes (io::merge_training): "lr_schedule" (an
   // object) and "augmentation" (a list of steps).

@@ -102,7 +102,7 @@ Model Model::load(const std::string& path, std::map<std::string, std::string>* m
   const io::TrainingSpec& training = loaded.spec.training;
   if (training.present) {
     std::vector<MetricArg> metrics(training.metrics.begin(), training.metrics.end());
-    model.compile(optim::make_optimizer(training.optimizer, training.lr), training.loss,
+    model.compile(io::make_optimizer(training), training.loss,
                   std::move(metrics));
   }
   return model;

@@ -125,10 +125,11 @@ void parse_augmentation(const SpecReader& reader, const Json& list, TrainingSpec
 TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   const std::string path = "training";
   if (!training.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(training));
-  reader.check_keys(training, path,
-                    {"optimizer", "lr", "learning_rate", "loss", "metrics", "batch_size", "epochs",
-                     "validation_split", "augmentation", "lr_schedule"},
-                    "\"training\"");
+  reader.check_keys(
+      training, path,
+      {"optimizer", "lr", "learning_rate", "momentum", "nesterov", "weight_decay", "loss",
+       "metrics", "batch_size", "epochs", "validation_split", "augmentation", "lr_schedule"},
+      "\"training\"");
   TrainingSpec spec;
   spec.present = true;
   const auto at = [&](const char* key) { return SpecReader::join_path(path, key); };
@@ -143,6 +144,18 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
     }
     spec.lr = v->get<double>();
   }
+  if (const Json* v = reader.find(training, path, {"momentum"})) {
+    spec.momentum = reader.number(*v, at("momentum"), 0, 1, true);
+  }
+  if (const Json* v = reader.find(training, path, {"nesterov"})) {
+    spec.nesterov = reader.boolean(*v, at("nesterov"));
+  }
+  if (const Json* v = reader.find(training, path, {"weight_decay"})) {
+    spec.weight_decay = reader.number(*v, at("weight_decay"), 0, 1, true);
+  }
+  // The optimizer checks that it has each setting given, and their combination (nesterov needs
+  // momentum).
+  reader.check_with(at("optimizer"), [&] { make_optimizer(spec); });
   if (const Json* v = reader.find(training, path, {"loss"})) {
     spec.loss = reader.string(*v, at("loss"));
     reader.check_with(at("loss"), [&] { train::make_loss(spec.loss); });
@@ -462,6 +475,9 @@ OrderedJson training_json(const TrainingSpec& training) {
   OrderedJson t;
   t["optimizer"] = training.optimizer;
   if (training.lr > 0) t["lr"] = training.lr;
+  if (training.momentum) t["momentum"] = *training.momentum;
+  if (training.nesterov) t["nesterov"] = *training.nesterov;
+  if (training.weight_decay) t["weight_decay"] = *training.weight_decay;
   t["loss"] = training.loss;
   t["metrics"] = training.metrics;
   t["batch_size"] = training.batch_size;

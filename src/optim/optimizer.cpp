@@ -112,42 +112,64 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
   lr_ = lr;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr) {
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
+                                          const OptimizerSettings& settings) {
   const std::string key = nabla::internal::lowercase(name);
-  const bool given = lr > 0;
+  // Each option struct's own defaults stand unless the setting is given; a setting the
+  // optimizer does not have is refused rather than ignored.
+  const auto refuse = [&](bool given, const char* setting) {
+    NABLA_CHECK(!given, "make_optimizer: ", name, " has no ", setting, " setting");
+  };
+  const auto set = [](double& field, const std::optional<double>& value) {
+    if (value) field = *value;
+  };
+  const bool rate = settings.lr > 0;
+  if (key != "sgd") refuse(settings.nesterov.has_value(), "nesterov");
+  if (key != "sgd" && key != "rmsprop") refuse(settings.momentum.has_value(), "momentum");
   if (key == "sgd") {
     SGDOptions o;
-    if (given) o.lr = lr;
+    if (rate) o.lr = settings.lr;
+    set(o.momentum, settings.momentum);
+    set(o.weight_decay, settings.weight_decay);
+    o.nesterov = settings.nesterov.value_or(false);
     return std::make_unique<SGD>(o);
   }
-  if (key == "adam") {
-    AdamOptions o;
-    if (given) o.lr = lr;
+  if (key == "adam" || key == "adamw") {
+    AdamOptions o{.weight_decay = key == "adamw" ? 1e-2 : 0};
+    if (rate) o.lr = settings.lr;
+    set(o.weight_decay, settings.weight_decay);
+    if (key == "adamw") return std::make_unique<AdamW>(o);
     return std::make_unique<Adam>(o);
-  }
-  if (key == "adamw") {
-    AdamOptions o{.weight_decay = 1e-2};
-    if (given) o.lr = lr;
-    return std::make_unique<AdamW>(o);
   }
   if (key == "rmsprop") {
     RMSpropOptions o;
-    if (given) o.lr = lr;
+    if (rate) o.lr = settings.lr;
+    set(o.momentum, settings.momentum);
+    set(o.weight_decay, settings.weight_decay);
     return std::make_unique<RMSprop>(o);
   }
   if (key == "adagrad") {
     AdagradOptions o;
-    if (given) o.lr = lr;
+    if (rate) o.lr = settings.lr;
+    set(o.weight_decay, settings.weight_decay);
     return std::make_unique<Adagrad>(o);
   }
   if (key == "ftrl") {
+    // FTRL's regularization is its own l1/l2 (FtrlOptions), not a weight decay.
+    refuse(settings.weight_decay.has_value(), "weight_decay");
     FtrlOptions o;
-    if (given) o.lr = lr;
+    if (rate) o.lr = settings.lr;
     return std::make_unique<Ftrl>(o);
   }
   nabla::detail::throw_error(
       nabla::detail::str("make_optimizer: unknown optimizer '", name,
                          "' (known: sgd, adam, adamw, rmsprop, adagrad, ftrl)"));
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, double lr) {
+  OptimizerSettings settings;
+  settings.lr = lr;
+  return make_optimizer(name, settings);
 }
 
 }  // namespace nabla::optim

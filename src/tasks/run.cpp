@@ -241,12 +241,20 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   io::TrainingSpec training = spec.training;
   if (options.epochs) training.epochs = *options.epochs;
   if (options.batch_size) training.batch_size = *options.batch_size;
-  if (options.optimizer) training.optimizer = *options.optimizer;
+  if (options.optimizer && *options.optimizer != training.optimizer) {
+    training.optimizer = *options.optimizer;
+    training.momentum.reset();
+    training.nesterov.reset();
+    training.weight_decay.reset();
+  }
+  if (options.momentum) training.momentum = *options.momentum;
+  if (options.nesterov) training.nesterov = *options.nesterov;
+  if (options.weight_decay) training.weight_decay = *options.weight_decay;
   if (options.lr) training.lr = *options.lr;
   if (options.validation_split) training.validation_split = *options.validation_split;
   if (options.loss) training.loss = *options.loss;
   training = merge_command_line_training(training, options);
-  auto optimizer = optim::make_optimizer(training.optimizer, training.lr);
+  auto optimizer = io::make_optimizer(training);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
   task->set_run_folder(primary ? options.out : "");  // rank 0 alone writes
@@ -326,7 +334,8 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
       << (data.train_stream ? std::string("streamed") : std::to_string(data.x_train.size(0)))
       << " samples, " << training.epochs << (training.epochs == 1 ? " epoch" : " epochs")
       << ", batch " << training.batch_size << ", " << training.optimizer << " (lr "
-      << model.optimizer().lr() << "), seed " << options.seed << std::endl;
+      << model.optimizer().lr() << io::optimizer_settings_text(training) << "), seed "
+      << options.seed << std::endl;
   if (strategy != nullptr) {
     log << "Data-parallel over " << strategy->size() << " processes: batch " << training.batch_size
         << " on each, " << training.batch_size * strategy->size() << " samples per step"

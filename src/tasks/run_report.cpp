@@ -66,7 +66,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Inputs& in) {
   rows.emplace_back("data", in.data->source);
   for (const auto& row : in.run_settings) rows.push_back(row);
   rows.emplace_back("test samples", std::to_string(in.data->x_test.size(0)));
-  rows.emplace_back("optimizer", t.optimizer);
+  rows.emplace_back("optimizer", t.optimizer + io::optimizer_settings_text(t));
   // Without a schedule the optimizer still holds the rate it started with.
   const std::string default_lr =
       t.lr_schedule_json.empty() ? " (" + format_number(model.optimizer().lr()) + ")" : "";
@@ -294,8 +294,7 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
     // A spec without a "training" section: the defaults of the model format.
     const io::TrainingSpec defaults;
     std::vector<train::MetricArg> metrics(defaults.metrics.begin(), defaults.metrics.end());
-    model.compile(optim::make_optimizer(defaults.optimizer, defaults.lr), defaults.loss,
-                  std::move(metrics));
+    model.compile(io::make_optimizer(defaults), defaults.loss, std::move(metrics));
   }
   Inputs in;
   in.run_dir = run_dir;

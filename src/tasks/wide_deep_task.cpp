@@ -479,7 +479,7 @@ class WideDeepTask : public Task {
       optimizers.back()->set_parameters(model->wide_parameters());
     }
     if (!model->deep_parameters().empty()) {
-      optimizers.push_back(optim::make_optimizer(spec.training.optimizer, spec.training.lr));
+      optimizers.push_back(io::make_optimizer(spec.training));
       optimizers.back()->set_parameters(model->deep_parameters());
     }
     const int64_t epochs = spec.training.epochs, batch = spec.training.batch_size;

@@ -99,6 +99,9 @@ void reject_fit_options(const RunOptions& o) {
   // Its own loop has no optimizer to choose and trains word by word: no batches either.
   std::vector<std::string> also;
   if (o.optimizer) also.push_back("--optimizer");
+  if (o.momentum) also.push_back("--momentum");
+  if (o.nesterov) also.push_back("--nesterov");
+  if (o.weight_decay) also.push_back("--weight-decay");
   if (o.batch_size) also.push_back("--batch-size");
   internal::reject_fit_only_options(o,
                                     "the word2vec task trains with its own loop (linear "

@@ -165,8 +165,8 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: training.epochs: expected a positive integer, got 2.5");
   EXPECT_EQ(spec_error(flatten + R"({"batchsize": 2}})"),
             "model spec mlp.json: training.batchsize: unknown key for \"training\"; known keys: "
-            "optimizer, lr, learning_rate, loss, metrics, batch_size, epochs, validation_split, "
-            "augmentation, lr_schedule");
+            "optimizer, lr, learning_rate, momentum, nesterov, weight_decay, loss, metrics, "
+            "batch_size, epochs, validation_split, augmentation, lr_schedule");
   const std::string optimizer = spec_error(flatten + R"({"optimizer": "adamax"}})");
   EXPECT_EQ(optimizer.rfind("model spec mlp.json: training.optimizer: ", 0), 0u) << optimizer;
   EXPECT_NE(optimizer.find("adamax"), std::string::npos);
@@ -174,6 +174,51 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
   EXPECT_EQ(loss.rfind("model spec mlp.json: training.loss: ", 0), 0u) << loss;
   const std::string metric = spec_error(flatten + R"({"metrics": ["accuracy", "f1"]}})");
   EXPECT_EQ(metric.rfind("model spec mlp.json: training.metrics[1]: ", 0), 0u) << metric;
+}
+
+// The optimizer's settings: read, written back, handed to the optimizer, and refused where the
+// optimizer has no such setting or they do not go together.
+TEST(ModelSpec, TrainingOptimizerSettings) {
+  const std::string flatten = R"({"layers": [{"type": "Flatten"}], "training": )";
+  const io::ModelSpec spec = io::parse_model_spec(
+      flatten +
+          R"({"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 5e-4}})",
+      "sgd.json");
+  EXPECT_EQ(spec.training.momentum, 0.9);
+  EXPECT_EQ(spec.training.nesterov, true);
+  EXPECT_EQ(spec.training.weight_decay, 5e-4);
+  // One SGD step from w = 1 with gradient 1: d = g + wd*w = 1.0005; buffer = d; nesterov
+  // update d + 0.9*d = 1.90095; w = 1 - 0.1 * 1.90095.
+  auto optimizer = io::make_optimizer(spec.training);
+  EXPECT_EQ(optimizer->name(), "SGD");
+  Tensor w = ones({1}).requires_grad_();
+  optimizer->set_parameters({w});
+  w.set_grad(ones({1}));
+  optimizer->step();
+  EXPECT_NEAR(w.item<float>(), 1 - 0.1 * 1.0005 * 1.9, 1e-7);
+
+  auto model =
+      sequential_from_spec(R"({"input_shape": [2], "layers": [{"type": "Flatten"}]})", "x");
+  const io::ModelSpec back =
+      io::parse_model_spec(io::model_to_spec(*model, "m", {2}, &spec.training), "back");
+  EXPECT_EQ(back.training.momentum, 0.9);
+  EXPECT_EQ(back.training.nesterov, true);
+  EXPECT_EQ(back.training.weight_decay, 5e-4);
+  EXPECT_FALSE(io::parse_model_spec(flatten + "{}}", "plain").training.momentum.has_value());
+
+  EXPECT_EQ(spec_error(flatten + R"({"momentum": 0.9}})"),
+            "model spec mlp.json: training.optimizer: make_optimizer: adam has no momentum "
+            "setting");
+  EXPECT_EQ(spec_error(flatten + R"({"optimizer": "sgd", "nesterov": true}})"),
+            "model spec mlp.json: training.optimizer: SGD: Nesterov momentum requires momentum > "
+            "0 and dampening == 0, got momentum=0, dampening=0");
+  EXPECT_EQ(spec_error(flatten + R"({"optimizer": "ftrl", "weight_decay": 0.1}})"),
+            "model spec mlp.json: training.optimizer: make_optimizer: ftrl has no weight_decay "
+            "setting");
+  EXPECT_EQ(spec_error(flatten + R"({"optimizer": "sgd", "momentum": 1.5}})"),
+            "model spec mlp.json: training.momentum: expected a number in [0, 1], got 1.5");
+  EXPECT_EQ(spec_error(flatten + R"({"optimizer": "sgd", "nesterov": 1}})"),
+            "model spec mlp.json: training.nesterov: expected true or false, got 1");
 }
 
 TEST(ModelSpec, InvalidJsonGivesLineAndColumn) {

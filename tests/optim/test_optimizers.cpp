@@ -237,6 +237,52 @@ TEST(Optimizers, MakeOptimizerByName) {
     EXPECT_EQ(make_optimizer(name)->lr(), lr);
     EXPECT_EQ(make_optimizer(name, 0.25)->lr(), 0.25);
   }
+  // Settings by name: each given one replaces the optimizer's default, the rest stay.
+  auto adamw = make_optimizer(
+      "adamw", OptimizerSettings{.lr = -1, .momentum = {}, .nesterov = {}, .weight_decay = 0.05});
+  auto rmsprop = make_optimizer(
+      "rmsprop",
+      OptimizerSettings{.lr = 0.02, .momentum = 0.5, .nesterov = {}, .weight_decay = {}});
+  EXPECT_EQ(adamw->name(), "AdamW");
+  EXPECT_EQ(rmsprop->lr(), 0.02);
+  // Same steps as the optimizer built from its options.
+  for (const auto& [by_name, direct] :
+       std::vector<std::pair<std::shared_ptr<Optimizer>, std::shared_ptr<Optimizer>>>{
+           {make_optimizer("sgd",
+                           OptimizerSettings{
+                               .lr = 0.1, .momentum = 0.9, .nesterov = true, .weight_decay = 5e-4}),
+            std::make_shared<SGD>(
+                SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true})},
+           {std::move(adamw), std::make_shared<AdamW>(AdamOptions{.weight_decay = 0.05})},
+           {std::move(rmsprop),
+            std::make_shared<RMSprop>(RMSpropOptions{.lr = 0.02, .momentum = 0.5})}}) {
+    SCOPED_TRACE(by_name->name());
+    Tensor a = from_vector(std::vector<float>{0.5f, -1.f, 2.f}, {3}).requires_grad_();
+    Tensor b = a.detach().clone().requires_grad_();
+    by_name->set_parameters({a});
+    direct->set_parameters({b});
+    for (int step = 0; step < 3; ++step) {
+      a.set_grad(from_vector(std::vector<float>{0.1f, 0.2f * step, -0.3f}, {3}));
+      b.set_grad(a.grad());
+      by_name->step();
+      direct->step();
+    }
+    EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+    EXPECT_NE(a.to_vector<float>(), (std::vector<float>{0.5f, -1.f, 2.f}));
+  }
+  expect_error(
+      [] {
+        make_optimizer("adam", OptimizerSettings{
+                                   .lr = -1, .momentum = 0.9, .nesterov = {}, .weight_decay = {}});
+      },
+      "make_optimizer: adam has no momentum setting");
+  expect_error(
+      [] {
+        make_optimizer(
+            "rmsprop",
+            OptimizerSettings{.lr = -1, .momentum = {}, .nesterov = true, .weight_decay = {}});
+      },
+      "make_optimizer: rmsprop has no nesterov setting");
   expect_error([] { make_optimizer("lbfgs"); },
                "make_optimizer: unknown optimizer 'lbfgs' (known: sgd, adam, adamw, rmsprop, "
                "adagrad, ftrl)");

@@ -67,6 +67,11 @@ struct TrainOptions {
   CLI::Option* batch_size_given = nullptr;
   CLI::Option* optimizer_given = nullptr;
   CLI::Option* lr_given = nullptr;
+  double momentum = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+  CLI::Option* momentum_given = nullptr;
+  CLI::Option* weight_decay_given = nullptr;
   CLI::Option* validation_split_given = nullptr;
   CLI::Option* loss_given = nullptr;
   std::string loss;
@@ -268,6 +273,9 @@ void run_train(const TrainOptions& options) {
   if (*options.batch_size_given) run.batch_size = options.batch_size;
   if (*options.optimizer_given) run.optimizer = options.optimizer;
   if (*options.lr_given) run.lr = options.lr;
+  if (*options.momentum_given) run.momentum = options.momentum;
+  if (*options.weight_decay_given) run.weight_decay = options.weight_decay;
+  if (options.nesterov) run.nesterov = true;
   if (*options.loss_given) run.loss = options.loss;
   if (*options.validation_split_given) run.validation_split = options.validation_split;
   if (!options.image_size.empty()) run.image_size = parse_image_size(options.image_size);
@@ -356,6 +364,15 @@ Command add_train_command(CLI::App& app) {
   options->lr_given = sub->add_option("--lr", options->lr,
                                       "Learning rate (default: the optimizer's, 0.001 for adam)")
                           ->check(in_range<double>(0, std::numeric_limits<double>::max(), true));
+  options->momentum_given =
+      sub->add_option("--momentum", options->momentum, "sgd or rmsprop: momentum (default 0)")
+          ->check(in_range<double>(0, 1));
+  sub->add_flag("--nesterov", options->nesterov, "sgd: Nesterov momentum (needs --momentum)");
+  options->weight_decay_given =
+      sub->add_option("--weight-decay", options->weight_decay,
+                      "L2 weight decay, added to the gradient (adamw: decoupled; default 0, "
+                      "adamw 0.01); not for ftrl")
+          ->check(in_range<double>(0, 1));
   options->loss_given =
       sub->add_option("--loss", options->loss,
                       "Loss by name, instead of the model's (e.g. dice_crossentropy for unet)")
