@@ -517,10 +517,19 @@ Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
   // every pass, forward, input and weight gradient; docs/architecture.md).
   const bool depthwise =
       g.groups > 1 && g.groups == g.in_channels && g.in_channels >= kMinBlockedChannels;
+  // A pointwise convolution (1x1, unit stride, no padding: MobileNet's and DenseNet's 1x1
+  // layers) is one product per image straight on NCHW, no columns to build, while the blocked
+  // path reorders the input and the output: from 14x14 up the product is faster forward and for
+  // the input gradient; at 7x7 the products are too small and the blocked path wins
+  // (docs/architecture.md).
+  constexpr int64_t kMinPointwisePlane = 14 * 14;
+  const bool plain_pointwise = is_pointwise(g) && g.out_h * g.out_w >= kMinPointwisePlane &&
+                               pass != ConvPass::backward_weights;
   // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
   const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
   const bool pass_ok = pass != ConvPass::backward_weights || onednn::has_avx512();
-  return (wide || depthwise) && padding_ok && pass_ok ? Path::onednn_blocked : Path::im2col;
+  return (wide || depthwise) && !plain_pointwise && padding_ok && pass_ok ? Path::onednn_blocked
+                                                                          : Path::im2col;
 }
 
 // f64 has no oneDNN convolution; asking for one is a caller's error.
