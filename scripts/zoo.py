@@ -4,7 +4,7 @@
 Each run's figures, wall time and peak memory go into docs/model-zoo.json (with the command, the
 seed, the date and the machine), and the page is drawn from that file and the table below, so it
 never drifts from the code: `make zoo` runs every preset (hours on two cores: resnet alone takes
-about half an hour), `scripts/zoo.py --only mlp,cnn` runs some and keeps the others' rows,
+about 37 minutes), `scripts/zoo.py --only mlp,cnn` runs some and keeps the others' rows,
 `scripts/zoo.py --render` only redraws the page. Standard library only.
 """
 import argparse
