@@ -20,6 +20,7 @@
 
 #include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_bf16.hpp"
 #include "nabla/nabla.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
@@ -171,6 +172,40 @@ void BM_Gemm(benchmark::State& state) {
   state.SetLabel(s.name);
 }
 BENCHMARK(BM_Gemm)
+    ->ArgNames({"shape", "threads"})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, 12, 1), {1, 2}})
+    ->MinTime(kMinTime)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The same products in bf16 (kernels::cpu::gemm inside an Autocast scope, where large enough):
+// the operands rounded to bf16, then oneDNN's bf16 matmul; the rounding included.
+void BM_GemmBf16(benchmark::State& state) {
+  if (!nabla::bf16_supported()) {
+    state.SkipWithError("this CPU has no bf16 instructions");
+    return;
+  }
+  const GemmShape& s = gemm_shapes()[static_cast<size_t>(state.range(0))];
+  nabla::set_num_threads(static_cast<int>(state.range(1)));
+  const int64_t a_rows = s.trans_a ? s.K : s.M, a_cols = s.trans_a ? s.M : s.K;
+  const int64_t b_rows = s.trans_b ? s.N : s.K, b_cols = s.trans_b ? s.K : s.N;
+  nabla::Tensor a = nabla::randn({a_rows, a_cols}), b = nabla::randn({b_rows, b_cols});
+  nabla::Tensor c = nabla::zeros({s.M, s.N});
+  auto run = [&] {
+    nabla::kernels::cpu::gemm_bf16(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, a.data<float>(),
+                                   a_cols, b.data<float>(), b_cols, 0.f, c.data<float>(), s.N);
+  };
+  run();
+  const Clock::time_point start = Clock::now();
+  for (auto _ : state) {
+    run();
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPs"] =
+      2.0 * s.M * s.N * s.K * state.iterations() / seconds_since(start) / 1e9;
+  state.SetLabel(s.name);
+}
+BENCHMARK(BM_GemmBf16)
     ->ArgNames({"shape", "threads"})
     ->ArgsProduct({benchmark::CreateDenseRange(0, 12, 1), {1, 2}})
     ->MinTime(kMinTime)

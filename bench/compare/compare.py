@@ -5,13 +5,15 @@ Workloads: the classic MLP at batch 32 and 256 (5 epochs), the small CNN at batc
 and the LSTM(128) at batch 64 (2 epochs): the same models, optimizer, loss and settings on both
 sides (bench/compare/train.cpp, binary nabla_compare, and bench/compare/train.py).
 
-Four sides, two data representations, each on both frameworks:
+Five sides: two data representations, each on both frameworks, and nabla in bf16:
   nabla-f32  images preloaded as f32 in [0, 1] (nabla_compare --f32-data)
   torch-f32  the same in PyTorch (train.py)
   nabla-u8   images kept as bytes, a Rescaling(1/255) layer first (as `nabla train` runs)
   torch-u8   images kept as bytes, converted to f32 / 255 batch by batch (train.py --uint8-data)
-The headline compares nabla-f32 with torch-f32; the second table nabla-u8 with torch-u8. Every
-ratio and memory comparison is between sides with the same representation.
+  nabla-bf16 as nabla-f32, in bf16 mixed precision (nabla_compare --precision bf16)
+The headline compares nabla-f32 with torch-f32; the second table nabla-u8 with torch-u8; the third
+nabla-bf16 with nabla-f32 (bf16's speed-up and accuracy). Every ratio and memory comparison is
+between sides with the same representation.
 
 Each configuration (side, workload, thread count) runs --repeats times (default 3), one process per
 run, the runs of all configurations interleaved so that a drift of the machine's speed touches all
@@ -52,12 +54,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TRAIN_SIZE = 60000
-SIDES = ("nabla-f32", "torch-f32", "nabla-u8", "torch-u8")
+SIDES = ("nabla-f32", "torch-f32", "nabla-u8", "torch-u8", "nabla-bf16")
 REPRESENTATION = {
     "nabla-f32": "images preloaded as f32 in [0, 1]",
     "torch-f32": "images preloaded as f32 in [0, 1]",
     "nabla-u8": "images as bytes, Rescaling(1/255) layer first",
     "torch-u8": "images as bytes, converted to f32 / 255 per batch",
+    "nabla-bf16": "images preloaded as f32 in [0, 1]; bf16 mixed precision",
 }
 PYTORCH_ENV = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "268435456",
                "MALLOC_TRIM_THRESHOLD_": "536870912"}
@@ -197,6 +200,8 @@ class Harness:
             return [self.nabla_exe] + size + ["--f32-data"], dict(os.environ)
         if side == "nabla-u8":
             return [self.nabla_exe] + size, dict(os.environ)
+        if side == "nabla-bf16":
+            return [self.nabla_exe] + size + ["--f32-data", "--precision", "bf16"], dict(os.environ)
         train = [self.args.python, os.path.join(HERE, "train.py")] + size
         return train + (["--uint8-data"] if side == "torch-u8" else []), pytorch_env()
 
@@ -291,6 +296,22 @@ def versus_table(rows, nabla_side, torch_side):
             f"{n['test_accuracy']:.4f}", f"{t['test_accuracy']:.4f}",
             f"{n['peak_rss_mb']['median']:.0f}", f"{t['peak_rss_mb']['median']:.0f}",
             f"{n['peak_rss_mb']['median'] / t['peak_rss_mb']['median']:.2f}"])
+    return table
+
+
+def precision_table(rows):
+    """nabla in bf16 mixed precision against nabla in fp32 (both with f32 images)."""
+    table = [["workload", "fp32 s/epoch [threads]", "bf16 s/epoch [threads]", "speed-up",
+              "fp32 acc", "bf16 acc"]]
+    for row in rows:
+        f, b = row["sides"].get("nabla-f32"), row["sides"].get("nabla-bf16")
+        if not f or not b:
+            continue
+        table.append([
+            row["workload"], f"{fmt_spread(f['s_per_epoch'])} [{f['threads']}]",
+            f"{fmt_spread(b['s_per_epoch'])} [{b['threads']}]",
+            f"{f['s_per_epoch']['median'] / b['s_per_epoch']['median']:.2f}x",
+            f"{f['test_accuracy']:.4f}", f"{b['test_accuracy']:.4f}"])
     return table
 
 
@@ -483,6 +504,13 @@ def main():
             markdown += [f"### {title}", "", markdown_table(table), ""]
         print(explain)
         markdown += [explain, ""]
+        if "nabla-f32" in args.sides and "nabla-bf16" in args.sides:
+            title = ("bf16 mixed precision (nabla --precision bf16: products and convolutions in "
+                     "bf16 with fp32 accumulation) against fp32, both with f32 images")
+            table = precision_table(rows)
+            print(f"\n{title}:")
+            print_table(table)
+            markdown += [f"### {title}", "", markdown_table(table), ""]
 
     scaling_rows = []
     if do_scaling:

@@ -47,6 +47,7 @@ struct Options {
   bool f32_data = false;  // preload images as f32 rather than bytes
   int64_t hidden = 128;   // the LSTM's hidden size
   int64_t limit = 0;      // > 0: only the first `limit` samples of the training and test sets
+  std::string precision = "fp32";  // bf16: the whole run in an Autocast scope
 };
 
 struct Result {
@@ -59,7 +60,7 @@ const char* kUsage =
     "usage: nabla_compare [--model mlp|cnn|lstm] [--batch-size N] [--epochs N] [--threads N] "
     "[--seed N] "
     "[--data DIR]"
-    " [--loop] [--f32-data] [--hidden N] [--limit N]\n";
+    " [--loop] [--f32-data] [--hidden N] [--limit N] [--precision fp32|bf16]\n";
 
 Options parse(int argc, char** argv) {
   Options options;
@@ -89,6 +90,9 @@ Options parse(int argc, char** argv) {
       options.hidden = std::stoll(value());
     } else if (arg == "--limit") {
       options.limit = std::stoll(value());
+    } else if (arg == "--precision") {
+      options.precision = value();
+      nabla::parse_precision(options.precision);  // Error for an unknown name
     } else {
       NABLA_CHECK(false, "nabla_compare: unknown option ", arg, "\n", kUsage);
     }
@@ -249,6 +253,7 @@ int main(int argc, char** argv) {
       data.train_images = data.train_images.unsqueeze(1);
       data.test_images = data.test_images.unsqueeze(1);
     }
+    const nabla::Autocast precision(nabla::parse_precision(options.precision));
     const Result result = options.loop ? run_loop(data, options) : run_keras(data, options);
     print_json(result, options, data.train_images.size(0));
     return 0;

@@ -102,6 +102,9 @@ struct TrainingSpec {
   // weight_decay 5e-4.
   std::optional<double> momentum, weight_decay;
   std::optional<bool> nesterov;
+  // "precision": "bf16" trains and evaluates with matrix products and convolutions in bf16
+  // (train::CompileOptions::precision, nabla/autocast.hpp); "fp32", the default, in fp32.
+  std::string precision = "fp32";
   std::string loss = "sparse_categorical_crossentropy";
   std::vector<std::string> metrics = {"accuracy"};
   int64_t batch_size = 32;

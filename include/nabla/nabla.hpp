@@ -1,6 +1,7 @@
 // The umbrella header: everything public in nabla.
 #pragma once
 
+#include "nabla/autocast.hpp"
 #include "nabla/data.hpp"
 #include "nabla/dist.hpp"
 #include "nabla/energy.hpp"

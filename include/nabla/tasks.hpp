@@ -155,7 +155,8 @@ struct RunOptions {
   // the spec's settings, which were meant for its own optimizer.
   std::optional<double> momentum, weight_decay;
   std::optional<bool> nesterov;
-  std::optional<std::string> loss;  // a loss by name (train::make_loss), for the spec's
+  std::optional<std::string> loss;       // a loss by name (train::make_loss), for the spec's
+  std::optional<std::string> precision;  // "fp32" or "bf16", for the spec's (io::TrainingSpec)
   // More, as JSON a spec's "training" section takes (io::merge_training): "lr_schedule" (an
   // object) and "augmentation" (a list of steps).
   std::optional<std::string> lr_schedule, augmentation;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "nabla/autocast.hpp"
 #include "nabla/data.hpp"
 #include "nabla/layers.hpp"
 #include "nabla/nn.hpp"
@@ -791,6 +792,15 @@ struct MetricArg {
   MetricPtr metric;
 };
 
+// compile()'s settings beyond the optimizer, losses and metrics.
+struct CompileOptions {
+  // "bf16" (or "bfloat16"): fit, evaluate and predict run in an Autocast scope
+  // (nabla/autocast.hpp), their matrix products and convolutions in bf16 with fp32 accumulation
+  // and master weights, everything else in fp32 (Keras's "mixed_bfloat16" policy); on a CPU
+  // without bf16 instructions, a warning and fp32. "fp32" (the default): the caller's precision.
+  std::string precision = "fp32";
+};
+
 class Model {
  public:
   explicit Model(nn::ModulePtr module, std::string name = "");
@@ -828,13 +838,16 @@ class Model {
   // optimizer: name ("adam", "sgd", ...) with its defaults, or an object; loss: Keras name or
   // object; metrics: names or objects ("accuracy" and the loss are printed in every epoch).
   void compile(OptimizerArg optimizer = "rmsprop", LossArg loss = "sparse_categorical_crossentropy",
-               std::vector<MetricArg> metrics = {});
+               std::vector<MetricArg> metrics = {}, const CompileOptions& options = {});
   // Several outputs (Keras's compile(loss=[...], loss_weights=[...])): one loss per output (or
   // one for all), the metrics computed for every output (by name), the loss minimized being
   // sum_i loss_weights[i] * loss_i (weights 1 when empty).
   void compile(OptimizerArg optimizer, std::vector<LossArg> losses, std::vector<MetricArg> metrics,
-               std::vector<double> loss_weights = {});
+               std::vector<double> loss_weights = {}, const CompileOptions& options = {});
   bool compiled() const;
+  // The precision fit, evaluate and predict run in: bf16 when compiled for it on a CPU that has
+  // it, else the caller's (compute_precision()).
+  Precision precision() const;
 
   History fit(const Tensor& x, const Tensor& y, const FitOptions& options = {});
   EvaluationReport evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32,

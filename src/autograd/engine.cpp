@@ -12,6 +12,7 @@ std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>& grads) {
   NABLA_CHECK(fn_ != nullptr, "backward: the graph through ", name_,
               " was already freed by an earlier backward(); pass retain_graph=true to the first "
               "backward() to backpropagate through it twice");
+  const Autocast precision(precision_);
   return fn_(grads);
 }
 

@@ -8,6 +8,7 @@
 
 #include "autograd/anomaly.hpp"
 #include "core/tensor_impl.hpp"
+#include "nabla/autocast.hpp"
 
 namespace nabla::autograd {
 
@@ -36,13 +37,15 @@ struct Node {
 };
 
 // Backward of a recorded op: grads w.r.t. outputs -> grads w.r.t. inputs. Runs with grad mode
-// off. Capture saved inputs by value; capture an op's own output only as `out.detach()`, since
-// the output holds this node and capturing it whole would make a cycle.
+// off, in the compute precision (nabla/autocast.hpp) the op was recorded in. Capture saved inputs
+// by value; capture an op's own output only as `out.detach()`, since the output holds this node and
+// capturing it whole would make a cycle.
 using BackwardFn = std::function<std::vector<Tensor>(std::vector<Tensor>& grads)>;
 
 class FunctionNode final : public Node {
  public:
-  FunctionNode(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
+  FunctionNode(const char* name, BackwardFn fn)
+      : name_(name), fn_(std::move(fn)), precision_(compute_precision()) {}
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override;
   void release() override { fn_ = nullptr; }
   const char* name() const override { return name_; }
@@ -56,6 +59,7 @@ class FunctionNode final : public Node {
  private:
   const char* name_;
   BackwardFn fn_;
+  Precision precision_;  // the forward's, for the backward's products
   std::unique_ptr<ForwardContext> context_;
 };
 

@@ -102,7 +102,8 @@ Model Model::load(const std::string& path, std::map<std::string, std::string>* m
   const io::TrainingSpec& training = loaded.spec.training;
   if (training.present) {
     std::vector<MetricArg> metrics(training.metrics.begin(), training.metrics.end());
-    model.compile(io::make_optimizer(training), training.loss, std::move(metrics));
+    model.compile(io::make_optimizer(training), training.loss, std::move(metrics),
+                  {.precision = training.precision});
   }
   return model;
 }

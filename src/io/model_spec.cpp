@@ -125,11 +125,11 @@ void parse_augmentation(const SpecReader& reader, const Json& list, TrainingSpec
 TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   const std::string path = "training";
   if (!training.is_object()) reader.fail(path, "expected an object, got " + json_excerpt(training));
-  reader.check_keys(
-      training, path,
-      {"optimizer", "lr", "learning_rate", "momentum", "nesterov", "weight_decay", "loss",
-       "metrics", "batch_size", "epochs", "validation_split", "augmentation", "lr_schedule"},
-      "\"training\"");
+  reader.check_keys(training, path,
+                    {"optimizer", "lr", "learning_rate", "momentum", "nesterov", "weight_decay",
+                     "precision", "loss", "metrics", "batch_size", "epochs", "validation_split",
+                     "augmentation", "lr_schedule"},
+                    "\"training\"");
   TrainingSpec spec;
   spec.present = true;
   const auto at = [&](const char* key) { return SpecReader::join_path(path, key); };
@@ -156,6 +156,10 @@ TrainingSpec parse_training(const SpecReader& reader, const Json& training) {
   // The optimizer checks that it has each setting given, and their combination (nesterov needs
   // momentum).
   reader.check_with(at("optimizer"), [&] { make_optimizer(spec); });
+  if (const Json* v = reader.find(training, path, {"precision"})) {
+    spec.precision = reader.string(*v, at("precision"));
+    reader.check_with(at("precision"), [&] { parse_precision(spec.precision); });
+  }
   if (const Json* v = reader.find(training, path, {"loss"})) {
     spec.loss = reader.string(*v, at("loss"));
     reader.check_with(at("loss"), [&] { train::make_loss(spec.loss); });
@@ -478,6 +482,7 @@ OrderedJson training_json(const TrainingSpec& training) {
   if (training.momentum) t["momentum"] = *training.momentum;
   if (training.nesterov) t["nesterov"] = *training.nesterov;
   if (training.weight_decay) t["weight_decay"] = *training.weight_decay;
+  if (parse_precision(training.precision) != Precision::fp32) t["precision"] = training.precision;
   t["loss"] = training.loss;
   t["metrics"] = training.metrics;
   t["batch_size"] = training.batch_size;

@@ -253,7 +253,11 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   if (options.lr) training.lr = *options.lr;
   if (options.validation_split) training.validation_split = *options.validation_split;
   if (options.loss) training.loss = *options.loss;
+  if (options.precision) training.precision = *options.precision;
   training = merge_command_line_training(training, options);
+  // The whole run in the spec's precision, tasks with a training loop of their own included (on a
+  // CPU without bf16: one warning, and fp32).
+  const Autocast precision(parse_precision(training.precision));
   auto optimizer = io::make_optimizer(training);
   const train::LossPtr loss = train::make_loss(training.loss);
   const std::unique_ptr<Task> task = make_task(task_name_for(spec));
@@ -328,13 +332,14 @@ RunResult run(io::ModelSpec spec, const RunOptions& options) {
   for (const std::string& pattern : options.freeze) model.set_trainable(pattern, false);
   internal::describe_fine_tuning(model, options, log);
   std::vector<train::MetricArg> metrics(training.metrics.begin(), training.metrics.end());
-  model.compile(std::move(optimizer), loss, std::move(metrics));
+  model.compile(std::move(optimizer), loss, std::move(metrics), {.precision = training.precision});
 
   log << "Training " << spec.name << " on " << data.source << ": "
       << (data.train_stream ? std::string("streamed") : std::to_string(data.x_train.size(0)))
       << " samples, " << training.epochs << (training.epochs == 1 ? " epoch" : " epochs")
       << ", batch " << training.batch_size << ", " << training.optimizer << " (lr "
-      << model.optimizer().lr() << io::optimizer_settings_text(training) << "), seed "
+      << model.optimizer().lr() << io::optimizer_settings_text(training) << "), "
+      << (compute_precision() == Precision::bf16 ? "bf16 mixed precision, " : "") << "seed "
       << options.seed << std::endl;
   if (strategy != nullptr) {
     log << "Data-parallel over " << strategy->size() << " processes: batch " << training.batch_size

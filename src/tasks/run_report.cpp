@@ -67,6 +67,9 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Inputs& in) {
   for (const auto& row : in.run_settings) rows.push_back(row);
   rows.emplace_back("test samples", std::to_string(in.data->x_test.size(0)));
   rows.emplace_back("optimizer", t.optimizer + io::optimizer_settings_text(t));
+  // As the run computed: bf16 only where the CPU has it (else the run warned and used fp32).
+  rows.emplace_back("precision",
+                    model.precision() == Precision::bf16 ? "bf16 mixed precision" : "fp32");
   // Without a schedule the optimizer still holds the rate it started with.
   const std::string default_lr =
       t.lr_schedule_json.empty() ? " (" + format_number(model.optimizer().lr()) + ")" : "";

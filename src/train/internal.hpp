@@ -14,6 +14,7 @@ struct Model::Compiled {
   std::vector<LossPtr> losses;                  // one per output
   std::vector<double> loss_weights;             // one per output
   std::vector<std::vector<MetricPtr>> metrics;  // per output
+  Precision precision = Precision::fp32;        // CompileOptions::precision
   // When a single-output Sequential ends with the activation the loss can fold in (a softmax
   // before a cross-entropy), training runs `body` and then `head` without its activation (or
   // nothing when the activation is a layer of its own), and the loss takes those logits. A graph

@@ -155,12 +155,15 @@ void Model::attach_parameters() {
   optimizer.set_parameters(std::move(trainable));
 }
 
-void Model::compile(OptimizerArg optimizer, LossArg loss, std::vector<MetricArg> metrics) {
-  compile(std::move(optimizer), std::vector<LossArg>{std::move(loss)}, std::move(metrics));
+void Model::compile(OptimizerArg optimizer, LossArg loss, std::vector<MetricArg> metrics,
+                    const CompileOptions& options) {
+  compile(std::move(optimizer), std::vector<LossArg>{std::move(loss)}, std::move(metrics), {},
+          options);
 }
 
 void Model::compile(OptimizerArg optimizer, std::vector<LossArg> losses,
-                    std::vector<MetricArg> metrics, std::vector<double> loss_weights) {
+                    std::vector<MetricArg> metrics, std::vector<double> loss_weights,
+                    const CompileOptions& options) {
   const size_t outputs = num_outputs();
   NABLA_CHECK(losses.size() == 1 || losses.size() == outputs, "compile: expected one loss or one ",
               "per output (", outputs, "), got ", losses.size());
@@ -171,6 +174,9 @@ void Model::compile(OptimizerArg optimizer, std::vector<LossArg> losses,
                 ">= 0, got ", weight);
   }
   auto compiled = std::make_unique<Compiled>();
+  compiled->precision = parse_precision(options.precision);
+  // Says now, once, when this CPU has no bf16 (fit then runs in fp32).
+  if (compiled->precision == Precision::bf16) const Autocast check(Precision::bf16);
   compiled->optimizer =
       optimizer.optimizer ? std::move(optimizer.optimizer) : optim::make_optimizer(optimizer.name);
   for (size_t i = 0; i < outputs; ++i) {
@@ -209,6 +215,11 @@ void Model::compile(OptimizerArg optimizer, std::vector<LossArg> losses,
 }
 
 bool Model::compiled() const { return compiled_ != nullptr; }
+
+Precision Model::precision() const {
+  const bool bf16 = compiled_ != nullptr && compiled_->precision == Precision::bf16;
+  return bf16 && bf16_supported() ? Precision::bf16 : compute_precision();
+}
 
 Model::Compiled& Model::compiled_state(const std::string& where) const {
   NABLA_CHECK(compiled_ != nullptr, where, ": the model is not compiled; call ",
@@ -430,6 +441,7 @@ History Model::fit_loop(data::DataLoader& loader, const std::vector<Tensor>& x,
                         const std::vector<Tensor>& y, const std::vector<Tensor>& val_x,
                         const std::vector<Tensor>& val_y, const FitOptions& options) {
   Compiled& compiled = *compiled_;
+  const Autocast precision_scope(precision());
   DistributedStrategy* strategy = options.strategy.get();
   const bool dynamic = options.verbose == 1 && stdout_is_terminal();
   for (const CallbackPtr& callback : options.callbacks) {
@@ -749,6 +761,7 @@ Logs Model::evaluate_logs(const std::vector<Tensor>& x, const std::vector<Tensor
                           int64_t batch_size, EvaluationReport* report, ProgressBar* bar) {
   Compiled& compiled = *compiled_;
   FlushDenormalGuard denormals;
+  const Autocast precision_scope(precision());
   ModeGuard mode(*module_, false);
   NoGradGuard no_grad;
   const size_t outputs = compiled.losses.size();
@@ -842,6 +855,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size) {
   NABLA_CHECK(batch_size > 0, "predict: batch_size must be positive, got ", batch_size);
   FlushDenormalGuard denormals;
+  const Autocast precision_scope(precision());
   check_inputs(x, nullptr, "predict");
   ensure_built(x, "predict");
   ModeGuard mode(*module_, false);

@@ -165,8 +165,8 @@ TEST(ModelSpec, TopLevelAndTrainingErrors) {
             "model spec mlp.json: training.epochs: expected a positive integer, got 2.5");
   EXPECT_EQ(spec_error(flatten + R"({"batchsize": 2}})"),
             "model spec mlp.json: training.batchsize: unknown key for \"training\"; known keys: "
-            "optimizer, lr, learning_rate, momentum, nesterov, weight_decay, loss, metrics, "
-            "batch_size, epochs, validation_split, augmentation, lr_schedule");
+            "optimizer, lr, learning_rate, momentum, nesterov, weight_decay, precision, loss, "
+            "metrics, batch_size, epochs, validation_split, augmentation, lr_schedule");
   const std::string optimizer = spec_error(flatten + R"({"optimizer": "adamax"}})");
   EXPECT_EQ(optimizer.rfind("model spec mlp.json: training.optimizer: ", 0), 0u) << optimizer;
   EXPECT_NE(optimizer.find("adamax"), std::string::npos);
@@ -219,6 +219,26 @@ TEST(ModelSpec, TrainingOptimizerSettings) {
             "model spec mlp.json: training.momentum: expected a number in [0, 1], got 1.5");
   EXPECT_EQ(spec_error(flatten + R"({"optimizer": "sgd", "nesterov": 1}})"),
             "model spec mlp.json: training.nesterov: expected true or false, got 1");
+}
+
+// "precision": read, written back (only when not fp32), and refused when unknown.
+TEST(ModelSpec, TrainingPrecision) {
+  const std::string flatten = R"({"layers": [{"type": "Flatten"}], "training": )";
+  const io::ModelSpec spec =
+      io::parse_model_spec(flatten + R"({"precision": "bf16"}})", "bf16.json");
+  EXPECT_EQ(spec.training.precision, "bf16");
+  EXPECT_EQ(io::parse_model_spec(flatten + "{}}", "plain").training.precision, "fp32");
+  auto model =
+      sequential_from_spec(R"({"input_shape": [2], "layers": [{"type": "Flatten"}]})", "x");
+  const std::string written = io::model_to_spec(*model, "m", {2}, &spec.training);
+  EXPECT_NE(written.find("\"precision\": \"bf16\""), std::string::npos) << written;
+  EXPECT_EQ(io::parse_model_spec(written, "back").training.precision, "bf16");
+  io::TrainingSpec fp32 = spec.training;
+  fp32.precision = "fp32";
+  EXPECT_EQ(io::model_to_spec(*model, "m", {2}, &fp32).find("precision"), std::string::npos);
+  EXPECT_EQ(spec_error(flatten + R"({"precision": "fp16"}})"),
+            "model spec mlp.json: training.precision: unknown precision \"fp16\": expected fp32 "
+            "or bf16");
 }
 
 TEST(ModelSpec, InvalidJsonGivesLineAndColumn) {

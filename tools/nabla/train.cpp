@@ -75,6 +75,7 @@ struct TrainOptions {
   CLI::Option* validation_split_given = nullptr;
   CLI::Option* loss_given = nullptr;
   std::string loss;
+  std::string precision;  // "" = the spec's
 };
 
 // "--save-every": N (epochs), "Nepochs" or "Nsteps" (batches), N >= 1.
@@ -277,6 +278,7 @@ void run_train(const TrainOptions& options) {
   if (*options.weight_decay_given) run.weight_decay = options.weight_decay;
   if (options.nesterov) run.nesterov = true;
   if (*options.loss_given) run.loss = options.loss;
+  if (!options.precision.empty()) run.precision = options.precision;
   if (*options.validation_split_given) run.validation_split = options.validation_split;
   if (!options.image_size.empty()) run.image_size = parse_image_size(options.image_size);
   run.color = options.color;
@@ -384,6 +386,11 @@ Command add_train_command(CLI::App& app) {
             }
             return std::string();
           });
+  sub->add_option("--precision", options->precision,
+                  "bf16: matrix products and convolutions in bf16 with fp32 accumulation and "
+                  "master weights, fp32 elsewhere (CPUs with AVX512-BF16 or AMX; elsewhere a "
+                  "warning and fp32); fp32 (default: the spec's training.precision)")
+      ->check(CLI::IsMember({"fp32", "float32", "bf16", "bfloat16"}));
   sub->add_option("--seed", options->seed, "Seed of the initial weights and the shuffling")
       ->check(in_range<uint64_t>(0))
       ->capture_default_str();

@@ -3,8 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/reduce.hpp"
+#include "nabla/autocast.hpp"
 #include "nabla/error.hpp"
 
 namespace nabla::kernels::cpu {
@@ -275,9 +274,11 @@ memory::desc weights_desc(const ConvGeometry& g) {
 memory::desc bias_desc(const ConvGeometry& g) {
   return memory::desc({g.out_channels}, memory::data_type::f32, memory::format_tag::x);
 }
-// The same dimensions with the layout left to the primitive (blocked, e.g. nChw8c on AVX2).
-memory::desc any_layout(const memory::desc& plain) {
-  return memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
+// The same dimensions with the layout left to the primitive (blocked, e.g. nChw8c on AVX2), in
+// bf16 for a pass's inputs inside an Autocast scope (its outputs stay f32).
+memory::desc any_layout(const memory::desc& plain, bool bf16 = false) {
+  return memory::desc(plain.dims(), bf16 ? memory::data_type::bf16 : memory::data_type::f32,
+                      memory::format_tag::any);
 }
 
 enum class ConvPass { forward, backward_data, backward_weights };
@@ -289,6 +290,7 @@ struct PrimitiveKey {
   ConvPass pass;
   bool bias;
   bool blocked;
+  bool bf16;  // blocked only: the inputs rounded to bf16 (nabla/autocast.hpp)
   bool relu;  // forward only: relu as a post-op on the output
   int threads;
   auto operator<=>(const PrimitiveKey&) const = default;
@@ -339,18 +341,19 @@ struct CachedConv {
 };
 
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool bias, bool blocked,
-                                                     bool relu = false) {
-  auto layout = [&](const memory::desc& d) { return blocked ? any_layout(d) : d; };
+                                                     bool bf16, bool relu = false) {
+  auto input = [&](const memory::desc& d) { return blocked ? any_layout(d, bf16) : d; };
+  auto output = [&](const memory::desc& d) { return blocked ? any_layout(d) : d; };
   const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
       padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
   const auto kind = dnnl::prop_kind::forward_training;
   const auto algorithm = dnnl::algorithm::convolution_direct;
   const auto desc =
       bias ? dnnl::convolution_forward::desc(
-                 kind, algorithm, layout(input_desc(g)), layout(weights_desc(g)), bias_desc(g),
-                 layout(output_desc(g)), strides, dilates, padding_l, padding_r)
-           : dnnl::convolution_forward::desc(kind, algorithm, layout(input_desc(g)),
-                                             layout(weights_desc(g)), layout(output_desc(g)),
+                 kind, algorithm, input(input_desc(g)), input(weights_desc(g)), bias_desc(g),
+                 output(output_desc(g)), strides, dilates, padding_l, padding_r)
+           : dnnl::convolution_forward::desc(kind, algorithm, input(input_desc(g)),
+                                             input(weights_desc(g)), output(output_desc(g)),
                                              strides, dilates, padding_l, padding_r);
   dnnl::primitive_attr attr;
   if (relu) {
@@ -363,34 +366,36 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool
 
 CachedConv create_conv(const PrimitiveKey& key) {
   const ConvGeometry& g = key.geometry;
-  auto layout = [&](const memory::desc& d) { return key.blocked ? any_layout(d) : d; };
+  // A pass's inputs in bf16 with Autocast, its outputs (and the bias) in f32.
+  auto input = [&](const memory::desc& d) { return key.blocked ? any_layout(d, key.bf16) : d; };
+  auto output = [&](const memory::desc& d) { return key.blocked ? any_layout(d) : d; };
   const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
       padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
   const auto algorithm = dnnl::algorithm::convolution_direct;
   CachedConv conv;
   dnnl::primitive_desc_base pd;
   if (key.pass == ConvPass::forward) {
-    const auto fwd = forward_pd(g, key.bias, key.blocked, key.relu);
+    const auto fwd = forward_pd(g, key.bias, key.blocked, key.bf16, key.relu);
     conv.primitive = dnnl::convolution_forward(fwd);
     pd = fwd;
   } else if (key.pass == ConvPass::backward_data) {
-    const dnnl::convolution_backward_data::desc desc(
-        algorithm, layout(input_desc(g)), layout(weights_desc(g)), layout(output_desc(g)), strides,
-        dilates, padding_l, padding_r);
-    const dnnl::convolution_backward_data::primitive_desc bwd(desc, onednn::engine(),
-                                                              forward_pd(g, false, key.blocked));
+    const dnnl::convolution_backward_data::desc desc(algorithm, output(input_desc(g)),
+                                                     input(weights_desc(g)), input(output_desc(g)),
+                                                     strides, dilates, padding_l, padding_r);
+    const dnnl::convolution_backward_data::primitive_desc bwd(
+        desc, onednn::engine(), forward_pd(g, false, key.blocked, key.bf16));
     conv.primitive = dnnl::convolution_backward_data(bwd);
     pd = bwd;
   } else {
     const auto desc =
         key.bias ? dnnl::convolution_backward_weights::desc(
-                       algorithm, layout(input_desc(g)), layout(weights_desc(g)), bias_desc(g),
-                       layout(output_desc(g)), strides, dilates, padding_l, padding_r)
+                       algorithm, input(input_desc(g)), output(weights_desc(g)), bias_desc(g),
+                       input(output_desc(g)), strides, dilates, padding_l, padding_r)
                  : dnnl::convolution_backward_weights::desc(
-                       algorithm, layout(input_desc(g)), layout(weights_desc(g)),
-                       layout(output_desc(g)), strides, dilates, padding_l, padding_r);
+                       algorithm, input(input_desc(g)), output(weights_desc(g)),
+                       input(output_desc(g)), strides, dilates, padding_l, padding_r);
     const dnnl::convolution_backward_weights::primitive_desc bwd(
-        desc, onednn::engine(), forward_pd(g, key.bias, key.blocked));
+        desc, onednn::engine(), forward_pd(g, key.bias, key.blocked, key.bf16));
     conv.primitive = dnnl::convolution_backward_weights(bwd);
     pd = bwd;
   }
@@ -409,29 +414,19 @@ CachedConv create_conv(const PrimitiveKey& key) {
   return conv;
 }
 
-// Beyond this many cached primitives (a program feeding ever new shapes) the cache starts over.
-constexpr size_t kMaxCachedPrimitives = 64;
-
-// The primitive for a configuration, created at its first use. Returned by value (primitives are
-// reference-counted handles), so that a concurrent eviction cannot pull it from under a caller.
+// The primitive for a configuration, created at its first use.
 CachedConv cached_conv(const PrimitiveKey& key) {
-  static std::mutex* const mutex = new std::mutex;
-  static auto* const cache = new std::map<PrimitiveKey, CachedConv>;
-  std::lock_guard<std::mutex> lock(*mutex);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    if (cache->size() >= kMaxCachedPrimitives) cache->clear();
-    it = cache->emplace(key, create_conv(key)).first;
-  }
-  return it->second;
+  static auto* const cache = new onednn::PrimitiveCache<PrimitiveKey, CachedConv>;
+  return cache->get(key, create_conv);
 }
 
 // Runs a pass on nabla's buffers (`buffers`: argument id -> plain data). Arguments in another
 // layout go through temporaries from the caching allocator, reordered in before and out after.
 void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, bool blocked,
-             bool relu, const std::unordered_map<int, const float*>& buffers) {
+             bool bf16, bool relu, const std::unordered_map<int, const float*>& buffers) {
   try {
-    const CachedConv conv = cached_conv({g, pass, bias, blocked, relu, omp_get_max_threads()});
+    const CachedConv conv =
+        cached_conv({g, pass, bias, blocked, bf16, relu, omp_get_max_threads()});
     const dnnl::engine& engine = onednn::engine();
     dnnl::stream& stream = onednn::stream();
     std::unordered_map<int, memory> args;
@@ -462,32 +457,36 @@ void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, 
   }
 }
 
+// The implementations: im2col + gemm, oneDNN on nabla's plain layouts, oneDNN on its blocked
+// layouts in f32, and the same with the inputs rounded to bf16 (inside an Autocast scope).
+enum class Path { im2col, onednn_plain, onednn_blocked, onednn_bf16 };
+
 void forward_onednn(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
-                    float* y, bool blocked, bool relu) {
+                    float* y, Path path, bool relu) {
   std::unordered_map<int, const float*> buffers{
       {DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, y}};
   if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
-  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, blocked, relu, buffers);
+  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, path != Path::onednn_plain,
+          path == Path::onednn_bf16, relu, buffers);
 }
 
 void backward_data_onednn(const ConvGeometry& g, const float* grad_y, const float* weight,
-                          float* grad_x, bool blocked) {
-  execute("conv2d backward (input)", g, ConvPass::backward_data, false, blocked, false,
+                          float* grad_x, Path path) {
+  execute("conv2d backward (input)", g, ConvPass::backward_data, false, path != Path::onednn_plain,
+          path == Path::onednn_bf16, false,
           {{DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DIFF_SRC, grad_x}});
 }
 
 void backward_weights_onednn(const ConvGeometry& g, const float* x, const float* grad_y,
-                             float* grad_weight, float* grad_bias, bool blocked) {
+                             float* grad_weight, float* grad_bias, Path path) {
   std::unordered_map<int, const float*> buffers{
       {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
   if (grad_bias != nullptr) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
-  execute("conv2d backward (weights)", g, ConvPass::backward_weights, grad_bias != nullptr, blocked,
-          false, buffers);
+  execute("conv2d backward (weights)", g, ConvPass::backward_weights, grad_bias != nullptr,
+          path != Path::onednn_plain, path == Path::onednn_bf16, false, buffers);
 }
 
 // ---- choosing the implementation ----
-
-enum class Path { im2col, onednn_plain, onednn_blocked };
 
 // The implementation of a pass. `automatic` follows the measurements of bench/bench_kernels.cpp
 // (BM_Conv2dKernel) at a small CNN's shapes, summarized in docs/architecture.md: oneDNN's direct
@@ -527,6 +526,11 @@ Path choose(const ConvGeometry& g, ConvPass pass, ConvAlgorithm algorithm) {
                                pass != ConvPass::backward_weights;
   // oneDNN rejects negative padding (a transposed convolution's output_padding beyond stride).
   const bool padding_ok = g.pad_bottom >= 0 && g.pad_right >= 0;
+  // Inside an Autocast scope for bf16, on the calling thread, every pass oneDNN can run takes its
+  // bf16 kernels (on blocked layouts: the pointwise products would stay f32).
+  if ((wide || depthwise) && padding_ok && !omp_in_parallel() &&
+      compute_precision() == Precision::bf16)
+    return Path::onednn_bf16;
   const bool pass_ok = pass != ConvPass::backward_weights || onednn::has_avx512();
   return (wide || depthwise) && !plain_pointwise && padding_ok && pass_ok ? Path::onednn_blocked
                                                                           : Path::im2col;
@@ -546,8 +550,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   if (g.output_numel() == 0) return;
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::forward, algorithm);
-    if (path != Path::im2col)
-      return forward_onednn(g, x, weight, bias, y, path == Path::onednn_blocked, relu);
+    if (path != Path::im2col) return forward_onednn(g, x, weight, bias, y, path, relu);
   } else {
     check_f64_algorithm(algorithm);
   }
@@ -560,8 +563,7 @@ void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weigh
   if (g.input_numel() == 0) return;
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::backward_data, algorithm);
-    if (path != Path::im2col)
-      return backward_data_onednn(g, grad_y, weight, grad_x, path == Path::onednn_blocked);
+    if (path != Path::im2col) return backward_data_onednn(g, grad_y, weight, grad_x, path);
   } else {
     check_f64_algorithm(algorithm);
   }
@@ -590,8 +592,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
         }
         grad_y = masked.data<float>();
       }
-      return backward_weights_onednn(g, x, grad_y, grad_weight, grad_bias,
-                                     path == Path::onednn_blocked);
+      return backward_weights_onednn(g, x, grad_y, grad_weight, grad_bias, path);
     }
   } else {
     check_f64_algorithm(algorithm);

@@ -5,8 +5,10 @@
 // groups' blocks one after another.
 //
 // f32 runs, per pass and shape, on oneDNN convolution primitives (created once per configuration
-// and cached) or on im2col + sgemm, whichever measured faster; f64 (gradient checks) runs
-// im2col + gemm.
+// and cached) or on im2col + sgemm, whichever measured faster; inside an Autocast scope for bf16
+// (nabla/autocast.hpp) every pass with 16 or more channels on both sides, and every depthwise
+// one, runs oneDNN's bf16 kernels on its inputs rounded to bf16, writing f32. f64 (gradient
+// checks) runs im2col + gemm.
 #pragma once
 
 #include <compare>

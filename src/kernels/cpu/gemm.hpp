@@ -2,8 +2,9 @@
 //   C[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * C,   op(X) = X or X^T.
 // `lda`, `ldb`, `ldc` are the row strides (in elements) of the matrices as stored, so a transposed
 // view is passed as its untransposed storage plus a flag rather than copied. With beta == 0, C is
-// written without being read (it may hold garbage). f32 goes to oneDNN; f64 (gradient checks) is a
-// cache-blocked loop.
+// written without being read (it may hold garbage). f32 goes to oneDNN (in bf16 inside an Autocast
+// scope, nabla/autocast.hpp, for products large enough to gain, called outside a parallel region);
+// f64 (gradient checks) is a cache-blocked loop.
 #pragma once
 
 #include <cstdint>

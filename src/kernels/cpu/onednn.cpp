@@ -10,13 +10,22 @@ const dnnl::engine& engine() {
   return *kEngine;
 }
 
+namespace {
+bool has_isa(dnnl::cpu_isa wanted) {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto mask = static_cast<unsigned>(wanted);
+  return (isa & mask) == mask;  // the ISA values are nested bit masks
+}
+}  // namespace
+
 bool has_avx512() {
-  static const bool kAvx512 = [] {
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
-    return (isa & avx512) == avx512;  // the ISA values are nested bit masks
-  }();
+  static const bool kAvx512 = has_isa(dnnl::cpu_isa::avx512_core);
   return kAvx512;
+}
+
+bool has_bf16() {
+  static const bool kBf16 = has_isa(dnnl::cpu_isa::avx512_core_bf16);
+  return kBf16;
 }
 
 dnnl::stream& stream() {

@@ -1,0 +1,118 @@
+#include "kernels/cpu/gemm_bf16.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <compare>
+#include <cstdint>
+
+#include "core/tensor_impl.hpp"
+#include "kernels/cpu/onednn.hpp"
+
+namespace nabla::kernels::cpu {
+
+namespace {
+
+using dnnl::memory;
+using DataType = memory::data_type;
+
+// A primitive is specific to the shapes, transposes, output stride, alpha, beta and the thread
+// count it was created for (oneDNN sizes its per-thread work at creation).
+struct GemmKey {
+  bool trans_a, trans_b;
+  int64_t M, N, K, ldc;
+  float alpha, beta;
+  int threads;
+  auto operator<=>(const GemmKey&) const = default;
+};
+
+// An operand as stored, [rows, cols] with row stride ld: op(X) itself or, transposed, its
+// transpose.
+struct Stored {
+  const float* data;
+  int64_t rows, cols, ld;
+};
+
+// Rounds a stored operand to bf16 (to nearest even, as oneDNN's reorders round) into a compact
+// copy (row stride cols) with AVX512-BF16's vcvtne2ps2bf16, 32 values per instruction. oneDNN's
+// reorder primitive does the same at about 0.3 ns per value on the AVX-512 EPYC, which was most
+// of the time of a bf16 product of the MLP's size (docs/architecture.md). Only called where
+// onednn::has_bf16().
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void round_to_bf16(const Stored& x,
+                                                                                   uint16_t* out) {
+#pragma omp parallel for schedule(static) if (x.rows * x.cols >= (1 << 16))
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const float* src = x.data + r * x.ld;
+    uint16_t* dst = out + r * x.cols;
+    int64_t c = 0;
+    for (; c + 32 <= x.cols; c += 32) {
+      const __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + c + 16),  // upper half
+                                                _mm512_loadu_ps(src + c));
+      _mm512_storeu_si512(dst + c, reinterpret_cast<const __m512i&>(pair));
+    }
+    for (; c < x.cols; c += 16) {
+      const int64_t left = x.cols - c;
+      const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+      const __m256bh half = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, src + c));
+      _mm256_mask_storeu_epi16(dst + c, mask, reinterpret_cast<const __m256i&>(half));
+    }
+  }
+}
+
+// op(X) [rows, cols] of a compact bf16 copy of its storage: row-major, or transposed storage
+// (oneDNN's matmul reads both).
+memory::desc bf16_view(int64_t rows, int64_t cols, bool trans) {
+  return memory::desc({rows, cols}, DataType::bf16,
+                      trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+}
+
+dnnl::matmul create_gemm(const GemmKey& k) {
+  const memory::desc c({k.M, k.N}, DataType::f32, memory::dims{k.ldc, 1});
+  dnnl::primitive_attr attr;
+  if (k.alpha != 1.f) attr.set_output_scales(0, {k.alpha});
+  if (k.beta != 0.f) {
+    dnnl::post_ops ops;
+    ops.append_sum(k.beta);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::desc desc(bf16_view(k.M, k.K, k.trans_a), bf16_view(k.K, k.N, k.trans_b), c);
+  return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn::engine()));
+}
+
+dnnl::matmul cached_gemm(const GemmKey& key) {
+  static auto* const cache = new onednn::PrimitiveCache<GemmKey, dnnl::matmul>;
+  return cache->get(key, create_gemm);
+}
+
+}  // namespace
+
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+               int64_t ldc) {
+  const Stored a{A, trans_a ? K : M, trans_a ? M : K, lda};
+  const Stored b{B, trans_b ? N : K, trans_b ? K : N, ldb};
+  // Both copies in one buffer from the caching allocator (nabla has no bf16 dtype: two bf16
+  // values per f32 element).
+  const int64_t a_values = M * K, b_values = K * N;
+  Tensor buffer = make_tensor({(a_values + b_values + 1) / 2}, DType::f32);
+  auto* a16 = static_cast<uint16_t*>(buffer.raw_data());
+  uint16_t* b16 = a16 + a_values;
+  round_to_bf16(a, a16);
+  round_to_bf16(b, b16);
+  try {
+    const dnnl::matmul matmul =
+        cached_gemm({trans_a, trans_b, M, N, K, ldc, alpha, beta, omp_get_max_threads()});
+    const dnnl::engine& engine = onednn::engine();
+    dnnl::stream& stream = onednn::stream();
+    memory a_mem(bf16_view(M, K, trans_a), engine, a16);
+    memory b_mem(bf16_view(K, N, trans_b), engine, b16);
+    memory c_mem(memory::desc({M, N}, DataType::f32, memory::dims{ldc, 1}), engine, C);
+    matmul.execute(stream,
+                   {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    onednn::throw_error("gemm (bf16)", e);
+  }
+}
+
+}  // namespace nabla::kernels::cpu
