@@ -145,18 +145,26 @@ const std::vector<GemmShape>& gemm_shapes() {
   return shapes;
 }
 
+// Random operands of a shape as stored (op(A) is [M, K], op(B) is [K, N]) and the output.
+struct GemmOperands {
+  explicit GemmOperands(const GemmShape& s)
+      : lda(s.trans_a ? s.M : s.K),
+        ldb(s.trans_b ? s.K : s.N),
+        a(nabla::randn({s.trans_a ? s.K : s.M, lda})),
+        b(nabla::randn({s.trans_b ? s.N : s.K, ldb})),
+        c(nabla::zeros({s.M, s.N})) {}
+  int64_t lda, ldb;
+  nabla::Tensor a, b, c;
+};
+
 void BM_Gemm(benchmark::State& state) {
   const GemmShape& s = gemm_shapes()[static_cast<size_t>(state.range(0))];
   const int threads = static_cast<int>(state.range(1));
   nabla::set_num_threads(threads);
-  // Stored shapes: op(A) is [M, K], op(B) is [K, N].
-  const int64_t a_rows = s.trans_a ? s.K : s.M, a_cols = s.trans_a ? s.M : s.K;
-  const int64_t b_rows = s.trans_b ? s.N : s.K, b_cols = s.trans_b ? s.K : s.N;
-  nabla::Tensor a = nabla::randn({a_rows, a_cols}), b = nabla::randn({b_rows, b_cols});
-  nabla::Tensor c = nabla::zeros({s.M, s.N});
+  GemmOperands o(s);
   auto run = [&] {
-    nabla::kernels::cpu::gemm(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, a.data<float>(), a_cols,
-                              b.data<float>(), b_cols, 0.f, c.data<float>(), s.N);
+    nabla::kernels::cpu::gemm(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, o.a.data<float>(), o.lda,
+                              o.b.data<float>(), o.ldb, 0.f, o.c.data<float>(), s.N);
   };
   run();  // oneDNN picks and JIT-compiles its kernel at the first call
   const double peak = peak_gflops(threads);
@@ -187,13 +195,10 @@ void BM_GemmBf16(benchmark::State& state) {
   }
   const GemmShape& s = gemm_shapes()[static_cast<size_t>(state.range(0))];
   nabla::set_num_threads(static_cast<int>(state.range(1)));
-  const int64_t a_rows = s.trans_a ? s.K : s.M, a_cols = s.trans_a ? s.M : s.K;
-  const int64_t b_rows = s.trans_b ? s.N : s.K, b_cols = s.trans_b ? s.K : s.N;
-  nabla::Tensor a = nabla::randn({a_rows, a_cols}), b = nabla::randn({b_rows, b_cols});
-  nabla::Tensor c = nabla::zeros({s.M, s.N});
+  GemmOperands o(s);
   auto run = [&] {
-    nabla::kernels::cpu::gemm_bf16(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, a.data<float>(),
-                                   a_cols, b.data<float>(), b_cols, 0.f, c.data<float>(), s.N);
+    nabla::kernels::cpu::gemm_bf16(s.trans_a, s.trans_b, s.M, s.N, s.K, 1.f, o.a.data<float>(),
+                                   o.lda, o.b.data<float>(), o.ldb, 0.f, o.c.data<float>(), s.N);
   };
   run();
   const Clock::time_point start = Clock::now();
