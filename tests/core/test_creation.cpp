@@ -73,6 +73,35 @@ TEST(Allocator, FreedBlocksAreReused) {
   EXPECT_EQ(allocator_stats().system_allocations, before);
 }
 
+// Blocks of 16 MiB and more: one freed in a size class never requested again goes back to the
+// system (a data set freed once is not kept), one whose class recurs (a large activation, step
+// after step) is cached from its second step on.
+TEST(Allocator, LargeBlocksAreCachedOnceTheirClassRecurs) {
+  const int64_t size = 7'700'001;  // 30.8 MB of f32
+  const uint64_t cached_before = allocator_stats().bytes_cached;
+  { Tensor data = empty({size}); }
+  EXPECT_EQ(allocator_stats().bytes_cached, cached_before);  // freed once: back to the system
+  { Tensor data = empty({size + 1}); }  // the same class again: it recurs, this block is kept
+  EXPECT_GT(allocator_stats().bytes_cached, cached_before);
+
+  auto step = [] {
+    Tensor activation = empty({22'000'001});  // 88 MB, as a conv activation at batch 1024
+    Tensor gradient = empty({22'000'001});
+  };
+  step();
+  step();  // the class recurred: from here on its blocks are cached
+  const uint64_t before = allocator_stats().system_allocations;
+  for (int i = 0; i < 5; ++i) step();
+  EXPECT_EQ(allocator_stats().system_allocations, before);
+  empty_cache();
+}
+
+TEST(Allocator, LargeBlockFreedOnceGoesBackToTheSystem) {
+  const uint64_t cached_before = allocator_stats().bytes_cached;
+  { Tensor data = empty({9'100'003}); }  // 36.4 MB, a class no other test uses
+  EXPECT_EQ(allocator_stats().bytes_cached, cached_before);
+}
+
 TEST(Allocator, BlocksAre64ByteAligned) {
   for (int64_t n : {1, 3, 17, 1000, 12345}) {
     Tensor t = empty({n});
