@@ -1,0 +1,197 @@
+#include "kernels/cpu/int8_conv.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <compare>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor_impl.hpp"
+#include "kernels/cpu/onednn.hpp"
+
+namespace nabla::kernels::cpu {
+
+namespace {
+
+using dnnl::memory;
+using DataType = memory::data_type;
+using Tag = memory::format_tag;
+
+memory::desc data_desc(int64_t batch, int64_t channels, int64_t h, int64_t w, DataType type,
+                       Tag tag) {
+  return memory::desc({batch, channels, h, w}, type, tag);
+}
+
+memory::dims weight_dims(const ConvGeometry& g) {
+  const int64_t cout = g.out_channels / g.groups, cin = g.in_channels / g.groups;
+  if (g.groups == 1) return {cout, cin, g.kernel_h, g.kernel_w};
+  return {g.groups, cout, cin, g.kernel_h, g.kernel_w};
+}
+
+// A primitive is specific to its batch size and the thread count it was created for.
+struct Key {
+  int64_t batch;
+  int threads;
+  auto operator<=>(const Key&) const = default;
+};
+
+// Everything one batch size runs: the input's quantizing reorder (f32 NCHW -> u8/s8 NHWC), the
+// convolution with its weights in the layout it chose, and the reorder of its f32 NHWC output to
+// NCHW (none for a 1x1 output, where the two are the same bytes).
+struct Entry {
+  dnnl::reorder quantize;
+  dnnl::convolution_forward conv;
+  memory::desc src, dst;  // the convolution's
+  memory weights;
+  dnnl::reorder to_nchw;  // empty for a 1x1 output
+  std::string implementation;
+};
+
+}  // namespace
+
+struct Int8Conv::Impl {
+  ConvGeometry g;
+  Int8InputScale input;
+  bool relu;
+  std::vector<int8_t> weights;       // quantized, [C_out, C_in / groups, kH, kW]
+  std::vector<float> output_scales;  // s_in * s_c per output channel
+  std::vector<float> bias;           // divided by the output scales; empty: none
+  onednn::PrimitiveCache<Key, Entry> cache;
+
+  Entry create(const Key& key) const;
+  Entry entry(int64_t batch) {
+    return cache.get({batch, omp_get_max_threads()}, [this](const Key& k) { return create(k); });
+  }
+};
+
+Int8InputScale int8_input_scale(float min, float max) {
+  const bool is_unsigned = min >= 0.f;
+  const float range = is_unsigned ? max : std::max(std::fabs(min), std::fabs(max));
+  if (!(range > 0.f) || !std::isfinite(range)) return {1.f, is_unsigned};
+  return {range / (is_unsigned ? 255.f : 127.f), is_unsigned};
+}
+
+Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias,
+                   Int8InputScale input, bool relu)
+    : impl_(std::make_shared<Impl>()) {
+  Impl& m = *impl_;
+  m.g = g;
+  m.g.batch = 1;
+  m.input = input;
+  m.relu = relu;
+  const int64_t per_channel = g.weight_numel() / g.out_channels;
+  m.weights.resize(g.weight_numel());
+  m.output_scales.resize(g.out_channels);
+  for (int64_t c = 0; c < g.out_channels; ++c) {
+    const float* w = weight + c * per_channel;
+    float largest = 0.f;
+    for (int64_t i = 0; i < per_channel; ++i) largest = std::max(largest, std::fabs(w[i]));
+    const float scale = largest > 0.f ? largest / 127.f : 1.f;
+    for (int64_t i = 0; i < per_channel; ++i)
+      m.weights[c * per_channel + i] = static_cast<int8_t>(std::nearbyint(w[i] / scale));
+    m.output_scales[c] = input.scale * scale;
+  }
+  // oneDNN 2.x scales the bias with the accumulator (dst = scale * (acc + bias)), so it is kept
+  // divided by the output scale: measured, passing it as is added it scaled.
+  if (bias != nullptr) {
+    m.bias.resize(g.out_channels);
+    for (int64_t c = 0; c < g.out_channels; ++c) m.bias[c] = bias[c] / m.output_scales[c];
+  }
+}
+
+Entry Int8Conv::Impl::create(const Key& key) const {
+  const dnnl::engine& engine = onednn::engine();
+  const DataType src_type = input.is_unsigned ? DataType::u8 : DataType::s8;
+  Entry e;
+  e.src = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, src_type, Tag::nhwc);
+  e.dst = data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nhwc);
+  const memory::desc weights_any(weight_dims(g), DataType::s8, Tag::any);
+  const memory::desc bias_desc({g.out_channels}, DataType::f32, Tag::x);
+  const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
+      padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
+  const auto kind = dnnl::prop_kind::forward_inference;
+  const auto direct = dnnl::algorithm::convolution_direct;
+  const auto desc =
+      bias.empty() ? dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, e.dst,
+                                                     strides, dilates, padding_l, padding_r)
+                   : dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, bias_desc,
+                                                     e.dst, strides, dilates, padding_l, padding_r);
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(1 << 1, output_scales);  // per output channel (dimension 1)
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+  e.conv = dnnl::convolution_forward(pd);
+  e.implementation = pd.impl_info_str();
+
+  // The weights in the chosen layout (for s8 inputs oneDNN's reorder also stores the
+  // compensation its kernels add back), once per primitive.
+  const Tag plain_tag = g.groups == 1 ? Tag::oihw : Tag::goihw;
+  memory plain({weight_dims(g), DataType::s8, plain_tag}, engine,
+               const_cast<int8_t*>(weights.data()));
+  e.weights = memory(pd.weights_desc(), engine);
+  dnnl::stream& stream = onednn::stream();
+  dnnl::reorder(plain, e.weights).execute(stream, plain, e.weights);
+  stream.wait();
+
+  // x / s_in, rounded to nearest even and saturated, by oneDNN's quantizing reorder.
+  dnnl::primitive_attr quantize_attr;
+  quantize_attr.set_output_scales(0, {1.f / input.scale});
+  const memory::desc x_plain =
+      data_desc(key.batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw);
+  e.quantize =
+      dnnl::reorder(dnnl::reorder::primitive_desc(engine, x_plain, engine, e.src, quantize_attr));
+  if (g.out_h * g.out_w > 1) {
+    const memory::desc y_plain =
+        data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw);
+    e.to_nchw = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.dst, engine, y_plain));
+  }
+  return e;
+}
+
+void Int8Conv::forward(int64_t batch, const float* x, float* y) const {
+  try {
+    const Entry e = impl_->entry(batch);
+    const dnnl::engine& engine = onednn::engine();
+    dnnl::stream& stream = onednn::stream();
+    const ConvGeometry& g = impl_->g;
+    memory x_plain(data_desc(batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw),
+                   engine, const_cast<float*>(x));
+    const Tensor q = make_tensor({static_cast<int64_t>(e.src.get_size())}, DType::u8);
+    memory src(e.src, engine, q.raw_data());
+    e.quantize.execute(stream, x_plain, src);
+    Tensor staged;  // the NHWC output, when it differs from NCHW
+    if (e.to_nchw) staged = make_tensor({static_cast<int64_t>(e.dst.get_size() / 4)}, DType::f32);
+    memory dst(e.dst, engine, e.to_nchw ? staged.raw_data() : y);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}};
+    if (!impl_->bias.empty()) {
+      args.emplace(DNNL_ARG_BIAS, memory({{g.out_channels}, DataType::f32, Tag::x}, engine,
+                                         const_cast<float*>(impl_->bias.data())));
+    }
+    e.conv.execute(stream, args);
+    if (e.to_nchw) {
+      memory y_plain(data_desc(batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw),
+                     engine, y);
+      e.to_nchw.execute(stream, dst, y_plain);
+    }
+    stream.wait();
+  } catch (const dnnl::error& error) {
+    onednn::throw_error("int8 convolution", error);
+  }
+}
+
+std::string Int8Conv::implementation(int64_t batch) const {
+  try {
+    return impl_->entry(batch).implementation;
+  } catch (const dnnl::error& error) {
+    onednn::throw_error("int8 convolution", error);
+  }
+}
+
+}  // namespace nabla::kernels::cpu
