@@ -12,6 +12,7 @@
 #include "nabla/ops.hpp"
 #include "nabla/optim.hpp"
 #include "nabla/pipeline.hpp"
+#include "nabla/quantize.hpp"
 #include "nabla/report.hpp"
 #include "nabla/retrieval.hpp"
 #include "nabla/tabular.hpp"

@@ -168,6 +168,21 @@ void apply(const std::string& name, Tensor& t, Generator* gen = nullptr);
 }  // namespace init
 
 // ---- layers ----
+
+// What post-training int8 quantization (nabla/quantize.hpp) keeps in a layer it can run in int8
+// (Linear/Dense, Conv1d/Conv2d): the calibrated input range, then the quantized kernels. Opaque
+// here (src/nn/int8_layer.hpp); null until quantize_int8 reaches the layer.
+struct Int8State;
+class Int8Quantizable {
+ public:
+  virtual ~Int8Quantizable() = default;
+  const std::shared_ptr<Int8State>& int8_state() const { return int8_state_; }
+  void set_int8_state(std::shared_ptr<Int8State> state) { int8_state_ = std::move(state); }
+
+ private:
+  std::shared_ptr<Int8State> int8_state_;
+};
+
 struct LinearOptions {
   int64_t in_features = -1;  // -1: inferred at the first forward
   bool bias = true;
@@ -176,7 +191,7 @@ struct LinearOptions {
   std::string bias_initializer = "zeros";
 };
 
-class Linear : public Module {
+class Linear : public Module, public Int8Quantizable {
  public:
   explicit Linear(int64_t out_features, LinearOptions options = {});
   Tensor forward(const Tensor& x) override;
@@ -188,9 +203,14 @@ class Linear : public Module {
   const std::string& activation() const { return options_.activation; }
   Tensor weight() const;  // [out, in]; undefined before the build
   Tensor bias() const;
+  // x W^T + b without the activation: the logits a fused softmax + cross-entropy takes (Model).
+  Tensor logits(const Tensor& x);
 
  private:
   void build_parameters(int64_t in_features, DType dtype);
+  // x W^T + b, in int8 when quantized and inferring, then with relu when int8_relu (and
+  // *relu_applied set).
+  Tensor affine(const Tensor& x, bool int8_relu, bool* relu_applied);
   int64_t out_features_;
   LinearOptions options_;
   Tensor weight_;  // the registered parameters themselves (shared handles)
@@ -290,7 +310,7 @@ struct ConvLayerOptions {
 
 // Convolution over `rank` (1 or 2) spatial axes. The named classes below fix the rank and the
 // type name that summaries print (PyTorch's Conv2d or Keras's Conv2D).
-class Conv : public Module {
+class Conv : public Module, public Int8Quantizable {
  public:
   Conv(int rank, int64_t out_channels, std::vector<int64_t> kernel_size,
        ConvLayerOptions options = {}, std::string type_name = "");

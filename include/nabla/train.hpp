@@ -23,6 +23,7 @@
 #include "nabla/layers.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
+#include "nabla/quantize.hpp"
 #include "nabla/tensor.hpp"
 
 namespace nabla::data {
@@ -861,6 +862,12 @@ class Model {
   EvaluationReport evaluate(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                             int64_t batch_size = 32, int verbose = 1);
   std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32);
+  // Post-training int8 quantization (nabla/quantize.hpp): calibrates on the first
+  // options.calibration_samples of x (training data, as predict takes it) and converts the Dense
+  // and Conv layers; predict and evaluate then run them in int8. fit() returns them to fp32.
+  QuantizationReport quantize_int8(const Tensor& x, const QuantizeOptions& options = {});
+  QuantizationReport quantize_int8(const std::vector<Tensor>& x,
+                                   const QuantizeOptions& options = {});
   // Trains on a streaming pipeline's batches (data::Pipeline, nabla/pipeline.hpp, ending in
   // batch()): epoch e reads the pipeline's iteration e, so its shuffles draw anew each epoch and
   // runs repeat. The pipeline does the batching, shuffling and augmenting: options.batch_size

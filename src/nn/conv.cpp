@@ -3,7 +3,9 @@
 #include <sstream>
 
 #include "nabla/nn.hpp"
+#include "nn/int8_layer.hpp"
 #include "nn/layer_util.hpp"
+#include "ops/conv_geometry.hpp"
 
 namespace nabla::nn {
 namespace {
@@ -119,8 +121,15 @@ Tensor Conv::forward_channels_first(const Tensor& x) {
   nabla::ConvOptions o = op_options();
   // relu runs inside the convolution's own pass (Keras's Conv2D(..., activation="relu")).
   o.fused_relu = options_.activation == "relu";
-  Tensor y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, o)
-                        : nabla::conv2d(input, weight_, bias_, o);
+  Tensor y;
+  if (int8_runs(*this, is_training(), input, weight_)) {
+    Shape out_shape;
+    const auto g = conv_geometry(input, weight_, bias_, o, rank_, type_name_.c_str(), &out_shape);
+    y = int8_forward(*int8_state(), g, input, weight_, bias_, o.fused_relu, out_shape);
+  } else {
+    y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, o)
+                   : nabla::conv2d(input, weight_, bias_, o);
+  }
   return options_.activation.empty() || o.fused_relu ? y
                                                      : nabla::activation(y, options_.activation);
 }

@@ -281,8 +281,8 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
     }
     const autograd::LayerScope scope(node.name);  // names the layer in anomaly messages
     if (strip[i] != 0) {
-      if (const auto* dense = dynamic_cast<const Linear*>(node.layer.get())) {
-        values[i] = linear(args[0], dense->weight(), dense->bias());
+      if (auto* dense = dynamic_cast<Linear*>(node.layer.get())) {
+        values[i] = dense->logits(args[0]);
       } else {
         values[i] = args[0];
       }

@@ -1,6 +1,7 @@
 // Linear (PyTorch) / Dense (Keras): y = activation(x W^T + b), built at the first forward when the
 // input size is not given.
 #include "nabla/nn.hpp"
+#include "nn/int8_layer.hpp"
 
 namespace nabla::nn {
 
@@ -27,6 +28,20 @@ void Linear::build_parameters(int64_t in_features, DType dtype) {
 }
 
 Tensor Linear::forward(const Tensor& x) {
+  // relu runs inside the int8 kernel; other activations after it, as after the f32 product.
+  const bool relu = options_.activation == "relu";
+  bool relu_applied = false;
+  const Tensor y = affine(x, relu, &relu_applied);
+  if (options_.activation.empty() || relu_applied) return y;
+  return nabla::activation(y, options_.activation);
+}
+
+Tensor Linear::logits(const Tensor& x) {
+  bool relu_applied = false;
+  return affine(x, false, &relu_applied);
+}
+
+Tensor Linear::affine(const Tensor& x, bool int8_relu, bool* relu_applied) {
   NABLA_CHECK(x.dim() >= 1, type_name(), ": expected an input with at least 1 axis, got shape ",
               x.shape());
   if (!weight_.defined()) {
@@ -35,8 +50,14 @@ Tensor Linear::forward(const Tensor& x) {
     NABLA_CHECK(x.size(-1) == options_.in_features, type_name(), ": expected input with ",
                 options_.in_features, " features (last axis), got shape ", x.shape());
   }
-  Tensor y = nabla::linear(x, weight_, bias_);
-  return options_.activation.empty() ? y : nabla::activation(y, options_.activation);
+  if (!int8_runs(*this, is_training(), x, weight_)) return nabla::linear(x, weight_, bias_);
+  // The product of [M, K] rows with the weights is the 1x1 convolution of M images of K channels.
+  const int64_t k = options_.in_features, m = x.numel() / k;
+  Shape out_shape = x.shape();
+  out_shape.back() = out_features_;
+  *relu_applied = int8_relu;
+  return int8_forward(*int8_state(), {.batch = m, .in_channels = k, .out_channels = out_features_},
+                      x, weight_, bias_, int8_relu, out_shape);
 }
 
 std::string Linear::extra_repr() const {

@@ -12,6 +12,7 @@
 #include "core/dispatch.hpp"
 #include "core/tensor_impl.hpp"
 #include "nabla/ops.hpp"
+#include "ops/conv_geometry.hpp"
 #include "ops/elementwise.hpp"
 
 namespace nabla {
@@ -225,11 +226,16 @@ std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y,
   return {gx, gw, gb};
 }
 
-// conv1d (spatial = 1) and conv2d (spatial = 2).
-Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
-               const ConvOptions& options, int64_t spatial, const char* op,
-               const char* weight_layout) {
-  check_operands(x, weight, bias, spatial, op, weight_layout);
+// The weight layout conv1d (spatial = 1) or conv2d (spatial = 2) expects, as errors name it.
+const char* weight_layout(int64_t spatial) {
+  return spatial == 1 ? "[C_out, C_in / groups, kL]" : "[C_out, C_in / groups, kH, kW]";
+}
+
+// The checked geometry of conv1d (spatial = 1) or conv2d (spatial = 2) and its output shape.
+ConvGeometry checked_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const ConvOptions& options, int64_t spatial, const char* op,
+                              Shape* out_shape_out) {
+  check_operands(x, weight, bias, spatial, op, weight_layout(spatial));
   const int64_t batch = x.shape()[0], in_channels = x.shape()[1];
   const int64_t out_channels = weight.shape()[0], groups = options.groups;
   check_groups(groups, in_channels, out_channels, op);
@@ -245,9 +251,15 @@ Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
     out.push_back(kernels::cpu::conv_output_size(in[i], kernel[i], a.stride[i], a.dilation[i],
                                                  a.pad_before[i], a.pad_after[i]));
   out_shape.insert(out_shape.end(), out.begin(), out.end());
-  const ConvGeometry g =
-      make_geometry(batch, in_channels, out_channels, groups, in, out, kernel, a);
+  if (out_shape_out != nullptr) *out_shape_out = out_shape;
+  return make_geometry(batch, in_channels, out_channels, groups, in, out, kernel, a);
+}
 
+// conv1d (spatial = 1) and conv2d (spatial = 2).
+Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
+               const ConvOptions& options, int64_t spatial, const char* op) {
+  Shape out_shape;
+  const ConvGeometry g = checked_geometry(x, weight, bias, options, spatial, op, &out_shape);
   const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor y = make_tensor(out_shape, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
@@ -300,12 +312,12 @@ std::vector<Tensor> conv_transpose_backward(const ConvSaved& s, const Tensor& gr
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const ConvOptions& options) {
-  return conv_nd(x, weight, bias, options, 1, "conv1d", "[C_out, C_in / groups, kL]");
+  return conv_nd(x, weight, bias, options, 1, "conv1d");
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const ConvOptions& options) {
-  return conv_nd(x, weight, bias, options, 2, "conv2d", "[C_out, C_in / groups, kH, kW]");
+  return conv_nd(x, weight, bias, options, 2, "conv2d");
 }
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -369,6 +381,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
            });
   }
   return y;
+}
+
+ConvGeometry conv_geometry(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           const ConvOptions& options, int64_t spatial, const char* op,
+                           Shape* out_shape) {
+  return checked_geometry(x, weight, bias, options, spatial, op, out_shape);
 }
 
 }  // namespace nabla

@@ -320,7 +320,7 @@ std::vector<Tensor> Model::forward_outputs(const std::vector<Tensor>& x, bool fo
   }
   if (compiled_->head != nullptr) {
     const autograd::LayerScope scope(compiled_->head_name);
-    h = linear(h, compiled_->head->weight(), compiled_->head->bias());
+    h = compiled_->head->logits(h);
   }
   return {h};
 }
@@ -850,6 +850,26 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   NABLA_CHECK(outputs.size() == 1, "predict: the model '", name_, "' has ", outputs.size(),
               " outputs; call predict with a list of inputs to get them all");
   return outputs[0];
+}
+
+QuantizationReport Model::quantize_int8(const Tensor& x, const QuantizeOptions& options) {
+  return quantize_int8(as_list(x), options);
+}
+
+QuantizationReport Model::quantize_int8(const std::vector<Tensor>& x,
+                                        const QuantizeOptions& options) {
+  NABLA_CHECK(!x.empty() && x[0].defined() && x[0].dim() >= 1 && x[0].size(0) > 0,
+              "quantize_int8: expected calibration data with at least one sample");
+  NABLA_CHECK(options.calibration_samples > 0 && options.batch_size > 0,
+              "quantize_int8: calibration_samples and batch_size must be positive, got ",
+              options.calibration_samples, " and ", options.batch_size);
+  const int64_t n = std::min(x[0].size(0), options.calibration_samples);
+  std::vector<Tensor> calibration;
+  for (const Tensor& t : x) calibration.push_back(t.slice(0, 0, std::min(n, t.size(0))));
+  QuantizationReport report =
+      nabla::quantize_int8(*module_, [&] { predict(calibration, options.batch_size); });
+  report.calibration_samples = n;
+  return report;
 }
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size) {

@@ -21,13 +21,17 @@ struct EvaluateOptions {
   int verbose = 1;
   bool quiet = false;
   bool json = false;
+  bool int8 = false;  // post-training int8 quantization first (nabla/quantize.hpp)
+  int64_t calibration_samples = 2048;
 };
 
 // --json: the report as one object, for scripts.
 void print_json(const train::EvaluationReport& report, const std::vector<tasks::Figure>& figures,
-                const std::vector<std::string>& class_names) {
+                const std::vector<std::string>& class_names,
+                const std::vector<std::string>& int8_layers) {
   nlohmann::json out;
   out["metrics"] = report.metrics;
+  out["int8_layers"] = int8_layers;
   nlohmann::json judged = nlohmann::json::object();
   for (const tasks::Figure& figure : figures) judged[figure.name] = figure.value;
   out["figures"] = judged;
@@ -54,6 +58,24 @@ void run_evaluate(const EvaluateOptions& options) {
     std::cout << "Model " << loaded.model.name() << " on the test set of " << data.source << " ("
               << data.x_test.size(0) << " samples)" << std::endl;
   }
+  std::vector<std::string> int8_layers;
+  if (options.int8) {
+    NABLA_CHECK(data.x_train.defined() && data.x_test_more.empty(),
+                "--int8: calibration needs the task's training inputs in memory and a model of "
+                "one input; this task ",
+                data.x_train.defined() ? "feeds several inputs" : "streams its training data");
+    const QuantizationReport quantized = loaded.model.quantize_int8(
+        data.x_train,
+        {.calibration_samples = options.calibration_samples, .batch_size = options.batch_size});
+    int8_layers = quantized.layers;
+    if (plain) {
+      std::cout << "int8: " << quantized.layers.size() << " layers quantized, calibrated on "
+                << quantized.calibration_samples << " training samples";
+      if (!quantized.not_calibrated.empty())
+        std::cout << " (" << quantized.not_calibrated.size() << " not reached: fp32)";
+      std::cout << std::endl;
+    }
+  }
   // The progress bar goes where the report goes: stdout, and only for the plain report.
   const train::EvaluationReport report =
       tasks::evaluate_on_test(loaded.model, data, options.batch_size, plain ? options.verbose : 0);
@@ -65,7 +87,7 @@ void run_evaluate(const EvaluateOptions& options) {
       report.is_classification() ? class_names_of(loaded, data, report.confusion.size())
                                  : std::vector<std::string>{};
   if (options.json) {
-    print_json(report, figures, class_names);
+    print_json(report, figures, class_names, int8_layers);
     return;
   }
   if (plain && report.is_classification()) std::cout << report.to_string(class_names);
@@ -91,6 +113,13 @@ Command add_evaluate_command(CLI::App& app) {
   sub->add_option("--verbose", options->verbose,
                   "0 no progress, 1 progress bar (default), 2 one line when done")
       ->check(in_range<int64_t>(0, 2));
+  sub->add_flag("--int8", options->int8,
+                "Post-training int8 quantization first: Dense and Conv layers run int8, "
+                "calibrated on the first training samples");
+  sub->add_option("--calibration-samples", options->calibration_samples,
+                  "Training samples --int8 calibrates on")
+      ->check(in_range<int64_t>(1))
+      ->capture_default_str();
   sub->add_flag("--quiet,-q", options->quiet, "Print only the figures (no table, no progress)");
   sub->add_flag("--json", options->json,
                 "Print one JSON object: metrics, figures, and for a classifier the class names, "
@@ -99,7 +128,8 @@ Command add_evaluate_command(CLI::App& app) {
       "Examples:\n"
       "  nabla train --out runs/mlp && nabla evaluate --checkpoint runs/mlp\n"
       "  nabla evaluate --checkpoint runs/mlp --data /path/to/other/idx/folder\n"
-      "  nabla evaluate --checkpoint runs/mlp --json   # for scripts");
+      "  nabla evaluate --checkpoint runs/mlp --json   # for scripts\n"
+      "  nabla evaluate --checkpoint runs/cnn --int8   # post-training int8 quantization");
   return {sub, [options] { run_evaluate(*options); }};
 }
 
