@@ -1,9 +1,5 @@
-// The side-by-side workloads trained with nabla, as the peers of bench/compare/train.py (PyTorch):
-//   mlp: Flatten -> Dense(128, relu) -> Dense(10, softmax) (the classic Keras example);
-//   cnn: Conv(1->32, 3) -> ReLU -> MaxPool(2) -> Conv(32->64, 3) -> ReLU -> MaxPool(2) -> Flatten
-//        -> Dense(128, relu) -> Dense(10, softmax);
-//   lstm: the 28 image rows as a sequence of 28 features -> LSTM(128) -> its last state ->
-//         Dense(10, softmax) (--hidden N: LSTM(N)).
+// The side-by-side workloads (workloads.hpp: mlp, cnn, lstm) trained with nabla, as the peers of
+// bench/compare/train.py (PyTorch); --hidden N: the LSTM's hidden size.
 // Adam(1e-3); sparse categorical cross-entropy (computed from the logits, fused); Fashion-MNIST
 // preloaded in memory; shuffled batches. By default it runs as `nabla train` does: the images stay
 // in memory as bytes and the model's first layer, Rescaling(1/255), scales each batch; --f32-data
@@ -31,6 +27,7 @@
 #include "nabla/nabla.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"
+#include "workloads.hpp"
 
 namespace {
 
@@ -123,29 +120,8 @@ class EpochTimer : public nabla::train::Callback {
   Clock::time_point start_;
 };
 
-// The workload's layers as a Keras user writes them (the last layer without softmax for the
-// loop, which takes logits as PyTorch's CrossEntropyLoss does).
 std::vector<nabla::nn::ModulePtr> network(const Options& options, bool softmax) {
-  using namespace nabla;
-  const std::string head = softmax ? "softmax" : "";
-  std::vector<nn::ModulePtr> layers_list;
-  if (!options.f32_data) layers_list.push_back(layers::Rescaling(1.0 / 255));
-  if (options.model == "cnn") {
-    for (nn::ModulePtr layer : {layers::Conv2D(32, 3, "relu"), layers::MaxPooling2D(2),
-                                layers::Conv2D(64, 3, "relu"), layers::MaxPooling2D(2)}) {
-      layers_list.push_back(layer);
-    }
-  }
-  if (options.model == "lstm") {
-    layers_list.push_back(std::make_shared<nn::LSTM>(options.hidden));
-    layers_list.push_back(layers::Dense(10, head));
-    return layers_list;
-  }
-  for (nn::ModulePtr layer :
-       {layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, head)}) {
-    layers_list.push_back(layer);
-  }
-  return layers_list;
+  return nabla::bench::workload_network(options.model, options.f32_data, options.hidden, softmax);
 }
 
 // The workload as a Keras user writes it.

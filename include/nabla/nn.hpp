@@ -178,6 +178,8 @@ class Int8Quantizable {
   virtual ~Int8Quantizable() = default;
   const std::shared_ptr<Int8State>& int8_state() const { return int8_state_; }
   void set_int8_state(std::shared_ptr<Int8State> state) { int8_state_ = std::move(state); }
+  // The weight that int8 quantizes, [C_out, ...]; undefined before the layer is built.
+  virtual Tensor int8_weight() const = 0;
 
  private:
   std::shared_ptr<Int8State> int8_state_;
@@ -205,6 +207,7 @@ class Linear : public Module, public Int8Quantizable {
   Tensor bias() const;
   // x W^T + b without the activation: the logits a fused softmax + cross-entropy takes (Model).
   Tensor logits(const Tensor& x);
+  Tensor int8_weight() const override { return weight_; }
 
  private:
   void build_parameters(int64_t in_features, DType dtype);
@@ -324,6 +327,7 @@ class Conv : public Module, public Int8Quantizable {
   const ConvLayerOptions& options() const { return options_; }
   Tensor weight() const { return weight_; }
   Tensor bias() const { return bias_; }
+  Tensor int8_weight() const override { return weight_; }
 
  private:
   void build_parameters(int64_t in_channels, DType dtype);

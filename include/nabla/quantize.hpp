@@ -27,6 +27,12 @@ namespace nn {
 class Module;
 }
 
+// Measured on the AVX-512 EPYC (VNNI), batch 256: the CNN's first convolution (1 -> 32 channels,
+// 3x3: 9 multiply-adds per output) took 2.7 ms in int8 against 1.0 ms in fp32 (the int8 kernel
+// gains nothing at that depth and its f32 output is reordered from NHWC), while its second
+// (32 -> 64, 288 per output) took 2.0 ms against 4.2.
+constexpr int64_t kMinInt8Depth = 32;
+
 struct QuantizeOptions {
   int64_t calibration_samples = 2048;  // the first ones of the calibration data
   int64_t batch_size = 256;
@@ -37,6 +43,10 @@ struct QuantizationReport {
   std::vector<std::string> layers;
   // Layers that no calibration batch reached (another branch, an unused output): they stay fp32.
   std::vector<std::string> not_calibrated;
+  // Layers whose products are too shallow for int8 to gain: fewer than kMinInt8Depth
+  // multiply-adds per output (C_in / groups * kH * kW: a first convolution over one channel, a
+  // depthwise one). They stay fp32.
+  std::vector<std::string> kept_fp32;
   int64_t calibration_samples = 0;  // 0 when a callback calibrated
 };
 

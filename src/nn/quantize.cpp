@@ -68,6 +68,12 @@ QuantizationReport quantize_int8(nn::Module& module, const std::function<void()>
       report.not_calibrated.push_back(layer.path);
       continue;
     }
+    const Tensor weight = layer.quantizable->int8_weight();
+    if (weight.numel() / weight.size(0) < kMinInt8Depth) {
+      layer.quantizable->set_int8_state(nullptr);
+      report.kept_fp32.push_back(layer.path);
+      continue;
+    }
     state.input = kernels::cpu::int8_input_scale(state.min, state.max);
     state.phase = nn::Int8State::Phase::converted;
     report.layers.push_back(layer.path);

@@ -71,8 +71,10 @@ void run_evaluate(const EvaluateOptions& options) {
     if (plain) {
       std::cout << "int8: " << quantized.layers.size() << " layers quantized, calibrated on "
                 << quantized.calibration_samples << " training samples";
+      if (!quantized.kept_fp32.empty())
+        std::cout << "; " << quantized.kept_fp32.size() << " kept in fp32 (too shallow to gain)";
       if (!quantized.not_calibrated.empty())
-        std::cout << " (" << quantized.not_calibrated.size() << " not reached: fp32)";
+        std::cout << "; " << quantized.not_calibrated.size() << " not reached (fp32)";
       std::cout << std::endl;
     }
   }

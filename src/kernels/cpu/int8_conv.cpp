@@ -1,5 +1,6 @@
 #include "kernels/cpu/int8_conv.hpp"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -48,6 +49,92 @@ struct Entry {
   dnnl::reorder to_nchw;  // empty for a 1x1 output
   std::string implementation;
 };
+
+// One value quantized as the vector loop does: x / s rounded to nearest even, saturated.
+inline uint8_t quantize_one(float x, float inv_scale, bool is_unsigned) {
+  const float low = is_unsigned ? 0.f : -128.f, high = is_unsigned ? 255.f : 127.f;
+  const float v = std::nearbyint(std::min(std::max(x * inv_scale, low), high));
+  return is_unsigned ? static_cast<uint8_t>(v) : static_cast<uint8_t>(static_cast<int8_t>(v));
+}
+
+// 16 values quantized to 16 bytes (u8 or s8 in two's complement); lanes beyond `mask` read 0.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m128i quantize16(
+    const float* x, __mmask16 mask, __m512 inv_scale, __m512 low, __m512 high) {
+  __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x), inv_scale);
+  v = _mm512_min_ps(_mm512_max_ps(v, low), high);      // a NaN becomes `low`
+  return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));  // rounds to nearest even (MXCSR)
+}
+
+// The 16x16 byte matrix rows[0..15] transposed in place, by four levels of unpacking: level l
+// interleaves units of 2^(l-1) bytes of row pairs, so that after the last each register holds
+// one column.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void transpose16x16(__m128i rows[16]) {
+  __m128i a[16], b[16];
+  for (int i = 0; i < 8; ++i) {  // 16-bit units: column k of rows 2i, 2i+1
+    a[i] = _mm_unpacklo_epi8(rows[2 * i], rows[2 * i + 1]);      // columns 0-7
+    a[i + 8] = _mm_unpackhi_epi8(rows[2 * i], rows[2 * i + 1]);  // columns 8-15
+  }
+  for (int h = 0; h < 2; ++h) {  // 32-bit units: column 8h + 4w + k of rows 4j..4j+3
+    for (int j = 0; j < 4; ++j) {
+      b[h * 8 + j] = _mm_unpacklo_epi16(a[h * 8 + 2 * j], a[h * 8 + 2 * j + 1]);      // w = 0
+      b[h * 8 + 4 + j] = _mm_unpackhi_epi16(a[h * 8 + 2 * j], a[h * 8 + 2 * j + 1]);  // w = 1
+    }
+  }
+  // b[4g + j]: column group g (columns 4g..4g+3) of rows 4j..4j+3.
+  for (int g = 0; g < 4; ++g) {  // 64-bit units: columns 4g + 2w + k of rows 8m..8m+7
+    for (int m = 0; m < 2; ++m) {
+      a[g * 4 + m] = _mm_unpacklo_epi32(b[4 * g + 2 * m], b[4 * g + 2 * m + 1]);      // w = 0
+      a[g * 4 + 2 + m] = _mm_unpackhi_epi32(b[4 * g + 2 * m], b[4 * g + 2 * m + 1]);  // w = 1
+    }
+  }
+  // a[2 cp + m]: columns 2cp, 2cp + 1 of rows 8m..8m+7 (cp = 2g + w).
+  for (int cp = 0; cp < 8; ++cp) {
+    rows[2 * cp] = _mm_unpacklo_epi64(a[2 * cp], a[2 * cp + 1]);
+    rows[2 * cp + 1] = _mm_unpackhi_epi64(a[2 * cp], a[2 * cp + 1]);
+  }
+}
+
+// x [n, c, hw] f32 -> q [n, hw, c] bytes, quantized (the input of an NHWC int8 convolution), in
+// 16x16 tiles transposed in registers. oneDNN's quantizing reorder does the same at about 0.5 ns
+// per value on the AVX-512 EPYC: as long as the int8 convolution after it.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_to_nhwc(
+    const float* x, int64_t n, int64_t c, int64_t hw, float inv_scale, bool is_unsigned,
+    uint8_t* q) {
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  const __m512 low = _mm512_set1_ps(is_unsigned ? 0.f : -128.f);
+  const __m512 high = _mm512_set1_ps(is_unsigned ? 255.f : 127.f);
+  if (c == 1 || hw == 1) {  // the same order on both sides
+    const int64_t total = n * c * hw;
+#pragma omp parallel for schedule(static) if (total >= (1 << 16))
+    for (int64_t i = 0; i < total; i += 16) {
+      const int64_t left = std::min<int64_t>(16, total - i);
+      const auto mask = static_cast<__mmask16>((1u << left) - 1);
+      _mm_mask_storeu_epi8(q + i, mask, quantize16(x + i, mask, inv, low, high));
+    }
+    return;
+  }
+  const int64_t position_tiles = (hw + 15) / 16;
+#pragma omp parallel for schedule(static) if (n * c * hw >= (1 << 16))
+  for (int64_t task = 0; task < n * position_tiles; ++task) {
+    const int64_t image = task / position_tiles, p0 = (task % position_tiles) * 16;
+    const int64_t positions = std::min<int64_t>(16, hw - p0);
+    const auto mask = static_cast<__mmask16>((1u << positions) - 1);
+    const float* xi = x + image * c * hw;
+    uint8_t* qi = q + image * hw * c;
+    int64_t c0 = 0;
+    for (; c0 + 16 <= c; c0 += 16) {
+      __m128i rows[16];
+      for (int i = 0; i < 16; ++i)
+        rows[i] = quantize16(xi + (c0 + i) * hw + p0, mask, inv, low, high);
+      transpose16x16(rows);
+      for (int64_t p = 0; p < positions; ++p)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + (p0 + p) * c + c0), rows[p]);
+    }
+    for (; c0 < c; ++c0)  // channels beyond a multiple of 16
+      for (int64_t p = 0; p < positions; ++p)
+        qi[(p0 + p) * c + c0] = quantize_one(xi[c0 * hw + p0 + p], inv_scale, is_unsigned);
+  }
+}
 
 }  // namespace
 
@@ -164,7 +251,12 @@ void Int8Conv::forward(int64_t batch, const float* x, float* y) const {
                    engine, const_cast<float*>(x));
     const Tensor q = make_tensor({static_cast<int64_t>(e.src.get_size())}, DType::u8);
     memory src(e.src, engine, q.raw_data());
-    e.quantize.execute(stream, x_plain, src);
+    if (onednn::has_avx512()) {
+      quantize_to_nhwc(x, batch, g.in_channels, g.in_h * g.in_w, 1.f / impl_->input.scale,
+                       impl_->input.is_unsigned, static_cast<uint8_t*>(q.raw_data()));
+    } else {
+      e.quantize.execute(stream, x_plain, src);
+    }
     Tensor staged;  // the NHWC output, when it differs from NCHW
     if (e.to_nchw) staged = make_tensor({static_cast<int64_t>(e.dst.get_size() / 4)}, DType::f32);
     memory dst(e.dst, engine, e.to_nchw ? staged.raw_data() : y);

@@ -1,0 +1,45 @@
+// The side-by-side workloads' networks as a Keras user writes them, shared by nabla_compare
+// (training, train.cpp) and nabla_predict_compare (inference, predict.cpp); their PyTorch peers
+// are in train.py and predict.py:
+//   mlp: Flatten -> Dense(128, relu) -> Dense(10);
+//   cnn: Conv(1->32, 3) -> ReLU -> MaxPool(2) -> Conv(32->64, 3) -> ReLU -> MaxPool(2) -> Flatten
+//        -> Dense(128, relu) -> Dense(10);
+//   lstm: LSTM(hidden) over the 28 image rows -> its last state -> Dense(10).
+// The last layer ends in softmax when `softmax` (Keras's model; predictions are probabilities),
+// else gives logits (the loop, which takes them as PyTorch's CrossEntropyLoss does). Images as
+// bytes get a Rescaling(1/255) layer first (as `nabla train` runs).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/layers.hpp"
+#include "nabla/nn.hpp"
+
+namespace nabla::bench {
+
+inline std::vector<nn::ModulePtr> workload_network(const std::string& model, bool f32_data,
+                                                   int64_t hidden, bool softmax) {
+  const std::string head = softmax ? "softmax" : "";
+  std::vector<nn::ModulePtr> layers_list;
+  if (!f32_data) layers_list.push_back(layers::Rescaling(1.0 / 255));
+  if (model == "cnn") {
+    for (nn::ModulePtr layer : {layers::Conv2D(32, 3, "relu"), layers::MaxPooling2D(2),
+                                layers::Conv2D(64, 3, "relu"), layers::MaxPooling2D(2)}) {
+      layers_list.push_back(layer);
+    }
+  }
+  if (model == "lstm") {
+    layers_list.push_back(std::make_shared<nn::LSTM>(hidden));
+    layers_list.push_back(layers::Dense(10, head));
+    return layers_list;
+  }
+  for (nn::ModulePtr layer :
+       {layers::Flatten(), layers::Dense(128, "relu"), layers::Dense(10, head)}) {
+    layers_list.push_back(layer);
+  }
+  return layers_list;
+}
+
+}  // namespace nabla::bench
