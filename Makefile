@@ -53,7 +53,7 @@ demo: build
 
 bench: configure
 	@NABLA_WITH_BENCH=1 scripts/install-deps.sh
-	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare nabla_cli nabla_pipeline_bench \
+	@cmake --build $(BUILD) -j $(JOBS) --target nabla_bench nabla_compare nabla_predict_compare nabla_cli nabla_pipeline_bench \
 	  $$(grep -q '^NABLA_WITH_MPI:BOOL=ON' $(BUILD)/CMakeCache.txt && echo nabla_dist_scaling)
 	@bench/run.sh $(BUILD)
 

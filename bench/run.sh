@@ -5,6 +5,8 @@
 #      cross-entropy, MLP training step), 3 repetitions, medians;
 #   2. the side-by-side comparison with PyTorch (bench/compare/: MLP, CNN and LSTM; 3 runs per
 #      configuration, GFLOP/s against the FMA limit; tables also as markdown);
+#   2a. inference throughput (bench/compare/inference.py): Model::predict at batch 1 and 256 in
+#       fp32 and post-training int8, against PyTorch's inference_mode and its FX int8;
 #   2b. word2vec (skip-gram) on the KJV against fastText: words/s and the word-pair mean rank;
 #   2c. data-parallel scaling over MPI (bench/dist/scaling.py), when the build has MPI;
 #   2d. input pipelines: decode + augment + batch against PyTorch's DataLoader with PIL, and the
@@ -19,7 +21,7 @@ python=${PYTHON:-/usr/bin/python3}
 results="$build/bench-results"
 mkdir -p "$results"
 
-for exe in bench/nabla_bench bench/nabla_compare; do
+for exe in bench/nabla_bench bench/nabla_compare bench/nabla_predict_compare; do
   [[ -x "$build/$exe" ]] || { echo "bench: $build/$exe not found; run 'make bench'" >&2; exit 1; }
 done
 
@@ -39,6 +41,11 @@ echo "== nabla vs PyTorch (bench/compare; results in $results/compare.json and c
 "$python" "$root/bench/compare/compare.py" --build "$build" --python "$python" \
   --out "$results/compare.json" --markdown "$results/compare.md" \
   $([[ "${NABLA_BENCH_SCALING:-0}" == 1 ]] && echo --scaling)
+
+echo
+echo "== Inference: nabla vs PyTorch, fp32 and int8 (bench/compare/inference.py; $results/inference.md) =="
+"$python" "$root/bench/compare/inference.py" --build "$build" --python "$python" \
+  --markdown "$results/inference.md"
 
 echo
 echo "== word2vec: nabla vs fastText (bench/compare/word2vec.py; results in $results/word2vec.json) =="
