@@ -962,6 +962,9 @@ class Model {
   bool built_ = false;
   std::vector<Shape> input_shapes_;   // without the batch axis
   std::vector<Shape> output_shapes_;  // batch axis included (1)
+  // The most samples predict() runs in one forward (inference_chunk()); 0 until computed.
+  int64_t inference_chunk_ = 0;
+  int64_t inference_chunk();
   std::unique_ptr<Compiled> compiled_;
   bool stop_training_ = false;
   // During fit(): the progress training_state() reports (its epoch, step, running figures and

@@ -16,6 +16,7 @@
 #include "nabla/train.hpp"
 #include "train/format.hpp"
 #include "train/internal.hpp"
+#include "train/layer_graph.hpp"
 
 namespace nabla::train {
 
@@ -141,6 +142,7 @@ void Model::build(const Shape& input_shape) {
   output_shapes_ = {module_->build(input_shape)};
   input_shapes_ = {input_shape};
   built_ = true;
+  inference_chunk_ = 0;
   if (compiled_) attach_parameters();
 }
 
@@ -872,6 +874,25 @@ QuantizationReport Model::quantize_int8(const std::vector<Tensor>& x,
   return report;
 }
 
+// Inference keeps a forward's activations in cache: predict() splits a batch whose largest
+// activation would exceed this many bytes into forwards of fewer samples (outputs are per sample,
+// so the results are the same). Measured on the 2-core AVX-512 EPYC, the bench CNN (whose first
+// convolution writes 86.5 KB per image) ran 40k images/s in fp32 and 73k in int8 in forwards of
+// 64 images, 31k and 44k in forwards of 256: from 11 MB per activation on, every layer streams
+// from memory (the max pooling after the first convolution took 1.5 ms at batch 256, 0.12 at 64).
+constexpr int64_t kInferenceCacheBytes = int64_t{6} << 20;
+
+int64_t Model::inference_chunk() {
+  if (inference_chunk_ == 0) {
+    int64_t largest = 1;  // bytes per sample of the largest input or layer output
+    for (const Shape& shape : input_shapes_) largest = std::max(largest, 4 * shape_numel(shape));
+    for (const internal::LayerNode& node : internal::layer_graph(*this))
+      largest = std::max(largest, 4 * shape_numel(node.output_shape));
+    inference_chunk_ = std::max<int64_t>(1, kInferenceCacheBytes / largest);
+  }
+  return inference_chunk_;
+}
+
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size) {
   NABLA_CHECK(batch_size > 0, "predict: batch_size must be positive, got ", batch_size);
   FlushDenormalGuard denormals;
@@ -884,8 +905,9 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_s
   std::vector<Tensor> results(num_outputs());
   std::vector<Tensor> batch_x;
   std::vector<bool> logits;
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const int64_t end = std::min(n, start + batch_size);
+  const int64_t step = std::min(batch_size, inference_chunk());
+  for (int64_t start = 0; start < n; start += step) {
+    const int64_t end = std::min(n, start + step);
     batch_x.clear();
     for (const Tensor& t : x) batch_x.push_back(t.slice(0, start, end));
     const std::vector<Tensor> outputs = forward_outputs(batch_x, false, logits);

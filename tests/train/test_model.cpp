@@ -46,6 +46,21 @@ Model blob_model(const std::string& head_activation = "softmax") {
   return model;
 }
 
+// predict() runs a batch whose activations would overflow the cache as several forwards (a
+// 1.2 MB activation per sample here: forwards of 5 samples); the outputs are those of one forward
+// over the whole batch.
+TEST(Model, PredictSplitsBatchesTooLargeForTheCache) {
+  manual_seed(3);
+  Model model({layers::Dense(300000, "relu"), layers::Dense(3)});
+  model.build({4});
+  const Tensor x = randn({12, 4});
+  const Tensor predicted = model.predict(x, 12);
+  NoGradGuard no_grad;
+  model.module().eval();
+  const Tensor whole = model.module().forward(x);
+  EXPECT_EQ(max(abs(sub(predicted, whole))).item<float>(), 0.f);
+}
+
 // ---- fit / History ----
 TEST(Model, FitReachesHighAccuracyOnBlobs) {
   const Blobs train = make_blobs(600, 1), test = make_blobs(300, 2);
