@@ -37,26 +37,22 @@ const char* kUsage =
 
 Options parse(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      NABLA_CHECK(i + 1 < argc, "nabla_predict_compare: ", arg, " needs a value\n", kUsage);
-      return argv[++i];
-    };
+  for (nabla::bench::OptionReader args(argc, argv, "nabla_predict_compare", kUsage); args.next();) {
+    const std::string& arg = args.name();
     if (arg == "--model") {
-      options.model = value();
+      options.model = args.value();
     } else if (arg == "--threads") {
-      options.threads = std::stoi(value());
+      options.threads = std::stoi(args.value());
     } else if (arg == "--seed") {
-      options.seed = std::stoull(value());
+      options.seed = std::stoull(args.value());
     } else if (arg == "--data") {
-      options.data = value();
+      options.data = args.value();
     } else if (arg == "--batch1-images") {
-      options.batch1_images = std::stoll(value());
+      options.batch1_images = std::stoll(args.value());
     } else if (arg == "--passes") {
-      options.passes = std::stoi(value());
+      options.passes = std::stoi(args.value());
     } else {
-      NABLA_CHECK(false, "nabla_predict_compare: unknown option ", arg, "\n", kUsage);
+      args.unknown();
     }
   }
   NABLA_CHECK(options.model == "mlp" || options.model == "cnn",

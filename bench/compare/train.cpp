@@ -61,37 +61,33 @@ const char* kUsage =
 
 Options parse(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      NABLA_CHECK(i + 1 < argc, "nabla_compare: ", arg, " needs a value\n", kUsage);
-      return argv[++i];
-    };
+  for (nabla::bench::OptionReader args(argc, argv, "nabla_compare", kUsage); args.next();) {
+    const std::string& arg = args.name();
     if (arg == "--model") {
-      options.model = value();
+      options.model = args.value();
     } else if (arg == "--batch-size") {
-      options.batch_size = std::stoll(value());
+      options.batch_size = std::stoll(args.value());
     } else if (arg == "--epochs") {
-      options.epochs = std::stoll(value());
+      options.epochs = std::stoll(args.value());
     } else if (arg == "--threads") {
-      options.threads = std::stoi(value());
+      options.threads = std::stoi(args.value());
     } else if (arg == "--seed") {
-      options.seed = std::stoull(value());
+      options.seed = std::stoull(args.value());
     } else if (arg == "--data") {
-      options.data = value();
+      options.data = args.value();
     } else if (arg == "--loop") {
       options.loop = true;
     } else if (arg == "--f32-data") {
       options.f32_data = true;
     } else if (arg == "--hidden") {
-      options.hidden = std::stoll(value());
+      options.hidden = std::stoll(args.value());
     } else if (arg == "--limit") {
-      options.limit = std::stoll(value());
+      options.limit = std::stoll(args.value());
     } else if (arg == "--precision") {
-      options.precision = value();
+      options.precision = args.value();
       nabla::parse_precision(options.precision);  // Error for an unknown name
     } else {
-      NABLA_CHECK(false, "nabla_compare: unknown option ", arg, "\n", kUsage);
+      args.unknown();
     }
   }
   NABLA_CHECK(options.model == "mlp" || options.model == "cnn" || options.model == "lstm",

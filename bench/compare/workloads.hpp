@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/error.hpp"
 #include "nabla/layers.hpp"
 #include "nabla/nn.hpp"
 
@@ -41,5 +42,31 @@ inline std::vector<nn::ModulePtr> workload_network(const std::string& model, boo
   }
   return layers_list;
 }
+
+// The bench programs' command lines, "--name value" pairs and flags, read one option at a time:
+//   for (OptionReader args(argc, argv, "nabla_compare", kUsage); args.next();)
+//     if (args.name() == "--epochs") epochs = std::stoll(args.value()); else ...
+class OptionReader {
+ public:
+  OptionReader(int argc, char** argv, const char* program, const char* usage)
+      : argc_(argc), argv_(argv), program_(program), usage_(usage) {}
+  bool next() { return ++at_ < argc_ && (name_ = argv_[at_], true); }
+  const std::string& name() const { return name_; }
+  std::string value() {
+    NABLA_CHECK(at_ + 1 < argc_, program_, ": ", name_, " needs a value\n", usage_);
+    return argv_[++at_];
+  }
+  [[noreturn]] void unknown() const {
+    detail::throw_error(detail::str(program_, ": unknown option ", name_, "\n", usage_));
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  const char* program_;
+  const char* usage_;
+  int at_ = 0;
+  std::string name_;
+};
 
 }  // namespace nabla::bench

@@ -70,6 +70,19 @@ std::vector<double> int8_reference(const ConvGeometry& g, const std::vector<floa
   return y;
 }
 
+// A valid (unpadded) 3x3 convolution over `size` x `size` images.
+ConvGeometry valid3x3(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t size) {
+  return {.batch = batch,
+          .in_channels = in_channels,
+          .out_channels = out_channels,
+          .in_h = size,
+          .in_w = size,
+          .out_h = size - 2,
+          .out_w = size - 2,
+          .kernel_h = 3,
+          .kernel_w = 3};
+}
+
 struct Int8Case {
   const char* name;
   ConvGeometry g;
@@ -98,15 +111,7 @@ TEST(Int8Conv, MatchesTheQuantizedReference) {
   ConvGeometry grouped = conv3x3;
   grouped.groups = 4;
   ConvGeometry dense{.batch = 5, .in_channels = 100, .out_channels = 10};  // a Dense layer
-  ConvGeometry first{.batch = 2,
-                     .in_channels = 1,
-                     .out_channels = 16,
-                     .in_h = 12,
-                     .in_w = 12,
-                     .out_h = 10,
-                     .out_w = 10,
-                     .kernel_h = 3,
-                     .kernel_w = 3};
+  const ConvGeometry first = valid3x3(2, 1, 16, 12);
   for (const Int8Case& c : {Int8Case{"3x3 u8 bias relu", conv3x3, 0.f, 2.f, true, true},
                             Int8Case{"3x3 s8", conv3x3, -1.f, 3.f, false, false},
                             Int8Case{"strided s8 bias", strided, -2.f, 2.f, true, false},
@@ -147,15 +152,7 @@ TEST(Int8Conv, MatchesTheQuantizedReference) {
 
 // One kernel serves every batch size (a primitive per size, created at first use).
 TEST(Int8Conv, AnyBatchSize) {
-  ConvGeometry g{.batch = 1,
-                 .in_channels = 8,
-                 .out_channels = 4,
-                 .in_h = 5,
-                 .in_w = 5,
-                 .out_h = 3,
-                 .out_w = 3,
-                 .kernel_h = 3,
-                 .kernel_w = 3};
+  const ConvGeometry g = valid3x3(1, 8, 4, 5);
   const auto w = int8_uniform(g.weight_numel(), -1.f, 1.f, 4);
   const Int8Conv conv(g, w.data(), nullptr, int8_input_scale(0.f, 1.f), false);
   for (int64_t batch : {1, 7, 2}) {
