@@ -31,6 +31,12 @@ memory::dims weight_dims(const ConvGeometry& g) {
   return {g.groups, cout, cin, g.kernel_h, g.kernel_w};
 }
 
+// A dense layer's product: a 1x1 kernel over 1x1 images, without groups or padding.
+bool is_dense(const ConvGeometry& g) {
+  return g.in_h == 1 && g.in_w == 1 && g.kernel_h == 1 && g.kernel_w == 1 && g.groups == 1 &&
+         g.pad_top == 0 && g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0;
+}
+
 // A primitive is specific to its batch size and the thread count it was created for.
 struct Key {
   int64_t batch;
@@ -38,13 +44,16 @@ struct Key {
   auto operator<=>(const Key&) const = default;
 };
 
-// Everything one batch size runs: the input's quantizing reorder (f32 NCHW -> u8/s8 NHWC), the
-// convolution with its weights in the layout it chose, and the reorder of its f32 NHWC output to
-// NCHW (none for a 1x1 output, where the two are the same bytes).
+// Everything one batch size runs: the input's quantizing reorder (f32 NCHW -> u8/s8 NHWC; nabla's
+// own loop replaces it on AVX-512), the convolution with its weights in the layout it chose, and
+// the reorder of its f32 NHWC output to NCHW (none for a 1x1 output, where the two are the same
+// bytes). A dense layer (1x1 kernel over 1x1 images) runs oneDNN's int8 matmul on [M, K] x [K, N]
+// instead: measured, 0.065 ms for 256 x 784 x 128 on one thread against 0.29 ms for the same
+// product as a 1x1 convolution, whose kernels block over image positions that are not there.
 struct Entry {
   dnnl::reorder quantize;
-  dnnl::convolution_forward conv;
-  memory::desc src, dst;  // the convolution's
+  dnnl::primitive op;                    // the convolution, or the matmul of a dense layer
+  memory::desc x_plain, src, dst, bias;  // the f32 input as given; the primitive's operands
   memory weights;
   dnnl::reorder to_nchw;  // empty for a 1x1 output
   std::string implementation;
@@ -191,20 +200,7 @@ Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias
 Entry Int8Conv::Impl::create(const Key& key) const {
   const dnnl::engine& engine = onednn::engine();
   const DataType src_type = input.is_unsigned ? DataType::u8 : DataType::s8;
-  Entry e;
-  e.src = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, src_type, Tag::nhwc);
-  e.dst = data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nhwc);
-  const memory::desc weights_any(weight_dims(g), DataType::s8, Tag::any);
-  const memory::desc bias_desc({g.out_channels}, DataType::f32, Tag::x);
-  const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
-      padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
-  const auto kind = dnnl::prop_kind::forward_inference;
-  const auto direct = dnnl::algorithm::convolution_direct;
-  const auto desc =
-      bias.empty() ? dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, e.dst,
-                                                     strides, dilates, padding_l, padding_r)
-                   : dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, bias_desc,
-                                                     e.dst, strides, dilates, padding_l, padding_r);
+  const bool dense = is_dense(g);
   dnnl::primitive_attr attr;
   attr.set_output_scales(1 << 1, output_scales);  // per output channel (dimension 1)
   if (relu) {
@@ -212,16 +208,55 @@ Entry Int8Conv::Impl::create(const Key& key) const {
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
   }
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-  e.conv = dnnl::convolution_forward(pd);
+  Entry e;
+  memory::desc plain_weights;  // `weights` as stored
+  dnnl::primitive_desc_base pd;
+  if (dense) {
+    const int64_t m = key.batch, k = g.in_channels, n = g.out_channels;
+    e.x_plain = memory::desc({m, k}, DataType::f32, Tag::ab);
+    e.src = memory::desc({m, k}, src_type, Tag::ab);
+    e.dst = memory::desc({m, n}, DataType::f32, Tag::ab);
+    e.bias = memory::desc({1, n}, DataType::f32, Tag::ab);
+    plain_weights = memory::desc({k, n}, DataType::s8, memory::dims{1, k});  // [N, K] read as K x N
+    const memory::desc weights_any({k, n}, DataType::s8, Tag::any);
+    const auto desc = bias.empty() ? dnnl::matmul::desc(e.src, weights_any, e.dst)
+                                   : dnnl::matmul::desc(e.src, weights_any, e.bias, e.dst);
+    const dnnl::matmul::primitive_desc matmul_pd(desc, attr, engine);
+    e.op = dnnl::matmul(matmul_pd);
+    pd = matmul_pd;
+  } else {
+    e.x_plain = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw);
+    e.src = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, src_type, Tag::nhwc);
+    e.dst = data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nhwc);
+    e.bias = memory::desc({g.out_channels}, DataType::f32, Tag::x);
+    plain_weights =
+        memory::desc(weight_dims(g), DataType::s8, g.groups == 1 ? Tag::oihw : Tag::goihw);
+    const memory::desc weights_any(weight_dims(g), DataType::s8, Tag::any);
+    const memory::dims strides{g.stride_h, g.stride_w}, padding_l{g.pad_top, g.pad_left},
+        padding_r{g.pad_bottom, g.pad_right}, dilates{g.dilation_h - 1, g.dilation_w - 1};
+    const auto kind = dnnl::prop_kind::forward_inference;
+    const auto direct = dnnl::algorithm::convolution_direct;
+    const auto desc =
+        bias.empty()
+            ? dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, e.dst, strides,
+                                              dilates, padding_l, padding_r)
+            : dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, e.bias, e.dst,
+                                              strides, dilates, padding_l, padding_r);
+    const dnnl::convolution_forward::primitive_desc conv_pd(desc, attr, engine);
+    e.op = dnnl::convolution_forward(conv_pd);
+    pd = conv_pd;
+    if (g.out_h * g.out_w > 1) {
+      const memory::desc y_plain =
+          data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw);
+      e.to_nchw = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.dst, engine, y_plain));
+    }
+  }
   e.implementation = pd.impl_info_str();
 
   // The weights in the chosen layout (for s8 inputs oneDNN's reorder also stores the
   // compensation its kernels add back), once per primitive.
-  const Tag plain_tag = g.groups == 1 ? Tag::oihw : Tag::goihw;
-  memory plain({weight_dims(g), DataType::s8, plain_tag}, engine,
-               const_cast<int8_t*>(weights.data()));
-  e.weights = memory(pd.weights_desc(), engine);
+  memory plain(plain_weights, engine, const_cast<int8_t*>(weights.data()));
+  e.weights = memory(pd.query_md(dnnl::query::weights_md), engine);
   dnnl::stream& stream = onednn::stream();
   dnnl::reorder(plain, e.weights).execute(stream, plain, e.weights);
   stream.wait();
@@ -229,15 +264,8 @@ Entry Int8Conv::Impl::create(const Key& key) const {
   // x / s_in, rounded to nearest even and saturated, by oneDNN's quantizing reorder.
   dnnl::primitive_attr quantize_attr;
   quantize_attr.set_output_scales(0, {1.f / input.scale});
-  const memory::desc x_plain =
-      data_desc(key.batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw);
   e.quantize =
-      dnnl::reorder(dnnl::reorder::primitive_desc(engine, x_plain, engine, e.src, quantize_attr));
-  if (g.out_h * g.out_w > 1) {
-    const memory::desc y_plain =
-        data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw);
-    e.to_nchw = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.dst, engine, y_plain));
-  }
+      dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.x_plain, engine, e.src, quantize_attr));
   return e;
 }
 
@@ -247,8 +275,7 @@ void Int8Conv::forward(int64_t batch, const float* x, float* y) const {
     const dnnl::engine& engine = onednn::engine();
     dnnl::stream& stream = onednn::stream();
     const ConvGeometry& g = impl_->g;
-    memory x_plain(data_desc(batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw),
-                   engine, const_cast<float*>(x));
+    memory x_plain(e.x_plain, engine, const_cast<float*>(x));
     const Tensor q = make_tensor({static_cast<int64_t>(e.src.get_size())}, DType::u8);
     memory src(e.src, engine, q.raw_data());
     if (onednn::has_avx512()) {
@@ -263,10 +290,9 @@ void Int8Conv::forward(int64_t batch, const float* x, float* y) const {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}};
     if (!impl_->bias.empty()) {
-      args.emplace(DNNL_ARG_BIAS, memory({{g.out_channels}, DataType::f32, Tag::x}, engine,
-                                         const_cast<float*>(impl_->bias.data())));
+      args.emplace(DNNL_ARG_BIAS, memory(e.bias, engine, const_cast<float*>(impl_->bias.data())));
     }
-    e.conv.execute(stream, args);
+    e.op.execute(stream, args);
     if (e.to_nchw) {
       memory y_plain(data_desc(batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw),
                      engine, y);
