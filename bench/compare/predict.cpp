@@ -22,11 +22,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
-  std::string model = "cnn";
-  int threads = 0;
-  uint64_t seed = 0;
-  std::string data;
+struct Options : nabla::bench::CommonOptions {
+  Options() { model = "cnn"; }
   int64_t batch1_images = 2000;
   int passes = 3;
 };
@@ -39,15 +36,8 @@ Options parse(int argc, char** argv) {
   Options options;
   for (nabla::bench::OptionReader args(argc, argv, "nabla_predict_compare", kUsage); args.next();) {
     const std::string& arg = args.name();
-    if (arg == "--model") {
-      options.model = args.value();
-    } else if (arg == "--threads") {
-      options.threads = std::stoi(args.value());
-    } else if (arg == "--seed") {
-      options.seed = std::stoull(args.value());
-    } else if (arg == "--data") {
-      options.data = args.value();
-    } else if (arg == "--batch1-images") {
+    if (nabla::bench::read_common_option(args, options)) continue;
+    if (arg == "--batch1-images") {
       options.batch1_images = std::stoll(args.value());
     } else if (arg == "--passes") {
       options.passes = std::stoi(args.value());

@@ -33,13 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
-  std::string model = "mlp";  // mlp, cnn or lstm
+struct Options : nabla::bench::CommonOptions {
+  Options() { model = "mlp"; }  // mlp, cnn or lstm
   int64_t batch_size = 32;
   int64_t epochs = 5;
-  int threads = 0;  // 0: nabla's default (NABLA_NUM_THREADS, else all cores)
-  uint64_t seed = 0;
-  std::string data;  // empty: Debian's Fashion-MNIST
   bool loop = false;
   bool f32_data = false;  // preload images as f32 rather than bytes
   int64_t hidden = 128;   // the LSTM's hidden size
@@ -63,18 +60,11 @@ Options parse(int argc, char** argv) {
   Options options;
   for (nabla::bench::OptionReader args(argc, argv, "nabla_compare", kUsage); args.next();) {
     const std::string& arg = args.name();
-    if (arg == "--model") {
-      options.model = args.value();
-    } else if (arg == "--batch-size") {
+    if (nabla::bench::read_common_option(args, options)) continue;
+    if (arg == "--batch-size") {
       options.batch_size = std::stoll(args.value());
     } else if (arg == "--epochs") {
       options.epochs = std::stoll(args.value());
-    } else if (arg == "--threads") {
-      options.threads = std::stoi(args.value());
-    } else if (arg == "--seed") {
-      options.seed = std::stoull(args.value());
-    } else if (arg == "--data") {
-      options.data = args.value();
     } else if (arg == "--loop") {
       options.loop = true;
     } else if (arg == "--f32-data") {

@@ -10,6 +10,7 @@
 // bytes get a Rescaling(1/255) layer first (as `nabla train` runs).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,5 +69,30 @@ class OptionReader {
   int at_ = 0;
   std::string name_;
 };
+
+// The options both bench programs take, read by read_common_option.
+struct CommonOptions {
+  std::string model;
+  int threads = 0;  // 0: nabla's default (NABLA_NUM_THREADS, else all cores)
+  uint64_t seed = 0;
+  std::string data;  // empty: Debian's Fashion-MNIST
+};
+
+// Reads the current option of `args` into `common` when it is one of CommonOptions'.
+inline bool read_common_option(OptionReader& args, CommonOptions& common) {
+  const std::string& arg = args.name();
+  if (arg == "--model") {
+    common.model = args.value();
+  } else if (arg == "--threads") {
+    common.threads = std::stoi(args.value());
+  } else if (arg == "--seed") {
+    common.seed = std::stoull(args.value());
+  } else if (arg == "--data") {
+    common.data = args.value();
+  } else {
+    return false;
+  }
+  return true;
+}
 
 }  // namespace nabla::bench
