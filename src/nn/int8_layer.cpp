@@ -27,8 +27,9 @@ bool int8_runs(Int8Quantizable& layer, bool training, const Tensor& x, const Ten
 
 Tensor int8_forward(Int8State& state, const kernels::cpu::ConvGeometry& g, const Tensor& x,
                     const Tensor& weight, const Tensor& bias, bool relu, const Shape& out_shape) {
-  kernels::cpu::ConvGeometry key = g;
-  key.batch = 1;
+  kernels::cpu::ConvGeometry one = g;
+  one.batch = 1;
+  const std::pair key{one, relu};
   std::optional<kernels::cpu::Int8Conv> conv;
   {
     std::lock_guard<std::mutex> lock(state.mutex);
@@ -37,7 +38,7 @@ Tensor int8_forward(Int8State& state, const kernels::cpu::ConvGeometry& g, const
       const Tensor w = weight.contiguous();
       const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
       it = state.kernels
-               .emplace(key, kernels::cpu::Int8Conv(key, w.data<float>(),
+               .emplace(key, kernels::cpu::Int8Conv(one, w.data<float>(),
                                                     b.defined() ? b.data<float>() : nullptr,
                                                     state.input, relu))
                .first;

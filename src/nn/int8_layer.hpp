@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/int8_conv.hpp"
@@ -19,10 +20,11 @@ struct Int8State {
   float min = std::numeric_limits<float>::infinity();
   float max = -std::numeric_limits<float>::infinity();
   kernels::cpu::Int8InputScale input;  // set at the conversion
-  // The quantized kernels by geometry (batch 1): a layer may see several input sizes (a fully
-  // convolutional model), each built at its first use from the layer's weights at that time.
+  // The quantized kernels by geometry (batch 1) and fused relu: a layer may see several input
+  // sizes (a fully convolutional model), and a Dense layer runs with its relu (forward) and
+  // without (Linear::logits); each kernel is built at its first use from the layer's weights.
   std::mutex mutex;
-  std::map<kernels::cpu::ConvGeometry, kernels::cpu::Int8Conv> kernels;
+  std::map<std::pair<kernels::cpu::ConvGeometry, bool>, kernels::cpu::Int8Conv> kernels;
 };
 
 // Called first by the layers' forward with their input: while calibrating, records its range

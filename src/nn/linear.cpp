@@ -51,7 +51,8 @@ Tensor Linear::affine(const Tensor& x, bool int8_relu, bool* relu_applied) {
                 options_.in_features, " features (last axis), got shape ", x.shape());
   }
   if (!int8_runs(*this, is_training(), x, weight_)) return nabla::linear(x, weight_, bias_);
-  // The product of [M, K] rows with the weights is the 1x1 convolution of M images of K channels.
+  // [M, K] rows are the int8 kernel's dense geometry: M 1x1 images of K channels (it runs them on
+  // oneDNN's int8 matmul).
   const int64_t k = options_.in_features, m = x.numel() / k;
   Shape out_shape = x.shape();
   out_shape.back() = out_features_;

@@ -109,6 +109,23 @@ TEST(Quantize, SignedInputs) {
   EXPECT_EQ(max_abs_diff(net.forward(x).detach(), fp32), 0.0);
 }
 
+// A quantized Dense layer with a relu gives its logits without it (the fused softmax head's path)
+// and its activations with it, whichever runs first.
+TEST(Quantize, DenseLogitsAndActivationsKeepTheirRelu) {
+  manual_seed(9);
+  auto dense = std::make_shared<nn::Dense>(48, "relu");
+  nn::Sequential net({dense});
+  const Tensor x = randn({64, 40});
+  net.build({40});
+  NoGradGuard no_grad;
+  net.eval();
+  quantize_int8(net, x);
+  const Tensor logits = dense->logits(x);
+  const Tensor activations = dense->forward(x);
+  EXPECT_LT(min(logits).item<float>(), 0.f);
+  EXPECT_EQ(max(abs(sub(activations, relu(logits)))).item<float>(), 0.f);
+}
+
 // A layer no calibration batch reaches stays fp32 and is named.
 TEST(Quantize, LayersNotReachedStayFp32) {
   nn::Sequential net({layers::Dense(4, "relu"), layers::Dense(2)});
