@@ -2,6 +2,7 @@
 #include "nabla/quantize.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <utility>
 
@@ -59,6 +60,17 @@ QuantizationReport quantize_int8(nn::Module& module, const std::function<void()>
   } catch (...) {
     for (const Layer& layer : layers) layer.quantizable->set_int8_state(nullptr);
     throw;
+  }
+  for (const Layer& layer : layers) {
+    const Tensor weight = layer.quantizable->int8_weight();
+    if (!weight.defined() || weight.numel() == 0) continue;
+    NoGradGuard no_grad;
+    if (!std::isfinite(max(abs(weight)).item<float>())) {  // NaN propagates through max
+      for (const Layer& each : layers) each.quantizable->set_int8_state(nullptr);
+      detail::throw_error(detail::str("quantize_int8: layer '", layer.path, "' (",
+                                      layer.module->type_name(),
+                                      ") has NaN or infinite weights, which int8 cannot hold"));
+    }
   }
   QuantizationReport report;
   for (const Layer& layer : layers) {

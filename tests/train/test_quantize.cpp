@@ -160,6 +160,17 @@ TEST(Quantize, Errors) {
               quantize_int8(net, zeros({4, 3}), {.calibration_samples = 0});
             }).find("calibration_samples and batch_size must be positive, got 0 and 256"),
             std::string::npos);
+  nn::Sequential broken({layers::Dense(2)});
+  broken.build({3});
+  {
+    NoGradGuard no_grad;
+    broken.parameters().front().fill_(std::nan(""));
+  }
+  EXPECT_NE(error_message([&] {
+              quantize_int8(broken, zeros({4, 3}));
+            }).find("layer '0' (Dense) has NaN or infinite weights, which int8 cannot hold"),
+            std::string::npos);
+  EXPECT_TRUE(int8_layers(broken).empty());
   // A failed calibration leaves the layers as they were.
   nn::Sequential three({layers::Dense(2)});
   three.build({3});
