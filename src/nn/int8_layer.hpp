@@ -10,6 +10,7 @@
 #include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/int8_conv.hpp"
 #include "nabla/nn.hpp"
+#include "nabla/quantize.hpp"
 
 namespace nabla::nn {
 
@@ -38,5 +39,9 @@ bool int8_runs(Int8Quantizable& layer, bool training, const Tensor& x, const Ten
 // as the layer has them; the output has out_shape.
 Tensor int8_forward(Int8State& state, const kernels::cpu::ConvGeometry& g, const Tensor& x,
                     const Tensor& weight, const Tensor& bias, bool relu, const Shape& out_shape);
+
+// How many of `calibration`'s samples quantize_int8 calibrates on: Error when there are none or
+// the options are not positive (both forms of quantize_int8 and Model::quantize_int8 check so).
+int64_t calibration_samples(const Tensor& calibration, const QuantizeOptions& options);
 
 }  // namespace nabla::nn

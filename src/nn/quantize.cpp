@@ -95,13 +95,7 @@ QuantizationReport quantize_int8(nn::Module& module, const std::function<void()>
 
 QuantizationReport quantize_int8(nn::Module& module, const Tensor& calibration,
                                  const QuantizeOptions& options) {
-  NABLA_CHECK(calibration.defined() && calibration.dim() >= 1 && calibration.size(0) > 0,
-              "quantize_int8: expected calibration data with at least one sample, got shape ",
-              calibration.defined() ? calibration.shape() : Shape{});
-  NABLA_CHECK(options.calibration_samples > 0 && options.batch_size > 0,
-              "quantize_int8: calibration_samples and batch_size must be positive, got ",
-              options.calibration_samples, " and ", options.batch_size);
-  const int64_t n = std::min(calibration.size(0), options.calibration_samples);
+  const int64_t n = nn::calibration_samples(calibration, options);
   QuantizationReport report = quantize_int8(module, [&] {
     EvalMode eval(module);
     NoGradGuard no_grad;
@@ -124,5 +118,19 @@ std::vector<std::string> int8_layers(const nn::Module& module) {
   }
   return paths;
 }
+
+namespace nn {
+
+int64_t calibration_samples(const Tensor& calibration, const QuantizeOptions& options) {
+  NABLA_CHECK(calibration.defined() && calibration.dim() >= 1 && calibration.size(0) > 0,
+              "quantize_int8: expected calibration data with at least one sample, got shape ",
+              calibration.defined() ? calibration.shape() : Shape{});
+  NABLA_CHECK(options.calibration_samples > 0 && options.batch_size > 0,
+              "quantize_int8: calibration_samples and batch_size must be positive, got ",
+              options.calibration_samples, " and ", options.batch_size);
+  return std::min(calibration.size(0), options.calibration_samples);
+}
+
+}  // namespace nn
 
 }  // namespace nabla

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "nabla/data.hpp"
 #include "nabla/train.hpp"
+#include "nn/int8_layer.hpp"
 #include "train/format.hpp"
 #include "train/internal.hpp"
 #include "train/layer_graph.hpp"
@@ -860,12 +861,8 @@ QuantizationReport Model::quantize_int8(const Tensor& x, const QuantizeOptions& 
 
 QuantizationReport Model::quantize_int8(const std::vector<Tensor>& x,
                                         const QuantizeOptions& options) {
-  NABLA_CHECK(!x.empty() && x[0].defined() && x[0].dim() >= 1 && x[0].size(0) > 0,
-              "quantize_int8: expected calibration data with at least one sample");
-  NABLA_CHECK(options.calibration_samples > 0 && options.batch_size > 0,
-              "quantize_int8: calibration_samples and batch_size must be positive, got ",
-              options.calibration_samples, " and ", options.batch_size);
-  const int64_t n = std::min(x[0].size(0), options.calibration_samples);
+  NABLA_CHECK(!x.empty(), "quantize_int8: expected calibration data with at least one sample");
+  const int64_t n = nn::calibration_samples(x[0], options);
   std::vector<Tensor> calibration;
   for (const Tensor& t : x) calibration.push_back(t.slice(0, 0, std::min(n, t.size(0))));
   QuantizationReport report =
