@@ -328,10 +328,19 @@ class Conv : public Module, public Int8Quantizable {
   Tensor weight() const { return weight_; }
   Tensor bias() const { return bias_; }
   Tensor int8_weight() const override { return weight_; }
+  // This layer, then relu (its own activation "relu", or `relu`: a ReLU layer after it), then a
+  // max pooling over whole windows of `pool_window` with stride = window (a MaxPooling2D after
+  // it), as one pass over the output (conv2d's ConvOptions::fused_max_pool): the values and
+  // gradients of the layers one after the other, without the convolution's full output.
+  // Sequential and Model run such layers through it. Only where fuses_max_pool() (2-d,
+  // channels-first, activation "relu" or none); an int8 layer runs its own forward, then pools.
+  bool fuses_max_pool() const;
+  Tensor forward_max_pool(const Tensor& x, const std::vector<int64_t>& pool_window, bool relu);
 
  private:
   void build_parameters(int64_t in_channels, DType dtype);
-  Tensor forward_channels_first(const Tensor& x);
+  Tensor forward_channels_first(const Tensor& x, const std::vector<int64_t>& pool_window = {},
+                                bool relu_after = false);
   nabla::ConvOptions op_options() const;
   int rank_;
   int64_t out_channels_;

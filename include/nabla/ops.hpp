@@ -121,6 +121,11 @@ struct ConvOptions {
   // relu(conv(x) + bias) in the same pass over the output (what Conv2D(activation="relu") runs):
   // values and gradients are those of relu applied after, without a pass of its own.
   bool fused_relu = false;
+  // conv2d only; non-empty: max_pool2d(y, fused_max_pool) -- one value for both axes or
+  // {rows, cols}; stride = the window, no padding, floor -- in the same pass, so that only the
+  // pooled output is written and kept (what Sequential and Model run for Conv2D then
+  // MaxPooling2D). Values and gradients are bit-identical to the two ops.
+  std::vector<int64_t> fused_max_pool{};
 };
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const ConvOptions& options = {});

@@ -114,22 +114,39 @@ Tensor Conv::forward(const Tensor& x) {
   return forward_channels_first(x);
 }
 
-Tensor Conv::forward_channels_first(const Tensor& x) {
+bool Conv::fuses_max_pool() const {
+  return rank_ == 2 && !options_.channels_last &&
+         (options_.activation.empty() || options_.activation == "relu");
+}
+
+Tensor Conv::forward_max_pool(const Tensor& x, const std::vector<int64_t>& pool_window, bool relu) {
+  NABLA_CHECK(fuses_max_pool(), type_name_,
+              ": a max pooling fuses only into a 2-d channels-first convolution with no "
+              "activation or relu, this one is ",
+              extra_repr());
+  NABLA_CHECK(!pool_window.empty(), type_name_, ": forward_max_pool needs a pooling window");
+  return forward_channels_first(x, pool_window, relu);
+}
+
+// relu (its own, or of a ReLU layer after it) and a max pooling after it run inside the
+// convolution's own pass; its other activations after it.
+Tensor Conv::forward_channels_first(const Tensor& x, const std::vector<int64_t>& pool_window,
+                                    bool relu_after) {
   check_input(type_name_, x, rank_, weight_.defined() ? options_.in_channels : -1);
   if (!weight_.defined()) build_parameters(x.size(1), param_dtype(x));
   const Tensor input = is_floating(x.dtype()) ? x : x.to(weight_.dtype());
   nabla::ConvOptions o = op_options();
-  // relu runs inside the convolution's own pass (Keras's Conv2D(..., activation="relu")).
-  o.fused_relu = options_.activation == "relu";
+  o.fused_relu = options_.activation == "relu" || relu_after;
   Tensor y;
   if (int8_runs(*this, is_training(), input, weight_)) {
     Shape out_shape;
     const auto g = conv_geometry(input, weight_, bias_, o, rank_, type_name_.c_str(), &out_shape);
     y = int8_forward(*int8_state(), g, input, weight_, bias_, o.fused_relu, out_shape);
-  } else {
-    y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, o)
-                   : nabla::conv2d(input, weight_, bias_, o);
+    return pool_window.empty() ? y : nabla::max_pool2d(y, pool_window);
   }
+  o.fused_max_pool = pool_window;
+  y = rank_ == 1 ? nabla::conv1d(input, weight_, bias_, o)
+                 : nabla::conv2d(input, weight_, bias_, o);
   return options_.activation.empty() || o.fused_relu ? y
                                                      : nabla::activation(y, options_.activation);
 }

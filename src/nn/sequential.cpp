@@ -1,6 +1,7 @@
 // Sequential: layers applied in order, named "0", "1", ... as in PyTorch.
 #include "autograd/anomaly.hpp"
 #include "nabla/nn.hpp"
+#include "nn/conv_pool_fusion.hpp"
 
 namespace nabla::nn {
 
@@ -46,13 +47,25 @@ std::string describe_layer(const void* sequential, size_t index) {
 Tensor Sequential::forward(const Tensor& x) { return forward_masked(x, Tensor()); }
 
 // Each layer sees the mask the layer before it produced (an Embedding with mask_zero starts one);
-// layers that do not override compute_mask end it.
+// layers that do not override compute_mask end it. A convolution followed by a max pooling (with
+// no mask between them) runs as one op, in the convolution's scope.
 Tensor Sequential::forward_masked(const Tensor& x, const Tensor& mask) {
   Tensor y = x;
   Tensor m = mask;
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  const size_t n = layers_.size();
+  for (size_t i = 0; i < n; ++i) {
     const ModulePtr& layer = layers_[i];
     const autograd::LayerScope scope(this, i, describe_layer);
+    if (!m.defined()) {
+      const ConvMaxPool fused =
+          find_conv_max_pool(layer.get(), i + 1 < n ? layers_[i + 1].get() : nullptr,
+                             i + 2 < n ? layers_[i + 2].get() : nullptr);
+      if (fused.layers > 0) {
+        y = fused.forward(y);
+        i += fused.layers - 1;
+        continue;
+      }
+    }
     Tensor next = m.defined() ? layer->forward_masked(y, m) : layer->forward(y);
     m = layer->compute_mask(y, m);
     y = std::move(next);

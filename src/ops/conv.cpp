@@ -6,6 +6,7 @@
 #include "kernels/cpu/conv.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "autograd/node.hpp"
@@ -226,6 +227,94 @@ std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y,
   return {gx, gw, gb};
 }
 
+// The max pooling fused into a convolution whose output has shape `conv_shape`: whole windows of
+// ConvOptions::fused_max_pool with stride = window and no padding.
+kernels::cpu::Pool2dShape fused_pool_shape(const std::vector<int64_t>& window,
+                                           const Shape& conv_shape, int64_t spatial,
+                                           const char* op) {
+  NABLA_CHECK(spatial == 2, op, ": fused_max_pool needs two spatial axes (conv2d), got ", spatial);
+  NABLA_CHECK(window.size() == 1 || window.size() == 2, op,
+              ": fused_max_pool takes one value for both axes or two ({rows, cols}), got ",
+              Shape(window));
+  const int64_t kh = window[0], kw = window.back();
+  const int64_t h = conv_shape[2], w = conv_shape[3];
+  NABLA_CHECK(kh >= 1 && kw >= 1, op, ": fused_max_pool must be positive, got ", Shape(window));
+  NABLA_CHECK(h >= kh && w >= kw, op, ": fused_max_pool window ", Shape{kh, kw},
+              " is larger than the convolution's output ", Shape{h, w});
+  NABLA_CHECK(h * w <= std::numeric_limits<int32_t>::max(), op, ": output planes of ", Shape{h, w},
+              " exceed the 2^31 positions a 32-bit argmax can address");
+  kernels::cpu::Pool2dShape pool;
+  pool.planes = conv_shape[0] * conv_shape[1];
+  pool.in_h = h;
+  pool.in_w = w;
+  pool.out_h = h / kh;
+  pool.out_w = w / kw;
+  pool.kernel_h = pool.stride_h = kh;
+  pool.kernel_w = pool.stride_w = kw;
+  return pool;
+}
+
+// The gradients of a convolution with a fused max pooling (and relu: relu_pooled, the pooled
+// output) from the pooled output's gradient.
+std::vector<Tensor> conv_max_pool_backward(const ConvSaved& s,
+                                           const kernels::cpu::Pool2dShape& pool,
+                                           const Tensor& argmax, const Tensor& relu_pooled,
+                                           const Tensor& grad_pooled) {
+  const Tensor gp = contiguous_data(grad_pooled);
+  const auto* at = reinterpret_cast<const int32_t*>(argmax.data<uint8_t>());
+  const ConvGeometry& g = s.geometry;
+  if (s.grad_weight && !s.grad_x) {
+    // A first layer: each image's output gradient is rebuilt in cache for its weight gradient.
+    Tensor gw = make_tensor(s.weight_shape, s.dtype);
+    Tensor gb = s.grad_bias ? make_tensor({g.out_channels}, s.dtype) : Tensor();
+    dispatch_floating(s.dtype, "conv2d max pool backward", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::conv2d_backward_weights_max_pool<T>(g, pool, s.x.data<T>(), gp.data<T>(), at,
+                                                        data_or_null<T>(relu_pooled), gw.data<T>(),
+                                                        gb.defined() ? gb.data<T>() : nullptr);
+    });
+    return {Tensor(), gw, gb};
+  }
+  // Several passes read the output gradient: rebuild it once, the relu's mask included.
+  Tensor gy = make_tensor({g.batch, g.out_channels, g.out_h, g.out_w}, s.dtype);
+  dispatch_floating(s.dtype, "conv2d max pool backward", [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::max_pool2d_backward<T>(pool, gp.data<T>(), at, gy.data<T>(),
+                                         data_or_null<T>(relu_pooled));
+  });
+  return conv_backward(s, gy);
+}
+
+// conv2d with ConvOptions::fused_max_pool: only the pooled output is written, with the argmax of
+// each window for the backward.
+Tensor conv_max_pool(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const ConvOptions& options, const ConvGeometry& g, const Shape& conv_shape,
+                     int64_t spatial, const char* op) {
+  const kernels::cpu::Pool2dShape pool =
+      fused_pool_shape(options.fused_max_pool, conv_shape, spatial, op);
+  const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
+  Tensor y = make_tensor({g.batch, g.out_channels, pool.out_h, pool.out_w}, x.dtype());
+  const bool grad = needs_grad({x, weight, bias});
+  // 32-bit positions in a byte tensor, as max_pool2d keeps them; written only for a backward.
+  Tensor argmax = grad ? make_tensor({y.numel() * 4}, DType::u8) : Tensor();
+  auto* at = grad ? reinterpret_cast<int32_t*>(argmax.data<uint8_t>()) : nullptr;
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::conv2d_forward_max_pool<T>(g, pool, xc.data<T>(), wc.data<T>(),
+                                             data_or_null<T>(bc), y.data<T>(), at,
+                                             options.fused_relu);
+  });
+  if (grad) {
+    record(options.fused_relu ? "Conv2dReluMaxPoolBackward" : "Conv2dMaxPoolBackward",
+           {x, weight, bias}, {y},
+           [s = save_for_backward(g, x, xc, weight, wc, bias), pool, argmax,
+            relu_pooled = options.fused_relu ? y.detach() : Tensor()](auto& grads) {
+             return conv_max_pool_backward(s, pool, argmax, relu_pooled, grads[0]);
+           });
+  }
+  return y;
+}
+
 // The weight layout conv1d (spatial = 1) or conv2d (spatial = 2) expects, as errors name it.
 const char* weight_layout(int64_t spatial) {
   return spatial == 1 ? "[C_out, C_in / groups, kL]" : "[C_out, C_in / groups, kH, kW]";
@@ -260,6 +349,8 @@ Tensor conv_nd(const Tensor& x, const Tensor& weight, const Tensor& bias,
                const ConvOptions& options, int64_t spatial, const char* op) {
   Shape out_shape;
   const ConvGeometry g = checked_geometry(x, weight, bias, options, spatial, op, &out_shape);
+  if (!options.fused_max_pool.empty())
+    return conv_max_pool(x, weight, bias, options, g, out_shape, spatial, op);
   const Tensor xc = contiguous_data(x), wc = contiguous_data(weight), bc = contiguous_data(bias);
   Tensor y = make_tensor(out_shape, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "nabla/data.hpp"
 #include "nabla/train.hpp"
+#include "nn/conv_pool_fusion.hpp"
 #include "nn/int8_layer.hpp"
 #include "train/format.hpp"
 #include "train/internal.hpp"
@@ -316,10 +317,20 @@ std::vector<Tensor> Model::forward_outputs(const std::vector<Tensor>& x, bool fo
   logits.assign(1, fused);
   if (!fused) return {module_->forward(input)};
   Tensor h = input;
-  // Each layer in a LayerScope, as Sequential::forward runs them, for anomaly messages.
-  for (size_t i = 0; i < compiled_->body.size(); ++i) {
+  // Each layer in a LayerScope, as Sequential::forward runs them, for anomaly messages, and a
+  // convolution followed by a max pooling as one op, as there.
+  const std::vector<nn::Module*>& body = compiled_->body;
+  for (size_t i = 0; i < body.size(); ++i) {
     const autograd::LayerScope scope(compiled_->body_names[i]);
-    h = compiled_->body[i]->forward(h);
+    const nn::ConvMaxPool fused =
+        nn::find_conv_max_pool(body[i], i + 1 < body.size() ? body[i + 1] : nullptr,
+                               i + 2 < body.size() ? body[i + 2] : nullptr);
+    if (fused.layers > 0) {
+      h = fused.forward(h);
+      i += fused.layers - 1;
+      continue;
+    }
+    h = body[i]->forward(h);
   }
   if (compiled_->head != nullptr) {
     const autograd::LayerScope scope(compiled_->head_name);

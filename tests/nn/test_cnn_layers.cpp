@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "autograd/node.hpp"
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/parameter_names.hpp"
@@ -226,4 +227,47 @@ TEST(CnnModel, KerasStyleSequentialTrainsOnASyntheticProblem) {
                 {"accuracy"});
   model.fit(x, y, {.epochs = 10, .batch_size = 32, .verbose = 0});
   EXPECT_GE(model.evaluate(x, y, 64, 0)["accuracy"], 0.95);
+}
+
+// Sequential and Model run Keras's Conv2D(relu) then MaxPooling2D, and PyTorch's Conv2d, ReLU,
+// MaxPool2d, as one convolution with the pooling fused (its backward node says so), with the
+// values and gradients of the layers run one by one; a pooling whose windows overlap, or a
+// convolution with another activation, runs as it is.
+TEST(Sequential, FusesConvolutionThenMaxPooling) {
+  struct Case {
+    std::vector<nn::ModulePtr> layers;
+    const char* last_node;
+  };
+  const std::vector<Case> cases = {
+      {{layers::Conv2D(8, 3, "relu"), layers::MaxPooling2D(2)}, "Conv2dReluMaxPoolBackward"},
+      {{std::make_shared<nn::Conv2d>(8, std::vector<int64_t>{3}),
+        std::make_shared<nn::Activation>("relu"), nn::MaxPool2d({2})},
+       "Conv2dReluMaxPoolBackward"},
+      {{std::make_shared<nn::Conv2d>(8, std::vector<int64_t>{3}), nn::MaxPool2d({3})},
+       "Conv2dMaxPoolBackward"},
+      {{layers::Conv2D(8, 3, "relu"), nn::MaxPool2d({2}, {.stride = {1}})}, "MaxPool2dBackward"},
+      {{layers::Conv2D(8, 3, "tanh"), layers::MaxPooling2D(2)}, "MaxPool2dBackward"}};
+  for (size_t k = 0; k < cases.size(); ++k) {
+    SCOPED_TRACE(k);
+    manual_seed(5);
+    nn::Sequential net(cases[k].layers);
+    const Tensor x = randn({3, 1, 11, 11});
+    std::vector<float> outs[2];
+    std::vector<std::vector<float>> grads[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      net.zero_grad();
+      Tensor h = x;
+      if (fused) {
+        h = net(x);
+        EXPECT_STREQ(h.impl()->grad_fn->name(), cases[k].last_node);
+      } else {
+        for (const nn::ModulePtr& layer : net.layers()) h = layer->forward(h);
+      }
+      (h * arange(0, h.numel(), 1).reshape(h.shape())).sum().backward();
+      outs[fused] = h.detach().to_vector<float>();
+      for (const Tensor& p : net.parameters()) grads[fused].push_back(p.grad().to_vector<float>());
+    }
+    EXPECT_EQ(outs[1], outs[0]);
+    EXPECT_EQ(grads[1], grads[0]);
+  }
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <tuple>
 
 #include "kernels/cpu/conv.hpp"
 #include "nabla/nabla.hpp"
@@ -275,6 +276,72 @@ TEST(Conv2d, FusedReluMatchesReluAfter) {
         return conv2d(in[0], in[1], in[2], {.stride = {2}, .padding = {1}, .fused_relu = true});
       },
       {leaf({2, 3, 6, 5}, 21), leaf({4, 3, 3, 3}, 22), leaf({4}, 23)});
+}
+
+// A max pooling fused into the convolution (what Sequential runs for Conv2D then MaxPooling2D)
+// gives bit for bit the values and gradients of max_pool2d after it, with and without relu, on the
+// im2col path (1 -> 8: each image pooled in cache; without the input's gradient each image's
+// output gradient is rebuilt in cache) and oneDNN's blocked path (32 -> 64), in f32 and f64;
+// odd outputs leave their last row and column out of every window.
+TEST(Conv2d, FusedMaxPoolMatchesPoolAfter) {
+  struct Case {
+    Shape x, w;
+    std::vector<int64_t> window;
+  };
+  for (const Case& c : {Case{{3, 1, 12, 12}, {8, 1, 3, 3}, {2}},      // 10x10 -> 5x5
+                        Case{{2, 1, 13, 12}, {8, 1, 3, 3}, {3, 2}},   // 11x10 -> 3x5
+                        Case{{2, 32, 9, 9}, {64, 32, 3, 3}, {2}}}) {  // 7x7 -> 3x3
+    for (const auto& [dtype, input_grad, relu_fused] : {std::tuple{DType::f32, true, true},
+                                                        {DType::f32, false, true},
+                                                        {DType::f32, true, false},
+                                                        {DType::f32, false, false},
+                                                        {DType::f64, true, true},
+                                                        {DType::f64, false, false}}) {
+      SCOPED_TRACE(::testing::PrintToString(c.w) + " " + ::testing::PrintToString(dtype) +
+                   (input_grad ? " with" : " without") + " the input's gradient" +
+                   (relu_fused ? ", relu" : ""));
+      Generator gen(12);
+      const Tensor x0 = randn(c.x, dtype, &gen), w0 = randn(c.w, dtype, &gen);
+      const Tensor b0 = randn({c.w[0]}, dtype, &gen);
+      std::vector<float> outs[2];
+      std::vector<std::vector<float>> grads[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Inputs in{x0.detach().requires_grad_(input_grad), w0.detach().requires_grad_(),
+                  b0.detach().requires_grad_()};
+        const ConvOptions options{.fused_relu = relu_fused};
+        const Tensor out = fused ? conv2d(in[0], in[1], in[2],
+                                          {.fused_relu = relu_fused, .fused_max_pool = c.window})
+                                 : max_pool2d(conv2d(in[0], in[1], in[2], options), c.window);
+        // A gradient that differs per element, so that a wrong position or mask shows.
+        (out * arange(0, out.numel(), 1, dtype).reshape(out.shape())).sum().backward();
+        outs[fused] = out.detach().to(DType::f32).to_vector<float>();
+        for (const Tensor& t : in)
+          grads[fused].push_back(t.grad().defined() ? t.grad().to(DType::f32).to_vector<float>()
+                                                    : std::vector<float>{});
+      }
+      EXPECT_EQ(outs[1], outs[0]);
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(grads[1][i], grads[0][i]) << i;
+      EXPECT_EQ(grads[1][0].empty(), !input_grad);
+    }
+  }
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], in[2],
+                      {.padding = {1}, .fused_relu = true, .fused_max_pool = {2}});
+      },
+      {leaf({2, 3, 6, 5}, 31), leaf({4, 3, 3, 3}, 32), leaf({4}, 33)});
+  const Tensor x = zeros({1, 1, 4, 4}), w = zeros({2, 1, 3, 3});
+  EXPECT_EQ(error_message([&] { conv2d(x, w, Tensor(), {.fused_max_pool = {3}}); }),
+            "conv2d: fused_max_pool window [3, 3] is larger than the convolution's output [2, 2]");
+  EXPECT_EQ(error_message([&] {
+              conv2d(x, w, Tensor(), {.fused_max_pool = {1, 2, 3}});
+            }),
+            "conv2d: fused_max_pool takes one value for both axes or two ({rows, cols}), got "
+            "[1, 2, 3]");
+  EXPECT_EQ(error_message([&] {
+              conv1d(zeros({1, 1, 8}), zeros({2, 1, 3}), Tensor(), {.fused_max_pool = {2}});
+            }),
+            "conv1d: fused_max_pool needs two spatial axes (conv2d), got 1");
 }
 
 // The automatic f32 paths give bit-identical results on 1 and 2 threads (the im2col weight

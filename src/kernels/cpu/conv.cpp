@@ -142,15 +142,26 @@ void for_each_task(const ConvGeometry& g, int64_t tasks, const F& f) {
   }
 }
 
+// Where forward_im2col puts each image's output: into y, or, with a fused max pooling, into a
+// per-thread buffer pooled into `pooled` (and `argmax`, unless null) while it is in cache.
 template <class T>
-void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T* bias, T* y,
-                    bool relu) {
+struct ForwardOutput {
+  T* y = nullptr;
+  const Pool2dShape* pool = nullptr;
+  T* pooled = nullptr;
+  int32_t* argmax = nullptr;
+};
+
+template <class T>
+void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T* bias,
+                    const ForwardOutput<T>& out, bool relu) {
   const GroupDims d(g);
   const bool pointwise = is_pointwise(g);
   for_each_task(g, g.batch * g.groups, [&](int64_t task) {
     const int64_t n = task / g.groups, group = task % g.groups;
     const T* xg = x + (n * g.in_channels + group * d.cin) * d.in_plane;
-    T* yg = y + (n * g.out_channels + group * d.cout) * d.plane;
+    const int64_t first_plane = n * g.out_channels + group * d.cout;
+    T* yg = out.pool != nullptr ? scratch<T, 4>(d.cout * d.plane) : out.y + first_plane * d.plane;
     const T* cols = xg;
     if (!pointwise) {
       T* buffer = scratch<T, 0>(d.k * d.plane);
@@ -167,6 +178,14 @@ void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T*
          d.plane, beta, yg, d.plane);
     if (relu) {  // while the group's output is still in cache; `v < 0 ? 0 : v` keeps NaN
       for (int64_t i = 0; i < d.cout * d.plane; ++i) yg[i] = yg[i] < T(0) ? T(0) : yg[i];
+    }
+    if (out.pool != nullptr) {
+      const int64_t pooled_plane = out.pool->out_h * out.pool->out_w;
+      for (int64_t o = 0; o < d.cout; ++o) {
+        const int64_t at = (first_plane + o) * pooled_plane;
+        max_pool2d_plane(*out.pool, yg + o * d.plane, out.pooled + at,
+                         out.argmax != nullptr ? out.argmax + at : nullptr);
+      }
     }
   });
 }
@@ -197,6 +216,34 @@ void relu_mask(int64_t n, const T* grad, const T* relu_out, T* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = relu_out[i] > T(0) ? grad[i] : T(0);
 }
 
+// Each image's output gradient as the weight gradient reads it: grad_y itself, masked where a
+// fused relu's output is not positive, or rebuilt from the gradient of a fused max pooling.
+template <class T>
+struct OutputGrad {
+  const T* grad;                // [N, C_out, out_h, out_w]; with `pool`, the pooled gradient
+  const T* relu_out = nullptr;  // the output of a fused relu (pooled, with `pool`), or null
+  const Pool2dShape* pool = nullptr;
+  const int32_t* argmax = nullptr;
+
+  // The gradient of image n's channels [c0, c0 + count), [count, out_h * out_w]: grad itself or
+  // `buffer` filled.
+  const T* image(const ConvGeometry& g, int64_t n, int64_t c0, int64_t count, T* buffer) const {
+    const int64_t plane = g.out_h * g.out_w, first = n * g.out_channels + c0;
+    if (pool == nullptr) {
+      if (relu_out == nullptr) return grad + first * plane;
+      relu_mask(count * plane, grad + first * plane, relu_out + first * plane, buffer);
+      return buffer;
+    }
+    const int64_t pooled_plane = pool->out_h * pool->out_w;
+    for (int64_t c = 0; c < count; ++c) {
+      const int64_t at = (first + c) * pooled_plane;
+      max_pool2d_backward_plane(*pool, grad + at, argmax + at, buffer + c * plane,
+                                relu_out != nullptr ? relu_out + at : nullptr);
+    }
+    return buffer;
+  }
+};
+
 // The batch is split into this many fixed chunks (fewer for small batches), each summed into its
 // own partial weight gradient; the partials are then added in chunk order. The result is thus the
 // same for any thread count.
@@ -207,8 +254,8 @@ constexpr int64_t kWeightGradChunks = 8;
 // even when the kernel has few entries (k = 9 for a 3x3 kernel on one channel). With a bias, the
 // columns get a last row of ones, so that the same product also yields the bias gradient.
 template <class T>
-void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
-                             T* grad_bias, const T* relu_out) {
+void backward_weights_im2col(const ConvGeometry& g, const T* x, const OutputGrad<T>& grad_y,
+                             T* grad_weight, T* grad_bias) {
   const GroupDims d(g);
   const int64_t rows = d.k + (grad_bias != nullptr ? 1 : 0);
   const int64_t block = rows * d.cout, size = block * g.groups;
@@ -222,13 +269,7 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const T* grad_y,
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t group = 0; group < g.groups; ++group) {
         im2col(x + (n * g.in_channels + group * d.cin) * d.in_plane, d.cin, g, cols);
-        const int64_t offset = (n * g.out_channels + group * d.cout) * d.plane;
-        const T* gy = grad_y + offset;
-        if (relu_out != nullptr) {
-          T* masked = scratch<T, 3>(d.cout * d.plane);
-          relu_mask(d.cout * d.plane, gy, relu_out + offset, masked);
-          gy = masked;
-        }
+        const T* gy = grad_y.image(g, n, group * d.cout, d.cout, scratch<T, 3>(d.cout * d.plane));
         gemm(false, true, rows, d.cout, d.plane, T(1), cols, d.plane, gy, d.plane,
              n == begin ? T(0) : T(1), partials + chunk * size + group * block, d.cout);
       }
@@ -554,7 +595,25 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
   } else {
     check_f64_algorithm(algorithm);
   }
-  forward_im2col(g, x, weight, bias, y, relu);
+  forward_im2col(g, x, weight, bias, ForwardOutput<T>{.y = y}, relu);
+}
+
+template <class T>
+void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
+                             const T* weight, const T* bias, T* pooled, int32_t* argmax,
+                             bool relu) {
+  if (g.output_numel() == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(g, ConvPass::forward, ConvAlgorithm::automatic);
+    if (path != Path::im2col) {
+      Tensor y = make_tensor({g.output_numel()}, DType::f32);
+      forward_onednn(g, x, weight, bias, y.data<float>(), path, relu);
+      max_pool2d_forward(pool, y.data<float>(), pooled, argmax);
+      return;
+    }
+  }
+  forward_im2col(g, x, weight, bias,
+                 ForwardOutput<T>{.pool = &pool, .pooled = pooled, .argmax = argmax}, relu);
 }
 
 template <class T>
@@ -570,14 +629,19 @@ void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weigh
   backward_data_im2col(g, grad_y, weight, grad_x);
 }
 
+namespace {
+// An empty batch contributes nothing to the weight gradients.
+template <class T>
+void zero_weight_grads(const ConvGeometry& g, T* grad_weight, T* grad_bias) {
+  std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
+  if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
+}
+}  // namespace
+
 template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
                              T* grad_bias, ConvAlgorithm algorithm, const T* relu_out) {
-  if (g.batch == 0) {  // an empty batch contributes nothing
-    std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
-    if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
-    return;
-  }
+  if (g.batch == 0) return zero_weight_grads(g, grad_weight, grad_bias);
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::backward_weights, algorithm);
     if (path != Path::im2col) {
@@ -597,7 +661,27 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
   } else {
     check_f64_algorithm(algorithm);
   }
-  backward_weights_im2col(g, x, grad_y, grad_weight, grad_bias, relu_out);
+  backward_weights_im2col(g, x, OutputGrad<T>{.grad = grad_y, .relu_out = relu_out}, grad_weight,
+                          grad_bias);
+}
+
+template <class T>
+void conv2d_backward_weights_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
+                                      const T* grad_pooled, const int32_t* argmax,
+                                      const T* relu_pooled, T* grad_weight, T* grad_bias) {
+  if (g.batch == 0) return zero_weight_grads(g, grad_weight, grad_bias);
+  if constexpr (std::is_same_v<T, float>) {
+    const Path path = choose(g, ConvPass::backward_weights, ConvAlgorithm::automatic);
+    if (path != Path::im2col) {  // oneDNN reads the whole output gradient
+      Tensor grad_y = make_tensor({g.output_numel()}, DType::f32);
+      max_pool2d_backward(pool, grad_pooled, argmax, grad_y.data<float>(), relu_pooled);
+      return backward_weights_onednn(g, x, grad_y.data<float>(), grad_weight, grad_bias, path);
+    }
+  }
+  backward_weights_im2col(
+      g, x,
+      OutputGrad<T>{.grad = grad_pooled, .relu_out = relu_pooled, .pool = &pool, .argmax = argmax},
+      grad_weight, grad_bias);
 }
 
 template <class T>
@@ -619,14 +703,19 @@ void add_channel_bias(T* y, const T* bias, int64_t batch, int64_t channels, int6
   }
 }
 
-#define NABLA_INSTANTIATE_CONV(T)                                                           \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,    \
-                                  ConvAlgorithm, bool);                                     \
-  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,        \
-                                        ConvAlgorithm);                                     \
-  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*, \
-                                           ConvAlgorithm, const T*);                        \
-  template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                 \
+#define NABLA_INSTANTIATE_CONV(T)                                                                 \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,          \
+                                  ConvAlgorithm, bool);                                           \
+  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,              \
+                                        ConvAlgorithm);                                           \
+  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*,       \
+                                           ConvAlgorithm, const T*);                              \
+  template void conv2d_forward_max_pool<T>(const ConvGeometry&, const Pool2dShape&, const T*,     \
+                                           const T*, const T*, T*, int32_t*, bool);               \
+  template void conv2d_backward_weights_max_pool<T>(const ConvGeometry&, const Pool2dShape&,      \
+                                                    const T*, const T*, const int32_t*, const T*, \
+                                                    T*, T*);                                      \
+  template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                       \
   template void add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t);
 NABLA_INSTANTIATE_CONV(float)
 NABLA_INSTANTIATE_CONV(double)

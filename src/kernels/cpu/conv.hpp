@@ -14,6 +14,8 @@
 #include <compare>
 #include <cstdint>
 
+#include "kernels/cpu/pool.hpp"
+
 namespace nabla::kernels::cpu {
 
 // Everything that fixes a convolution's computation. Output positions o read input positions
@@ -67,6 +69,25 @@ template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
                              T* grad_bias, ConvAlgorithm algorithm = ConvAlgorithm::automatic,
                              const T* relu_out = nullptr);
+
+// A convolution with a fused max pooling (what Conv2D(relu) then MaxPooling2D compute): `pool`
+// pools the convolution's output planes (planes = batch * out_channels, in_* = out_*) over whole
+// windows with stride = window and no padding. pooled = max_pool2d(relu?(conv(x) + bias)) and its
+// argmax (null: not written), bit-identical to the two passes. On the im2col path each image's
+// output is pooled while in cache and never written; on oneDNN's paths the output goes through
+// a temporary.
+template <class T>
+void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
+                             const T* weight, const T* bias, T* pooled, int32_t* argmax, bool relu);
+
+// The weight (and bias, unless null) gradient of conv2d_forward_max_pool from the pooled output's
+// gradient: each image's output gradient is rebuilt (zero, grad_pooled at the argmax, skipped
+// where relu_pooled -- the pooled output, with a fused relu -- is not positive), in cache on the
+// im2col path, into a temporary otherwise. Bit-identical to the unfused backward.
+template <class T>
+void conv2d_backward_weights_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
+                                      const T* grad_pooled, const int32_t* argmax,
+                                      const T* relu_pooled, T* grad_weight, T* grad_bias);
 
 // grad_bias[c] = sum over n and p of grad_y[n, c, p] (grad_y is [batch, channels, spatial]).
 template <class T>

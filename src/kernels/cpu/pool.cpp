@@ -293,27 +293,44 @@ void adaptive_avg_plane_backward(const Pool2dShape& s, const T* grad_y, T* grad_
 }  // namespace
 
 template <class T>
+void max_pool2d_plane(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) {
+  if (argmax) {
+    max_pool_plane<T, true>(s, x, y, argmax);
+  } else {
+    max_pool_plane<T, false>(s, x, y, nullptr);
+  }
+}
+
+template <class T>
+void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int32_t* argmax,
+                               T* grad_x, const T* positive) {
+  const int64_t out_plane = s.out_h * s.out_w;
+  std::memset(grad_x, 0, s.in_h * s.in_w * sizeof(T));  // the plane stays in cache for the scatter
+  if (positive == nullptr) {
+    for (int64_t o = 0; o < out_plane; ++o) grad_x[argmax[o]] += grad_y[o];
+  } else {  // skipped, not added as 0: the same bits as relu's mask after the scatter
+    for (int64_t o = 0; o < out_plane; ++o)
+      if (positive[o] > T(0)) grad_x[argmax[o]] += grad_y[o];
+  }
+}
+
+template <class T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) {
   const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
   const int64_t work = s.planes * std::max(in_plane, out_plane * s.kernel_h * s.kernel_w);
   for_each_plane(s.planes, work, [&](int64_t p) {
-    if (argmax) {
-      max_pool_plane<T, true>(s, x + p * in_plane, y + p * out_plane, argmax + p * out_plane);
-    } else {
-      max_pool_plane<T, false>(s, x + p * in_plane, y + p * out_plane, nullptr);
-    }
+    max_pool2d_plane(s, x + p * in_plane, y + p * out_plane,
+                     argmax ? argmax + p * out_plane : nullptr);
   });
 }
 
 template <class T>
-void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* argmax, T* grad_x) {
+void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* argmax, T* grad_x,
+                         const T* positive) {
   const int64_t in_plane = s.in_h * s.in_w, out_plane = s.out_h * s.out_w;
   for_each_plane(s.planes, s.planes * in_plane, [&](int64_t p) {
-    T* gx = grad_x + p * in_plane;
-    const T* gy = grad_y + p * out_plane;
-    const int32_t* at = argmax + p * out_plane;
-    std::memset(gx, 0, in_plane * sizeof(T));  // the plane stays in cache for the scatter
-    for (int64_t o = 0; o < out_plane; ++o) gx[at[o]] += gy[o];
+    max_pool2d_backward_plane(s, grad_y + p * out_plane, argmax + p * out_plane,
+                              grad_x + p * in_plane, positive ? positive + p * out_plane : nullptr);
   });
 }
 
@@ -432,7 +449,11 @@ void lerp_axis_backward(const LerpTaps<T>& taps, int64_t outer, int64_t in_len, 
 
 #define NABLA_POOL_FLOATING(T)                                                                 \
   template void max_pool2d_forward<T>(const Pool2dShape&, const T*, T*, int32_t*);             \
-  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int32_t*, T*);      \
+  template void max_pool2d_backward<T>(const Pool2dShape&, const T*, const int32_t*, T*,       \
+                                       const T*);                                              \
+  template void max_pool2d_plane<T>(const Pool2dShape&, const T*, T*, int32_t*);               \
+  template void max_pool2d_backward_plane<T>(const Pool2dShape&, const T*, const int32_t*, T*, \
+                                             const T*);                                        \
   template void avg_pool2d_forward<T>(const Pool2dShape&, bool, const T*, T*);                 \
   template void avg_pool2d_backward<T>(const Pool2dShape&, bool, const T*, T*);                \
   template void adaptive_avg_pool2d_forward<T>(const Pool2dShape&, const T*, T*);              \

@@ -26,9 +26,20 @@ struct Pool2dShape {
 // wins) and argmax = its position h * in_w + w inside the plane, for the backward.
 template <class T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax);
-// grad_x = 0, then grad_x[argmax] += grad_y for each output.
+// grad_x = 0, then grad_x[argmax] += grad_y for each output; with `positive`, only for outputs
+// where positive[o] > 0: the gradient of relu before the pooling, whose mask at the argmax is the
+// pooled relu output itself (a convolution with a fused relu and max pooling).
 template <class T>
-void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* argmax, T* grad_x);
+void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* argmax, T* grad_x,
+                         const T* positive = nullptr);
+
+// One plane of each, for a kernel that pools an output it has just computed while it is in cache
+// (a convolution with a fused max pooling, kernels/cpu/conv.cpp). argmax may be null.
+template <class T>
+void max_pool2d_plane(const Pool2dShape& s, const T* x, T* y, int32_t* argmax);
+template <class T>
+void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int32_t* argmax,
+                               T* grad_x, const T* positive = nullptr);
 
 // y = the sum of each window divided by the window's size clipped to the padded input
 // (count_include_pad) or to the input (not count_include_pad), as PyTorch.
