@@ -153,6 +153,55 @@ void max_pool_plane_2x2_avx512(const Pool2dShape& s, const float* x, float* y, i
     }
   }
 }
+
+// The backward of that pooling, 16 outputs at a time: each window's four gradients (grad_y at
+// its argmax, 0 elsewhere) are interleaved back into the pair of input rows, so that every
+// covered element is written once, with no zeroing pass and no scatter. `+ 0` turns a -0
+// gradient into +0 as the scalar `0 + g` does; with `positive`, outputs where it is not positive
+// give 0 (relu's mask before the pooling).
+void max_pool_plane_backward_2x2_avx512(const Pool2dShape& s, const float* grad_y,
+                                        const int32_t* argmax, float* grad_x,
+                                        const float* positive) {
+  const int64_t w = s.in_w;
+  const __m512i twice_lane =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // Interleaving two registers a, b into a0 b0 a1 b1 ...: the first 16 and the last 16.
+  const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i high =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    float* r0 = grad_x + 2 * oh * w;
+    float* r1 = r0 + w;
+    for (int64_t ow = 0; ow < s.out_w; ow += 16) {
+      const auto n = static_cast<uint32_t>(std::min<int64_t>(16, s.out_w - ow));
+      const auto out_mask = static_cast<__mmask16>((1u << n) - 1);
+      const int64_t o = oh * s.out_w + ow;
+      __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(out_mask, grad_y + o), zero);
+      if (positive != nullptr) {
+        const __m512 p = _mm512_maskz_loadu_ps(out_mask, positive + o);
+        g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(p, zero, _CMP_GT_OQ), g);
+      }
+      // Each output's argmax relative to its window's first element: 0, 1, w or w + 1.
+      const __m512i first = _mm512_add_epi32(
+          _mm512_set1_epi32(static_cast<int32_t>(2 * oh * w + 2 * ow)), twice_lane);
+      const __m512i at = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(out_mask, argmax + o), first);
+      auto at_is = [&](int64_t offset) {
+        return _mm512_maskz_mov_ps(
+            _mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(static_cast<int32_t>(offset))), g);
+      };
+      const auto lo_mask = static_cast<__mmask16>(n >= 8 ? 0xFFFFu : (1u << (2 * n)) - 1);
+      const auto hi_mask = static_cast<__mmask16>(n > 8 ? (1u << (2 * n - 16)) - 1 : 0u);
+      auto store_row = [&](float* row, __m512 even, __m512 odd) {
+        _mm512_mask_storeu_ps(row + 2 * ow, lo_mask, _mm512_permutex2var_ps(even, low, odd));
+        _mm512_mask_storeu_ps(row + 2 * ow + 16, hi_mask, _mm512_permutex2var_ps(even, high, odd));
+      };
+      store_row(r0, at_is(0), at_is(1));
+      store_row(r1, at_is(w), at_is(w + 1));
+    }
+  }
+  zero_uncovered_2x2(s, grad_x);
+}
 #endif
 
 template <class T, bool kIndices>
@@ -304,13 +353,18 @@ void max_pool2d_plane(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) {
 template <class T>
 void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int32_t* argmax,
                                T* grad_x, const T* positive) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (whole_2x2(s)) return max_pool_plane_backward_2x2_avx512(s, grad_y, argmax, grad_x, positive);
+  }
+#endif
   const int64_t out_plane = s.out_h * s.out_w;
   std::memset(grad_x, 0, s.in_h * s.in_w * sizeof(T));  // the plane stays in cache for the scatter
   if (positive == nullptr) {
     for (int64_t o = 0; o < out_plane; ++o) grad_x[argmax[o]] += grad_y[o];
-  } else {  // skipped, not added as 0: the same bits as relu's mask after the scatter
+  } else {  // 0 + 0 where masked: the bits of relu's mask after the scatter, without a branch
     for (int64_t o = 0; o < out_plane; ++o)
-      if (positive[o] > T(0)) grad_x[argmax[o]] += grad_y[o];
+      grad_x[argmax[o]] += positive[o] > T(0) ? grad_y[o] : T(0);
   }
 }
 
