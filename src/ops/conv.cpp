@@ -258,31 +258,23 @@ kernels::cpu::Pool2dShape fused_pool_shape(const std::vector<int64_t>& window,
 // output) from the pooled output's gradient.
 std::vector<Tensor> conv_max_pool_backward(const ConvSaved& s,
                                            const kernels::cpu::Pool2dShape& pool,
+                                           const kernels::cpu::ConvMaxPoolState& state,
                                            const Tensor& argmax, const Tensor& relu_pooled,
                                            const Tensor& grad_pooled) {
   const Tensor gp = contiguous_data(grad_pooled);
-  const auto* at = reinterpret_cast<const int32_t*>(argmax.data<uint8_t>());
   const ConvGeometry& g = s.geometry;
-  if (s.grad_weight && !s.grad_x) {
-    // A first layer: each image's output gradient is rebuilt in cache for its weight gradient.
-    Tensor gw = make_tensor(s.weight_shape, s.dtype);
-    Tensor gb = s.grad_bias ? make_tensor({g.out_channels}, s.dtype) : Tensor();
-    dispatch_floating(s.dtype, "conv2d max pool backward", [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cpu::conv2d_backward_weights_max_pool<T>(g, pool, s.x.data<T>(), gp.data<T>(), at,
-                                                        data_or_null<T>(relu_pooled), gw.data<T>(),
-                                                        gb.defined() ? gb.data<T>() : nullptr);
-    });
-    return {Tensor(), gw, gb};
-  }
-  // Several passes read the output gradient: rebuild it once, the relu's mask included.
-  Tensor gy = make_tensor({g.batch, g.out_channels, g.out_h, g.out_w}, s.dtype);
+  Tensor gx = s.grad_x ? make_tensor(s.x_shape, s.dtype) : Tensor();
+  Tensor gw = s.grad_weight ? make_tensor(s.weight_shape, s.dtype) : Tensor();
+  Tensor gb = s.grad_bias ? make_tensor({g.out_channels}, s.dtype) : Tensor();
   dispatch_floating(s.dtype, "conv2d max pool backward", [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::max_pool2d_backward<T>(pool, gp.data<T>(), at, gy.data<T>(),
-                                         data_or_null<T>(relu_pooled));
+    const auto out = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+    kernels::cpu::conv2d_backward_max_pool<T>(
+        g, pool, state, data_or_null<T>(s.x), data_or_null<T>(s.weight), gp.data<T>(),
+        reinterpret_cast<const int32_t*>(argmax.data<uint8_t>()), data_or_null<T>(relu_pooled),
+        out(gx), out(gw), out(gb));
   });
-  return conv_backward(s, gy);
+  return {gx, gw, gb};
 }
 
 // conv2d with ConvOptions::fused_max_pool: only the pooled output is written, with the argmax of
@@ -298,18 +290,21 @@ Tensor conv_max_pool(const Tensor& x, const Tensor& weight, const Tensor& bias,
   // 32-bit positions in a byte tensor, as max_pool2d keeps them; written only for a backward.
   Tensor argmax = grad ? make_tensor({y.numel() * 4}, DType::u8) : Tensor();
   auto* at = grad ? reinterpret_cast<int32_t*>(argmax.data<uint8_t>()) : nullptr;
+  // The blocked input oneDNN's forward read, kept for the weight gradient.
+  kernels::cpu::ConvMaxPoolState state;
+  const bool keep_input = grad && weight.requires_grad();
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::conv2d_forward_max_pool<T>(g, pool, xc.data<T>(), wc.data<T>(),
                                              data_or_null<T>(bc), y.data<T>(), at,
-                                             options.fused_relu);
+                                             options.fused_relu, keep_input ? &state : nullptr);
   });
   if (grad) {
     record(options.fused_relu ? "Conv2dReluMaxPoolBackward" : "Conv2dMaxPoolBackward",
            {x, weight, bias}, {y},
-           [s = save_for_backward(g, x, xc, weight, wc, bias), pool, argmax,
+           [s = save_for_backward(g, x, xc, weight, wc, bias), pool, state, argmax,
             relu_pooled = options.fused_relu ? y.detach() : Tensor()](auto& grads) {
-             return conv_max_pool_backward(s, pool, argmax, relu_pooled, grads[0]);
+             return conv_max_pool_backward(s, pool, state, argmax, relu_pooled, grads[0]);
            });
   }
   return y;

@@ -461,10 +461,20 @@ CachedConv cached_conv(const PrimitiveKey& key) {
   return cache->get(key, create_conv);
 }
 
-// Runs a pass on nabla's buffers (`buffers`: argument id -> plain data). Arguments in another
+// A pass's buffer: in nabla's plain layout (reordered in or out where the primitive's differs),
+// or already in the primitive's own (a fused max pooling's blocked output and gradient).
+struct Operand {
+  Operand(const float* data) : data(data) {}  // NOLINT(google-explicit-constructor): plain
+  Operand(const float* data, bool in_primitive_layout)
+      : data(data), in_primitive_layout(in_primitive_layout) {}
+  const float* data;
+  bool in_primitive_layout = false;
+};
+
+// Runs a pass on nabla's buffers (`buffers`: argument id -> data). Plain arguments in another
 // layout go through temporaries from the caching allocator, reordered in before and out after.
 void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, bool blocked,
-             bool bf16, bool relu, const std::unordered_map<int, const float*>& buffers) {
+             bool bf16, bool relu, const std::unordered_map<int, Operand>& buffers) {
   try {
     const CachedConv conv =
         cached_conv({g, pass, bias, blocked, bf16, relu, omp_get_max_threads()});
@@ -474,7 +484,13 @@ void execute(const char* what, const ConvGeometry& g, ConvPass pass, bool bias, 
     std::vector<Tensor> temporaries;
     std::vector<std::pair<const CachedConv::Arg*, std::pair<memory, memory>>> outputs;
     for (const CachedConv::Arg& arg : conv.args) {
-      memory user(arg.spec.plain, engine, const_cast<float*>(buffers.at(arg.spec.id)));
+      const Operand& operand = buffers.at(arg.spec.id);
+      auto* data = const_cast<float*>(operand.data);
+      if (operand.in_primitive_layout) {
+        args.emplace(arg.spec.id, memory(arg.layout, engine, data));
+        continue;
+      }
+      memory user(arg.spec.plain, engine, data);
       if (!arg.reorder) {
         args.emplace(arg.spec.id, user);
         continue;
@@ -504,7 +520,7 @@ enum class Path { im2col, onednn_plain, onednn_blocked, onednn_bf16 };
 
 void forward_onednn(const ConvGeometry& g, const float* x, const float* weight, const float* bias,
                     float* y, Path path, bool relu) {
-  std::unordered_map<int, const float*> buffers{
+  std::unordered_map<int, Operand> buffers{
       {DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, y}};
   if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
   execute("conv2d forward", g, ConvPass::forward, bias != nullptr, path != Path::onednn_plain,
@@ -520,7 +536,7 @@ void backward_data_onednn(const ConvGeometry& g, const float* grad_y, const floa
 
 void backward_weights_onednn(const ConvGeometry& g, const float* x, const float* grad_y,
                              float* grad_weight, float* grad_bias, Path path) {
-  std::unordered_map<int, const float*> buffers{
+  std::unordered_map<int, Operand> buffers{
       {DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, grad_y}, {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
   if (grad_bias != nullptr) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
   execute("conv2d backward (weights)", g, ConvPass::backward_weights, grad_bias != nullptr,
@@ -583,6 +599,123 @@ void check_f64_algorithm(ConvAlgorithm algorithm) {
               "conv2d: the oneDNN convolution supports f32 only, got f64");
 }
 
+// ---- a fused max pooling on oneDNN's blocked layouts ----
+
+const CachedConv::Arg& find_arg(const CachedConv& conv, int id) {
+  for (const CachedConv::Arg& arg : conv.args)
+    if (arg.spec.id == id) return arg;
+  detail::throw_error(detail::str("conv2d: no argument ", id, " in the cached primitive"));
+}
+
+int64_t floats_in(const memory::desc& layout) {
+  return static_cast<int64_t>(layout.get_size() / sizeof(float));
+}
+
+// The channel block b of `layout` when it is f32 [N, C / b, H, W, b] with b = 16 or 8 dividing C
+// (oneDNN's nChw16c, nChw8c), which the blocked pooling kernels read and write; else 0.
+int64_t channel_block(const memory::desc& layout, int64_t batch, int64_t channels, int64_t h,
+                      int64_t w) {
+  for (const auto& [block, tag] :
+       {std::pair{int64_t{16}, memory::format_tag::nChw16c}, {8, memory::format_tag::nChw8c}}) {
+    if (channels % block == 0 && block <= kMaxPoolBlock &&
+        layout == memory::desc({batch, channels, h, w}, memory::data_type::f32, tag))
+      return block;
+  }
+  return 0;
+}
+
+// The forward on the blocked path with the pooling reading the primitive's blocked output (no
+// reorder to NCHW) and, for the backward, the input kept as the primitive read it. False (nothing
+// done) where the output's layout is not channel-blocked.
+bool forward_max_pool_blocked(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
+                              const float* weight, const float* bias, float* pooled,
+                              int32_t* argmax, bool relu, ConvMaxPoolState* state) {
+  const CachedConv conv = cached_conv(
+      {g, ConvPass::forward, bias != nullptr, true, false, relu, omp_get_max_threads()});
+  const memory::desc& dst_layout = find_arg(conv, DNNL_ARG_DST).layout;
+  const int64_t block = channel_block(dst_layout, g.batch, g.out_channels, g.out_h, g.out_w);
+  if (block == 0) return false;
+  Tensor y = make_tensor({floats_in(dst_layout)}, DType::f32);
+  Operand src = x;
+  const CachedConv::Arg& src_arg = find_arg(conv, DNNL_ARG_SRC);
+  const int64_t input_block = channel_block(src_arg.layout, g.batch, g.in_channels, g.in_h, g.in_w);
+  if (state != nullptr && src_arg.reorder && input_block > 0) {
+    state->blocked_input = make_tensor({floats_in(src_arg.layout)}, DType::f32);
+    state->input_block = input_block;
+    const dnnl::engine& engine = onednn::engine();
+    src_arg.reorder.execute(
+        onednn::stream(),
+        {{DNNL_ARG_FROM, memory(src_arg.spec.plain, engine, const_cast<float*>(x))},
+         {DNNL_ARG_TO, memory(src_arg.layout, engine, state->blocked_input.raw_data())}});
+    src = Operand(state->blocked_input.data<float>(), true);
+  }
+  std::unordered_map<int, Operand> buffers{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, {y.data<float>(), true}}};
+  if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
+  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, true, false, relu, buffers);
+  max_pool2d_forward_blocked(pool, g.out_channels, block, y.data<float>(), pooled, argmax);
+  return true;
+}
+
+// The backward on the blocked path: the output gradient rebuilt straight into the blocked layout
+// that both gradient passes read, and the forward's blocked input reused. False (nothing done)
+// where a pass is not on the f32 blocked path or their layouts differ.
+bool backward_max_pool_blocked(const ConvGeometry& g, const Pool2dShape& pool,
+                               const ConvMaxPoolState& state, const float* x, const float* weight,
+                               const float* grad_pooled, const int32_t* argmax,
+                               const float* relu_pooled, float* grad_x, float* grad_weight,
+                               float* grad_bias) {
+  if (grad_x == nullptr && grad_weight == nullptr) return false;  // the bias alone: plain
+  const auto on_blocked_path = [&](ConvPass pass) {
+    return choose(g, pass, ConvAlgorithm::automatic) == Path::onednn_blocked;
+  };
+  if (grad_x != nullptr && !on_blocked_path(ConvPass::backward_data)) return false;
+  if (grad_weight != nullptr && !on_blocked_path(ConvPass::backward_weights)) return false;
+  const int threads = omp_get_max_threads();
+  const bool bias = grad_bias != nullptr;
+  std::vector<memory::desc> diff_dst;
+  if (grad_x != nullptr) {
+    diff_dst.push_back(
+        find_arg(cached_conv({g, ConvPass::backward_data, false, true, false, false, threads}),
+                 DNNL_ARG_DIFF_DST)
+            .layout);
+  }
+  memory::desc src_layout;
+  if (grad_weight != nullptr) {
+    const CachedConv conv =
+        cached_conv({g, ConvPass::backward_weights, bias, true, false, false, threads});
+    diff_dst.push_back(find_arg(conv, DNNL_ARG_DIFF_DST).layout);
+    src_layout = find_arg(conv, DNNL_ARG_SRC).layout;
+  }
+  if (diff_dst.size() == 2 && diff_dst[0] != diff_dst[1]) return false;
+  const int64_t block = channel_block(diff_dst[0], g.batch, g.out_channels, g.out_h, g.out_w);
+  if (block == 0) return false;
+  Tensor grad_y = make_tensor({floats_in(diff_dst[0])}, DType::f32);
+  max_pool2d_backward_blocked(pool, g.out_channels, block, grad_pooled, argmax,
+                              grad_y.data<float>(), relu_pooled);
+  const Operand blocked_grad_y(grad_y.data<float>(), true);
+  if (grad_x != nullptr) {
+    execute("conv2d backward (input)", g, ConvPass::backward_data, false, true, false, false,
+            {{DNNL_ARG_DIFF_DST, blocked_grad_y},
+             {DNNL_ARG_WEIGHTS, weight},
+             {DNNL_ARG_DIFF_SRC, grad_x}});
+  }
+  if (grad_weight != nullptr) {
+    // The forward's blocked input, where the weight gradient reads that same layout.
+    const bool reuse =
+        state.blocked_input.defined() &&
+        channel_block(src_layout, g.batch, g.in_channels, g.in_h, g.in_w) == state.input_block;
+    std::unordered_map<int, Operand> buffers{
+        {DNNL_ARG_SRC, reuse ? Operand(state.blocked_input.data<float>(), true) : Operand(x)},
+        {DNNL_ARG_DIFF_DST, blocked_grad_y},
+        {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
+    if (bias) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
+    execute("conv2d backward (weights)", g, ConvPass::backward_weights, bias, true, false, false,
+            buffers);
+  }
+  return true;
+}
+
 }  // namespace
 
 template <class T>
@@ -600,11 +733,18 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* weight, const T*
 
 template <class T>
 void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
-                             const T* weight, const T* bias, T* pooled, int32_t* argmax,
-                             bool relu) {
+                             const T* weight, const T* bias, T* pooled, int32_t* argmax, bool relu,
+                             ConvMaxPoolState* state) {
   if (g.output_numel() == 0) return;
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::forward, ConvAlgorithm::automatic);
+    if (path == Path::onednn_blocked) {
+      try {
+        if (forward_max_pool_blocked(g, pool, x, weight, bias, pooled, argmax, relu, state)) return;
+      } catch (const dnnl::error& e) {
+        onednn::throw_error("conv2d forward", e);
+      }
+    }
     if (path != Path::im2col) {
       Tensor y = make_tensor({g.output_numel()}, DType::f32);
       forward_onednn(g, x, weight, bias, y.data<float>(), path, relu);
@@ -629,19 +769,14 @@ void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weigh
   backward_data_im2col(g, grad_y, weight, grad_x);
 }
 
-namespace {
-// An empty batch contributes nothing to the weight gradients.
-template <class T>
-void zero_weight_grads(const ConvGeometry& g, T* grad_weight, T* grad_bias) {
-  std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
-  if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
-}
-}  // namespace
-
 template <class T>
 void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y, T* grad_weight,
                              T* grad_bias, ConvAlgorithm algorithm, const T* relu_out) {
-  if (g.batch == 0) return zero_weight_grads(g, grad_weight, grad_bias);
+  if (g.batch == 0) {  // an empty batch contributes nothing
+    std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
+    if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     const Path path = choose(g, ConvPass::backward_weights, algorithm);
     if (path != Path::im2col) {
@@ -666,22 +801,45 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
 }
 
 template <class T>
-void conv2d_backward_weights_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
-                                      const T* grad_pooled, const int32_t* argmax,
-                                      const T* relu_pooled, T* grad_weight, T* grad_bias) {
-  if (g.batch == 0) return zero_weight_grads(g, grad_weight, grad_bias);
-  if constexpr (std::is_same_v<T, float>) {
-    const Path path = choose(g, ConvPass::backward_weights, ConvAlgorithm::automatic);
-    if (path != Path::im2col) {  // oneDNN reads the whole output gradient
-      Tensor grad_y = make_tensor({g.output_numel()}, DType::f32);
-      max_pool2d_backward(pool, grad_pooled, argmax, grad_y.data<float>(), relu_pooled);
-      return backward_weights_onednn(g, x, grad_y.data<float>(), grad_weight, grad_bias, path);
-    }
+void conv2d_backward_max_pool(const ConvGeometry& g, const Pool2dShape& pool,
+                              const ConvMaxPoolState& state, const T* x, const T* weight,
+                              const T* grad_pooled, const int32_t* argmax, const T* relu_pooled,
+                              T* grad_x, T* grad_weight, T* grad_bias) {
+  if (g.batch == 0) {  // an empty batch contributes nothing
+    if (grad_weight != nullptr) std::fill(grad_weight, grad_weight + g.weight_numel(), T(0));
+    if (grad_bias != nullptr) std::fill(grad_bias, grad_bias + g.out_channels, T(0));
+    return;
   }
-  backward_weights_im2col(
-      g, x,
-      OutputGrad<T>{.grad = grad_pooled, .relu_out = relu_pooled, .pool = &pool, .argmax = argmax},
-      grad_weight, grad_bias);
+  bool im2col_weights = true;
+  if constexpr (std::is_same_v<T, float>) {
+    try {
+      if (backward_max_pool_blocked(g, pool, state, x, weight, grad_pooled, argmax, relu_pooled,
+                                    grad_x, grad_weight, grad_bias))
+        return;
+    } catch (const dnnl::error& e) {
+      onednn::throw_error("conv2d backward", e);
+    }
+    im2col_weights =
+        choose(g, ConvPass::backward_weights, ConvAlgorithm::automatic) == Path::im2col;
+  }
+  if (grad_x == nullptr && grad_weight != nullptr && im2col_weights) {
+    // A first layer: each image's output gradient is rebuilt in cache for its weight gradient.
+    return backward_weights_im2col(
+        g, x,
+        OutputGrad<T>{
+            .grad = grad_pooled, .relu_out = relu_pooled, .pool = &pool, .argmax = argmax},
+        grad_weight, grad_bias);
+  }
+  // Several passes, or oneDNN's, read the whole output gradient: rebuilt once in NCHW.
+  Tensor grad_y =
+      make_tensor({g.output_numel()}, std::is_same_v<T, float> ? DType::f32 : DType::f64);
+  max_pool2d_backward(pool, grad_pooled, argmax, grad_y.data<T>(), relu_pooled);
+  if (grad_x != nullptr) conv2d_backward_data(g, grad_y.data<T>(), weight, grad_x);
+  if (grad_weight != nullptr) {
+    conv2d_backward_weights(g, x, grad_y.data<T>(), grad_weight, grad_bias);
+  } else if (grad_bias != nullptr) {
+    conv_bias_grad(grad_y.data<T>(), g.batch, g.out_channels, g.out_h * g.out_w, grad_bias);
+  }
 }
 
 template <class T>
@@ -703,19 +861,20 @@ void add_channel_bias(T* y, const T* bias, int64_t batch, int64_t channels, int6
   }
 }
 
-#define NABLA_INSTANTIATE_CONV(T)                                                                 \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,          \
-                                  ConvAlgorithm, bool);                                           \
-  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,              \
-                                        ConvAlgorithm);                                           \
-  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*,       \
-                                           ConvAlgorithm, const T*);                              \
-  template void conv2d_forward_max_pool<T>(const ConvGeometry&, const Pool2dShape&, const T*,     \
-                                           const T*, const T*, T*, int32_t*, bool);               \
-  template void conv2d_backward_weights_max_pool<T>(const ConvGeometry&, const Pool2dShape&,      \
-                                                    const T*, const T*, const int32_t*, const T*, \
-                                                    T*, T*);                                      \
-  template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                       \
+#define NABLA_INSTANTIATE_CONV(T)                                                                  \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*,           \
+                                  ConvAlgorithm, bool);                                            \
+  template void conv2d_backward_data<T>(const ConvGeometry&, const T*, const T*, T*,               \
+                                        ConvAlgorithm);                                            \
+  template void conv2d_backward_weights<T>(const ConvGeometry&, const T*, const T*, T*, T*,        \
+                                           ConvAlgorithm, const T*);                               \
+  template void conv2d_forward_max_pool<T>(const ConvGeometry&, const Pool2dShape&, const T*,      \
+                                           const T*, const T*, T*, int32_t*, bool,                 \
+                                           ConvMaxPoolState*);                                     \
+  template void conv2d_backward_max_pool<T>(const ConvGeometry&, const Pool2dShape&,               \
+                                            const ConvMaxPoolState&, const T*, const T*, const T*, \
+                                            const int32_t*, const T*, T*, T*, T*);                 \
+  template void conv_bias_grad<T>(const T*, int64_t, int64_t, int64_t, T*);                        \
   template void add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t);
 NABLA_INSTANTIATE_CONV(float)
 NABLA_INSTANTIATE_CONV(double)

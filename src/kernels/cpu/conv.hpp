@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/pool.hpp"
+#include "nabla/tensor.hpp"
 
 namespace nabla::kernels::cpu {
 
@@ -72,22 +73,36 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
 
 // A convolution with a fused max pooling (what Conv2D(relu) then MaxPooling2D compute): `pool`
 // pools the convolution's output planes (planes = batch * out_channels, in_* = out_*) over whole
-// windows with stride = window and no padding. pooled = max_pool2d(relu?(conv(x) + bias)) and its
-// argmax (null: not written), bit-identical to the two passes. On the im2col path each image's
-// output is pooled while in cache and never written; on oneDNN's paths the output goes through
-// a temporary.
+// windows with stride = window and no padding. Both passes are bit-identical to the convolution
+// then max_pool2d (and relu's and the pooling's backward, then the convolution's).
+//
+// What the forward keeps for the backward on oneDNN's blocked path: the input as the forward's
+// primitive read it, so that the weight gradient does not reorder it again. Empty elsewhere.
+struct ConvMaxPoolState {
+  Tensor blocked_input;
+  int64_t input_block = 0;  // its channel block (nChw16c: 16)
+};
+
+// pooled = max_pool2d(relu?(conv(x) + bias)) and its argmax (null: not written). On the im2col
+// path each image's output is pooled while in cache and never written; on oneDNN's blocked path
+// the pooling reads the primitive's blocked output (no reorder to NCHW); elsewhere the output
+// goes through a temporary. `state` (may be null) receives what the backward can reuse.
 template <class T>
 void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
-                             const T* weight, const T* bias, T* pooled, int32_t* argmax, bool relu);
+                             const T* weight, const T* bias, T* pooled, int32_t* argmax, bool relu,
+                             ConvMaxPoolState* state = nullptr);
 
-// The weight (and bias, unless null) gradient of conv2d_forward_max_pool from the pooled output's
-// gradient: each image's output gradient is rebuilt (zero, grad_pooled at the argmax, skipped
-// where relu_pooled -- the pooled output, with a fused relu -- is not positive), in cache on the
-// im2col path, into a temporary otherwise. Bit-identical to the unfused backward.
+// The gradients of conv2d_forward_max_pool from the pooled output's, each of grad_x, grad_weight
+// and grad_bias null when not wanted. The output gradient is rebuilt from the pooled one (zero,
+// grad_pooled at the argmax, 0 where relu_pooled -- the pooled output, with a fused relu -- is
+// not positive): per image in cache when only the weights need it on the im2col path, straight
+// into the blocked layout that oneDNN's gradient passes read (both from one buffer), else once
+// in NCHW for the passes.
 template <class T>
-void conv2d_backward_weights_max_pool(const ConvGeometry& g, const Pool2dShape& pool, const T* x,
-                                      const T* grad_pooled, const int32_t* argmax,
-                                      const T* relu_pooled, T* grad_weight, T* grad_bias);
+void conv2d_backward_max_pool(const ConvGeometry& g, const Pool2dShape& pool,
+                              const ConvMaxPoolState& state, const T* x, const T* weight,
+                              const T* grad_pooled, const int32_t* argmax, const T* relu_pooled,
+                              T* grad_x, T* grad_weight, T* grad_bias);
 
 // grad_bias[c] = sum over n and p of grad_y[n, c, p] (grad_y is [batch, channels, spatial]).
 template <class T>

@@ -355,7 +355,8 @@ void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int3
                                T* grad_x, const T* positive) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    if (whole_2x2(s)) return max_pool_plane_backward_2x2_avx512(s, grad_y, argmax, grad_x, positive);
+    if (whole_2x2(s))
+      return max_pool_plane_backward_2x2_avx512(s, grad_y, argmax, grad_x, positive);
   }
 #endif
   const int64_t out_plane = s.out_h * s.out_w;
@@ -385,6 +386,64 @@ void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* a
   for_each_plane(s.planes, s.planes * in_plane, [&](int64_t p) {
     max_pool2d_backward_plane(s, grad_y + p * out_plane, argmax + p * out_plane,
                               grad_x + p * in_plane, positive ? positive + p * out_plane : nullptr);
+  });
+}
+
+template <class T>
+void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t block, const T* x,
+                                T* y, int32_t* argmax) {
+  const int64_t blocks = channels / block, in_plane = s.in_h * s.in_w;
+  const int64_t out_plane = s.out_h * s.out_w;
+  for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
+    const T* xb = x + nb * in_plane * block;
+    const int64_t first_plane = nb / blocks * channels + nb % blocks * block;
+    T best[kMaxPoolBlock];
+    int32_t at[kMaxPoolBlock];
+    for (int64_t oh = 0; oh < s.out_h; ++oh) {
+      const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+      for (int64_t ow = 0; ow < s.out_w; ++ow) {
+        const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
+        // Each lane is one channel's window, scanned in max_pool_plane's order and rule.
+        for (int64_t l = 0; l < block; ++l) {
+          best[l] = -std::numeric_limits<T>::infinity();
+          at[l] = static_cast<int32_t>(rows.begin * s.in_w + cols.begin);
+        }
+        for (int64_t h = rows.begin; h < rows.end; ++h) {
+          for (int64_t c = cols.begin; c < cols.end; ++c) {
+            const auto pos = static_cast<int32_t>(h * s.in_w + c);
+            const T* v = xb + pos * block;
+            for (int64_t l = 0; l < block; ++l) {
+              if (takes_over(v[l], best[l])) best[l] = v[l], at[l] = pos;
+            }
+          }
+        }
+        const int64_t o = oh * s.out_w + ow;
+        for (int64_t l = 0; l < block; ++l) y[(first_plane + l) * out_plane + o] = best[l];
+        if (argmax != nullptr) {
+          for (int64_t l = 0; l < block; ++l) argmax[(first_plane + l) * out_plane + o] = at[l];
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool2d_backward_blocked(const Pool2dShape& s, int64_t channels, int64_t block,
+                                 const T* grad_y, const int32_t* argmax, T* grad_x,
+                                 const T* positive) {
+  const int64_t blocks = channels / block, in_plane = s.in_h * s.in_w;
+  const int64_t out_plane = s.out_h * s.out_w;
+  for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
+    T* gb = grad_x + nb * in_plane * block;
+    std::memset(gb, 0, in_plane * block * sizeof(T));  // in cache for the scatter
+    const int64_t first_plane = nb / blocks * channels + nb % blocks * block;
+    for (int64_t l = 0; l < block; ++l) {
+      const int64_t p = (first_plane + l) * out_plane;
+      for (int64_t o = 0; o < out_plane; ++o) {  // 0 + g, or 0 + 0 where masked, as NCHW
+        const T g = positive == nullptr || positive[p + o] > T(0) ? grad_y[p + o] : T(0);
+        gb[argmax[p + o] * block + l] += g;
+      }
+    }
   });
 }
 
@@ -521,6 +580,12 @@ void lerp_axis_backward(const LerpTaps<T>& taps, int64_t outer, int64_t in_len, 
 NABLA_POOL_FLOATING(float)
 NABLA_POOL_FLOATING(double)
 #undef NABLA_POOL_FLOATING
+
+// The blocked layouts are oneDNN's, which nabla runs in f32 only.
+template void max_pool2d_forward_blocked<float>(const Pool2dShape&, int64_t, int64_t, const float*,
+                                                float*, int32_t*);
+template void max_pool2d_backward_blocked<float>(const Pool2dShape&, int64_t, int64_t, const float*,
+                                                 const int32_t*, float*, const float*);
 
 // Padding and nearest resizing copy elements, so they serve every dtype.
 #define NABLA_GATHER_AXIS(T) \
