@@ -9,6 +9,7 @@
 
 #include "autograd/anomaly.hpp"
 #include "nabla/nn.hpp"
+#include "nn/conv_pool_fusion.hpp"
 #include "nn/layer_util.hpp"
 
 namespace nabla::nn {
@@ -223,6 +224,19 @@ bool ends_with(const Module& layer, const std::string& activation) {
   return false;
 }
 
+// The one node that reads node `i`'s value, or `none` when it is read by several, by none, or
+// is an output.
+constexpr size_t kNoReader = static_cast<size_t>(-1);
+size_t only_reader(size_t i, const std::vector<std::vector<size_t>>& reads,
+                   const std::vector<int>& uses, const std::vector<size_t>& output_at) {
+  if (uses[i] != 1 || std::find(output_at.begin(), output_at.end(), i) != output_at.end())
+    return kNoReader;
+  for (size_t k = i + 1; k < reads.size(); ++k)
+    if (std::find(reads[k].begin(), reads[k].end(), i) != reads[k].end())
+      return reads[k].size() == 1 ? k : kNoReader;
+  return kNoReader;
+}
+
 }  // namespace
 
 std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
@@ -271,15 +285,35 @@ std::vector<Tensor> Graph::forward_all(const std::vector<Tensor>& inputs,
     if (stripped != nullptr) (*stripped)[i] = true;
   }
   std::vector<Tensor> args;
+  // Nodes computed by a fused op at an earlier node: a convolution whose only reader is a max
+  // pooling (perhaps through a ReLU read only by it) runs with it as one op
+  // (nn/conv_pool_fusion.hpp), giving the pooling node's value.
+  std::vector<char> fused_away(nodes_.size(), 0);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const GraphNode& node = *nodes_[i];
-    if (node.layer == nullptr) continue;
+    if (node.layer == nullptr || fused_away[i] != 0) continue;
+    ConvMaxPool fused;
+    size_t chain[2] = {kNoReader, kNoReader};
+    if (dynamic_cast<const Conv*>(node.layer.get()) != nullptr) {
+      chain[0] = only_reader(i, reads_, uses_, output_at_);
+      if (chain[0] != kNoReader) chain[1] = only_reader(chain[0], reads_, uses_, output_at_);
+      const auto layer_at = [&](size_t k) {
+        return k == kNoReader ? nullptr : nodes_[k]->layer.get();
+      };
+      fused = find_conv_max_pool(node.layer.get(), layer_at(chain[0]), layer_at(chain[1]));
+    }
     args.clear();
     for (size_t j : reads_[i]) {
       args.push_back(values[j]);
       if (--uses[j] == 0) values[j] = Tensor();  // freed as soon as its last reader has it
     }
     const autograd::LayerScope scope(node.name);  // names the layer in anomaly messages
+    if (fused.layers > 0) {
+      const size_t last = chain[fused.layers - 2];
+      for (size_t k = 0; k + 1 < fused.layers; ++k) fused_away[chain[k]] = 1;
+      values[last] = fused.forward(args[0]);
+      continue;
+    }
     if (strip[i] != 0) {
       if (auto* dense = dynamic_cast<Linear*>(node.layer.get())) {
         values[i] = dense->logits(args[0]);

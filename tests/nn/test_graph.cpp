@@ -2,6 +2,7 @@
 // graph, and the errors for miswired graphs.
 #include <gtest/gtest.h>
 
+#include "autograd/node.hpp"
 #include "nabla/layers.hpp"
 #include "nabla/nn.hpp"
 #include "support/errors.hpp"
@@ -114,4 +115,36 @@ TEST(Graph, MiswiredGraphsAreErrorsNamingTheLayer) {
               ok.forward(randn({2, 4}));
             }).find("input 'b' takes shape [N, 5], got [2, 4]"),
             std::string::npos);
+}
+
+// A convolution whose only reader is a max pooling runs with it as one op (its backward node says
+// so), with the values and gradients of the layers called by hand; one whose output is also read
+// elsewhere (an output here) runs as it is.
+TEST(Graph, ConvolutionThenMaxPoolingRunsAsOneOp) {
+  for (const bool conv_is_output : {false, true}) {
+    SCOPED_TRACE(conv_is_output ? "the convolution is an output" : "a chain");
+    manual_seed(4);
+    auto image = layers::Input({1, 9, 9}, "image");
+    auto conv = layers::Conv2D(4, 3, "relu");
+    auto pool = layers::MaxPooling2D(2);
+    auto features = conv(image);
+    auto pooled = pool(features);
+    nn::Graph graph({image}, conv_is_output ? std::vector<nn::SymbolicTensor>{pooled, features}
+                                            : std::vector<nn::SymbolicTensor>{pooled});
+    const Tensor x = randn({2, 1, 9, 9});
+    std::vector<float> values[2], grads[2];
+    for (int by_graph = 0; by_graph < 2; ++by_graph) {
+      graph.zero_grad();
+      const Tensor y = by_graph ? graph.forward_all({x})[0] : (*pool)((*conv)(x));
+      if (by_graph) {
+        EXPECT_STREQ(y.impl()->grad_fn->name(),
+                     conv_is_output ? "MaxPool2dBackward" : "Conv2dReluMaxPoolBackward");
+      }
+      (y * arange(0, y.numel(), 1).reshape(y.shape())).sum().backward();
+      values[by_graph] = y.detach().to_vector<float>();
+      grads[by_graph] = conv->parameters()[0].grad().to_vector<float>();
+    }
+    EXPECT_EQ(values[1], values[0]);
+    EXPECT_EQ(grads[1], grads[0]);
+  }
 }
