@@ -332,6 +332,26 @@ TEST(RnnKernels, F32SigmoidAndTanhAreAccurate) {
   for (float g : gru_gates_of(std::vector<float>(16, std::nanf("")))) EXPECT_TRUE(std::isnan(g));
 }
 
+// The transpose behind the weight gradients (whole 16x16 f32 tiles in AVX-512 registers, the
+// rest and f64 scalar) is exact at every shape: tiles whole, partial in rows, columns or both.
+TEST(RnnKernels, TransposeIsExact) {
+  for (const auto& [rows, cols] :
+       {std::pair<int64_t, int64_t>{16, 16}, {1792, 28}, {28, 512}, {128, 512}, {33, 47}, {5, 3}}) {
+    SCOPED_TRACE(::testing::Message() << rows << " x " << cols);
+    std::vector<float> src(static_cast<size_t>(rows * cols)), dst(src.size());
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+    kernels::cpu::transpose(src.data(), rows, cols, dst.data());
+    std::vector<double> src64(src.begin(), src.end()), dst64(src.size());
+    kernels::cpu::transpose(src64.data(), rows, cols, dst64.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        ASSERT_EQ(dst[c * rows + r], src[r * cols + c]) << r << ", " << c;
+        ASSERT_EQ(dst64[c * rows + r], src64[r * cols + c]) << r << ", " << c;
+      }
+    }
+  }
+}
+
 TEST(RnnLayer, Errors) {
   const Tensor x = zeros({5, 3, 4});
   const Tensor w_ih = zeros({24, 4}), w_hh = zeros({24, 6}), b = zeros({24});
