@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/loop.hpp"
 
@@ -389,61 +390,142 @@ void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* a
   });
 }
 
-template <class T>
-void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t block, const T* x,
-                                T* y, int32_t* argmax) {
+namespace {
+
+// A row of outputs of the blocked kernels, lane-major ([out_w][block]), from or for their NCHW
+// planes: a per-thread buffer.
+template <class V>
+V* lane_row(int64_t n) {
+  thread_local std::vector<V> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
+// One block of channels of one image (xb: [H, W, block]) into its planes of y and argmax; the
+// shape by value, so that the compiler keeps its sizes in registers (through the parallel loop's
+// captured reference it reloaded them at every position: 3x slower).
+void max_pool_block(const Pool2dShape s, int64_t block, const float* xb, float* y,
+                    int32_t* argmax) {
+  const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
+  float* best_row = lane_row<float>(out_w * kMaxPoolBlock);
+  int32_t* at_row = lane_row<int32_t>(out_w * kMaxPoolBlock);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
+      float* best = best_row + ow * kMaxPoolBlock;
+      int32_t* at = at_row + ow * kMaxPoolBlock;
+#if defined(__AVX512F__)
+      // All the block's channels at once, in max_pool_plane's order and rule (no branches).
+      const auto lanes = static_cast<__mmask16>((1u << block) - 1);
+      __m512 b = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      __m512i a = _mm512_set1_epi32(static_cast<int32_t>(rows.begin * in_w + cols.begin));
+      for (int64_t h = rows.begin; h < rows.end; ++h) {
+        for (int64_t c = cols.begin; c < cols.end; ++c) {
+          const auto pos = static_cast<int32_t>(h * in_w + c);
+          const __m512 v = _mm512_maskz_loadu_ps(lanes, xb + pos * block);
+          const __mmask16 over =
+              _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          b = _mm512_mask_mov_ps(b, over, v);
+          a = _mm512_mask_mov_epi32(a, over, _mm512_set1_epi32(pos));
+        }
+      }
+      _mm512_storeu_ps(best, b);
+      _mm512_storeu_si512(at, a);
+#else
+      for (int64_t l = 0; l < block; ++l) {
+        best[l] = -std::numeric_limits<float>::infinity();
+        at[l] = static_cast<int32_t>(rows.begin * in_w + cols.begin);
+      }
+      for (int64_t h = rows.begin; h < rows.end; ++h) {
+        for (int64_t c = cols.begin; c < cols.end; ++c) {
+          const auto pos = static_cast<int32_t>(h * in_w + c);
+          const float* v = xb + pos * block;
+          for (int64_t l = 0; l < block; ++l) {
+            if (takes_over(v[l], best[l])) best[l] = v[l], at[l] = pos;
+          }
+        }
+      }
+#endif
+    }
+    // The row back into the channels' planes.
+    for (int64_t l = 0; l < block; ++l) {
+      float* yr = y + l * out_plane + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ++ow) yr[ow] = best_row[ow * kMaxPoolBlock + l];
+      if (argmax != nullptr) {
+        int32_t* ar = argmax + l * out_plane + oh * out_w;
+        for (int64_t ow = 0; ow < out_w; ++ow) ar[ow] = at_row[ow * kMaxPoolBlock + l];
+      }
+    }
+  }
+}
+
+// The backward of one block of channels of one image into gb ([H, W, block]).
+void max_pool_block_backward(const Pool2dShape s, int64_t block, const float* grad_y,
+                             const int32_t* argmax, const float* positive, float* gb) {
+  const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
+  std::memset(gb, 0, s.in_h * in_w * block * sizeof(float));  // what no window covers stays 0
+  float* g_row = lane_row<float>(out_w * kMaxPoolBlock);
+  int32_t* at_row = lane_row<int32_t>(out_w * kMaxPoolBlock);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    // The row's gradients (0 where masked: relu's mask after the scatter) and argmax from the
+    // channels' planes, lane-major.
+    for (int64_t l = 0; l < block; ++l) {
+      const int64_t o = l * out_plane + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        g_row[ow * kMaxPoolBlock + l] =
+            positive == nullptr || positive[o + ow] > 0.0f ? grad_y[o + ow] : 0.0f;
+        at_row[ow * kMaxPoolBlock + l] = argmax[o + ow];
+      }
+    }
+    const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
+      const float* g = g_row + ow * kMaxPoolBlock;
+      const int32_t* at = at_row + ow * kMaxPoolBlock;
+#if defined(__AVX512F__)
+      // Windows do not overlap: each position of the window gets the gradient of the lanes whose
+      // argmax it is and 0 in the others, in one store. `+ 0` turns -0 into +0 as `0 + g`.
+      const auto lanes = static_cast<__mmask16>((1u << block) - 1);
+      const __m512 gv = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, g), _mm512_setzero_ps());
+      const __m512i av = _mm512_maskz_loadu_epi32(lanes, at);
+      for (int64_t h = rows.begin; h < rows.end; ++h) {
+        for (int64_t c = cols.begin; c < cols.end; ++c) {
+          const auto pos = static_cast<int32_t>(h * in_w + c);
+          const __mmask16 mine = _mm512_cmpeq_epi32_mask(av, _mm512_set1_epi32(pos));
+          _mm512_mask_storeu_ps(gb + pos * block, lanes, _mm512_maskz_mov_ps(mine, gv));
+        }
+      }
+#else
+      for (int64_t l = 0; l < block; ++l) gb[at[l] * block + l] += g[l];
+#endif
+    }
+  }
+}
+
+}  // namespace
+
+void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t block,
+                                const float* x, float* y, int32_t* argmax) {
   const int64_t blocks = channels / block, in_plane = s.in_h * s.in_w;
   const int64_t out_plane = s.out_h * s.out_w;
   for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
-    const T* xb = x + nb * in_plane * block;
-    const int64_t first_plane = nb / blocks * channels + nb % blocks * block;
-    T best[kMaxPoolBlock];
-    int32_t at[kMaxPoolBlock];
-    for (int64_t oh = 0; oh < s.out_h; ++oh) {
-      const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
-      for (int64_t ow = 0; ow < s.out_w; ++ow) {
-        const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, s.in_w);
-        // Each lane is one channel's window, scanned in max_pool_plane's order and rule.
-        for (int64_t l = 0; l < block; ++l) {
-          best[l] = -std::numeric_limits<T>::infinity();
-          at[l] = static_cast<int32_t>(rows.begin * s.in_w + cols.begin);
-        }
-        for (int64_t h = rows.begin; h < rows.end; ++h) {
-          for (int64_t c = cols.begin; c < cols.end; ++c) {
-            const auto pos = static_cast<int32_t>(h * s.in_w + c);
-            const T* v = xb + pos * block;
-            for (int64_t l = 0; l < block; ++l) {
-              if (takes_over(v[l], best[l])) best[l] = v[l], at[l] = pos;
-            }
-          }
-        }
-        const int64_t o = oh * s.out_w + ow;
-        for (int64_t l = 0; l < block; ++l) y[(first_plane + l) * out_plane + o] = best[l];
-        if (argmax != nullptr) {
-          for (int64_t l = 0; l < block; ++l) argmax[(first_plane + l) * out_plane + o] = at[l];
-        }
-      }
-    }
+    const int64_t at = (nb / blocks * channels + nb % blocks * block) * out_plane;
+    max_pool_block(s, block, x + nb * in_plane * block, y + at,
+                   argmax != nullptr ? argmax + at : nullptr);
   });
 }
 
-template <class T>
 void max_pool2d_backward_blocked(const Pool2dShape& s, int64_t channels, int64_t block,
-                                 const T* grad_y, const int32_t* argmax, T* grad_x,
-                                 const T* positive) {
+                                 const float* grad_y, const int32_t* argmax, float* grad_x,
+                                 const float* positive) {
   const int64_t blocks = channels / block, in_plane = s.in_h * s.in_w;
   const int64_t out_plane = s.out_h * s.out_w;
   for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
-    T* gb = grad_x + nb * in_plane * block;
-    std::memset(gb, 0, in_plane * block * sizeof(T));  // in cache for the scatter
-    const int64_t first_plane = nb / blocks * channels + nb % blocks * block;
-    for (int64_t l = 0; l < block; ++l) {
-      const int64_t p = (first_plane + l) * out_plane;
-      for (int64_t o = 0; o < out_plane; ++o) {  // 0 + g, or 0 + 0 where masked, as NCHW
-        const T g = positive == nullptr || positive[p + o] > T(0) ? grad_y[p + o] : T(0);
-        gb[argmax[p + o] * block + l] += g;
-      }
-    }
+    const int64_t at = (nb / blocks * channels + nb % blocks * block) * out_plane;
+    max_pool_block_backward(s, block, grad_y + at, argmax + at,
+                            positive != nullptr ? positive + at : nullptr,
+                            grad_x + nb * in_plane * block);
   });
 }
 
@@ -580,12 +662,6 @@ void lerp_axis_backward(const LerpTaps<T>& taps, int64_t outer, int64_t in_len, 
 NABLA_POOL_FLOATING(float)
 NABLA_POOL_FLOATING(double)
 #undef NABLA_POOL_FLOATING
-
-// The blocked layouts are oneDNN's, which nabla runs in f32 only.
-template void max_pool2d_forward_blocked<float>(const Pool2dShape&, int64_t, int64_t, const float*,
-                                                float*, int32_t*);
-template void max_pool2d_backward_blocked<float>(const Pool2dShape&, int64_t, int64_t, const float*,
-                                                 const int32_t*, float*, const float*);
 
 // Padding and nearest resizing copy elements, so they serve every dtype.
 #define NABLA_GATHER_AXIS(T) \

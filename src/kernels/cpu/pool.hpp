@@ -41,18 +41,18 @@ template <class T>
 void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int32_t* argmax,
                                T* grad_x, const T* positive = nullptr);
 
-// Max pooling read from, and its gradient written to, the blocked layout of oneDNN's
+// Max pooling read from, and its gradient written to, the blocked layout of oneDNN's f32
 // convolutions, [N, C / block, H, W, block] (nChw16c, nChw8c): what a convolution with a fused
-// max pooling runs on its blocked output, with no reorder to NCHW. y, argmax, grad_y and
-// `positive` are NCHW as for max_pool2d_forward and max_pool2d_backward (argmax: h * in_w + w);
-// s.planes = N * channels, channels a multiple of block, block <= 16.
-template <class T>
-void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t block, const T* x,
-                                T* y, int32_t* argmax);
-template <class T>
+// max pooling runs on its blocked output, with no reorder to NCHW; one vector holds a position's
+// channels. y, argmax, grad_y and `positive` are NCHW as for max_pool2d_forward and
+// max_pool2d_backward (argmax: h * in_w + w); s.planes = N * channels, channels a multiple of
+// block, block <= 16. The backward needs windows that do not overlap (stride >= window, as the
+// fused pooling's): it writes each window's positions once instead of adding.
+void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t block,
+                                const float* x, float* y, int32_t* argmax);
 void max_pool2d_backward_blocked(const Pool2dShape& s, int64_t channels, int64_t block,
-                                 const T* grad_y, const int32_t* argmax, T* grad_x,
-                                 const T* positive = nullptr);
+                                 const float* grad_y, const int32_t* argmax, float* grad_x,
+                                 const float* positive = nullptr);
 inline constexpr int64_t kMaxPoolBlock = 16;
 
 // y = the sum of each window divided by the window's size clipped to the padded input
