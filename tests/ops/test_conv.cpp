@@ -330,6 +330,48 @@ TEST(Conv2d, FusedMaxPoolMatchesPoolAfter) {
                       {.padding = {1}, .fused_relu = true, .fused_max_pool = {2}});
       },
       {leaf({2, 3, 6, 5}, 31), leaf({4, 3, 3, 3}, 32), leaf({4}, 33)});
+}
+
+// One input channel, 3x3, 16k filters and 2x2 pooling (an MNIST CNN's first layer) take the direct
+// kernels in f32 (conv_pool_direct.hpp: channels in vector lanes, the pooling in registers), which
+// sum in another order than im2col: the same values and gradients within rounding, the same
+// argmax (positions whose gradient is 0 stay 0), with and without relu, bias and padding, odd
+// sizes; without the input's gradient the weight gradient runs on them too.
+TEST(Conv2d, DirectFusedMaxPoolMatchesPoolAfter) {
+  struct Case {
+    Shape x, w;
+    std::vector<int64_t> padding;
+  };
+  for (const Case& c : {Case{{5, 1, 28, 28}, {32, 1, 3, 3}, {}},      // 26x26 -> 13x13
+                        Case{{3, 1, 13, 12}, {48, 1, 3, 3}, {}},      // 11x10 -> 5x5
+                        Case{{2, 1, 10, 10}, {16, 1, 3, 3}, {1}}}) {  // same: 10x10 -> 5x5
+    for (const auto& [relu_fused, with_bias] :
+         {std::pair{true, true}, {false, true}, {true, false}}) {
+      SCOPED_TRACE(::testing::PrintToString(c.w) + (relu_fused ? " relu" : "") +
+                   (with_bias ? " bias" : ""));
+      Generator gen(13);
+      const Tensor x0 = randn(c.x, DType::f32, &gen), w0 = randn(c.w, DType::f32, &gen);
+      const Tensor b0 = with_bias ? randn({c.w[0]}, DType::f32, &gen) : Tensor();
+      Tensor outs[2], grads[2][2];
+      for (int fused = 0; fused < 2; ++fused) {
+        const Tensor x = x0.detach(), w = w0.detach().requires_grad_();
+        const Tensor b = with_bias ? b0.detach().requires_grad_() : Tensor();
+        const ConvOptions options{.padding = c.padding, .fused_relu = relu_fused};
+        ConvOptions fused_options = options;
+        fused_options.fused_max_pool = {2};
+        outs[fused] =
+            fused ? conv2d(x, w, b, fused_options) : max_pool2d(conv2d(x, w, b, options), {2});
+        (outs[fused] * arange(0, outs[fused].numel(), 1).reshape(outs[fused].shape()))
+            .sum()
+            .backward();
+        grads[fused][0] = w.grad();
+        if (with_bias) grads[fused][1] = b.grad();
+      }
+      EXPECT_ALL_CLOSE(outs[1], outs[0], 1e-6, 1e-5);
+      EXPECT_ALL_CLOSE(grads[1][0], grads[0][0], 1e-4, 1e-5);
+      if (with_bias) EXPECT_ALL_CLOSE(grads[1][1], grads[0][1], 1e-4, 1e-5);
+    }
+  }
   const Tensor x = zeros({1, 1, 4, 4}), w = zeros({2, 1, 3, 3});
   EXPECT_EQ(error_message([&] { conv2d(x, w, Tensor(), {.fused_max_pool = {3}}); }),
             "conv2d: fused_max_pool window [3, 3] is larger than the convolution's output [2, 2]");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
+#include "kernels/cpu/conv_pool_direct.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/reduce.hpp"
@@ -249,6 +250,27 @@ struct OutputGrad {
 // same for any thread count.
 constexpr int64_t kWeightGradChunks = 8;
 
+// Sums the chunks' partial weight gradients in chunk order and transposes each group's
+// [rows, cout] block (rows = k, or k + 1 with the bias row last) into the [cout, k] weights and
+// the bias (its row skipped when grad_bias is null).
+template <class T>
+void sum_weight_grad_partials(const ConvGeometry& g, const T* partials, int64_t chunks,
+                              int64_t rows, T* grad_weight, T* grad_bias) {
+  const GroupDims d(g);
+  const int64_t block = rows * d.cout, size = block * g.groups;
+#pragma omp parallel for schedule(static) if (chunks * size >= (1 << 16))
+  for (int64_t e = 0; e < size; ++e) {
+    T sum = partials[e];
+    for (int64_t chunk = 1; chunk < chunks; ++chunk) sum += partials[chunk * size + e];
+    const int64_t group = e / block, r = e % block / d.cout, o = group * d.cout + e % d.cout;
+    if (r < d.k) {
+      grad_weight[o * d.k + r] = sum;
+    } else if (grad_bias != nullptr) {
+      grad_bias[o] = sum;
+    }
+  }
+}
+
 // Per chunk and group, partial[k, o] = cols @ grad_y^T summed over the chunk's samples: the
 // transposed product, whose long inner dimension (output positions) and wide output suit gemm
 // even when the kernel has few entries (k = 9 for a 3x3 kernel on one channel). With a bias, the
@@ -275,18 +297,30 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const OutputGrad
       }
     }
   }
-  // Sum the chunks and transpose each group's [rows, cout] block into the [cout, k] weights.
-#pragma omp parallel for schedule(static) if (chunks * size >= (1 << 16))
-  for (int64_t e = 0; e < size; ++e) {
-    T sum = partials[e];
-    for (int64_t chunk = 1; chunk < chunks; ++chunk) sum += partials[chunk * size + e];
-    const int64_t group = e / block, r = e % block / d.cout, o = group * d.cout + e % d.cout;
-    if (r < d.k) {
-      grad_weight[o * d.k + r] = sum;
-    } else {
-      grad_bias[o] = sum;
+  sum_weight_grad_partials(g, partials, chunks, rows, grad_weight, grad_bias);
+}
+
+// The weight gradient of a first layer with a fused pooling on the direct kernels
+// (conv_pool_direct.hpp), in the same fixed chunks as the im2col path.
+void backward_weights_direct_pool(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
+                                  const float* grad_pooled, const int32_t* argmax,
+                                  const float* relu_pooled, float* grad_weight, float* grad_bias) {
+  const int64_t rows = g.in_channels * g.kernel_h * g.kernel_w + 1, size = rows * g.out_channels;
+  const int64_t chunks = std::min(g.batch, kWeightGradChunks);
+  const int64_t in = g.in_channels * g.in_h * g.in_w,
+                out = pool.planes / g.batch * pool.out_h * pool.out_w;
+  float* partials = scratch<float, 1>(chunks * size);
+#pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    float* partial = partials + chunk * size;
+    std::fill(partial, partial + size, 0.0f);
+    for (int64_t n = chunk * g.batch / chunks; n < (chunk + 1) * g.batch / chunks; ++n) {
+      direct_conv_pool_weight_grad(g, pool, x + n * in, grad_pooled + n * out, argmax + n * out,
+                                   relu_pooled != nullptr ? relu_pooled + n * out : nullptr,
+                                   partial);
     }
   }
+  sum_weight_grad_partials(g, partials, chunks, rows, grad_weight, grad_bias);
 }
 
 // ---- oneDNN primitives ----
@@ -737,6 +771,15 @@ void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, con
                              ConvMaxPoolState* state) {
   if (g.output_numel() == 0) return;
   if constexpr (std::is_same_v<T, float>) {
+    if (direct_conv_pool_applies(g, pool)) {
+      const int64_t in = g.in_channels * g.in_h * g.in_w,
+                    out = pool.planes / g.batch * pool.out_h * pool.out_w;
+      for_each_task(g, g.batch, [&](int64_t n) {
+        direct_conv_pool_forward(g, pool, x + n * in, weight, bias, relu, pooled + n * out,
+                                 argmax != nullptr ? argmax + n * out : nullptr);
+      });
+      return;
+    }
     const Path path = choose(g, ConvPass::forward, ConvAlgorithm::automatic);
     if (path == Path::onednn_blocked) {
       try {
@@ -812,6 +855,10 @@ void conv2d_backward_max_pool(const ConvGeometry& g, const Pool2dShape& pool,
   }
   bool im2col_weights = true;
   if constexpr (std::is_same_v<T, float>) {
+    if (grad_x == nullptr && grad_weight != nullptr && direct_conv_pool_applies(g, pool)) {
+      return backward_weights_direct_pool(g, pool, x, grad_pooled, argmax, relu_pooled, grad_weight,
+                                          grad_bias);
+    }
     try {
       if (backward_max_pool_blocked(g, pool, state, x, weight, grad_pooled, argmax, relu_pooled,
                                     grad_x, grad_weight, grad_bias))

@@ -1,7 +1,5 @@
 #include "kernels/cpu/rnn.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/transpose_tile.hpp"
 #include "kernels/cpu/vector_math.hpp"
 
 namespace nabla::kernels::cpu {
@@ -328,47 +327,6 @@ void rnn_step_backward(RnnCell cell, const RnnStepBackward<T>& step) {
     }
   });
 }
-
-namespace {
-
-#if defined(__AVX512F__)
-// A whole 16x16 tile of f32 transposed in registers: 32-bit and 64-bit interleaves within each
-// 128-bit lane give every lane one column's four values of a group of four rows, then two rounds
-// of 128-bit lane shuffles gather each column's four groups. 10x the scalar tile's speed (its
-// strided stores), which was a tenth of the LSTM's own (non-GEMM) time.
-void transpose_tile_16x16(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // r[4i + k], lane L: column 4L + k of rows 4i .. 4i + 3.
-  for (int i = 0; i < 4; ++i) {
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  // Column 4L + k is lane L of r[k], r[4 + k], r[8 + k], r[12 + k].
-  for (int k = 0; k < 4; ++k) {
-    const __m512 even_low = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 odd_low = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 1, 3, 1));
-    const __m512 even_high = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512 odd_high = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 1, 3, 1));
-    _mm512_storeu_ps(dst + k * dst_stride,
-                     _mm512_shuffle_f32x4(even_low, even_high, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(dst + (8 + k) * dst_stride,
-                     _mm512_shuffle_f32x4(even_low, even_high, _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm512_storeu_ps(dst + (4 + k) * dst_stride,
-                     _mm512_shuffle_f32x4(odd_low, odd_high, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(dst + (12 + k) * dst_stride,
-                     _mm512_shuffle_f32x4(odd_low, odd_high, _MM_SHUFFLE(3, 1, 3, 1)));
-  }
-}
-#endif
-
-}  // namespace
 
 template <class T>
 void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {

@@ -1,0 +1,247 @@
+#include "kernels/cpu/conv_pool_direct.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/transpose_tile.hpp"
+#include "nabla/error.hpp"
+
+namespace nabla::kernels::cpu {
+
+namespace {
+
+constexpr int kTaps = 9;
+
+// A per-thread buffer of at least n elements; `kSlot` separates buffers in use at once.
+template <class V, int kSlot>
+V* thread_buffer(int64_t n) {
+  thread_local std::vector<V> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
+// The image with its padding written out as zeros, or x itself without padding; `width` is set
+// to the padded row length.
+const float* padded_image(const ConvGeometry& g, const float* x, int64_t& width) {
+  width = g.in_w + g.pad_left + g.pad_right;
+  if (g.pad_top == 0 && g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0) return x;
+  const int64_t height = g.in_h + g.pad_top + g.pad_bottom;
+  float* buffer = thread_buffer<float, 0>(height * width);
+  std::memset(buffer, 0, height * width * sizeof(float));
+  for (int64_t h = 0; h < g.in_h; ++h)
+    std::memcpy(buffer + (h + g.pad_top) * width + g.pad_left, x + h * g.in_w,
+                g.in_w * sizeof(float));
+  return buffer;
+}
+
+}  // namespace
+
+#if defined(__AVX512F__)
+
+bool direct_conv_pool_applies(const ConvGeometry& g, const Pool2dShape& pool) {
+  return g.groups == 1 && g.in_channels == 1 && g.kernel_h * g.kernel_w == kTaps &&
+         g.kernel_h == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+         g.dilation_w == 1 && g.pad_top >= 0 && g.pad_bottom >= 0 && g.pad_left >= 0 &&
+         g.pad_right >= 0 && g.out_channels % 16 == 0 && pool.kernel_h == 2 && pool.kernel_w == 2 &&
+         pool.stride_h == 2 && pool.stride_w == 2 && pool.pad_h == 0 && pool.pad_w == 0 &&
+         pool.out_h == g.out_h / 2 && pool.out_w == g.out_w / 2;
+}
+
+namespace {
+
+// The taps' weights of output channels [c0, c0 + 16 kVecs), lane = channel.
+template <int kVecs>
+void load_weights(const float* weight, int64_t c0, __m512 (&w)[kTaps][kVecs]) {
+  const __m512i rows =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(kTaps));
+  for (int t = 0; t < kTaps; ++t)
+    for (int v = 0; v < kVecs; ++v)
+      w[t][v] = _mm512_i32gather_ps(rows, weight + (c0 + 16 * v) * kTaps + t, 4);
+}
+
+// The four positions of a 2x2 window, in the pooling's scan order: (0, 0), (0, 1), (1, 0),
+// (1, 1) relative to its top-left output.
+constexpr int kDy[4] = {0, 0, 1, 1}, kDx[4] = {0, 1, 0, 1};
+
+template <int kVecs>
+void forward_group(const ConvGeometry& g, const Pool2dShape& pool, const float* x, int64_t width,
+                   const float* weight, const float* bias, bool relu, int64_t c0, float* pooled,
+                   int32_t* argmax) {
+  constexpr int kLanes = 16 * kVecs;
+  __m512 w[kTaps][kVecs];
+  load_weights<kVecs>(weight, c0, w);
+  __m512 b[kVecs];
+  for (int v = 0; v < kVecs; ++v)
+    b[v] = bias != nullptr ? _mm512_loadu_ps(bias + c0 + 16 * v) : _mm512_setzero_ps();
+  const int64_t pooled_plane = pool.out_h * pool.out_w, row_tiles = (pool.out_w + 15) / 16;
+  // A row of windows with the channels in lanes: [16 * row_tiles][kLanes].
+  float* best_row = thread_buffer<float, 1>(16 * row_tiles * kLanes);
+  int32_t* at_row = thread_buffer<int32_t, 1>(16 * row_tiles * kLanes);
+  for (int64_t ph = 0; ph < pool.out_h; ++ph) {
+    for (int64_t pw = 0; pw < pool.out_w; ++pw) {
+      const int64_t oh = 2 * ph, ow = 2 * pw;
+      __m512 acc[4][kVecs];
+      for (int p = 0; p < 4; ++p)
+        for (int v = 0; v < kVecs; ++v) acc[p][v] = b[v];
+      for (int t = 0; t < kTaps; ++t) {
+        const float* tap = x + (oh + t / 3) * width + ow + t % 3;
+        for (int p = 0; p < 4; ++p) {
+          const __m512 xv = _mm512_set1_ps(tap[kDy[p] * width + kDx[p]]);
+          for (int v = 0; v < kVecs; ++v) acc[p][v] = _mm512_fmadd_ps(w[t][v], xv, acc[p][v]);
+        }
+      }
+      for (int v = 0; v < kVecs; ++v) {
+        // relu as the scalar `v < 0 ? 0 : v` (max(0, NaN) is NaN), then the pooling's rule: a
+        // larger value or a NaN takes over, the first of equal maxima stays.
+        __m512 best = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[0][v]) : acc[0][v];
+        __m512i at = _mm512_set1_epi32(static_cast<int32_t>(oh * g.out_w + ow));
+        for (int p = 1; p < 4; ++p) {
+          const __m512 value = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[p][v]) : acc[p][v];
+          const __mmask16 over = _mm512_cmp_ps_mask(value, best, _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(value, value, _CMP_UNORD_Q);
+          best = _mm512_mask_mov_ps(best, over, value);
+          at = _mm512_mask_mov_epi32(
+              at, over,
+              _mm512_set1_epi32(static_cast<int32_t>((oh + kDy[p]) * g.out_w + ow + kDx[p])));
+        }
+        _mm512_storeu_ps(best_row + pw * kLanes + 16 * v, best);
+        _mm512_storeu_si512(at_row + pw * kLanes + 16 * v, at);
+      }
+    }
+    // The row of windows back into the channels' planes, 16 windows by 16 channels at a time.
+    for (int64_t tile = 0; tile < row_tiles; ++tile) {
+      const int64_t pw = 16 * tile;
+      const auto columns =
+          static_cast<__mmask16>((1u << std::min<int64_t>(16, pool.out_w - pw)) - 1);
+      for (int v = 0; v < kVecs; ++v) {
+        const int64_t o = (c0 + 16 * v) * pooled_plane + ph * pool.out_w + pw;
+        transpose_tile_16x16(best_row + pw * kLanes + 16 * v, kLanes, pooled + o, pooled_plane,
+                             0xFFFF, columns);
+        if (argmax != nullptr) {
+          transpose_tile_16x16(reinterpret_cast<const float*>(at_row + pw * kLanes + 16 * v),
+                               kLanes, reinterpret_cast<float*>(argmax + o), pooled_plane, 0xFFFF,
+                               columns);
+        }
+      }
+    }
+  }
+}
+
+template <int kVecs>
+void weight_grad_group(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
+                       int64_t width, const float* grad_pooled, const int32_t* argmax,
+                       const float* relu_pooled, int64_t c0, float* partial) {
+  constexpr int kLanes = 16 * kVecs;
+  __m512 acc[kTaps][kVecs], bias[kVecs];
+  for (int v = 0; v < kVecs; ++v) {
+    bias[v] = _mm512_setzero_ps();
+    for (int t = 0; t < kTaps; ++t) acc[t][v] = _mm512_setzero_ps();
+  }
+  const int64_t pooled_plane = pool.out_h * pool.out_w, row_tiles = (pool.out_w + 15) / 16;
+  // A row of windows' pooled gradients, argmax and pooled relu outputs, channels in lanes.
+  float* g_row = thread_buffer<float, 1>(16 * row_tiles * kLanes);
+  int32_t* at_row = thread_buffer<int32_t, 1>(16 * row_tiles * kLanes);
+  float* kept_row = thread_buffer<float, 2>(16 * row_tiles * kLanes);
+  for (int64_t ph = 0; ph < pool.out_h; ++ph) {
+    for (int64_t tile = 0; tile < row_tiles; ++tile) {
+      const int64_t pw = 16 * tile;
+      const auto columns =
+          static_cast<__mmask16>((1u << std::min<int64_t>(16, pool.out_w - pw)) - 1);
+      for (int v = 0; v < kVecs; ++v) {
+        const int64_t o = (c0 + 16 * v) * pooled_plane + ph * pool.out_w + pw;
+        const int64_t r = pw * kLanes + 16 * v;
+        transpose_tile_16x16(grad_pooled + o, pooled_plane, g_row + r, kLanes, columns);
+        transpose_tile_16x16(reinterpret_cast<const float*>(argmax + o), pooled_plane,
+                             reinterpret_cast<float*>(at_row + r), kLanes, columns);
+        if (relu_pooled != nullptr)
+          transpose_tile_16x16(relu_pooled + o, pooled_plane, kept_row + r, kLanes, columns);
+      }
+    }
+    for (int64_t pw = 0; pw < pool.out_w; ++pw) {
+      const int64_t oh = 2 * ph, ow = 2 * pw;
+      __m512 gv[kVecs];
+      __m512i av[kVecs];
+      for (int v = 0; v < kVecs; ++v) {
+        // `0 + g` as the scatter adds it; 0 where the pooled relu output is not positive.
+        gv[v] = _mm512_add_ps(_mm512_loadu_ps(g_row + pw * kLanes + 16 * v), _mm512_setzero_ps());
+        if (relu_pooled != nullptr) {
+          const __m512 kept = _mm512_loadu_ps(kept_row + pw * kLanes + 16 * v);
+          gv[v] =
+              _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(kept, _mm512_setzero_ps(), _CMP_GT_OQ), gv[v]);
+        }
+        av[v] = _mm512_loadu_si512(at_row + pw * kLanes + 16 * v);
+      }
+      for (int p = 0; p < 4; ++p) {
+        // The gradient at this position: the lanes whose argmax it is.
+        const auto pos = static_cast<int32_t>((oh + kDy[p]) * g.out_w + ow + kDx[p]);
+        __m512 gp[kVecs];
+        for (int v = 0; v < kVecs; ++v) {
+          gp[v] =
+              _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(av[v], _mm512_set1_epi32(pos)), gv[v]);
+          bias[v] = _mm512_add_ps(bias[v], gp[v]);
+        }
+        const float* tap = x + (oh + kDy[p]) * width + ow + kDx[p];
+        for (int t = 0; t < kTaps; ++t) {
+          const __m512 xv = _mm512_set1_ps(tap[(t / 3) * width + t % 3]);
+          for (int v = 0; v < kVecs; ++v) acc[t][v] = _mm512_fmadd_ps(gp[v], xv, acc[t][v]);
+        }
+      }
+    }
+  }
+  const int64_t cout = g.out_channels;
+  for (int v = 0; v < kVecs; ++v) {
+    for (int t = 0; t < kTaps; ++t) {
+      float* row = partial + t * cout + c0 + 16 * v;
+      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[t][v]));
+    }
+    float* row = partial + kTaps * cout + c0 + 16 * v;
+    _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), bias[v]));
+  }
+}
+
+}  // namespace
+
+void direct_conv_pool_forward(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
+                              const float* weight, const float* bias, bool relu, float* pooled,
+                              int32_t* argmax) {
+  int64_t width = 0;
+  const float* image = padded_image(g, x, width);
+  int64_t c = 0;
+  for (; c + 32 <= g.out_channels; c += 32)
+    forward_group<2>(g, pool, image, width, weight, bias, relu, c, pooled, argmax);
+  if (c < g.out_channels)
+    forward_group<1>(g, pool, image, width, weight, bias, relu, c, pooled, argmax);
+}
+
+void direct_conv_pool_weight_grad(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
+                                  const float* grad_pooled, const int32_t* argmax,
+                                  const float* relu_pooled, float* partial) {
+  int64_t width = 0;
+  const float* image = padded_image(g, x, width);
+  int64_t c = 0;
+  for (; c + 32 <= g.out_channels; c += 32)
+    weight_grad_group<2>(g, pool, image, width, grad_pooled, argmax, relu_pooled, c, partial);
+  if (c < g.out_channels)
+    weight_grad_group<1>(g, pool, image, width, grad_pooled, argmax, relu_pooled, c, partial);
+}
+
+#else  // without AVX-512 no convolution takes these kernels
+
+bool direct_conv_pool_applies(const ConvGeometry&, const Pool2dShape&) { return false; }
+void direct_conv_pool_forward(const ConvGeometry&, const Pool2dShape&, const float*, const float*,
+                              const float*, bool, float*, int32_t*) {
+  detail::throw_error("conv2d: the direct convolution with pooling needs AVX-512");
+}
+void direct_conv_pool_weight_grad(const ConvGeometry&, const Pool2dShape&, const float*,
+                                  const float*, const int32_t*, const float*, float*) {
+  detail::throw_error("conv2d: the direct convolution with pooling needs AVX-512");
+}
+
+#endif
+
+}  // namespace nabla::kernels::cpu
