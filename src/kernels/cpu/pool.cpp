@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/transpose_tile.hpp"
 
 namespace nabla::kernels::cpu {
 
@@ -392,113 +393,134 @@ void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* a
 
 namespace {
 
-// A row of outputs of the blocked kernels, lane-major ([out_w][block]), from or for their NCHW
-// planes: a per-thread buffer.
-template <class V>
+// A row of windows of the blocked kernels with the channels in lanes ([windows][block]), from or
+// for their NCHW planes: a per-thread buffer (`kSlot` separates buffers in use at once).
+template <class V, int kSlot>
 V* lane_row(int64_t n) {
   thread_local std::vector<V> buffer;
   if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
   return buffer.data();
 }
 
-// One block of channels of one image (xb: [H, W, block]) into its planes of y and argmax; the
-// shape by value, so that the compiler keeps its sizes in registers (through the parallel loop's
-// captured reference it reloaded them at every position: 3x slower).
-void max_pool_block(const Pool2dShape s, int64_t block, const float* xb, float* y,
-                    int32_t* argmax) {
+// The shape goes by value into the per-block functions, so that the compiler keeps its sizes in
+// registers (through the parallel loop's captured reference it reloaded them at every position).
+
+#if defined(__AVX512F__)
+// One block of 16 channels of one image (xb: [H, W, 16]) into the channels' planes of y and
+// argmax (the first channel's): a window's 16 channels in one vector, compared and moved under
+// masks in max_pool_plane's order and rule; each row of windows goes to the planes through 16x16
+// register transposes (scalar strided copies and their branches were most of the time).
+void max_pool_block16(const Pool2dShape s, const float* xb, float* y, int32_t* argmax) {
   const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
-  float* best_row = lane_row<float>(out_w * kMaxPoolBlock);
-  int32_t* at_row = lane_row<int32_t>(out_w * kMaxPoolBlock);
+  const int64_t tiles = (out_w + 15) / 16;
+  float* best_row = lane_row<float, 0>(16 * tiles * 16);
+  int32_t* at_row = lane_row<int32_t, 0>(16 * tiles * 16);
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
     const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
     for (int64_t ow = 0; ow < out_w; ++ow) {
       const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
-      float* best = best_row + ow * kMaxPoolBlock;
-      int32_t* at = at_row + ow * kMaxPoolBlock;
-#if defined(__AVX512F__)
-      // All the block's channels at once, in max_pool_plane's order and rule (no branches).
-      const auto lanes = static_cast<__mmask16>((1u << block) - 1);
-      __m512 b = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-      __m512i a = _mm512_set1_epi32(static_cast<int32_t>(rows.begin * in_w + cols.begin));
+      __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      __m512i at = _mm512_set1_epi32(static_cast<int32_t>(rows.begin * in_w + cols.begin));
       for (int64_t h = rows.begin; h < rows.end; ++h) {
         for (int64_t c = cols.begin; c < cols.end; ++c) {
           const auto pos = static_cast<int32_t>(h * in_w + c);
-          const __m512 v = _mm512_maskz_loadu_ps(lanes, xb + pos * block);
+          const __m512 v = _mm512_loadu_ps(xb + pos * 16);
           const __mmask16 over =
-              _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-          b = _mm512_mask_mov_ps(b, over, v);
-          a = _mm512_mask_mov_epi32(a, over, _mm512_set1_epi32(pos));
+              _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          best = _mm512_mask_mov_ps(best, over, v);
+          at = _mm512_mask_mov_epi32(at, over, _mm512_set1_epi32(pos));
         }
       }
-      _mm512_storeu_ps(best, b);
-      _mm512_storeu_si512(at, a);
-#else
-      for (int64_t l = 0; l < block; ++l) {
-        best[l] = -std::numeric_limits<float>::infinity();
-        at[l] = static_cast<int32_t>(rows.begin * in_w + cols.begin);
-      }
-      for (int64_t h = rows.begin; h < rows.end; ++h) {
-        for (int64_t c = cols.begin; c < cols.end; ++c) {
-          const auto pos = static_cast<int32_t>(h * in_w + c);
-          const float* v = xb + pos * block;
-          for (int64_t l = 0; l < block; ++l) {
-            if (takes_over(v[l], best[l])) best[l] = v[l], at[l] = pos;
-          }
-        }
-      }
-#endif
+      _mm512_storeu_ps(best_row + ow * 16, best);
+      _mm512_storeu_si512(at_row + ow * 16, at);
     }
-    // The row back into the channels' planes.
-    for (int64_t l = 0; l < block; ++l) {
-      float* yr = y + l * out_plane + oh * out_w;
-      for (int64_t ow = 0; ow < out_w; ++ow) yr[ow] = best_row[ow * kMaxPoolBlock + l];
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ow = 16 * tile, o = oh * out_w + ow;
+      const auto columns = static_cast<__mmask16>((1u << std::min<int64_t>(16, out_w - ow)) - 1);
+      transpose_tile_16x16(best_row + ow * 16, 16, y + o, out_plane, 0xFFFF, columns);
       if (argmax != nullptr) {
-        int32_t* ar = argmax + l * out_plane + oh * out_w;
-        for (int64_t ow = 0; ow < out_w; ++ow) ar[ow] = at_row[ow * kMaxPoolBlock + l];
+        transpose_tile_16x16(reinterpret_cast<const float*>(at_row + ow * 16), 16,
+                             reinterpret_cast<float*>(argmax + o), out_plane, 0xFFFF, columns);
       }
     }
   }
 }
 
-// The backward of one block of channels of one image into gb ([H, W, block]).
-void max_pool_block_backward(const Pool2dShape s, int64_t block, const float* grad_y,
-                             const int32_t* argmax, const float* positive, float* gb) {
+// Its backward into gb ([H, W, 16]): windows do not overlap, so each position of a window gets
+// the gradient of the lanes whose argmax it is and 0 in the others, in one store.
+void max_pool_block16_backward(const Pool2dShape s, const float* grad_y, const int32_t* argmax,
+                               const float* positive, float* gb) {
   const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
-  std::memset(gb, 0, s.in_h * in_w * block * sizeof(float));  // what no window covers stays 0
-  float* g_row = lane_row<float>(out_w * kMaxPoolBlock);
-  int32_t* at_row = lane_row<int32_t>(out_w * kMaxPoolBlock);
+  const int64_t tiles = (out_w + 15) / 16;
+  std::memset(gb, 0, s.in_h * in_w * 16 * sizeof(float));  // what no window covers stays 0
+  float* g_row = lane_row<float, 0>(16 * tiles * 16);
+  int32_t* at_row = lane_row<int32_t, 0>(16 * tiles * 16);
+  float* kept_row = lane_row<float, 1>(16 * tiles * 16);
+  const __m512 zero = _mm512_setzero_ps();
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
-    // The row's gradients (0 where masked: relu's mask after the scatter) and argmax from the
-    // channels' planes, lane-major.
-    for (int64_t l = 0; l < block; ++l) {
-      const int64_t o = l * out_plane + oh * out_w;
-      for (int64_t ow = 0; ow < out_w; ++ow) {
-        g_row[ow * kMaxPoolBlock + l] =
-            positive == nullptr || positive[o + ow] > 0.0f ? grad_y[o + ow] : 0.0f;
-        at_row[ow * kMaxPoolBlock + l] = argmax[o + ow];
-      }
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ow = 16 * tile, o = oh * out_w + ow;
+      const auto columns = static_cast<__mmask16>((1u << std::min<int64_t>(16, out_w - ow)) - 1);
+      transpose_tile_16x16(grad_y + o, out_plane, g_row + ow * 16, 16, columns);
+      transpose_tile_16x16(reinterpret_cast<const float*>(argmax + o), out_plane,
+                           reinterpret_cast<float*>(at_row + ow * 16), 16, columns);
+      if (positive != nullptr)
+        transpose_tile_16x16(positive + o, out_plane, kept_row + ow * 16, 16, columns);
     }
     const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
     for (int64_t ow = 0; ow < out_w; ++ow) {
       const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
-      const float* g = g_row + ow * kMaxPoolBlock;
-      const int32_t* at = at_row + ow * kMaxPoolBlock;
-#if defined(__AVX512F__)
-      // Windows do not overlap: each position of the window gets the gradient of the lanes whose
-      // argmax it is and 0 in the others, in one store. `+ 0` turns -0 into +0 as `0 + g`.
-      const auto lanes = static_cast<__mmask16>((1u << block) - 1);
-      const __m512 gv = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, g), _mm512_setzero_ps());
-      const __m512i av = _mm512_maskz_loadu_epi32(lanes, at);
+      // `0 + g` as the scalar scatter adds it; 0 where masked (relu's mask after the scatter).
+      __m512 g = _mm512_add_ps(_mm512_loadu_ps(g_row + ow * 16), zero);
+      if (positive != nullptr) {
+        g = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(_mm512_loadu_ps(kept_row + ow * 16), zero, _CMP_GT_OQ), g);
+      }
+      const __m512i at = _mm512_loadu_si512(at_row + ow * 16);
       for (int64_t h = rows.begin; h < rows.end; ++h) {
         for (int64_t c = cols.begin; c < cols.end; ++c) {
           const auto pos = static_cast<int32_t>(h * in_w + c);
-          const __mmask16 mine = _mm512_cmpeq_epi32_mask(av, _mm512_set1_epi32(pos));
-          _mm512_mask_storeu_ps(gb + pos * block, lanes, _mm512_maskz_mov_ps(mine, gv));
+          const __mmask16 mine = _mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(pos));
+          _mm512_storeu_ps(gb + pos * 16, _mm512_maskz_mov_ps(mine, g));
         }
       }
-#else
-      for (int64_t l = 0; l < block; ++l) gb[at[l] * block + l] += g[l];
+    }
+  }
+}
 #endif
+
+// The same for any block, one lane at a time.
+void max_pool_block(const Pool2dShape s, int64_t block, const float* xb, float* y,
+                    int32_t* argmax) {
+  const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
+      for (int64_t l = 0; l < block; ++l) {
+        float best = -std::numeric_limits<float>::infinity();
+        auto at = static_cast<int32_t>(rows.begin * in_w + cols.begin);
+        for (int64_t h = rows.begin; h < rows.end; ++h) {
+          for (int64_t c = cols.begin; c < cols.end; ++c) {
+            const auto pos = static_cast<int32_t>(h * in_w + c);
+            if (takes_over(xb[pos * block + l], best)) best = xb[pos * block + l], at = pos;
+          }
+        }
+        y[l * out_plane + oh * out_w + ow] = best;
+        if (argmax != nullptr) argmax[l * out_plane + oh * out_w + ow] = at;
+      }
+    }
+  }
+}
+
+void max_pool_block_backward(const Pool2dShape s, int64_t block, const float* grad_y,
+                             const int32_t* argmax, const float* positive, float* gb) {
+  const int64_t out_plane = s.out_h * s.out_w;
+  std::memset(gb, 0, s.in_h * s.in_w * block * sizeof(float));
+  for (int64_t l = 0; l < block; ++l) {
+    for (int64_t o = 0; o < out_plane; ++o) {
+      const int64_t i = l * out_plane + o;
+      gb[argmax[i] * block + l] += positive == nullptr || positive[i] > 0.0f ? grad_y[i] : 0.0f;
     }
   }
 }
@@ -511,8 +533,12 @@ void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t 
   const int64_t out_plane = s.out_h * s.out_w;
   for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
     const int64_t at = (nb / blocks * channels + nb % blocks * block) * out_plane;
-    max_pool_block(s, block, x + nb * in_plane * block, y + at,
-                   argmax != nullptr ? argmax + at : nullptr);
+    const float* xb = x + nb * in_plane * block;
+    int32_t* a = argmax != nullptr ? argmax + at : nullptr;
+#if defined(__AVX512F__)
+    if (block == 16) return max_pool_block16(s, xb, y + at, a);
+#endif
+    max_pool_block(s, block, xb, y + at, a);
   });
 }
 
@@ -523,9 +549,12 @@ void max_pool2d_backward_blocked(const Pool2dShape& s, int64_t channels, int64_t
   const int64_t out_plane = s.out_h * s.out_w;
   for_each_plane(s.planes / block, s.planes * in_plane, [&](int64_t nb) {
     const int64_t at = (nb / blocks * channels + nb % blocks * block) * out_plane;
-    max_pool_block_backward(s, block, grad_y + at, argmax + at,
-                            positive != nullptr ? positive + at : nullptr,
-                            grad_x + nb * in_plane * block);
+    const float* p = positive != nullptr ? positive + at : nullptr;
+    float* gb = grad_x + nb * in_plane * block;
+#if defined(__AVX512F__)
+    if (block == 16) return max_pool_block16_backward(s, grad_y + at, argmax + at, p, gb);
+#endif
+    max_pool_block_backward(s, block, grad_y + at, argmax + at, p, gb);
   });
 }
 
