@@ -74,7 +74,8 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
 // A convolution with a fused max pooling (what Conv2D(relu) then MaxPooling2D compute): `pool`
 // pools the convolution's output planes (planes = batch * out_channels, in_* = out_*) over whole
 // windows with stride = window and no padding. Both passes are bit-identical to the convolution
-// then max_pool2d (and relu's and the pooling's backward, then the convolution's).
+// then max_pool2d (and relu's and the pooling's backward, then the convolution's), except where
+// the direct kernels of conv_pool_direct.hpp take a first layer (f32): they sum in another order.
 //
 // What the forward keeps for the backward on oneDNN's blocked path: the input as the forward's
 // primitive read it, so that the weight gradient does not reorder it again. Empty elsewhere.
