@@ -12,6 +12,7 @@
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/reduce.hpp"
+#include "kernels/cpu/scratch.hpp"
 #include "nabla/autocast.hpp"
 #include "nabla/error.hpp"
 
@@ -26,15 +27,6 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dil
 namespace {
 
 // ---- im2col + gemm ----
-
-// A per-thread buffer of at least n elements, reused across calls (OpenMP's threads persist), so
-// that a training step allocates no column matrices. `kSlot` separates buffers in use at once.
-template <class T, int kSlot>
-T* scratch(int64_t n) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
-}
 
 // The output positions [lo, hi) of an axis whose input position o * stride - pad + offset lies
 // inside [0, in); the others read padding.
@@ -162,10 +154,11 @@ void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T*
     const int64_t n = task / g.groups, group = task % g.groups;
     const T* xg = x + (n * g.in_channels + group * d.cin) * d.in_plane;
     const int64_t first_plane = n * g.out_channels + group * d.cout;
-    T* yg = out.pool != nullptr ? scratch<T, 4>(d.cout * d.plane) : out.y + first_plane * d.plane;
+    T* yg = out.pool != nullptr ? scratch<T, Scratch::image_output>(d.cout * d.plane)
+                                : out.y + first_plane * d.plane;
     const T* cols = xg;
     if (!pointwise) {
-      T* buffer = scratch<T, 0>(d.k * d.plane);
+      T* buffer = scratch<T, Scratch::columns>(d.k * d.plane);
       im2col(xg, d.cin, g, buffer);
       cols = buffer;
     }
@@ -204,7 +197,7 @@ void backward_data_im2col(const ConvGeometry& g, const T* grad_y, const T* weigh
       gemm(true, false, d.k, d.plane, d.cout, T(1), w, d.k, gy, d.plane, T(0), gx, d.plane);
       return;
     }
-    T* cols = scratch<T, 0>(d.k * d.plane);
+    T* cols = scratch<T, Scratch::columns>(d.k * d.plane);
     gemm(true, false, d.k, d.plane, d.cout, T(1), w, d.k, gy, d.plane, T(0), cols, d.plane);
     std::fill(gx, gx + d.cin * d.in_plane, T(0));
     col2im_add(cols, d.cin, g, gx);
@@ -282,16 +275,17 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const OutputGrad
   const int64_t rows = d.k + (grad_bias != nullptr ? 1 : 0);
   const int64_t block = rows * d.cout, size = block * g.groups;
   const int64_t chunks = std::min(g.batch, kWeightGradChunks);
-  T* partials = scratch<T, 1>(chunks * size);
+  T* partials = scratch<T, Scratch::weight_partials>(chunks * size);
 #pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    T* cols = scratch<T, 0>(rows * d.plane);
+    T* cols = scratch<T, Scratch::columns>(rows * d.plane);
     std::fill(cols + d.k * d.plane, cols + rows * d.plane, T(1));
     const int64_t begin = chunk * g.batch / chunks, end = (chunk + 1) * g.batch / chunks;
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t group = 0; group < g.groups; ++group) {
         im2col(x + (n * g.in_channels + group * d.cin) * d.in_plane, d.cin, g, cols);
-        const T* gy = grad_y.image(g, n, group * d.cout, d.cout, scratch<T, 3>(d.cout * d.plane));
+        const T* gy = grad_y.image(g, n, group * d.cout, d.cout,
+                                   scratch<T, Scratch::image_grad>(d.cout * d.plane));
         gemm(false, true, rows, d.cout, d.plane, T(1), cols, d.plane, gy, d.plane,
              n == begin ? T(0) : T(1), partials + chunk * size + group * block, d.cout);
       }
@@ -309,7 +303,7 @@ void backward_weights_direct_pool(const ConvGeometry& g, const Pool2dShape& pool
   const int64_t chunks = std::min(g.batch, kWeightGradChunks);
   const int64_t in = g.in_channels * g.in_h * g.in_w,
                 out = pool.planes / g.batch * pool.out_h * pool.out_w;
-  float* partials = scratch<float, 1>(chunks * size);
+  float* partials = scratch<float, Scratch::weight_partials>(chunks * size);
 #pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     float* partial = partials + chunk * size;
@@ -893,7 +887,7 @@ template <class T>
 void conv_bias_grad(const T* grad_y, int64_t batch, int64_t channels, int64_t spatial,
                     T* grad_bias) {
   // Sums over space per (sample, channel), then over samples: fixed orders, any thread count.
-  T* per_sample = scratch<T, 2>(batch * channels);
+  T* per_sample = scratch<T, Scratch::bias_sums>(batch * channels);
   sum_trailing(grad_y, batch * channels, spatial, per_sample);
   sum_rows_into(per_sample, batch, channels, grad_bias);
 }

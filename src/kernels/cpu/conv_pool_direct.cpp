@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 #include "nabla/error.hpp"
 
@@ -16,21 +17,13 @@ namespace {
 
 constexpr int kTaps = 9;
 
-// A per-thread buffer of at least n elements; `kSlot` separates buffers in use at once.
-template <class V, int kSlot>
-V* thread_buffer(int64_t n) {
-  thread_local std::vector<V> buffer;
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
-}
-
 // The image with its padding written out as zeros, or x itself without padding; `width` is set
 // to the padded row length.
 const float* padded_image(const ConvGeometry& g, const float* x, int64_t& width) {
   width = g.in_w + g.pad_left + g.pad_right;
   if (g.pad_top == 0 && g.pad_bottom == 0 && g.pad_left == 0 && g.pad_right == 0) return x;
   const int64_t height = g.in_h + g.pad_top + g.pad_bottom;
-  float* buffer = thread_buffer<float, 0>(height * width);
+  float* buffer = scratch<float, Scratch::columns>(height * width);
   std::memset(buffer, 0, height * width * sizeof(float));
   for (int64_t h = 0; h < g.in_h; ++h)
     std::memcpy(buffer + (h + g.pad_top) * width + g.pad_left, x + h * g.in_w,
@@ -80,8 +73,8 @@ void forward_group(const ConvGeometry& g, const Pool2dShape& pool, const float* 
     b[v] = bias != nullptr ? _mm512_loadu_ps(bias + c0 + 16 * v) : _mm512_setzero_ps();
   const int64_t pooled_plane = pool.out_h * pool.out_w, row_tiles = (pool.out_w + 15) / 16;
   // A row of windows with the channels in lanes: [16 * row_tiles][kLanes].
-  float* best_row = thread_buffer<float, 1>(16 * row_tiles * kLanes);
-  int32_t* at_row = thread_buffer<int32_t, 1>(16 * row_tiles * kLanes);
+  float* best_row = scratch<float, Scratch::window_row>(16 * row_tiles * kLanes);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(16 * row_tiles * kLanes);
   for (int64_t ph = 0; ph < pool.out_h; ++ph) {
     for (int64_t pw = 0; pw < pool.out_w; ++pw) {
       const int64_t oh = 2 * ph, ow = 2 * pw;
@@ -144,9 +137,9 @@ void weight_grad_group(const ConvGeometry& g, const Pool2dShape& pool, const flo
   }
   const int64_t pooled_plane = pool.out_h * pool.out_w, row_tiles = (pool.out_w + 15) / 16;
   // A row of windows' pooled gradients, argmax and pooled relu outputs, channels in lanes.
-  float* g_row = thread_buffer<float, 1>(16 * row_tiles * kLanes);
-  int32_t* at_row = thread_buffer<int32_t, 1>(16 * row_tiles * kLanes);
-  float* kept_row = thread_buffer<float, 2>(16 * row_tiles * kLanes);
+  float* g_row = scratch<float, Scratch::window_row>(16 * row_tiles * kLanes);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(16 * row_tiles * kLanes);
+  float* kept_row = scratch<float, Scratch::window_mask_row>(16 * row_tiles * kLanes);
   for (int64_t ph = 0; ph < pool.out_h; ++ph) {
     for (int64_t tile = 0; tile < row_tiles; ++tile) {
       const int64_t pw = 16 * tile;

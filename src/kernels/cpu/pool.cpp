@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 
 namespace nabla::kernels::cpu {
@@ -393,15 +394,6 @@ void max_pool2d_backward(const Pool2dShape& s, const T* grad_y, const int32_t* a
 
 namespace {
 
-// A row of windows of the blocked kernels with the channels in lanes ([windows][block]), from or
-// for their NCHW planes: a per-thread buffer (`kSlot` separates buffers in use at once).
-template <class V, int kSlot>
-V* lane_row(int64_t n) {
-  thread_local std::vector<V> buffer;
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
-}
-
 // The shape goes by value into the per-block functions, so that the compiler keeps its sizes in
 // registers (through the parallel loop's captured reference it reloaded them at every position).
 
@@ -413,8 +405,8 @@ V* lane_row(int64_t n) {
 void max_pool_block16(const Pool2dShape s, const float* xb, float* y, int32_t* argmax) {
   const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
   const int64_t tiles = (out_w + 15) / 16;
-  float* best_row = lane_row<float, 0>(16 * tiles * 16);
-  int32_t* at_row = lane_row<int32_t, 0>(16 * tiles * 16);
+  float* best_row = scratch<float, Scratch::window_row>(16 * tiles * 16);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(16 * tiles * 16);
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
     const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
     for (int64_t ow = 0; ow < out_w; ++ow) {
@@ -453,9 +445,9 @@ void max_pool_block16_backward(const Pool2dShape s, const float* grad_y, const i
   const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
   const int64_t tiles = (out_w + 15) / 16;
   std::memset(gb, 0, s.in_h * in_w * 16 * sizeof(float));  // what no window covers stays 0
-  float* g_row = lane_row<float, 0>(16 * tiles * 16);
-  int32_t* at_row = lane_row<int32_t, 0>(16 * tiles * 16);
-  float* kept_row = lane_row<float, 1>(16 * tiles * 16);
+  float* g_row = scratch<float, Scratch::window_row>(16 * tiles * 16);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(16 * tiles * 16);
+  float* kept_row = scratch<float, Scratch::window_mask_row>(16 * tiles * 16);
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
     for (int64_t tile = 0; tile < tiles; ++tile) {
