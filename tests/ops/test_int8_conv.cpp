@@ -16,6 +16,7 @@ namespace {
 
 using nabla::kernels::cpu::ConvGeometry;
 using nabla::kernels::cpu::int8_input_scale;
+using nabla::kernels::cpu::int8_weight_levels;
 using nabla::kernels::cpu::Int8Conv;
 using nabla::kernels::cpu::Int8InputScale;
 
@@ -37,7 +38,7 @@ std::vector<double> int8_reference(const ConvGeometry& g, const std::vector<floa
     float largest = 0;
     for (int64_t i = 0; i < per_channel; ++i)
       largest = std::max(largest, std::fabs(w[c * per_channel + i]));
-    ws[c] = largest / 127.f;
+    ws[c] = largest / static_cast<float>(int8_weight_levels());
     for (int64_t i = 0; i < per_channel; ++i)
       wq[c * per_channel + i] = std::nearbyint(w[c * per_channel + i] / static_cast<float>(ws[c]));
   }

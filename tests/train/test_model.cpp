@@ -48,7 +48,8 @@ Model blob_model(const std::string& head_activation = "softmax") {
 
 // predict() runs a batch whose activations would overflow the cache as several forwards (a
 // 1.2 MB activation per sample here: forwards of 5 samples); the outputs are those of one forward
-// over the whole batch.
+// over the whole batch, to rounding: how oneDNN's sgemm splits the second product's 300000-long
+// sums between threads depends on its row count on some CPUs (AVX2 EPYC: 2e-9 apart).
 TEST(Model, PredictSplitsBatchesTooLargeForTheCache) {
   manual_seed(3);
   Model model({layers::Dense(300000, "relu"), layers::Dense(3)});
@@ -58,7 +59,7 @@ TEST(Model, PredictSplitsBatchesTooLargeForTheCache) {
   NoGradGuard no_grad;
   model.module().eval();
   const Tensor whole = model.module().forward(x);
-  EXPECT_EQ(max(abs(sub(predicted, whole))).item<float>(), 0.f);
+  EXPECT_LE(max(abs(sub(predicted, whole))).item<float>(), 1e-6f * max(abs(whole)).item<float>());
 }
 
 // ---- fit / History ----

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <compare>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -55,6 +56,7 @@ struct Entry {
   dnnl::primitive op;                    // the convolution, or the matmul of a dense layer
   memory::desc x_plain, src, dst, bias;  // the f32 input as given; the primitive's operands
   memory weights;
+  memory bias_values;     // in the units of the primitive's accumulator; empty without a bias
   dnnl::reorder to_nchw;  // empty for a 1x1 output
   std::string implementation;
 };
@@ -169,6 +171,8 @@ Int8InputScale int8_input_scale(float min, float max) {
   return {range / (is_unsigned ? 255.f : 127.f), is_unsigned};
 }
 
+int int8_weight_levels() { return onednn::has_vnni() ? 127 : 63; }
+
 Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias,
                    Int8InputScale input, bool relu)
     : impl_(std::make_shared<Impl>()) {
@@ -178,13 +182,14 @@ Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias
   m.input = input;
   m.relu = relu;
   const int64_t per_channel = g.weight_numel() / g.out_channels;
+  const auto levels = static_cast<float>(int8_weight_levels());
   m.weights.resize(g.weight_numel());
   m.output_scales.resize(g.out_channels);
   for (int64_t c = 0; c < g.out_channels; ++c) {
     const float* w = weight + c * per_channel;
     float largest = 0.f;
     for (int64_t i = 0; i < per_channel; ++i) largest = std::max(largest, std::fabs(w[i]));
-    const float scale = largest > 0.f ? largest / 127.f : 1.f;
+    const float scale = largest > 0.f ? largest / levels : 1.f;
     for (int64_t i = 0; i < per_channel; ++i)
       m.weights[c * per_channel + i] = static_cast<int8_t>(std::nearbyint(w[i] / scale));
     m.output_scales[c] = input.scale * scale;
@@ -197,20 +202,34 @@ Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias
   }
 }
 
+// The factor by which oneDNN's reorder into the layout `chosen` multiplies the weights (its kernel
+// divides its sums by it again): 1, or 0.5 for the kernels that take s8 inputs without VNNI,
+// which thereby keep the s16 sums of pairs of products from saturating.
+float weight_scale_adjust(const memory::desc& chosen) {
+  const dnnl_memory_extra_desc_t& extra = chosen.data.extra;
+  return (extra.flags & dnnl_memory_extra_flag_scale_adjust) != 0 ? extra.scale_adjust : 1.f;
+}
+
 Entry Int8Conv::Impl::create(const Key& key) const {
   const dnnl::engine& engine = onednn::engine();
   const DataType src_type = input.is_unsigned ? DataType::u8 : DataType::s8;
   const bool dense = is_dense(g);
-  dnnl::primitive_attr attr;
-  attr.set_output_scales(1 << 1, output_scales);  // per output channel (dimension 1)
-  if (relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    attr.set_post_ops(ops);
-  }
+  // The output scales times `factor`, relu fused.
+  auto make_attr = [&](float factor) {
+    dnnl::primitive_attr attr;
+    std::vector<float> scales = output_scales;
+    for (float& scale : scales) scale *= factor;
+    attr.set_output_scales(1 << 1, scales);  // per output channel (dimension 1)
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    return attr;
+  };
   Entry e;
-  memory::desc plain_weights;  // `weights` as stored
-  dnnl::primitive_desc_base pd;
+  memory::desc plain_weights;                                 // `weights` as stored
+  std::function<dnnl::primitive_desc_base(float)> create_op;  // sets e.op
   if (dense) {
     const int64_t m = key.batch, k = g.in_channels, n = g.out_channels;
     e.x_plain = memory::desc({m, k}, DataType::f32, Tag::ab);
@@ -221,9 +240,11 @@ Entry Int8Conv::Impl::create(const Key& key) const {
     const memory::desc weights_any({k, n}, DataType::s8, Tag::any);
     const auto desc = bias.empty() ? dnnl::matmul::desc(e.src, weights_any, e.dst)
                                    : dnnl::matmul::desc(e.src, weights_any, e.bias, e.dst);
-    const dnnl::matmul::primitive_desc matmul_pd(desc, attr, engine);
-    e.op = dnnl::matmul(matmul_pd);
-    pd = matmul_pd;
+    create_op = [&, desc](float factor) {
+      const dnnl::matmul::primitive_desc pd(desc, make_attr(factor), engine);
+      e.op = dnnl::matmul(pd);
+      return dnnl::primitive_desc_base(pd);
+    };
   } else {
     e.x_plain = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, DataType::f32, Tag::nchw);
     e.src = data_desc(key.batch, g.in_channels, g.in_h, g.in_w, src_type, Tag::nhwc);
@@ -242,20 +263,39 @@ Entry Int8Conv::Impl::create(const Key& key) const {
                                               dilates, padding_l, padding_r)
             : dnnl::convolution_forward::desc(kind, direct, e.src, weights_any, e.bias, e.dst,
                                               strides, dilates, padding_l, padding_r);
-    const dnnl::convolution_forward::primitive_desc conv_pd(desc, attr, engine);
-    e.op = dnnl::convolution_forward(conv_pd);
-    pd = conv_pd;
+    create_op = [&, desc](float factor) {
+      const dnnl::convolution_forward::primitive_desc pd(desc, make_attr(factor), engine);
+      e.op = dnnl::convolution_forward(pd);
+      return dnnl::primitive_desc_base(pd);
+    };
     if (g.out_h * g.out_w > 1) {
       const memory::desc y_plain =
           data_desc(key.batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw);
       e.to_nchw = dnnl::reorder(dnnl::reorder::primitive_desc(engine, e.dst, engine, y_plain));
     }
   }
-  e.implementation = pd.impl_info_str();
-
+  dnnl::primitive_desc_base pd = create_op(1.f);
   // The weights in the chosen layout (for s8 inputs oneDNN's reorder also stores the
-  // compensation its kernels add back), once per primitive.
-  memory plain(plain_weights, engine, const_cast<int8_t*>(weights.data()));
+  // compensation its kernels add back), once per primitive. Where that reorder halves them it
+  // would round the odd ones: it gets them doubled (7 bits there: int8_weight_levels()), and the
+  // kernel the output scales halved, so that it computes with exactly the weights quantized.
+  const float adjust = weight_scale_adjust(pd.query_md(dnnl::query::weights_md));
+  std::vector<int8_t> adjusted;
+  if (adjust != 1.f) {
+    NABLA_CHECK(adjust == 0.5f && int8_weight_levels() <= 63,
+                "Int8Conv: unexpected oneDNN weight scale adjustment ", adjust);
+    adjusted.resize(weights.size());
+    for (size_t i = 0; i < weights.size(); ++i) adjusted[i] = static_cast<int8_t>(2 * weights[i]);
+    pd = create_op(adjust);
+  }
+  e.implementation = pd.impl_info_str();
+  if (!bias.empty()) {  // its scale comes from the output scales given, without the adjustment
+    e.bias_values = memory(e.bias, engine);
+    auto* values = static_cast<float*>(e.bias_values.get_data_handle());
+    for (size_t c = 0; c < bias.size(); ++c) values[c] = bias[c] / adjust;
+  }
+  memory plain(plain_weights, engine,
+               const_cast<int8_t*>(adjusted.empty() ? weights.data() : adjusted.data()));
   e.weights = memory(pd.query_md(dnnl::query::weights_md), engine);
   dnnl::stream& stream = onednn::stream();
   dnnl::reorder(plain, e.weights).execute(stream, plain, e.weights);
@@ -289,9 +329,7 @@ void Int8Conv::forward(int64_t batch, const float* x, float* y) const {
     memory dst(e.dst, engine, e.to_nchw ? staged.raw_data() : y);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, dst}};
-    if (!impl_->bias.empty()) {
-      args.emplace(DNNL_ARG_BIAS, memory(e.bias, engine, const_cast<float*>(impl_->bias.data())));
-    }
+    if (e.bias_values) args.emplace(DNNL_ARG_BIAS, e.bias_values);
     e.op.execute(stream, args);
     if (e.to_nchw) {
       memory y_plain(data_desc(batch, g.out_channels, g.out_h, g.out_w, DataType::f32, Tag::nchw),

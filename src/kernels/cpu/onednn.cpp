@@ -28,6 +28,12 @@ bool has_bf16() {
   return kBf16;
 }
 
+bool has_vnni() {
+  static const bool kVnni =
+      has_isa(dnnl::cpu_isa::avx512_core_vnni) || has_isa(dnnl::cpu_isa::avx2_vnni);
+  return kVnni;
+}
+
 dnnl::stream& stream() {
   thread_local dnnl::stream stream(engine());
   return stream;

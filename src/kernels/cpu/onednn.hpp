@@ -26,6 +26,11 @@ bool has_avx512();
 // AVX512-BF16 or AMX): nabla::bf16_supported().
 bool has_bf16();
 
+// Whether this CPU has VNNI's u8 x s8 dot product into s32 (AVX512-VNNI, AVX-VNNI or AMX). Without
+// it oneDNN's int8 kernels add pairs of u8 x s8 products in s16 (vpmaddubsw), which saturates
+// unless the weights keep to 7 bits (Int8Conv).
+bool has_vnni();
+
 // Primitives (with what goes with them: reorders, chosen layouts) by configuration, each created
 // at its first use (oneDNN sizes its work at creation) and kept for the process. get() returns by
 // value (primitives are reference-counted handles), so that a concurrent eviction cannot pull one
