@@ -232,21 +232,22 @@ TEST(CnnModel, KerasStyleSequentialTrainsOnASyntheticProblem) {
 // Sequential and Model run Keras's Conv2D(relu) then MaxPooling2D, and PyTorch's Conv2d, ReLU,
 // MaxPool2d, as one convolution with the pooling fused (its backward node says so), with the
 // values and gradients of the layers run one by one; a pooling whose windows overlap, or a
-// convolution with another activation, runs as it is.
+// convolution with another activation, runs as it is. (12 filters: not a shape of the direct
+// kernels, which sum in another order, conv_pool_direct.hpp.)
 TEST(Sequential, FusesConvolutionThenMaxPooling) {
   struct Case {
     std::vector<nn::ModulePtr> layers;
     const char* last_node;
   };
   const std::vector<Case> cases = {
-      {{layers::Conv2D(8, 3, "relu"), layers::MaxPooling2D(2)}, "Conv2dReluMaxPoolBackward"},
-      {{std::make_shared<nn::Conv2d>(8, std::vector<int64_t>{3}),
+      {{layers::Conv2D(12, 3, "relu"), layers::MaxPooling2D(2)}, "Conv2dReluMaxPoolBackward"},
+      {{std::make_shared<nn::Conv2d>(12, std::vector<int64_t>{3}),
         std::make_shared<nn::Activation>("relu"), nn::MaxPool2d({2})},
        "Conv2dReluMaxPoolBackward"},
-      {{std::make_shared<nn::Conv2d>(8, std::vector<int64_t>{3}), nn::MaxPool2d({3})},
+      {{std::make_shared<nn::Conv2d>(12, std::vector<int64_t>{3}), nn::MaxPool2d({3})},
        "Conv2dMaxPoolBackward"},
-      {{layers::Conv2D(8, 3, "relu"), nn::MaxPool2d({2}, {.stride = {1}})}, "MaxPool2dBackward"},
-      {{layers::Conv2D(8, 3, "tanh"), layers::MaxPooling2D(2)}, "MaxPool2dBackward"}};
+      {{layers::Conv2D(12, 3, "relu"), nn::MaxPool2d({2}, {.stride = {1}})}, "MaxPool2dBackward"},
+      {{layers::Conv2D(12, 3, "tanh"), layers::MaxPooling2D(2)}, "MaxPool2dBackward"}};
   for (size_t k = 0; k < cases.size(); ++k) {
     SCOPED_TRACE(k);
     manual_seed(5);

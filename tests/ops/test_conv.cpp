@@ -280,15 +280,16 @@ TEST(Conv2d, FusedReluMatchesReluAfter) {
 
 // A max pooling fused into the convolution (what Sequential runs for Conv2D then MaxPooling2D)
 // gives bit for bit the values and gradients of max_pool2d after it, with and without relu, on the
-// im2col path (1 -> 8: each image pooled in cache; without the input's gradient each image's
-// output gradient is rebuilt in cache) and oneDNN's blocked path (32 -> 64), in f32 and f64;
-// odd outputs leave their last row and column out of every window.
+// im2col path (1 -> 12, and 1 -> 8 with a 3x2 window: not the direct kernels' shapes; each image
+// pooled in cache; without the input's gradient each image's output gradient is rebuilt in cache)
+// and oneDNN's blocked path (32 -> 64), in f32 and f64; odd outputs leave their last row and
+// column out of every window.
 TEST(Conv2d, FusedMaxPoolMatchesPoolAfter) {
   struct Case {
     Shape x, w;
     std::vector<int64_t> window;
   };
-  for (const Case& c : {Case{{3, 1, 12, 12}, {8, 1, 3, 3}, {2}},      // 10x10 -> 5x5
+  for (const Case& c : {Case{{3, 1, 12, 12}, {12, 1, 3, 3}, {2}},     // 10x10 -> 5x5
                         Case{{2, 1, 13, 12}, {8, 1, 3, 3}, {3, 2}},   // 11x10 -> 3x5
                         Case{{2, 32, 9, 9}, {64, 32, 3, 3}, {2}}}) {  // 7x7 -> 3x3
     for (const auto& [dtype, input_grad, relu_fused] : {std::tuple{DType::f32, true, true},
@@ -369,7 +370,9 @@ TEST(Conv2d, DirectFusedMaxPoolMatchesPoolAfter) {
       }
       EXPECT_ALL_CLOSE(outs[1], outs[0], 1e-6, 1e-5);
       EXPECT_ALL_CLOSE(grads[1][0], grads[0][0], 1e-4, 1e-5);
-      if (with_bias) EXPECT_ALL_CLOSE(grads[1][1], grads[0][1], 1e-4, 1e-5);
+      if (with_bias) {
+        EXPECT_ALL_CLOSE(grads[1][1], grads[0][1], 1e-4, 1e-5);
+      }
     }
   }
   const Tensor x = zeros({1, 1, 4, 4}), w = zeros({2, 1, 3, 3});

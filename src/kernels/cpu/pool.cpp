@@ -205,6 +205,101 @@ void max_pool_plane_backward_2x2_avx512(const Pool2dShape& s, const float* grad_
   }
   zero_uncovered_2x2(s, grad_x);
 }
+#elif defined(__AVX2__)
+// The same with AVX2, 8 outputs at a time: shuffles split each pair of input rows into even and
+// odd columns, unpacks interleave them back; masked loads and stores cover row ends.
+inline __m256 even_columns(__m256 lo, __m256 hi) {  // lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), 0xD8));
+}
+inline __m256 odd_columns(__m256 lo, __m256 hi) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xD8));
+}
+// Lanes where v takes over best (max_pool_plane's rule), as an all-ones mask.
+inline __m256 takes_over(__m256 v, __m256 best) {
+  return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+template <bool kIndices>
+void max_pool_plane_2x2_avx2(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  const int64_t w = s.in_w;
+  const __m256i twice_lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    const float* r0 = x + 2 * oh * w;
+    const float* r1 = r0 + w;
+    for (int64_t ow = 0; ow < s.out_w; ow += 8) {
+      const int64_t n = std::min<int64_t>(8, s.out_w - ow);
+      const __m256i lo_mask = first_lanes(2 * n), hi_mask = first_lanes(2 * n - 8);
+      auto columns = [&](const float* row, __m256& evens, __m256& odds) {
+        const __m256 lo = _mm256_maskload_ps(row + 2 * ow, lo_mask);
+        const __m256 hi = _mm256_maskload_ps(row + 2 * ow + 8, hi_mask);
+        evens = even_columns(lo, hi);
+        odds = odd_columns(lo, hi);
+      };
+      __m256 best, b, c, d;
+      columns(r0, best, b);
+      columns(r1, c, d);
+      __m256 at = _mm256_setzero_ps();  // int32 offsets as their bits
+      auto take = [&](__m256 v, int64_t offset) {
+        const __m256 over = takes_over(v, best);
+        best = _mm256_blendv_ps(best, v, over);
+        if constexpr (kIndices) {
+          const __m256 o = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int32_t>(offset)));
+          at = _mm256_blendv_ps(at, o, over);
+        }
+      };
+      take(b, 1);
+      take(c, w);
+      take(d, w + 1);
+      const __m256i out_mask = first_lanes(n);
+      _mm256_maskstore_ps(y + oh * s.out_w + ow, out_mask, best);
+      if constexpr (kIndices) {
+        const auto base = static_cast<int32_t>(2 * oh * w + 2 * ow);
+        const __m256i index = _mm256_add_epi32(
+            _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_castps_si256(at)), twice_lane);
+        _mm256_maskstore_epi32(argmax + oh * s.out_w + ow, out_mask, index);
+      }
+    }
+  }
+}
+
+void max_pool_plane_backward_2x2_avx2(const Pool2dShape& s, const float* grad_y,
+                                      const int32_t* argmax, float* grad_x, const float* positive) {
+  const int64_t w = s.in_w;
+  const __m256i twice_lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    float* r0 = grad_x + 2 * oh * w;
+    float* r1 = r0 + w;
+    for (int64_t ow = 0; ow < s.out_w; ow += 8) {
+      const int64_t n = std::min<int64_t>(8, s.out_w - ow);
+      const __m256i out_mask = first_lanes(n);
+      const int64_t o = oh * s.out_w + ow;
+      __m256 g = _mm256_add_ps(_mm256_maskload_ps(grad_y + o, out_mask), zero);
+      if (positive != nullptr) {
+        const __m256 p = _mm256_maskload_ps(positive + o, out_mask);
+        g = _mm256_and_ps(_mm256_cmp_ps(p, zero, _CMP_GT_OQ), g);
+      }
+      const __m256i first = _mm256_add_epi32(
+          _mm256_set1_epi32(static_cast<int32_t>(2 * oh * w + 2 * ow)), twice_lane);
+      const __m256i at = _mm256_sub_epi32(_mm256_maskload_epi32(argmax + o, out_mask), first);
+      auto at_is = [&](int64_t offset) {
+        const __m256i hit = _mm256_cmpeq_epi32(at, _mm256_set1_epi32(static_cast<int32_t>(offset)));
+        return _mm256_and_ps(_mm256_castsi256_ps(hit), g);
+      };
+      const __m256i lo_mask = first_lanes(2 * n), hi_mask = first_lanes(2 * n - 8);
+      auto store_row = [&](float* row, __m256 even, __m256 odd) {
+        const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+        _mm256_maskstore_ps(row + 2 * ow, lo_mask, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_maskstore_ps(row + 2 * ow + 8, hi_mask, _mm256_permute2f128_ps(lo, hi, 0x31));
+      };
+      store_row(r0, at_is(0), at_is(1));
+      store_row(r1, at_is(w), at_is(w + 1));
+    }
+  }
+  zero_uncovered_2x2(s, grad_x);
+}
 #endif
 
 template <class T, bool kIndices>
@@ -213,6 +308,11 @@ void max_pool_plane(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) {
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>) {
       max_pool_plane_2x2_avx512<kIndices>(s, x, y, argmax);
+      return;
+    }
+#elif defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float>) {
+      max_pool_plane_2x2_avx2<kIndices>(s, x, y, argmax);
       return;
     }
 #endif
@@ -361,6 +461,10 @@ void max_pool2d_backward_plane(const Pool2dShape& s, const T* grad_y, const int3
     if (whole_2x2(s))
       return max_pool_plane_backward_2x2_avx512(s, grad_y, argmax, grad_x, positive);
   }
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (whole_2x2(s)) return max_pool_plane_backward_2x2_avx2(s, grad_y, argmax, grad_x, positive);
+  }
 #endif
   const int64_t out_plane = s.out_h * s.out_w;
   std::memset(grad_x, 0, s.in_h * s.in_w * sizeof(T));  // the plane stays in cache for the scatter
@@ -479,6 +583,82 @@ void max_pool_block16_backward(const Pool2dShape s, const float* grad_y, const i
     }
   }
 }
+#elif defined(__AVX2__)
+// The same with AVX2 for blocks of 8 channels (oneDNN's AVX2 layout, nChw8c), rows moved through
+// 8x8 register transposes.
+void max_pool_block8(const Pool2dShape s, const float* xb, float* y, int32_t* argmax) {
+  const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
+  const int64_t tiles = (out_w + 7) / 8;
+  float* best_row = scratch<float, Scratch::window_row>(8 * tiles * 8);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(8 * tiles * 8);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
+      __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+      __m256 at = _mm256_castsi256_ps(  // int32 positions as their bits
+          _mm256_set1_epi32(static_cast<int32_t>(rows.begin * in_w + cols.begin)));
+      for (int64_t h = rows.begin; h < rows.end; ++h) {
+        for (int64_t c = cols.begin; c < cols.end; ++c) {
+          const auto pos = static_cast<int32_t>(h * in_w + c);
+          const __m256 v = _mm256_loadu_ps(xb + pos * 8);
+          const __m256 over = takes_over(v, best);
+          best = _mm256_blendv_ps(best, v, over);
+          at = _mm256_blendv_ps(at, _mm256_castsi256_ps(_mm256_set1_epi32(pos)), over);
+        }
+      }
+      _mm256_storeu_ps(best_row + ow * 8, best);
+      _mm256_storeu_ps(reinterpret_cast<float*>(at_row + ow * 8), at);
+    }
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ow = 8 * tile, o = oh * out_w + ow;
+      const int64_t columns = std::min<int64_t>(8, out_w - ow);
+      transpose_tile_8x8(best_row + ow * 8, 8, y + o, out_plane, 8, columns);
+      if (argmax != nullptr) {
+        transpose_tile_8x8(reinterpret_cast<const float*>(at_row + ow * 8), 8,
+                           reinterpret_cast<float*>(argmax + o), out_plane, 8, columns);
+      }
+    }
+  }
+}
+
+void max_pool_block8_backward(const Pool2dShape s, const float* grad_y, const int32_t* argmax,
+                              const float* positive, float* gb) {
+  const int64_t in_w = s.in_w, out_w = s.out_w, out_plane = s.out_h * s.out_w;
+  const int64_t tiles = (out_w + 7) / 8;
+  std::memset(gb, 0, s.in_h * in_w * 8 * sizeof(float));  // what no window covers stays 0
+  float* g_row = scratch<float, Scratch::window_row>(8 * tiles * 8);
+  int32_t* at_row = scratch<int32_t, Scratch::window_row>(8 * tiles * 8);
+  float* kept_row = scratch<float, Scratch::window_mask_row>(8 * tiles * 8);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ow = 8 * tile, o = oh * out_w + ow;
+      const int64_t columns = std::min<int64_t>(8, out_w - ow);
+      transpose_tile_8x8(grad_y + o, out_plane, g_row + ow * 8, 8, columns);
+      transpose_tile_8x8(reinterpret_cast<const float*>(argmax + o), out_plane,
+                         reinterpret_cast<float*>(at_row + ow * 8), 8, columns);
+      if (positive != nullptr)
+        transpose_tile_8x8(positive + o, out_plane, kept_row + ow * 8, 8, columns);
+    }
+    const Span rows = window(oh, s.stride_h, s.pad_h, s.kernel_h, s.in_h);
+    for (int64_t ow = 0; ow < out_w; ++ow) {
+      const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
+      // `0 + g` as the scalar scatter adds it; 0 where masked (relu's mask after the scatter).
+      __m256 g = _mm256_add_ps(_mm256_loadu_ps(g_row + ow * 8), zero);
+      if (positive != nullptr)
+        g = _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(kept_row + ow * 8), zero, _CMP_GT_OQ), g);
+      const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at_row + ow * 8));
+      for (int64_t h = rows.begin; h < rows.end; ++h) {
+        for (int64_t c = cols.begin; c < cols.end; ++c) {
+          const auto pos = static_cast<int32_t>(h * in_w + c);
+          const __m256i mine = _mm256_cmpeq_epi32(at, _mm256_set1_epi32(pos));
+          _mm256_storeu_ps(gb + pos * 8, _mm256_and_ps(_mm256_castsi256_ps(mine), g));
+        }
+      }
+    }
+  }
+}
 #endif
 
 // The same for any block, one lane at a time.
@@ -529,6 +709,8 @@ void max_pool2d_forward_blocked(const Pool2dShape& s, int64_t channels, int64_t 
     int32_t* a = argmax != nullptr ? argmax + at : nullptr;
 #if defined(__AVX512F__)
     if (block == 16) return max_pool_block16(s, xb, y + at, a);
+#elif defined(__AVX2__)
+    if (block == 8) return max_pool_block8(s, xb, y + at, a);
 #endif
     max_pool_block(s, block, xb, y + at, a);
   });
@@ -545,6 +727,8 @@ void max_pool2d_backward_blocked(const Pool2dShape& s, int64_t channels, int64_t
     float* gb = grad_x + nb * in_plane * block;
 #if defined(__AVX512F__)
     if (block == 16) return max_pool_block16_backward(s, grad_y + at, argmax + at, p, gb);
+#elif defined(__AVX2__)
+    if (block == 8) return max_pool_block8_backward(s, grad_y + at, argmax + at, p, gb);
 #endif
     max_pool_block_backward(s, block, grad_y + at, argmax + at, p, gb);
   });

@@ -346,6 +346,15 @@ void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
           continue;
         }
       }
+#elif defined(__AVX2__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (r1 - r0 == kTile && c1 - c0 == kTile) {
+          for (int64_t r = r0; r < r1; r += 8)
+            for (int64_t c = c0; c < c1; c += 8)
+              transpose_tile_8x8(src + r * cols + c, cols, dst + c * rows + r, rows);
+          continue;
+        }
+      }
 #endif
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];

@@ -1,18 +1,18 @@
-// A 16x16 tile of 32-bit values transposed in AVX-512 registers: 32-bit and 64-bit interleaves
-// within each 128-bit lane give every lane one column's four values of a group of four rows, then
-// two rounds of 128-bit lane shuffles gather each column's four groups. Used where a kernel turns
-// rows of one layout into columns of another (the recurrent weight gradients' transposes, the
-// direct convolution's channels-in-lanes rows to and from NCHW planes); about 10x the speed of a
-// scalar tile with its strided stores.
+// Tiles of 32-bit values transposed in registers: 16x16 with AVX-512, 8x8 with AVX2. 32-bit and
+// 64-bit interleaves within each 128-bit lane give every lane one column's values of a group of
+// rows, then 128-bit lane shuffles gather each column's groups. Used where a kernel turns rows of
+// one layout into columns of another (the recurrent weight gradients' transposes, the direct
+// convolution's and the blocked pooling's channels-in-lanes rows to and from NCHW planes); about
+// 10x the speed of a scalar tile with its strided stores.
 #pragma once
-
-#if defined(__AVX512F__)
 
 #include <immintrin.h>
 
 #include <cstdint>
 
 namespace nabla::kernels::cpu {
+
+#if defined(__AVX512F__)
 
 // dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < 16. Each source row's load is
 // masked to load_mask's columns (the others read as 0, e.g. past the end of a buffer), each
@@ -50,6 +50,42 @@ inline void transpose_tile_16x16(const float* src, int64_t src_stride, float* ds
   }
 }
 
-}  // namespace nabla::kernels::cpu
+#elif defined(__AVX2__)
+
+// The integer mask of an AVX2 masked load or store that takes the first n of 8 lanes (n <= 0:
+// none).
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < 8. Each source row's load reads its
+// first load_columns values (the others read as 0, e.g. past the end of a buffer), each
+// destination row's store writes its first store_columns. int32 data goes through as its bits.
+inline void transpose_tile_8x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride,
+                               int64_t load_columns = 8, int64_t store_columns = 8) {
+  const __m256i load_mask = first_lanes(load_columns), store_mask = first_lanes(store_columns);
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_maskload_ps(src + i * src_stride, load_mask);
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + k], 128-bit lane L: column 4L + k of rows 4i .. 4i + 3.
+  for (int i = 0; i < 2; ++i) {
+    r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_maskstore_ps(dst + k * dst_stride, store_mask,
+                        _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
+    _mm256_maskstore_ps(dst + (4 + k) * dst_stride, store_mask,
+                        _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
+  }
+}
 
 #endif
+
+}  // namespace nabla::kernels::cpu
