@@ -230,10 +230,9 @@ void max_pool_plane_2x2_avx2(const Pool2dShape& s, const float* x, float* y, int
     const float* r1 = r0 + w;
     for (int64_t ow = 0; ow < s.out_w; ow += 8) {
       const int64_t n = std::min<int64_t>(8, s.out_w - ow);
-      const __m256i lo_mask = first_lanes(2 * n), hi_mask = first_lanes(2 * n - 8);
       auto columns = [&](const float* row, __m256& evens, __m256& odds) {
-        const __m256 lo = _mm256_maskload_ps(row + 2 * ow, lo_mask);
-        const __m256 hi = _mm256_maskload_ps(row + 2 * ow + 8, hi_mask);
+        const __m256 lo = load_first(row + 2 * ow, 2 * n);
+        const __m256 hi = load_first(row + 2 * ow + 8, 2 * n - 8);
         evens = even_columns(lo, hi);
         odds = odd_columns(lo, hi);
       };
@@ -252,13 +251,13 @@ void max_pool_plane_2x2_avx2(const Pool2dShape& s, const float* x, float* y, int
       take(b, 1);
       take(c, w);
       take(d, w + 1);
-      const __m256i out_mask = first_lanes(n);
-      _mm256_maskstore_ps(y + oh * s.out_w + ow, out_mask, best);
+      store_first(y + oh * s.out_w + ow, n, best);
       if constexpr (kIndices) {
         const auto base = static_cast<int32_t>(2 * oh * w + 2 * ow);
         const __m256i index = _mm256_add_epi32(
             _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_castps_si256(at)), twice_lane);
-        _mm256_maskstore_epi32(argmax + oh * s.out_w + ow, out_mask, index);
+        store_first(reinterpret_cast<float*>(argmax + oh * s.out_w + ow), n,
+                    _mm256_castsi256_ps(index));
       }
     }
   }
@@ -274,25 +273,22 @@ void max_pool_plane_backward_2x2_avx2(const Pool2dShape& s, const float* grad_y,
     float* r1 = r0 + w;
     for (int64_t ow = 0; ow < s.out_w; ow += 8) {
       const int64_t n = std::min<int64_t>(8, s.out_w - ow);
-      const __m256i out_mask = first_lanes(n);
       const int64_t o = oh * s.out_w + ow;
-      __m256 g = _mm256_add_ps(_mm256_maskload_ps(grad_y + o, out_mask), zero);
-      if (positive != nullptr) {
-        const __m256 p = _mm256_maskload_ps(positive + o, out_mask);
-        g = _mm256_and_ps(_mm256_cmp_ps(p, zero, _CMP_GT_OQ), g);
-      }
+      __m256 g = _mm256_add_ps(load_first(grad_y + o, n), zero);
+      if (positive != nullptr)
+        g = _mm256_and_ps(_mm256_cmp_ps(load_first(positive + o, n), zero, _CMP_GT_OQ), g);
       const __m256i first = _mm256_add_epi32(
           _mm256_set1_epi32(static_cast<int32_t>(2 * oh * w + 2 * ow)), twice_lane);
-      const __m256i at = _mm256_sub_epi32(_mm256_maskload_epi32(argmax + o, out_mask), first);
+      const __m256i at = _mm256_sub_epi32(
+          _mm256_castps_si256(load_first(reinterpret_cast<const float*>(argmax + o), n)), first);
       auto at_is = [&](int64_t offset) {
         const __m256i hit = _mm256_cmpeq_epi32(at, _mm256_set1_epi32(static_cast<int32_t>(offset)));
         return _mm256_and_ps(_mm256_castsi256_ps(hit), g);
       };
-      const __m256i lo_mask = first_lanes(2 * n), hi_mask = first_lanes(2 * n - 8);
       auto store_row = [&](float* row, __m256 even, __m256 odd) {
         const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-        _mm256_maskstore_ps(row + 2 * ow, lo_mask, _mm256_permute2f128_ps(lo, hi, 0x20));
-        _mm256_maskstore_ps(row + 2 * ow + 8, hi_mask, _mm256_permute2f128_ps(lo, hi, 0x31));
+        store_first(row + 2 * ow, 2 * n, _mm256_permute2f128_ps(lo, hi, 0x20));
+        store_first(row + 2 * ow + 8, 2 * n - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
       };
       store_row(r0, at_is(0), at_is(1));
       store_row(r1, at_is(w), at_is(w + 1));
