@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/avx2.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 #include "nabla/error.hpp"
@@ -247,13 +248,6 @@ void load_weights8(const float* weight, int64_t c0, __m256 (&w)[kTaps]) {
   for (int t = 0; t < kTaps; ++t) w[t] = _mm256_i32gather_ps(weight + c0 * kTaps + t, rows, 4);
 }
 
-// A lane mask (all ones) where v takes over best: larger, or NaN.
-inline __m256 takes_over(__m256 v, __m256 best) {
-  return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-}
-
-inline __m256 int_bits(int32_t i) { return _mm256_castsi256_ps(_mm256_set1_epi32(i)); }
-
 void forward_group8(const ConvGeometry& g, const Pool2dShape& pool, const float* x, int64_t width,
                     const float* weight, const float* bias, bool relu, int64_t c0, float* pooled,
                     int32_t* argmax) {
@@ -279,7 +273,7 @@ void forward_group8(const ConvGeometry& g, const Pool2dShape& pool, const float*
       __m256 at = int_bits(static_cast<int32_t>(oh * g.out_w + ow));  // int32 as its bits
       for (int p = 1; p < 4; ++p) {
         const __m256 value = relu ? _mm256_max_ps(zero, acc[p]) : acc[p];
-        const __m256 over = takes_over(value, best);
+        const __m256 over = takes_over_mask(value, best);
         best = _mm256_blendv_ps(best, value, over);
         at = _mm256_blendv_ps(
             at, int_bits(static_cast<int32_t>((oh + kDy[p]) * g.out_w + ow + kDx[p])), over);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/avx2.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 
@@ -216,10 +217,6 @@ inline __m256 odd_columns(__m256 lo, __m256 hi) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(
       _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xD8));
 }
-// Lanes where v takes over best (max_pool_plane's rule), as an all-ones mask.
-inline __m256 takes_over(__m256 v, __m256 best) {
-  return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-}
 
 template <bool kIndices>
 void max_pool_plane_2x2_avx2(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
@@ -241,11 +238,10 @@ void max_pool_plane_2x2_avx2(const Pool2dShape& s, const float* x, float* y, int
       columns(r1, c, d);
       __m256 at = _mm256_setzero_ps();  // int32 offsets as their bits
       auto take = [&](__m256 v, int64_t offset) {
-        const __m256 over = takes_over(v, best);
+        const __m256 over = takes_over_mask(v, best);
         best = _mm256_blendv_ps(best, v, over);
         if constexpr (kIndices) {
-          const __m256 o = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int32_t>(offset)));
-          at = _mm256_blendv_ps(at, o, over);
+          at = _mm256_blendv_ps(at, int_bits(static_cast<int32_t>(offset)), over);
         }
       };
       take(b, 1);
@@ -592,15 +588,14 @@ void max_pool_block8(const Pool2dShape s, const float* xb, float* y, int32_t* ar
     for (int64_t ow = 0; ow < out_w; ++ow) {
       const Span cols = window(ow, s.stride_w, s.pad_w, s.kernel_w, in_w);
       __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-      __m256 at = _mm256_castsi256_ps(  // int32 positions as their bits
-          _mm256_set1_epi32(static_cast<int32_t>(rows.begin * in_w + cols.begin)));
+      __m256 at = int_bits(static_cast<int32_t>(rows.begin * in_w + cols.begin));
       for (int64_t h = rows.begin; h < rows.end; ++h) {
         for (int64_t c = cols.begin; c < cols.end; ++c) {
           const auto pos = static_cast<int32_t>(h * in_w + c);
           const __m256 v = _mm256_loadu_ps(xb + pos * 8);
-          const __m256 over = takes_over(v, best);
+          const __m256 over = takes_over_mask(v, best);
           best = _mm256_blendv_ps(best, v, over);
-          at = _mm256_blendv_ps(at, _mm256_castsi256_ps(_mm256_set1_epi32(pos)), over);
+          at = _mm256_blendv_ps(at, int_bits(pos), over);
         }
       }
       _mm256_storeu_ps(best_row + ow * 8, best);

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/avx2.hpp"
+
 namespace nabla::kernels::cpu {
 
 #if defined(__AVX512F__)
@@ -51,28 +53,6 @@ inline void transpose_tile_16x16(const float* src, int64_t src_stride, float* ds
 }
 
 #elif defined(__AVX2__)
-
-// The integer mask of an AVX2 masked load or store that takes the first n of 8 lanes (n <= 0:
-// none).
-inline __m256i first_lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// The first n of 8 values at p (the others 0), and their store: plain loads and stores for whole
-// vectors, masked ones only for the tails. Masked stores are slow on AMD's cores (measured on a
-// Zen 3 EPYC: they were most of the direct convolution's weight gradient when used throughout).
-inline __m256 load_first(const float* p, int64_t n) {
-  if (n >= 8) return _mm256_loadu_ps(p);
-  return n > 0 ? _mm256_maskload_ps(p, first_lanes(n)) : _mm256_setzero_ps();
-}
-inline void store_first(float* p, int64_t n, __m256 v) {
-  if (n >= 8) {
-    _mm256_storeu_ps(p, v);
-  } else if (n > 0) {
-    _mm256_maskstore_ps(p, first_lanes(n), v);
-  }
-}
 
 // dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < 8. Each source row's load reads its
 // first load_columns values (the others read as 0, e.g. past the end of a buffer), each
