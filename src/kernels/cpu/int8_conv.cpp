@@ -105,45 +105,64 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void transpose16x16(__m128i
   }
 }
 
-// x [n, c, hw] f32 -> q [n, hw, c] bytes, quantized (the input of an NHWC int8 convolution), in
-// 16x16 tiles transposed in registers. oneDNN's quantizing reorder does the same at about 0.5 ns
-// per value on the AVX-512 EPYC: as long as the int8 convolution after it.
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_to_nhwc(
-    const float* x, int64_t n, int64_t c, int64_t hw, float inv_scale, bool is_unsigned,
-    uint8_t* q) {
+// The AVX-512 parts of quantize_to_nhwc below, each a share of one thread's work (the parallel
+// loops stay outside: clang does not give OpenMP's outlined bodies the target features).
+
+// Values [begin, end) of x quantized into q in the same order.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_in_order(
+    const float* x, int64_t begin, int64_t end, float inv_scale, bool is_unsigned, uint8_t* q) {
   const __m512 inv = _mm512_set1_ps(inv_scale);
   const __m512 low = _mm512_set1_ps(is_unsigned ? 0.f : -128.f);
   const __m512 high = _mm512_set1_ps(is_unsigned ? 255.f : 127.f);
+  for (int64_t i = begin; i < end; i += 16) {
+    const int64_t left = std::min<int64_t>(16, end - i);
+    const auto mask = static_cast<__mmask16>((1u << left) - 1);
+    _mm_mask_storeu_epi8(q + i, mask, quantize16(x + i, mask, inv, low, high));
+  }
+}
+
+// Positions [p0, p0 + 16) of one image xi [c, hw] into qi [hw, c].
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_position_tile(
+    const float* xi, int64_t c, int64_t hw, int64_t p0, float inv_scale, bool is_unsigned,
+    uint8_t* qi) {
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  const __m512 low = _mm512_set1_ps(is_unsigned ? 0.f : -128.f);
+  const __m512 high = _mm512_set1_ps(is_unsigned ? 255.f : 127.f);
+  const int64_t positions = std::min<int64_t>(16, hw - p0);
+  const auto mask = static_cast<__mmask16>((1u << positions) - 1);
+  int64_t c0 = 0;
+  for (; c0 + 16 <= c; c0 += 16) {
+    __m128i rows[16];
+    for (int i = 0; i < 16; ++i)
+      rows[i] = quantize16(xi + (c0 + i) * hw + p0, mask, inv, low, high);
+    transpose16x16(rows);
+    for (int64_t p = 0; p < positions; ++p)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + (p0 + p) * c + c0), rows[p]);
+  }
+  for (; c0 < c; ++c0)  // channels beyond a multiple of 16
+    for (int64_t p = 0; p < positions; ++p)
+      qi[(p0 + p) * c + c0] = quantize_one(xi[c0 * hw + p0 + p], inv_scale, is_unsigned);
+}
+
+// x [n, c, hw] f32 -> q [n, hw, c] bytes, quantized (the input of an NHWC int8 convolution), in
+// 16x16 tiles transposed in registers. oneDNN's quantizing reorder does the same at about 0.5 ns
+// per value on the AVX-512 EPYC: as long as the int8 convolution after it. Only called where
+// onednn::has_avx512().
+void quantize_to_nhwc(const float* x, int64_t n, int64_t c, int64_t hw, float inv_scale,
+                      bool is_unsigned, uint8_t* q) {
   if (c == 1 || hw == 1) {  // the same order on both sides
-    const int64_t total = n * c * hw;
+    const int64_t total = n * c * hw, chunk = 4096, chunks = (total + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (total >= (1 << 16))
-    for (int64_t i = 0; i < total; i += 16) {
-      const int64_t left = std::min<int64_t>(16, total - i);
-      const auto mask = static_cast<__mmask16>((1u << left) - 1);
-      _mm_mask_storeu_epi8(q + i, mask, quantize16(x + i, mask, inv, low, high));
-    }
+    for (int64_t k = 0; k < chunks; ++k)
+      quantize_in_order(x, k * chunk, std::min(total, (k + 1) * chunk), inv_scale, is_unsigned, q);
     return;
   }
   const int64_t position_tiles = (hw + 15) / 16;
 #pragma omp parallel for schedule(static) if (n * c * hw >= (1 << 16))
   for (int64_t task = 0; task < n * position_tiles; ++task) {
     const int64_t image = task / position_tiles, p0 = (task % position_tiles) * 16;
-    const int64_t positions = std::min<int64_t>(16, hw - p0);
-    const auto mask = static_cast<__mmask16>((1u << positions) - 1);
-    const float* xi = x + image * c * hw;
-    uint8_t* qi = q + image * hw * c;
-    int64_t c0 = 0;
-    for (; c0 + 16 <= c; c0 += 16) {
-      __m128i rows[16];
-      for (int i = 0; i < 16; ++i)
-        rows[i] = quantize16(xi + (c0 + i) * hw + p0, mask, inv, low, high);
-      transpose16x16(rows);
-      for (int64_t p = 0; p < positions; ++p)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + (p0 + p) * c + c0), rows[p]);
-    }
-    for (; c0 < c; ++c0)  // channels beyond a multiple of 16
-      for (int64_t p = 0; p < positions; ++p)
-        qi[(p0 + p) * c + c0] = quantize_one(xi[c0 * hw + p0 + p], inv_scale, is_unsigned);
+    quantize_position_tile(x + image * c * hw, c, hw, p0, inv_scale, is_unsigned,
+                           q + image * hw * c);
   }
 }
 
