@@ -221,6 +221,8 @@ Int8Conv::Int8Conv(const ConvGeometry& g, const float* weight, const float* bias
   }
 }
 
+namespace {
+
 // The factor by which oneDNN's reorder into the layout `chosen` multiplies the weights (its kernel
 // divides its sums by it again): 1, or 0.5 for the kernels that take s8 inputs without VNNI,
 // which thereby keep the s16 sums of pairs of products from saturating.
@@ -228,6 +230,8 @@ float weight_scale_adjust(const memory::desc& chosen) {
   const dnnl_memory_extra_desc_t& extra = chosen.data.extra;
   return (extra.flags & dnnl_memory_extra_flag_scale_adjust) != 0 ? extra.scale_adjust : 1.f;
 }
+
+}  // namespace
 
 Entry Int8Conv::Impl::create(const Key& key) const {
   const dnnl::engine& engine = onednn::engine();
