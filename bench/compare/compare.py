@@ -78,7 +78,11 @@ layer's input gradient.
   cnn:  conv1 26x26x32x(1x3x3), conv2 11x11x64x(32x3x3), dense 1600x128, 128x10;
         flops = 6 x MACs - 2 x conv1
   lstm(H): per row 4H x (28 + H) (input and recurrent gate GEMMs), 28 rows, head H x 10;
-        flops = 6 x MACs - 2 x 28 x 4H x 28 (the input gradient of the data)"""
+        flops = 6 x MACs - 2 x 28 x 4H x 28 (the input gradient of the data)
+These are the direct algorithms' counts, whatever a side computes: on AVX-512 nabla runs the CNN's
+second convolution forward and its weight gradient with Winograd F(4x4, 3x3), which needs 2.25x
+fewer multiplies, so its CNN GFLOP/s there are direct-convolution-equivalent, and the share of the
+limit is the time against what the direct algorithm would need at the limit, not FMA utilization."""
 
 
 def flops_per_sample(model, hidden=128):

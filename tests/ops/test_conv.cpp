@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels/cpu/conv.hpp"
+#include "kernels/cpu/onednn.hpp"
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 #include "support/gradcheck.hpp"
@@ -331,6 +332,120 @@ TEST(Conv2d, FusedMaxPoolMatchesPoolAfter) {
                       {.padding = {1}, .fused_relu = true, .fused_max_pool = {2}});
       },
       {leaf({2, 3, 6, 5}, 31), leaf({4, 3, 3, 3}, 32), leaf({4}, 33)});
+}
+
+namespace {
+
+// max |actual - expected| <= tolerance * max |expected|: errors measured against the largest
+// values, the scale of a Winograd tile's rounding.
+::testing::AssertionResult close_to_scale(const Tensor& actual, const Tensor& expected,
+                                          double tolerance) {
+  const std::vector<double> a = actual.to(DType::f64).to_vector<double>();
+  const std::vector<double> e = expected.to(DType::f64).to_vector<double>();
+  if (a.size() != e.size()) return ::testing::AssertionFailure() << "sizes differ";
+  double error = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    error = std::max(error, std::abs(a[i] - e[i]));
+    scale = std::max(scale, std::abs(e[i]));
+  }
+  if (error <= tolerance * scale) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "max error " << error << " above " << tolerance << " x the largest value " << scale;
+}
+
+}  // namespace
+
+// 3x3 unit-stride convolutions with many channels run oneDNN's Winograd kernels on AVX-512 CPUs
+// (kernels/cpu/conv.hpp, conv2d_winograd): every pass within rounding of im2col + sgemm, the same
+// bits when run again, and through the fused max pooling the values and gradients of f64.
+TEST(Conv2d, WinogradMatchesIm2colWithinRounding) {
+  using kernels::cpu::ConvAlgorithm;
+  using kernels::cpu::ConvGeometry;
+  using kernels::cpu::ConvPass;
+  const ConvGeometry cases[] = {
+      // 64 -> 64 at 8x8, "same": Winograd in all three passes.
+      {.batch = 8,
+       .in_channels = 64,
+       .out_channels = 64,
+       .in_h = 8,
+       .in_w = 8,
+       .out_h = 8,
+       .out_w = 8,
+       .kernel_h = 3,
+       .kernel_w = 3,
+       .pad_top = 1,
+       .pad_bottom = 1,
+       .pad_left = 1,
+       .pad_right = 1},
+      // The bench CNN's second layer, 32 -> 64 at 13x13 -> 11x11: the input gradient stays direct.
+      {.batch = 8,
+       .in_channels = 32,
+       .out_channels = 64,
+       .in_h = 13,
+       .in_w = 13,
+       .out_h = 11,
+       .out_w = 11,
+       .kernel_h = 3,
+       .kernel_w = 3}};
+  const bool avx512 = kernels::cpu::onednn::has_avx512();
+  for (const ConvGeometry& g : cases) {
+    SCOPED_TRACE(::testing::Message() << g.in_channels << " -> " << g.out_channels);
+    EXPECT_EQ(kernels::cpu::conv2d_winograd(g, ConvPass::forward), avx512);
+    EXPECT_EQ(kernels::cpu::conv2d_winograd(g, ConvPass::backward_weights), avx512);
+    EXPECT_EQ(kernels::cpu::conv2d_winograd(g, ConvPass::backward_data),
+              avx512 && g.in_channels == 64);
+    Generator gen(21);
+    const Tensor x = randn({g.input_numel()}, DType::f32, &gen);
+    const Tensor w = randn({g.weight_numel()}, DType::f32, &gen);
+    const Tensor b = randn({g.out_channels}, DType::f32, &gen);
+    const Tensor gy = randn({g.output_numel()}, DType::f32, &gen);
+    Tensor y[3], gx[3], gw[3], gb[3];
+    const ConvAlgorithm algorithms[] = {ConvAlgorithm::im2col, ConvAlgorithm::automatic,
+                                        ConvAlgorithm::automatic};
+    for (int k = 0; k < 3; ++k) {
+      y[k] = empty({g.output_numel()});
+      gx[k] = empty({g.input_numel()});
+      gw[k] = empty({g.weight_numel()});
+      gb[k] = empty({g.out_channels});
+      kernels::cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(),
+                                   y[k].data<float>(), algorithms[k]);
+      kernels::cpu::conv2d_backward_data(g, gy.data<float>(), w.data<float>(), gx[k].data<float>(),
+                                         algorithms[k]);
+      kernels::cpu::conv2d_backward_weights(g, x.data<float>(), gy.data<float>(),
+                                            gw[k].data<float>(), gb[k].data<float>(),
+                                            algorithms[k]);
+    }
+    // Sums of 288-576 products of unit normals (|y| up to ~100): Winograd's transforms add
+    // rounding errors of the order of the tile's largest values: measured up to 1.6e-6 of the
+    // largest value (the direct kernels: 2.5e-7).
+    EXPECT_TRUE(close_to_scale(y[1], y[0], 5e-6));
+    EXPECT_TRUE(close_to_scale(gx[1], gx[0], 5e-6));
+    EXPECT_TRUE(close_to_scale(gw[1], gw[0], 5e-6));
+    EXPECT_TRUE(close_to_scale(gb[1], gb[0], 5e-6));
+    EXPECT_EQ(y[2].to_vector<float>(), y[1].to_vector<float>());
+    EXPECT_EQ(gx[2].to_vector<float>(), gx[1].to_vector<float>());
+    EXPECT_EQ(gw[2].to_vector<float>(), gw[1].to_vector<float>());
+    EXPECT_EQ(gb[2].to_vector<float>(), gb[1].to_vector<float>());
+  }
+  // Through the op with a fused relu and max pooling (the pooling reads Winograd's blocked output,
+  // the gradient passes its blocked gradient), against the same in f64 (im2col).
+  Generator gen(22);
+  const Tensor x0 = randn({8, 32, 13, 13}, DType::f64, &gen),
+               w0 = randn({64, 32, 3, 3}, DType::f64, &gen);
+  const Tensor b0 = randn({64}, DType::f64, &gen);
+  Tensor outs[2], grads[2][3];
+  for (int f32 = 0; f32 < 2; ++f32) {
+    const DType dtype = f32 ? DType::f32 : DType::f64;
+    Inputs in{x0.to(dtype).detach().requires_grad_(), w0.to(dtype).detach().requires_grad_(),
+              b0.to(dtype).detach().requires_grad_()};
+    outs[f32] = conv2d(in[0], in[1], in[2], {.fused_relu = true, .fused_max_pool = {2}});
+    (outs[f32] * arange(0, outs[f32].numel(), 1, dtype).reshape(outs[f32].shape()) / 1000.0)
+        .sum()
+        .backward();
+    for (int i = 0; i < 3; ++i) grads[f32][i] = in[i].grad().to(DType::f64);
+  }
+  EXPECT_TRUE(close_to_scale(outs[1].to(DType::f64), outs[0], 5e-6));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(close_to_scale(grads[1][i], grads[0][i], 5e-6)) << i;
 }
 
 // One input channel, 3x3, 16k filters and 2x2 pooling (an MNIST CNN's first layer) take the direct

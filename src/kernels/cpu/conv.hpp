@@ -50,8 +50,16 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t dil
 // shape (see choose() in conv.cpp); f64 always runs im2col. The others exist so that tests and
 // benchmarks can compare: oneDNN primitives on nabla's plain layouts (buffers used in place),
 // oneDNN primitives on the layouts they prefer (format_tag::any: blocked, with reorders in and
-// out), and im2col + gemm.
+// out; Winograd where conv2d_winograd says so), and im2col + gemm.
 enum class ConvAlgorithm { automatic, onednn, onednn_blocked, im2col };
+
+enum class ConvPass { forward, backward_data, backward_weights };
+
+// Whether a pass that runs on oneDNN's blocked layouts in f32 computes with Winograd F(4x4, 3x3)
+// (2.25x fewer multiplies, results within rounding of the direct kernels' and as reproducible):
+// 3x3 unit-stride convolutions with many channels on CPUs with oneDNN's AVX-512 Winograd
+// kernels, where it measured faster (conv.cpp). bf16 passes stay direct.
+bool conv2d_winograd(const ConvGeometry& g, ConvPass pass);
 
 // y = conv(x, weight) + bias, then relu(y) if `relu`; bias may be null.
 template <class T>
