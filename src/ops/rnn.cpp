@@ -13,8 +13,11 @@
 // after step t (which step t-1 then reads).
 #include "kernels/cpu/rnn.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -178,6 +181,34 @@ Tensor state_copy(const Tensor& buffer, int64_t slot, const Geometry& g) {
   return out;
 }
 
+// The recurrence in parallel over slices of the batch: body(r0, n) carries rows [r0, r0 + n)
+// through every step with single-threaded products and cell passes, so the threads meet once per
+// pass instead of at each step's product and cell pass (four times per step): on the Zen 5 EPYC
+// the bench LSTM's epoch took 4.8-5.9 s on one thread, 3.9-4.2 s on two with the threads sharing
+// each step, 3.2-3.7 s with slices. A slice keeps at least kMinSliceRows rows for its products to
+// stay efficient. A row's values may depend on its slice's size (sgemm's results can vary with the
+// row count), so they may differ between thread counts, and repeat at a given one.
+template <class F>
+void for_row_slices(int64_t batch, const F& body) {
+  constexpr int64_t kMinSliceRows = 16;
+  const int64_t slices =
+      std::clamp<int64_t>(batch / kMinSliceRows, 1, omp_in_parallel() ? 1 : omp_get_max_threads());
+  if (slices == 1) return body(int64_t{0}, batch);
+  std::vector<std::exception_ptr> errors(slices);
+#pragma omp parallel num_threads(slices)
+  {
+    const int64_t i = omp_get_thread_num(), count = omp_get_num_threads();
+    const int64_t r0 = batch * i / count, r1 = batch * (i + 1) / count;
+    try {
+      if (r1 > r0) body(r0, r1 - r0);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 template <class T>
 RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const Tensor& b_ih,
                            const Tensor& b_hh) {
@@ -212,41 +243,46 @@ RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const T
   const T* w_hh = s.w_hh.data<T>();
   const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
 
-  for (int64_t k = 0; k < g.steps; ++k) {
-    const int64_t t = g.step_at(k);
-    T* gates_t = gates + t * g.batch * gw;
-    const T* h_prev = states + g.prev_slot(t) * size;
-    // Without h0 the first step's recurrent term is zero: no GEMM (and GRU's scratch is zeros).
-    if (k > 0 || h0.defined()) {
-      if (gru) {
-        cpu::gemm(false, true, g.batch, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(0),
-                  hh.data<T>(), gw);
-      } else {
-        cpu::gemm(false, true, g.batch, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(1),
-                  gates_t, gw);
+  // Each thread carries its own rows of the batch through every step (row_slices), so the
+  // threads never meet inside the recurrence.
+  for_row_slices(g.batch, [&](int64_t r0, int64_t n) {
+    const int64_t r0h = r0 * g.hidden;
+    for (int64_t k = 0; k < g.steps; ++k) {
+      const int64_t t = g.step_at(k);
+      T* gates_t = gates + t * g.batch * gw + r0 * gw;
+      const T* h_prev = states + g.prev_slot(t) * size + r0h;
+      // Without h0 the first step's recurrent term is zero: no GEMM (and GRU's scratch is zeros).
+      if (k > 0 || h0.defined()) {
+        if (gru) {
+          cpu::gemm(false, true, n, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(0),
+                    hh.data<T>() + r0 * gw, gw);
+        } else {
+          cpu::gemm(false, true, n, gw, g.hidden, T(1), h_prev, g.hidden, w_hh, g.hidden, T(1),
+                    gates_t, gw);
+        }
       }
+      cpu::RnnStepForward<T> step;
+      step.n = n;
+      step.h = g.hidden;
+      step.gates = gates_t;
+      step.bias = bias.data();
+      step.h_prev = h_prev;
+      step.h_new = states + g.next_slot(t) * size + r0h;
+      step.out = out.data<T>() + t * size + r0h;
+      step.mask = mask ? mask + t * g.batch + r0 : nullptr;
+      if (lstm) {
+        step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size + r0h;
+        step.c_new = s.cells.data<T>() + g.next_slot(t) * size + r0h;
+        step.tanh_c = s.tanh_cells.data<T>() + t * size + r0h;
+      }
+      if (gru) {
+        step.hh = hh.data<T>() + r0 * gw;
+        step.bias_hh = bias_hh.data();
+        step.hn = s.hn.data<T>() + t * size + r0h;
+      }
+      cpu::rnn_step_forward(g.cell, step);
     }
-    cpu::RnnStepForward<T> step;
-    step.n = g.batch;
-    step.h = g.hidden;
-    step.gates = gates_t;
-    step.bias = bias.data();
-    step.h_prev = h_prev;
-    step.h_new = states + g.next_slot(t) * size;
-    step.out = out.data<T>() + t * size;
-    step.mask = mask ? mask + t * g.batch : nullptr;
-    if (lstm) {
-      step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size;
-      step.c_new = s.cells.data<T>() + g.next_slot(t) * size;
-      step.tanh_c = s.tanh_cells.data<T>() + t * size;
-    }
-    if (gru) {
-      step.hh = hh.data<T>();
-      step.bias_hh = bias_hh.data();
-      step.hn = s.hn.data<T>() + t * size;
-    }
-    cpu::rnn_step_forward(g.cell, step);
-  }
+  });
   RnnLayerResult result;
   result.output = out;
   result.h_n = state_copy<T>(s.states, g.final_slot(), g);
@@ -289,30 +325,33 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
   const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
   const T* w_hh = s.w_hh.data<T>();
 
-  for (int64_t k = g.steps - 1; k >= 0; --k) {
-    const int64_t t = g.step_at(k);
-    cpu::RnnStepBackward<T> step;
-    step.n = g.batch;
-    step.h = g.hidden;
-    step.gates = s.gates.data<T>() + t * g.batch * gw;
-    step.h_prev = s.states.data<T>() + g.prev_slot(t) * size;
-    step.dout = dout.data<T>() + t * size;
-    step.dh = dh.data<T>();
-    step.dgates = dgates.data<T>() + t * g.batch * gw;
-    step.dhh = dhh.data<T>() + t * g.batch * gw;
-    step.mask = mask ? mask + t * g.batch : nullptr;
-    if (lstm) {
-      step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size;
-      step.tanh_c = s.tanh_cells.data<T>() + t * size;
-      step.dc = dc.data<T>();
+  for_row_slices(g.batch, [&](int64_t r0, int64_t n) {
+    const int64_t r0h = r0 * g.hidden;
+    for (int64_t k = g.steps - 1; k >= 0; --k) {
+      const int64_t t = g.step_at(k);
+      cpu::RnnStepBackward<T> step;
+      step.n = n;
+      step.h = g.hidden;
+      step.gates = s.gates.data<T>() + t * g.batch * gw + r0 * gw;
+      step.h_prev = s.states.data<T>() + g.prev_slot(t) * size + r0h;
+      step.dout = dout.data<T>() + t * size + r0h;
+      step.dh = dh.data<T>() + r0h;
+      step.dgates = dgates.data<T>() + t * g.batch * gw + r0 * gw;
+      step.dhh = dhh.data<T>() + t * g.batch * gw + r0 * gw;
+      step.mask = mask ? mask + t * g.batch + r0 : nullptr;
+      if (lstm) {
+        step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size + r0h;
+        step.tanh_c = s.tanh_cells.data<T>() + t * size + r0h;
+        step.dc = dc.data<T>() + r0h;
+      }
+      if (gru) step.hn = s.hn.data<T>() + t * size + r0h;
+      cpu::rnn_step_backward(g.cell, step);
+      // dL/dh_{t-1} += dL/d(h_{t-1} W_hh^T) @ W_hh; the first step's only matters for h0.
+      if (k > 0 || wants[1])
+        cpu::gemm(false, false, n, g.hidden, gw, T(1), step.dhh, gw, w_hh, g.hidden, T(1), step.dh,
+                  g.hidden);
     }
-    if (gru) step.hn = s.hn.data<T>() + t * size;
-    cpu::rnn_step_backward(g.cell, step);
-    // dL/dh_{t-1} += dL/d(h_{t-1} W_hh^T) @ W_hh; the first step's only matters for h0.
-    if (k > 0 || wants[1])
-      cpu::gemm(false, false, g.batch, g.hidden, gw, T(1), step.dhh, gw, w_hh, g.hidden, T(1),
-                step.dh, g.hidden);
-  }
+  });
 
   std::vector<Tensor> grads(7);
   const T* dg = dgates.data<T>();

@@ -302,6 +302,57 @@ TEST(RnnLayer, LargeF32StepMatchesF64) {
   }
 }
 
+// From 32 rows up each thread carries its own slice of the batch through every step
+// (src/ops/rnn.cpp, for_row_slices): on 2 threads the rows split 20 / 20 here. Outputs, final
+// states and every gradient against one thread, with padded rows and in reverse, in f64 to
+// rounding and in f32 within sgemm's per-row-count differences; and the same bits when repeated.
+TEST(RnnLayer, BatchSlicesMatchOneThread) {
+  const int threads = get_num_threads();
+  const int64_t steps = 5, batch = 40, input = 7, hidden = 24;
+  std::vector<int64_t> lengths(batch);
+  for (int64_t n = 0; n < batch; ++n) lengths[n] = 1 + n / 3 % steps;  // differs per slice
+  const Tensor mask = length_mask(lengths, steps);
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh}) {
+    for (DType dtype : {DType::f64, DType::f32}) {
+      for (bool reverse : {false, true}) {
+        SCOPED_TRACE(::testing::Message()
+                     << static_cast<int>(mode) << " " << dtype << (reverse ? " reverse" : ""));
+        const bool lstm = mode == RnnMode::lstm;
+        const int64_t gh = gates_of(mode) * hidden;
+        Generator gen(17);
+        const Inputs values = {
+            randn({steps, batch, input}, dtype, &gen), randn({batch, hidden}, dtype, &gen) * 0.5,
+            randn({batch, hidden}, dtype, &gen) * 0.5, randn({gh, input}, dtype, &gen) * 0.3,
+            randn({gh, hidden}, dtype, &gen) * 0.2,    randn({gh}, dtype, &gen) * 0.1};
+        std::vector<std::vector<Tensor>> results;
+        for (int t : {1, 2, 2}) {
+          set_num_threads(t);
+          Inputs in;
+          for (const Tensor& v : values) in.push_back(v.detach().requires_grad_());
+          RnnLayerResult r = rnn_layer(mode, in[0], in[1], lstm ? in[2] : Tensor(), in[3], in[4],
+                                       in[5], in[5], mask, reverse);
+          Generator weights(5);
+          Tensor loss = (r.output * randn(r.output.shape(), dtype, &weights)).sum() +
+                        (r.h_n * randn(r.h_n.shape(), dtype, &weights)).sum();
+          if (lstm) loss = loss + r.c_n.sum();
+          loss.backward();
+          std::vector<Tensor> out = {r.output.detach(), r.h_n.detach()};
+          if (lstm) out.push_back(r.c_n.detach());
+          for (size_t i = 0; i < in.size(); ++i)
+            if (lstm || i != 2) out.push_back(in[i].grad());
+          results.push_back(out);
+        }
+        set_num_threads(threads);
+        const double tolerance = dtype == DType::f64 ? 1e-12 : 1e-5;
+        for (size_t i = 0; i < results[0].size(); ++i) {
+          EXPECT_ALL_CLOSE(results[1][i], results[0][i], tolerance, tolerance) << i;
+          EXPECT_ALL_CLOSE(results[2][i], results[1][i], 0, 0) << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(RnnKernels, F32SigmoidAndTanhAreAccurate) {
   // r and z are sigmoids of the inputs, n their tanh: the vectorized f32 functions (and the scalar
   // tail, the width not being a multiple of the pack) against double precision.

@@ -1,5 +1,7 @@
 #include "kernels/cpu/rnn.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -101,10 +103,11 @@ template <class T, class F>
   for (; j < h; ++j) f(j, One{});
 }
 
-// Runs row(r) for r in [0, n), over the thread pool when the step has enough work to pay for it.
+// Runs row(r) for r in [0, n), over the thread pool when the step has enough work to pay for it
+// and the caller is not already one of its threads (a slice of the batch, src/ops/rnn.cpp).
 template <class F>
 void for_rows(int64_t n, int64_t work, F&& row) {
-  if (work >= kParallelThreshold && n > 1) {
+  if (work >= kParallelThreshold && n > 1 && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; ++r) row(r);
   } else {
