@@ -353,6 +353,26 @@ namespace {
          << "max error " << error << " above " << tolerance << " x the largest value " << scale;
 }
 
+// The three passes of one implementation on the same inputs (flat f32 buffers).
+struct ConvPasses {
+  Tensor y, grad_x, grad_weight, grad_bias;
+};
+
+ConvPasses run_conv_passes(const kernels::cpu::ConvGeometry& g, const Tensor& x, const Tensor& w,
+                           const Tensor& b, const Tensor& gy,
+                           kernels::cpu::ConvAlgorithm algorithm) {
+  ConvPasses p{empty({g.output_numel()}), empty({g.input_numel()}), empty({g.weight_numel()}),
+               empty({g.out_channels})};
+  kernels::cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(),
+                               p.y.data<float>(), algorithm);
+  kernels::cpu::conv2d_backward_data(g, gy.data<float>(), w.data<float>(), p.grad_x.data<float>(),
+                                     algorithm);
+  kernels::cpu::conv2d_backward_weights(g, x.data<float>(), gy.data<float>(),
+                                        p.grad_weight.data<float>(), p.grad_bias.data<float>(),
+                                        algorithm);
+  return p;
+}
+
 }  // namespace
 
 // 3x3 unit-stride convolutions with many channels run oneDNN's Winograd kernels on AVX-512 CPUs
@@ -399,33 +419,20 @@ TEST(Conv2d, WinogradMatchesIm2colWithinRounding) {
     const Tensor w = randn({g.weight_numel()}, DType::f32, &gen);
     const Tensor b = randn({g.out_channels}, DType::f32, &gen);
     const Tensor gy = randn({g.output_numel()}, DType::f32, &gen);
-    Tensor y[3], gx[3], gw[3], gb[3];
-    const ConvAlgorithm algorithms[] = {ConvAlgorithm::im2col, ConvAlgorithm::automatic,
-                                        ConvAlgorithm::automatic};
-    for (int k = 0; k < 3; ++k) {
-      y[k] = empty({g.output_numel()});
-      gx[k] = empty({g.input_numel()});
-      gw[k] = empty({g.weight_numel()});
-      gb[k] = empty({g.out_channels});
-      kernels::cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(),
-                                   y[k].data<float>(), algorithms[k]);
-      kernels::cpu::conv2d_backward_data(g, gy.data<float>(), w.data<float>(), gx[k].data<float>(),
-                                         algorithms[k]);
-      kernels::cpu::conv2d_backward_weights(g, x.data<float>(), gy.data<float>(),
-                                            gw[k].data<float>(), gb[k].data<float>(),
-                                            algorithms[k]);
-    }
+    const ConvPasses im2col = run_conv_passes(g, x, w, b, gy, ConvAlgorithm::im2col);
+    const ConvPasses automatic = run_conv_passes(g, x, w, b, gy, ConvAlgorithm::automatic);
+    const ConvPasses again = run_conv_passes(g, x, w, b, gy, ConvAlgorithm::automatic);
     // Sums of 288-576 products of unit normals (|y| up to ~100): Winograd's transforms add
     // rounding errors of the order of the tile's largest values: measured up to 1.6e-6 of the
     // largest value (the direct kernels: 2.5e-7).
-    EXPECT_TRUE(close_to_scale(y[1], y[0], 5e-6));
-    EXPECT_TRUE(close_to_scale(gx[1], gx[0], 5e-6));
-    EXPECT_TRUE(close_to_scale(gw[1], gw[0], 5e-6));
-    EXPECT_TRUE(close_to_scale(gb[1], gb[0], 5e-6));
-    EXPECT_EQ(y[2].to_vector<float>(), y[1].to_vector<float>());
-    EXPECT_EQ(gx[2].to_vector<float>(), gx[1].to_vector<float>());
-    EXPECT_EQ(gw[2].to_vector<float>(), gw[1].to_vector<float>());
-    EXPECT_EQ(gb[2].to_vector<float>(), gb[1].to_vector<float>());
+    EXPECT_TRUE(close_to_scale(automatic.y, im2col.y, 5e-6));
+    EXPECT_TRUE(close_to_scale(automatic.grad_x, im2col.grad_x, 5e-6));
+    EXPECT_TRUE(close_to_scale(automatic.grad_weight, im2col.grad_weight, 5e-6));
+    EXPECT_TRUE(close_to_scale(automatic.grad_bias, im2col.grad_bias, 5e-6));
+    EXPECT_EQ(again.y.to_vector<float>(), automatic.y.to_vector<float>());
+    EXPECT_EQ(again.grad_x.to_vector<float>(), automatic.grad_x.to_vector<float>());
+    EXPECT_EQ(again.grad_weight.to_vector<float>(), automatic.grad_weight.to_vector<float>());
+    EXPECT_EQ(again.grad_bias.to_vector<float>(), automatic.grad_bias.to_vector<float>());
   }
   // Through the op with a fused relu and max pooling (the pooling reads Winograd's blocked output,
   // the gradient passes its blocked gradient), against the same in f64 (im2col).
@@ -638,25 +645,14 @@ TEST(ConvKernels, AllPathsAgree) {
     const Tensor w = randn({g.weight_numel()}, DType::f32, &gen);
     const Tensor b = randn({g.out_channels}, DType::f32, &gen);
     const Tensor gy = randn({g.output_numel()}, DType::f32, &gen);
-    Tensor y[4], gx[4], gw[4], gb[4];
-    for (int k = 0; k < 4; ++k) {
+    const ConvPasses reference = run_conv_passes(g, x, w, b, gy, algorithms[0]);
+    for (int k = 1; k < 4; ++k) {
       SCOPED_TRACE(k);
-      y[k] = empty({g.output_numel()});
-      gx[k] = empty({g.input_numel()});
-      gw[k] = empty({g.weight_numel()});
-      gb[k] = empty({g.out_channels});
-      kernels::cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(),
-                                   y[k].data<float>(), algorithms[k]);
-      kernels::cpu::conv2d_backward_data(g, gy.data<float>(), w.data<float>(), gx[k].data<float>(),
-                                         algorithms[k]);
-      kernels::cpu::conv2d_backward_weights(g, x.data<float>(), gy.data<float>(),
-                                            gw[k].data<float>(), gb[k].data<float>(),
-                                            algorithms[k]);
-      if (k == 0) continue;
-      EXPECT_ALL_CLOSE(y[k], y[0], 1e-5, 1e-4);
-      EXPECT_ALL_CLOSE(gx[k], gx[0], 1e-5, 1e-4);
-      EXPECT_ALL_CLOSE(gw[k], gw[0], 1e-5, 1e-4);
-      EXPECT_ALL_CLOSE(gb[k], gb[0], 1e-5, 1e-4);
+      const ConvPasses p = run_conv_passes(g, x, w, b, gy, algorithms[k]);
+      EXPECT_ALL_CLOSE(p.y, reference.y, 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(p.grad_x, reference.grad_x, 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(p.grad_weight, reference.grad_weight, 1e-5, 1e-4);
+      EXPECT_ALL_CLOSE(p.grad_bias, reference.grad_bias, 1e-5, 1e-4);
     }
   }
 }
