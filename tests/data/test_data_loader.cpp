@@ -65,6 +65,29 @@ TEST(TensorDataset, GetAndBatch) {
             "gather_rows: index 7 out of range for 5 rows");
 }
 
+// Batches of 256 KiB and more are copied on the thread pool (data::gather_rows): shuffled rows,
+// runs of consecutive ones and a repeated row, on 1, 2 and 3 threads, are the rows asked for.
+TEST(TensorDataset, LargeBatchGatherIsTheRowsOnAnyThreadCount) {
+  const int threads = get_num_threads();
+  const int64_t rows = 1000, width = 300;  // 1.2 KB rows: 300 of them are 360 KB
+  const Tensor source =
+      arange(0, static_cast<double>(rows * width)).to(DType::f32).reshape({rows, width});
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i < 250; ++i) indices.push_back(i * 37 % rows);
+  for (int64_t i = 500; i < 540; ++i) indices.push_back(i);
+  for (int i = 0; i < 10; ++i) indices.push_back(999);
+  for (int t : {1, 2, 3}) {
+    set_num_threads(t);
+    const Tensor batch = data::gather_rows(source, indices);
+    ASSERT_EQ(batch.shape(), (Shape{300, width}));
+    for (size_t i = 0; i < indices.size(); ++i)
+      ASSERT_EQ(batch.select(0, static_cast<int64_t>(i)).to_vector<float>(),
+                source.select(0, indices[i]).to_vector<float>())
+          << t << " threads, row " << i;
+  }
+  set_num_threads(threads);
+}
+
 TEST(TensorDataset, MismatchedSampleCounts) {
   EXPECT_EQ(error_message([] {
               data::TensorDataset(zeros({4, 2}), zeros({3}));
