@@ -157,6 +157,34 @@ TEST(Activation, SoftmaxF32KernelsAgreeWithF64OnLargeTensors) {
   EXPECT_ALL_CLOSE(sum(softmax(x32, 1), {1}), ones({6, 37}), 1e-5);
 }
 
+// Rows narrower than a vector (a 10-class output's) take their own kernel: blocks of rows through
+// one flat exponential. Each row still sums left to right, as the kernel along a column axis does
+// (its sums run over the axis one slice at a time), so the two give the same bits: the rows of x
+// against the columns of x transposed, over several blocks of rows, on 1 and 2 threads, with an
+// all -inf-but-one row and rows near +-1000.
+TEST(Activation, SoftmaxOfNarrowRowsIsTheColumnKernelBitForBit) {
+  Generator gen(11);
+  const int threads_before = get_num_threads();
+  for (const int64_t cols : {1, 3, 10, 15}) {
+    Tensor x = randn({700, cols}, DType::f32, &gen) * 4.0;
+    auto* v = x.data<float>();
+    for (int64_t c = 1; c < cols; ++c) v[5 * cols + c] = -kInf;
+    for (int64_t c = 0; c < cols; ++c) v[9 * cols + c] += (c % 2 ? 1000.f : -1000.f);
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (const bool log : {false, true}) {
+        SCOPED_TRACE(std::string(log ? "log_softmax" : "softmax") + ", " + std::to_string(cols) +
+                     " columns, " + std::to_string(threads) + " threads");
+        const Tensor rows = log ? log_softmax(x, 1) : softmax(x, 1);
+        const Tensor columns =
+            log ? log_softmax(x.t().contiguous(), 0) : softmax(x.t().contiguous(), 0);
+        EXPECT_ALL_CLOSE(rows, columns.t(), 0, 0);
+      }
+    }
+  }
+  set_num_threads(threads_before);
+}
+
 TEST(Activation, SoftmaxOfNonContiguousInput) {
   const Tensor x = noncontiguous_leaf({4, 6}, 9).detach();
   ASSERT_FALSE(x.is_contiguous());
