@@ -20,7 +20,7 @@
 
 #include "kernels/cpu/conv.hpp"
 #include "kernels/cpu/gemm.hpp"
-#include "kernels/cpu/gemm_bf16.hpp"
+#include "kernels/cpu/gemm_matmul.hpp"
 #include "nabla/nabla.hpp"
 #include "nabla/nn.hpp"
 #include "nabla/optim.hpp"

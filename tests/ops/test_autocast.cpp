@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/gemm_bf16.hpp"
+#include "kernels/cpu/gemm_matmul.hpp"
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
 

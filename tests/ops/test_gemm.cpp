@@ -1,7 +1,8 @@
-// The f32 GEMM (oneDNN's sgemm behind nabla's BLAS-style wrapper) against the f64 loop: every
-// transpose, padded leading dimensions, alpha and beta (beta = 0 must not read C), shapes from a
-// single element to several cache blocks, and calls from inside a parallel region (as the
-// convolutions make them, one image per thread).
+// The f32 GEMM (oneDNN's sgemm or, with a transposed B and K >= 256 on AVX-512, its matmul
+// primitive, behind nabla's BLAS-style wrapper) against the f64 loop: every transpose, padded
+// leading dimensions, alpha and beta (beta = 0 must not read C), shapes from a single element to
+// several cache blocks (small ones run on the calling thread alone), and calls from inside a
+// parallel region (as the convolutions make them, one image per thread).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -81,6 +82,17 @@ TEST(Gemm, RunsOneProductPerThreadInsideAParallelRegion) {
     const Case c{task % 2 == 1, task % 3 == 1, 130, 140, 150, 1.f, task % 2 == 0 ? 0.f : 1.f};
     check(c, 100 + task);
   }
+}
+
+// Small products run with the thread count set to one for the call: it is restored after.
+TEST(Gemm, LeavesTheThreadCountAsItWas) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(2);
+  check({false, true, 16, 10, 64, 1.f, 0.f}, 200);  // 10240 multiply-adds: serial
+  EXPECT_EQ(omp_get_max_threads(), 2);
+  check({false, true, 64, 200, 300, 1.f, 1.f}, 201);  // oneDNN's matmul on AVX-512
+  EXPECT_EQ(omp_get_max_threads(), 2);
+  omp_set_num_threads(threads);
 }
 
 TEST(Gemm, EmptyInnerDimensionScalesTheOutput) {

@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/gemm_bf16.hpp"
+#include "kernels/cpu/gemm_matmul.hpp"
+#include "kernels/cpu/onednn.hpp"
 #include "nabla/autocast.hpp"
 #include "nabla/error.hpp"
 
@@ -40,17 +41,34 @@ constexpr int64_t kBf16MinHarmonic = 256;
 // on the calling thread alone.
 constexpr int64_t kSerialMacs = int64_t{1} << 20;
 
-// Runs oneDNN's sgemm with the calling thread's OpenMP thread count set to one (oneDNN sizes its
-// split from omp_get_max_threads), then restores it.
-dnnl_status_t serial_sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha,
-                           const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
-                           float* C, int64_t ldc) {
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const dnnl_status_t status = dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  omp_set_num_threads(threads);
-  return status;
+// oneDNN's sgemm is slow with a transposed B (X W^T, a dense layer's forward), where its brgemm
+// matmul primitive ran every product measured with K >= 256 as fast or faster (Zen 5 EPYC,
+// 2 threads: 256 x 128 x 784 181 -> 136 us, 64 x 128 x 1600 105 -> 77, 64 x 1024 x 1024 1519 ->
+// 423, 2048 x 128 x 256 even; 1 thread: 272 -> 252, 189 -> 142, 1016 -> 790) and lost with K
+// below (1792 x 512 x 28 173 -> 187, 64 x 512 x 128 37 -> 44). Other transposes were even or
+// slower. Without AVX-512 oneDNN's f32 matmul is its sgemm.
+constexpr int64_t kMatmulMinK = 256;
+
+bool f32_matmul_pays(bool trans_a, bool trans_b, int64_t K) {
+  return trans_b && !trans_a && K >= kMatmulMinK && !omp_in_parallel() && onednn::has_avx512();
 }
+
+// For its lifetime, where `serial`, the calling thread's OpenMP thread count is one (oneDNN
+// sizes its split from omp_get_max_threads).
+class SerialScope {
+ public:
+  explicit SerialScope(bool serial) : threads_(serial ? omp_get_max_threads() : 0) {
+    if (serial) omp_set_num_threads(1);
+  }
+  ~SerialScope() {
+    if (threads_ > 0) omp_set_num_threads(threads_);
+  }
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  int threads_;
+};
 
 bool in_bf16(int64_t M, int64_t N) {
   return M * N >= kBf16MinHarmonic * (M + N) && !omp_in_parallel() &&
@@ -69,9 +87,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  const auto sgemm = M * N * K < kSerialMacs ? serial_sgemm : dnnl_sgemm;
-  const dnnl_status_t status =
-      sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const SerialScope serial(M * N * K < kSerialMacs);
+  if (f32_matmul_pays(trans_a, trans_b, K)) {
+    gemm_f32_matmul(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha,
+                                          A, lda, B, ldb, beta, C, ldc);
   NABLA_CHECK(status == dnnl_success, "gemm: oneDNN sgemm failed with status ",
               static_cast<int>(status), " for M=", M, ", N=", N, ", K=", K, ", lda=", lda,
               ", ldb=", ldb, ", ldc=", ldc, ", trans_a=", trans_a, ", trans_b=", trans_b);

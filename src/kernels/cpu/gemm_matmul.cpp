@@ -1,4 +1,4 @@
-#include "kernels/cpu/gemm_bf16.hpp"
+#include "kernels/cpu/gemm_matmul.hpp"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -16,11 +16,12 @@ namespace {
 using dnnl::memory;
 using DataType = memory::data_type;
 
-// A primitive is specific to the shapes, transposes, output stride, alpha, beta and the thread
-// count it was created for (oneDNN sizes its per-thread work at creation).
+// A primitive is specific to the operands' type, shapes, transposes, strides, alpha, beta and the
+// thread count it was created for (oneDNN sizes its per-thread work at creation).
 struct GemmKey {
+  DataType type;  // of A and B: f32 or bf16 (C is f32)
   bool trans_a, trans_b;
-  int64_t M, N, K, ldc;
+  int64_t M, N, K, lda, ldb, ldc;
   float alpha, beta;
   int threads;
   auto operator<=>(const GemmKey&) const = default;
@@ -61,11 +62,10 @@ void round_to_bf16(const Stored& x, uint16_t* out) {
     round_row_to_bf16(x.data + r * x.ld, x.cols, out + r * x.cols);
 }
 
-// op(X) [rows, cols] of a compact bf16 copy of its storage: row-major, or transposed storage
-// (oneDNN's matmul reads both).
-memory::desc bf16_view(int64_t rows, int64_t cols, bool trans) {
-  return memory::desc({rows, cols}, DataType::bf16,
-                      trans ? memory::dims{1, rows} : memory::dims{cols, 1});
+// op(X) [rows, cols] of storage with row stride ld: row-major, or transposed storage (oneDNN's
+// matmul reads both).
+memory::desc operand_view(DataType type, int64_t rows, int64_t cols, bool trans, int64_t ld) {
+  return memory::desc({rows, cols}, type, trans ? memory::dims{1, ld} : memory::dims{ld, 1});
 }
 
 dnnl::matmul create_gemm(const GemmKey& k) {
@@ -77,13 +77,29 @@ dnnl::matmul create_gemm(const GemmKey& k) {
     ops.append_sum(k.beta);
     attr.set_post_ops(ops);
   }
-  const dnnl::matmul::desc desc(bf16_view(k.M, k.K, k.trans_a), bf16_view(k.K, k.N, k.trans_b), c);
+  const dnnl::matmul::desc desc(operand_view(k.type, k.M, k.K, k.trans_a, k.lda),
+                                operand_view(k.type, k.K, k.N, k.trans_b, k.ldb), c);
   return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn::engine()));
 }
 
-dnnl::matmul cached_gemm(const GemmKey& key) {
-  static auto* const cache = new onednn::PrimitiveCache<GemmKey, dnnl::matmul>;
-  return cache->get(key, create_gemm);
+// C = alpha op(A) op(B) + beta C by the cached primitive for `key`; A and B of key.type.
+void run_matmul(const GemmKey& key, const void* A, const void* B, float* C) {
+  try {
+    static auto* const cache = new onednn::PrimitiveCache<GemmKey, dnnl::matmul>;
+    const dnnl::matmul matmul = cache->get(key, create_gemm);
+    const dnnl::engine& engine = onednn::engine();
+    dnnl::stream& stream = onednn::stream();
+    memory a_mem(operand_view(key.type, key.M, key.K, key.trans_a, key.lda), engine,
+                 const_cast<void*>(A));
+    memory b_mem(operand_view(key.type, key.K, key.N, key.trans_b, key.ldb), engine,
+                 const_cast<void*>(B));
+    memory c_mem(memory::desc({key.M, key.N}, DataType::f32, memory::dims{key.ldc, 1}), engine, C);
+    matmul.execute(stream,
+                   {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    onednn::throw_error(key.type == DataType::bf16 ? "gemm (bf16)" : "gemm (f32 matmul)", e);
+  }
 }
 
 }  // namespace
@@ -101,20 +117,18 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
   uint16_t* b16 = a16 + a_values;
   round_to_bf16(a, a16);
   round_to_bf16(b, b16);
-  try {
-    const dnnl::matmul matmul =
-        cached_gemm({trans_a, trans_b, M, N, K, ldc, alpha, beta, omp_get_max_threads()});
-    const dnnl::engine& engine = onednn::engine();
-    dnnl::stream& stream = onednn::stream();
-    memory a_mem(bf16_view(M, K, trans_a), engine, a16);
-    memory b_mem(bf16_view(K, N, trans_b), engine, b16);
-    memory c_mem(memory::desc({M, N}, DataType::f32, memory::dims{ldc, 1}), engine, C);
-    matmul.execute(stream,
-                   {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
-    stream.wait();
-  } catch (const dnnl::error& e) {
-    onednn::throw_error("gemm (bf16)", e);
-  }
+  // The compact copies' row strides: op(A) is M x K, op(B) K x N, either stored transposed.
+  run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, trans_a ? M : K, trans_b ? K : N, ldc,
+              alpha, beta, omp_get_max_threads()},
+             a16, b16, C);
+}
+
+void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                     int64_t ldc) {
+  run_matmul(
+      {DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, omp_get_max_threads()},
+      A, B, C);
 }
 
 }  // namespace nabla::kernels::cpu
