@@ -5,9 +5,9 @@
 
 #if defined(__AVX2__) && !defined(__AVX512F__)
 
-#include <immintrin.h>
-
 #include <cstdint>
+
+#include "kernels/cpu/intrinsics.hpp"
 
 namespace nabla::kernels::cpu {
 

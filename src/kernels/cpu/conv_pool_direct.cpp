@@ -1,15 +1,4 @@
-// GCC 12 warns that its own AVX-512 intrinsics (_mm512_i32gather_ps, the masked moves) read an
-// uninitialized __Y, a false positive of its headers' _mm512_undefined_* (GCC bug 105593, fixed
-// in GCC 13). The header's lines are exempt, included first; this file's own code is not.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
-
-#include <immintrin.h>
+#include "kernels/cpu/conv_pool_direct.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -17,7 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/avx2.hpp"
-#include "kernels/cpu/conv_pool_direct.hpp"
+#include "kernels/cpu/intrinsics.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 #include "nabla/error.hpp"

@@ -1,6 +1,5 @@
 #include "kernels/cpu/int8_conv.hpp"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
+#include "kernels/cpu/intrinsics.hpp"
 #include "kernels/cpu/onednn.hpp"
 
 namespace nabla::kernels::cpu {

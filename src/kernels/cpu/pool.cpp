@@ -1,7 +1,5 @@
 #include "kernels/cpu/pool.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -10,6 +8,7 @@
 
 #include "core/loop.hpp"
 #include "kernels/cpu/avx2.hpp"
+#include "kernels/cpu/intrinsics.hpp"
 #include "kernels/cpu/scratch.hpp"
 #include "kernels/cpu/transpose_tile.hpp"
 

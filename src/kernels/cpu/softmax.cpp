@@ -1,6 +1,5 @@
 #include "kernels/cpu/softmax.hpp"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <limits>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/intrinsics.hpp"
 #include "kernels/cpu/vector_math.hpp"
 
 namespace nabla::kernels::cpu {

@@ -6,11 +6,10 @@
 // 10x the speed of a scalar tile with its strided stores.
 #pragma once
 
-#include <immintrin.h>
-
 #include <cstdint>
 
 #include "kernels/cpu/avx2.hpp"
+#include "kernels/cpu/intrinsics.hpp"
 
 namespace nabla::kernels::cpu {
 
