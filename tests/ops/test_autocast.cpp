@@ -196,6 +196,34 @@ TEST(Autocast, ConvolutionPassesInBf16) {
   expect_bf16_result(bf16[3], fp32[3], rounded[3], 2e-3);
 }
 
+// A convolution with a fused relu and max pooling in bf16 keeps oneDNN's blocked layouts as in
+// f32 (the pooling reads the blocked f32 output, the input is rounded once for the forward and the
+// weight gradient, the output gradient once for both gradient passes): the same values and
+// gradients as the unfused layers in the same scope, whose passes round the same operands the
+// same way (to nearest even).
+TEST(Autocast, FusedConvolutionAndPoolingInBf16IsTheUnfusedLayers) {
+  SKIP_WITHOUT_BF16();
+  Generator gen(4);
+  const Tensor x = randn({8, 32, 12, 12}, DType::f32, &gen);
+  const Tensor w = randn({64, 32, 3, 3}, DType::f32, &gen), b = randn({64}, DType::f32, &gen);
+  const Tensor up = randn({8, 64, 6, 6}, DType::f32, &gen);
+  auto run = [&](bool fused) {
+    Tensor xi = x.clone().requires_grad_(), wi = w.clone().requires_grad_();
+    Tensor bi = b.clone().requires_grad_();
+    const Autocast scope(Precision::bf16);
+    const Tensor y =
+        fused ? conv2d(xi, wi, bi, {.padding = {1}, .fused_relu = true, .fused_max_pool = {2}})
+              : max_pool2d(relu(conv2d(xi, wi, bi, {.padding = {1}})), {2});
+    (y * up).sum().backward();
+    return std::vector<Tensor>{y.detach(), xi.grad(), wi.grad(), bi.grad()};
+  };
+  const std::vector<Tensor> fused = run(true), unfused = run(false);
+  for (size_t i = 0; i < fused.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_ALL_CLOSE(fused[i], unfused[i], 0, 0);
+  }
+}
+
 TEST(Autocast, ModelCompiledForBf16TrainsLikeFp32) {
   auto make = [](const std::string& precision) {
     manual_seed(0);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
+#include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/conv_pool_direct.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/onednn.hpp"
@@ -670,37 +671,43 @@ int64_t floats_in(const memory::desc& layout) {
   return static_cast<int64_t>(layout.get_size() / sizeof(float));
 }
 
-// The channel block b of `layout` when it is f32 [N, C / b, H, W, b] with b = 16 or 8 dividing C
-// (oneDNN's nChw16c, nChw8c), which the blocked pooling kernels read and write; else 0.
+// The channel block b of `layout` when it is [N, C / b, H, W, b] with b = 16 or 8 dividing C
+// (oneDNN's nChw16c, nChw8c; f32, or bf16 for a pass's inputs in an Autocast scope), the layout
+// the blocked pooling kernels read and write in f32; else 0.
 int64_t channel_block(const memory::desc& layout, int64_t batch, int64_t channels, int64_t h,
                       int64_t w) {
   for (const auto& [block, tag] :
        {std::pair{int64_t{16}, memory::format_tag::nChw16c}, {8, memory::format_tag::nChw8c}}) {
     if (channels % block == 0 && block <= kMaxPoolBlock &&
-        layout == memory::desc({batch, channels, h, w}, memory::data_type::f32, tag))
+        layout == memory::desc({batch, channels, h, w}, layout.data_type(), tag))
       return block;
   }
   return 0;
 }
 
-// The forward on the blocked path with the pooling reading the primitive's blocked output (no
-// reorder to NCHW) and, for the backward, the input kept as the primitive read it. False (nothing
-// done) where the output's layout is not channel-blocked.
+bool is_bf16(const memory::desc& layout) { return layout.data_type() == memory::data_type::bf16; }
+
+// The forward on the blocked path (f32, or with its inputs in bf16: `bf16`) with the pooling
+// reading the primitive's blocked f32 output (no reorder to NCHW) and, for the backward, the input
+// kept as the primitive read it. False (nothing done) where the output's layout is not
+// channel-blocked.
 bool forward_max_pool_blocked(const ConvGeometry& g, const Pool2dShape& pool, const float* x,
                               const float* weight, const float* bias, float* pooled,
-                              int32_t* argmax, bool relu, ConvMaxPoolState* state) {
-  const CachedConv conv = cached_conv(
-      {g, ConvPass::forward, bias != nullptr, true, false, relu, omp_get_max_threads()});
+                              int32_t* argmax, bool relu, bool bf16, ConvMaxPoolState* state) {
+  const CachedConv conv =
+      cached_conv({g, ConvPass::forward, bias != nullptr, true, bf16, relu, omp_get_max_threads()});
   const memory::desc& dst_layout = find_arg(conv, DNNL_ARG_DST).layout;
   const int64_t block = channel_block(dst_layout, g.batch, g.out_channels, g.out_h, g.out_w);
-  if (block == 0) return false;
+  if (block == 0 || is_bf16(dst_layout)) return false;
   Tensor y = make_tensor({floats_in(dst_layout)}, DType::f32);
   Operand src = x;
   const CachedConv::Arg& src_arg = find_arg(conv, DNNL_ARG_SRC);
   const int64_t input_block = channel_block(src_arg.layout, g.batch, g.in_channels, g.in_h, g.in_w);
   if (state != nullptr && src_arg.reorder && input_block > 0) {
-    state->blocked_input = make_tensor({floats_in(src_arg.layout)}, DType::f32);
+    // In f32 elements; bf16 values take two bytes each (+1: an odd count of them).
+    state->blocked_input = make_tensor({floats_in(src_arg.layout) + 1}, DType::f32);
     state->input_block = input_block;
+    state->input_bf16 = is_bf16(src_arg.layout);
     const dnnl::engine& engine = onednn::engine();
     src_arg.reorder.execute(
         onednn::stream(),
@@ -711,65 +718,78 @@ bool forward_max_pool_blocked(const ConvGeometry& g, const Pool2dShape& pool, co
   std::unordered_map<int, Operand> buffers{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weight}, {DNNL_ARG_DST, {y.data<float>(), true}}};
   if (bias != nullptr) buffers.emplace(DNNL_ARG_BIAS, bias);
-  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, true, false, relu, buffers);
+  execute("conv2d forward", g, ConvPass::forward, bias != nullptr, true, bf16, relu, buffers);
   max_pool2d_forward_blocked(pool, g.out_channels, block, y.data<float>(), pooled, argmax);
   return true;
 }
 
 // The backward on the blocked path: the output gradient rebuilt straight into the blocked layout
-// that both gradient passes read, and the forward's blocked input reused. False (nothing done)
-// where a pass is not on the f32 blocked path or their layouts differ.
+// that both gradient passes read (in f32, then rounded to bf16 once for both where their inputs
+// are bf16), and the forward's blocked input reused. False (nothing done) where a pass is on
+// neither blocked path, the passes' paths or layouts differ.
 bool backward_max_pool_blocked(const ConvGeometry& g, const Pool2dShape& pool,
                                const ConvMaxPoolState& state, const float* x, const float* weight,
                                const float* grad_pooled, const int32_t* argmax,
                                const float* relu_pooled, float* grad_x, float* grad_weight,
                                float* grad_bias) {
   if (grad_x == nullptr && grad_weight == nullptr) return false;  // the bias alone: plain
-  const auto on_blocked_path = [&](ConvPass pass) {
-    return choose(g, pass, ConvAlgorithm::automatic) == Path::onednn_blocked;
-  };
-  if (grad_x != nullptr && !on_blocked_path(ConvPass::backward_data)) return false;
-  if (grad_weight != nullptr && !on_blocked_path(ConvPass::backward_weights)) return false;
+  std::vector<Path> paths;
+  if (grad_x != nullptr)
+    paths.push_back(choose(g, ConvPass::backward_data, ConvAlgorithm::automatic));
+  if (grad_weight != nullptr)
+    paths.push_back(choose(g, ConvPass::backward_weights, ConvAlgorithm::automatic));
+  for (const Path path : paths)
+    if (path != paths[0] || (path != Path::onednn_blocked && path != Path::onednn_bf16))
+      return false;
+  const bool bf16 = paths[0] == Path::onednn_bf16;
   const int threads = omp_get_max_threads();
   const bool bias = grad_bias != nullptr;
   std::vector<memory::desc> diff_dst;
   if (grad_x != nullptr) {
     diff_dst.push_back(
-        find_arg(cached_conv({g, ConvPass::backward_data, false, true, false, false, threads}),
+        find_arg(cached_conv({g, ConvPass::backward_data, false, true, bf16, false, threads}),
                  DNNL_ARG_DIFF_DST)
             .layout);
   }
   memory::desc src_layout;
   if (grad_weight != nullptr) {
     const CachedConv conv =
-        cached_conv({g, ConvPass::backward_weights, bias, true, false, false, threads});
+        cached_conv({g, ConvPass::backward_weights, bias, true, bf16, false, threads});
     diff_dst.push_back(find_arg(conv, DNNL_ARG_DIFF_DST).layout);
     src_layout = find_arg(conv, DNNL_ARG_SRC).layout;
   }
   if (diff_dst.size() == 2 && diff_dst[0] != diff_dst[1]) return false;
   const int64_t block = channel_block(diff_dst[0], g.batch, g.out_channels, g.out_h, g.out_w);
   if (block == 0) return false;
-  Tensor grad_y = make_tensor({floats_in(diff_dst[0])}, DType::f32);
+  // The block divides the channels: the blocked gradient has exactly the output's elements.
+  Tensor grad_y = make_tensor({g.output_numel()}, DType::f32);
   max_pool2d_backward_blocked(pool, g.out_channels, block, grad_pooled, argmax,
                               grad_y.data<float>(), relu_pooled);
-  const Operand blocked_grad_y(grad_y.data<float>(), true);
+  Operand blocked_grad_y(grad_y.data<float>(), true);
+  Tensor grad_y_bf16;
+  if (is_bf16(diff_dst[0])) {
+    grad_y_bf16 = make_tensor({g.output_numel() / 2 + 1}, DType::f32);
+    round_to_bf16(grad_y.data<float>(), g.output_numel(),
+                  static_cast<uint16_t*>(grad_y_bf16.raw_data()));
+    blocked_grad_y = Operand(grad_y_bf16.data<float>(), true);
+  }
   if (grad_x != nullptr) {
-    execute("conv2d backward (input)", g, ConvPass::backward_data, false, true, false, false,
+    execute("conv2d backward (input)", g, ConvPass::backward_data, false, true, bf16, false,
             {{DNNL_ARG_DIFF_DST, blocked_grad_y},
              {DNNL_ARG_WEIGHTS, weight},
              {DNNL_ARG_DIFF_SRC, grad_x}});
   }
   if (grad_weight != nullptr) {
-    // The forward's blocked input, where the weight gradient reads that same layout.
+    // The forward's blocked input, where the weight gradient reads that same layout and type.
     const bool reuse =
-        state.blocked_input.defined() &&
+        state.blocked_input.defined() && state.input_bf16 == is_bf16(src_layout) &&
         channel_block(src_layout, g.batch, g.in_channels, g.in_h, g.in_w) == state.input_block;
     std::unordered_map<int, Operand> buffers{
         {DNNL_ARG_SRC, reuse ? Operand(state.blocked_input.data<float>(), true) : Operand(x)},
         {DNNL_ARG_DIFF_DST, blocked_grad_y},
         {DNNL_ARG_DIFF_WEIGHTS, grad_weight}};
     if (bias) buffers.emplace(DNNL_ARG_DIFF_BIAS, grad_bias);
-    execute("conv2d backward (weights)", g, ConvPass::backward_weights, bias, true, false, false,
+    execute("conv2d backward (weights)", g, ConvPass::backward_weights, bias, true, bf16, false,
             buffers);
   }
   return true;
@@ -806,9 +826,11 @@ void conv2d_forward_max_pool(const ConvGeometry& g, const Pool2dShape& pool, con
       return;
     }
     const Path path = choose(g, ConvPass::forward, ConvAlgorithm::automatic);
-    if (path == Path::onednn_blocked) {
+    if (path == Path::onednn_blocked || path == Path::onednn_bf16) {
       try {
-        if (forward_max_pool_blocked(g, pool, x, weight, bias, pooled, argmax, relu, state)) return;
+        if (forward_max_pool_blocked(g, pool, x, weight, bias, pooled, argmax, relu,
+                                     path == Path::onednn_bf16, state))
+          return;
       } catch (const dnnl::error& e) {
         onednn::throw_error("conv2d forward", e);
       }

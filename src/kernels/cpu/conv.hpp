@@ -90,6 +90,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
 struct ConvMaxPoolState {
   Tensor blocked_input;
   int64_t input_block = 0;  // its channel block (nChw16c: 16)
+  bool input_bf16 = false;  // its values rounded to bf16, two per f32 element (Autocast)
 };
 
 // pooled = max_pool2d(relu?(conv(x) + bias)) and its argmax (null: not written). On the im2col

@@ -1,12 +1,12 @@
 #include "kernels/cpu/gemm_matmul.hpp"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <compare>
 #include <cstdint>
 
 #include "core/tensor_impl.hpp"
+#include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/onednn.hpp"
 
 namespace nabla::kernels::cpu {
@@ -33,27 +33,6 @@ struct Stored {
   const float* data;
   int64_t rows, cols, ld;
 };
-
-// Rounds a row of cols values to bf16 (to nearest even, as oneDNN's reorders round) with
-// AVX512-BF16's vcvtne2ps2bf16, 32 values per instruction. oneDNN's reorder primitive does the
-// same at about 0.3 ns per value on the AVX-512 EPYC, which was most of the time of a bf16
-// product of the MLP's size (docs/architecture.md). Only called where onednn::has_bf16(). (The
-// parallel loop stays outside: clang does not give OpenMP's outlined body the target features.)
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void round_row_to_bf16(
-    const float* src, int64_t cols, uint16_t* dst) {
-  int64_t c = 0;
-  for (; c + 32 <= cols; c += 32) {
-    const __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + c + 16),  // upper half
-                                              _mm512_loadu_ps(src + c));
-    _mm512_storeu_si512(dst + c, reinterpret_cast<const __m512i&>(pair));
-  }
-  for (; c < cols; c += 16) {
-    const int64_t left = cols - c;
-    const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
-    const __m256bh half = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, src + c));
-    _mm256_mask_storeu_epi16(dst + c, mask, reinterpret_cast<const __m256i&>(half));
-  }
-}
 
 // A stored operand rounded to bf16 into a compact copy (row stride cols).
 void round_to_bf16(const Stored& x, uint16_t* out) {
