@@ -1,8 +1,8 @@
-// The f32 GEMM (oneDNN's sgemm or, with a transposed B and K >= 256 on AVX-512, its matmul
-// primitive, behind nabla's BLAS-style wrapper) against the f64 loop: every transpose, padded
-// leading dimensions, alpha and beta (beta = 0 must not read C), shapes from a single element to
-// several cache blocks (small ones run on the calling thread alone), and calls from inside a
-// parallel region (as the convolutions make them, one image per thread).
+// The f32 GEMM (oneDNN's sgemm or, with a transposed B, K >= 256 and 16 rows or more on AVX-512,
+// its matmul primitive, behind nabla's BLAS-style wrapper) against the f64 loop: every transpose,
+// padded leading dimensions, alpha and beta (beta = 0 must not read C), shapes from a single
+// element to several cache blocks (small ones run on the calling thread alone), and calls from
+// inside a parallel region (as the convolutions make them, one image per thread).
 #include <gtest/gtest.h>
 #include <omp.h>
 

@@ -42,15 +42,18 @@ constexpr int64_t kBf16MinHarmonic = 256;
 constexpr int64_t kSerialMacs = int64_t{1} << 20;
 
 // oneDNN's sgemm is slow with a transposed B (X W^T, a dense layer's forward), where its brgemm
-// matmul primitive ran every product measured with K >= 256 as fast or faster (Zen 5 EPYC,
-// 2 threads: 256 x 128 x 784 181 -> 136 us, 64 x 128 x 1600 105 -> 77, 64 x 1024 x 1024 1519 ->
-// 423, 2048 x 128 x 256 even; 1 thread: 272 -> 252, 189 -> 142, 1016 -> 790) and lost with K
-// below (1792 x 512 x 28 173 -> 187, 64 x 512 x 128 37 -> 44). Other transposes were even or
-// slower. Without AVX-512 oneDNN's f32 matmul is its sgemm.
-constexpr int64_t kMatmulMinK = 256;
+// matmul primitive ran every product measured with K >= 256 and 16 rows or more as fast or
+// faster (Zen 5 EPYC, 2 threads: 256 x 128 x 784 181 -> 136 us, 64 x 128 x 1600 105 -> 77,
+// 64 x 1024 x 1024 1519 -> 423, 16 x 128 x 784 29 -> 22, 2048 x 128 x 256 even; 1 thread: 272 ->
+// 252, 189 -> 142, 1016 -> 790) and lost with K below (1792 x 512 x 28 173 -> 187, 64 x 512 x 128
+// 37 -> 44) and with few rows, where its per-call cost dominates (batch 1: 1 x 128 x 784 4.8 ->
+// 11.4 us, 1 x 512 x 1024 29 -> 79; 8 rows even). Other transposes were even or slower. Without
+// AVX-512 oneDNN's f32 matmul is its sgemm.
+constexpr int64_t kMatmulMinK = 256, kMatmulMinRows = 16;
 
-bool f32_matmul_pays(bool trans_a, bool trans_b, int64_t K) {
-  return trans_b && !trans_a && K >= kMatmulMinK && !omp_in_parallel() && onednn::has_avx512();
+bool f32_matmul_pays(bool trans_a, bool trans_b, int64_t M, int64_t K) {
+  return trans_b && !trans_a && K >= kMatmulMinK && M >= kMatmulMinRows && !omp_in_parallel() &&
+         onednn::has_avx512();
 }
 
 // For its lifetime, where `serial`, the calling thread's OpenMP thread count is one (oneDNN
@@ -88,7 +91,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     return;
   }
   const SerialScope serial(M * N * K < kSerialMacs);
-  if (f32_matmul_pays(trans_a, trans_b, K)) {
+  if (f32_matmul_pays(trans_a, trans_b, M, K)) {
     gemm_f32_matmul(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
