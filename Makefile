@@ -6,9 +6,9 @@ JOBS   ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_BUILD ?= build-fuzz
 SANITIZE_BUILD ?= build-sanitize
-# Seconds each fuzz target runs: 15 in `make test` (which must stay within 15 minutes on two
+# Seconds each fuzz target runs: 10 in `make test` (which must stay within 15 minutes on two
 # cores); `make fuzz FUZZ_SECONDS=600` for a long run.
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 
 .PHONY: all deps corpora configure build test demo bench zoo clean fuzz-build fuzz check-sanitize
 
