@@ -3,7 +3,7 @@
 // conversions, ...) read an uninitialized __Y once they are inlined into a caller: a false
 // positive of its headers' _mm512_undefined_* (GCC bug 105593, fixed in GCC 13). The warnings are
 // silenced for the header's own lines only, which works where this is the translation unit's
-// first inclusion of <immintrin.h> (also in the unity build, where every kernel file comes here).
+// first inclusion of <immintrin.h>: every file of nabla's takes the intrinsics from here.
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__)
