@@ -35,7 +35,7 @@ struct Stored {
 };
 
 // A stored operand rounded to bf16 into a compact copy (row stride cols).
-void round_to_bf16(const Stored& x, uint16_t* out) {
+void round_operand_to_bf16(const Stored& x, uint16_t* out) {
 #pragma omp parallel for schedule(static) if (x.rows * x.cols >= (1 << 16))
   for (int64_t r = 0; r < x.rows; ++r)
     round_row_to_bf16(x.data + r * x.ld, x.cols, out + r * x.cols);
@@ -94,8 +94,8 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
   Tensor buffer = make_tensor({(a_values + b_values + 1) / 2}, DType::f32);
   auto* a16 = static_cast<uint16_t*>(buffer.raw_data());
   uint16_t* b16 = a16 + a_values;
-  round_to_bf16(a, a16);
-  round_to_bf16(b, b16);
+  round_operand_to_bf16(a, a16);
+  round_operand_to_bf16(b, b16);
   // The compact copies' row strides: op(A) is M x K, op(B) K x N, either stored transposed.
   run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, trans_a ? M : K, trans_b ? K : N, ldc,
               alpha, beta, omp_get_max_threads()},
