@@ -1,16 +1,18 @@
 // rnn_layer: one recurrent layer in one direction, with PyTorch's weights and gate order, as one
-// autograd node. Forward: the input projection of every step is one GEMM into a [T, N, G*H] gate
-// buffer; each step adds h_{t-1} @ W_hh^T with one GEMM (GRU: into a scratch matrix, since its n
-// gate scales the recurrent part by r) and one fused kernel pass computes the gates and the new
-// state. The activations, the states [T+1, N, H] (and LSTM's cells, GRU's W_hn h + b_hn) stay in
-// buffers for backward, which runs backpropagation through time: per step one fused pass for the
-// gate gradients and one GEMM for dL/dh_{t-1}; then dW_hh, dW_ih and dx are one GEMM each over
-// all steps at once and the bias gradients column sums.
+// autograd node. The batch is cut into row slices, one per thread (for_row_slices), and each
+// thread carries its slice through the whole pass. Forward: the input projection of the slice's
+// rows of every step is one GEMM into the gate buffer; each step adds h_{t-1} @ W_hh^T with one
+// GEMM (GRU: into a scratch matrix, since its n gate scales the recurrent part by r) and one fused
+// kernel pass computes the gates and the new state. The activations, the states [T+1, N, H] (and
+// LSTM's cells, GRU's W_hn h + b_hn) stay in buffers for backward, which runs backpropagation
+// through time: per step one fused pass for the gate gradients and one GEMM for dL/dh_{t-1}; then,
+// still per slice, dx is one GEMM and dW_ih, dW_hh and the bias gradients one GEMM together
+// (weight_grad_share), whose slice shares are summed.
 //
 // The state buffer holds h0 and the state after every step, ordered by time so that the states
-// the steps read (h_{t-1}) form one contiguous [T*N, H] block for dW_hh: forward direction,
-// slot 0 is h0 and slot t+1 the state after step t; reverse, slot T is h0 and slot t the state
-// after step t (which step t-1 then reads).
+// the steps read (h_{t-1}) form one [T, N, H] block: forward direction, slot 0 is h0 and slot t+1
+// the state after step t; reverse, slot T is h0 and slot t the state after step t (which step t-1
+// then reads).
 #include "kernels/cpu/rnn.hpp"
 
 #include <omp.h>
@@ -25,7 +27,6 @@
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
 #include "kernels/cpu/gemm.hpp"
-#include "kernels/cpu/reduce.hpp"
 #include "nabla/ops.hpp"
 
 namespace nabla {
@@ -148,12 +149,13 @@ Tensor contiguous_as(const Tensor& t, DType dtype) {
 struct Saved {
   Geometry geo;
   Tensor x, w_ih, w_hh;  // contiguous
-  Tensor gates;          // [T, N, G*H] activations
+  Tensor gates;          // [T*N, G*H] activations, laid out by slice (slice_row)
   Tensor states;         // [T+1, N, H], see the file comment
   Tensor cells;          // LSTM: [T+1, N, H], slots as states
   Tensor tanh_cells;     // LSTM: [T, N, H]
   Tensor hn;             // GRU: [T, N, H] W_hn h_{t-1} + b_hn
   Tensor mask;           // [T, N] bool, contiguous; undefined: no padding
+  int64_t slices = 1;    // the row slices the gate buffers are laid out by (slice_row)
 };
 
 template <class T>
@@ -181,45 +183,62 @@ Tensor state_copy(const Tensor& buffer, int64_t slot, const Geometry& g) {
   return out;
 }
 
-// The recurrence in parallel over slices of the batch: body(r0, n) carries rows [r0, r0 + n)
-// through every step with single-threaded products and cell passes, so the threads meet once per
-// pass instead of at each step's product and cell pass (four times per step): on the Zen 5 EPYC
-// the bench LSTM's epoch took 4.8-5.9 s on one thread, 3.9-4.2 s on two with the threads sharing
-// each step, 3.2-3.7 s with slices. A slice keeps at least kMinSliceRows rows for its products to
-// stay efficient. A row's values may depend on its slice's size (sgemm's results can vary with the
-// row count), so they may differ between thread counts, and repeat at a given one.
-template <class F>
-void for_row_slices(int64_t batch, const F& body) {
+// The recurrence in parallel over slices of the batch: body(i, r0, n) carries slice i, rows
+// [r0, r0 + n), through every step with single-threaded products and cell passes, so the threads
+// meet once per pass instead of at each step's product and cell pass (four times per step): on the
+// Zen 5 EPYC the bench LSTM's epoch took 4.8-5.9 s on one thread, 3.9-4.2 s on two with the threads
+// sharing each step, 3.2-3.7 s with slices. A slice keeps at least kMinSliceRows rows for its
+// products to stay efficient. A row's values may depend on its slice's size (sgemm's results can
+// vary with the row count), so they may differ between thread counts, and repeat at a given one.
+int64_t slice_count(int64_t batch) {
   constexpr int64_t kMinSliceRows = 16;
-  const int64_t slices =
-      std::clamp<int64_t>(batch / kMinSliceRows, 1, omp_in_parallel() ? 1 : omp_get_max_threads());
-  if (slices == 1) return body(int64_t{0}, batch);
+  return std::clamp<int64_t>(batch / kMinSliceRows, 1,
+                             omp_in_parallel() ? 1 : omp_get_max_threads());
+}
+
+int64_t slice_begin(int64_t batch, int64_t slices, int64_t i) { return batch * i / slices; }
+
+// Runs body for each of `slices` slices (the forward's count, which backward must reuse since the
+// gate buffers are laid out by slice), one thread per slice where the threads are there.
+template <class F>
+void for_row_slices(int64_t batch, int64_t slices, const F& body) {
+  auto run = [&](int64_t i) {
+    const int64_t r0 = slice_begin(batch, slices, i), r1 = slice_begin(batch, slices, i + 1);
+    if (r1 > r0) body(i, r0, r1 - r0);
+  };
+  if (slices == 1) return run(0);
   std::vector<std::exception_ptr> errors(slices);
 #pragma omp parallel num_threads(slices)
   {
-    const int64_t i = omp_get_thread_num(), count = omp_get_num_threads();
-    const int64_t r0 = batch * i / count, r1 = batch * (i + 1) / count;
-    try {
-      if (r1 > r0) body(r0, r1 - r0);
-    } catch (...) {
-      errors[i] = std::current_exception();
+    const int64_t count = omp_get_num_threads();
+    for (int64_t i = omp_get_thread_num(); i < slices; i += count) {
+      try {
+        run(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
     }
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
 }
 
+// The gate buffers (pre-activations and their gradients, [T*N, G*H] in all) are laid out by slice:
+// slice i's rows of every step form one contiguous [T, n, G*H] block starting at row r0 * T, so a
+// thread's products over all steps are single GEMMs over the rows it wrote itself. (On the Zen 5
+// VM, whose two vCPUs are far apart, reading rows the other thread wrote made the second thread's
+// share 18% slower.) With one slice this is the [T, N, G*H] order.
+int64_t slice_row(int64_t r0, int64_t n, int64_t steps, int64_t t) { return r0 * steps + t * n; }
+
 template <class T>
 RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const Tensor& b_ih,
                            const Tensor& b_hh) {
   const Geometry& g = s.geo;
   const DType dtype = dtype_of<T>();
-  const int64_t gw = g.gate_width(), rows = g.steps * g.batch, size = g.state_size();
+  const int64_t gw = g.gate_width(), size = g.state_size();
   const bool lstm = g.cell == cpu::RnnCell::lstm, gru = g.cell == cpu::RnnCell::gru;
-  s.gates = make_tensor({g.steps, g.batch, gw}, dtype);
+  s.gates = make_tensor({g.steps * g.batch, gw}, dtype);
   T* gates = s.gates.data<T>();
-  cpu::gemm(false, true, rows, gw, g.input, T(1), s.x.data<T>(), g.input, s.w_ih.data<T>(), g.input,
-            T(0), gates, gw);
   // RNN and LSTM add both biases before the nonlinearity, so the kernel adds their sum; GRU keeps
   // b_hh apart for its n gate.
   std::vector<T> bias = bias_values<T>(b_ih, gw), bias_hh = bias_values<T>(b_hh, gw);
@@ -240,16 +259,32 @@ RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const T
   }
   Tensor out = make_tensor({g.steps, g.batch, g.hidden}, dtype);
   T* states = s.states.data<T>();
+  const T* x = s.x.data<T>();
   const T* w_hh = s.w_hh.data<T>();
   const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
 
-  // Each thread carries its own rows of the batch through every step (row_slices), so the
+  // Each thread carries its own rows of the batch through every step (row slices), so the
   // threads never meet inside the recurrence.
-  for_row_slices(g.batch, [&](int64_t r0, int64_t n) {
+  s.slices = slice_count(g.batch);
+  for_row_slices(g.batch, s.slices, [&](int64_t, int64_t r0, int64_t n) {
     const int64_t r0h = r0 * g.hidden;
+    T* slice_gates = gates + slice_row(r0, n, g.steps, 0) * gw;
+    // The input projection of the slice's rows of every step, one GEMM: x's rows gathered into
+    // step order first unless the slice is the whole batch.
+    const T* slice_x = x;
+    std::vector<T> gathered;
+    if (n < g.batch) {
+      gathered.resize(g.steps * n * g.input);
+      for (int64_t t = 0; t < g.steps; ++t)
+        std::copy_n(x + (t * g.batch + r0) * g.input, n * g.input,
+                    gathered.data() + t * n * g.input);
+      slice_x = gathered.data();
+    }
+    cpu::gemm(false, true, g.steps * n, gw, g.input, T(1), slice_x, g.input, s.w_ih.data<T>(),
+              g.input, T(0), slice_gates, gw);
     for (int64_t k = 0; k < g.steps; ++k) {
       const int64_t t = g.step_at(k);
-      T* gates_t = gates + t * g.batch * gw + r0 * gw;
+      T* gates_t = slice_gates + t * n * gw;
       const T* h_prev = states + g.prev_slot(t) * size + r0h;
       // Without h0 the first step's recurrent term is zero: no GEMM (and GRU's scratch is zeros).
       if (k > 0 || h0.defined()) {
@@ -290,54 +325,92 @@ RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const T
   return result;
 }
 
-// dL/dW [G*H, width] = dG^T @ V over `rows` rows: dG [rows, G*H] (the gate gradients), V
-// [rows, width] (the inputs or the states the steps read). oneDNN's sgemm runs this much slower
-// with its first operand transposed, so it computes (V^T dG)^T from a transposed copy of V (the
-// narrower matrix) and transposes the small result.
-template <class T>
-Tensor weight_grad(const T* dg, int64_t gw, const T* v, int64_t width, int64_t rows) {
-  const DType dtype = dtype_of<T>();
-  Tensor v_t = make_tensor({width, rows}, dtype), grad_t = make_tensor({width, gw}, dtype);
-  cpu::transpose(v, rows, width, v_t.data<T>());
-  cpu::gemm(false, false, width, gw, rows, T(1), v_t.data<T>(), rows, dg, gw, T(0),
-            grad_t.data<T>(), gw);
-  Tensor grad = make_tensor({gw, width}, dtype);
-  cpu::transpose(grad_t.data<T>(), width, gw, grad.data<T>());
-  return grad;
-}
-
 // Which of the inputs {x, h0, c0, w_ih, w_hh, b_ih, b_hh} get a gradient.
 using Wants = std::array<bool, 7>;
+
+// The weight and bias gradients are sums over all T*N rows: dW_ih = dG^T X, dW_hh = dH^T H_prev
+// (dH, the recurrent side's gate gradients, is dG except for GRU), db_ih and db_hh the column sums
+// of dG and dH. Each slice computes its share with one GEMM from a transposed operand stacked as
+//   rows [0, I)               X^T           (times dG)
+//   row  I                    ones          (times dG: db_ih)
+//   rows [I+1, I+1+H)         H_prev^T      (times dG, or dH for GRU)
+//   row  I+1+H (GRU only)     ones          (times dH: db_hh)
+// so that RNN and LSTM read their gate gradients once for all four, and sgemm's slow transposed
+// first operand is avoided (the stacked operand is the small side). The shares are summed after.
+struct WeightGradRows {
+  int64_t input, hidden;
+  bool gru;
+  int64_t ih_ones() const { return input; }
+  int64_t hh_begin() const { return input + 1; }
+  int64_t hh_ones() const { return input + 1 + hidden; }
+  int64_t total() const { return input + 1 + hidden + (gru ? 1 : 0); }
+};
+
+// Slice share [rows.total(), G*H] of the weight and bias gradients into `share`.
+template <class T>
+void weight_grad_share(const Saved& s, const WeightGradRows& rows, int64_t r0, int64_t n,
+                       const T* slice_dg, const T* slice_dh, T* share) {
+  const Geometry& g = s.geo;
+  const int64_t gw = g.gate_width(), k = g.steps * n;
+  std::vector<T> stacked(rows.total() * k);
+  // The states the steps read, h_{t-1} in time order, are one block of the state buffer.
+  const T* h_prev = s.states.data<T>() + (g.reverse ? g.state_size() : 0);
+  for (int64_t t = 0; t < g.steps; ++t) {
+    const int64_t at = t * g.batch + r0;
+    cpu::transpose(s.x.data<T>() + at * g.input, n, g.input, g.input, stacked.data() + t * n, k);
+    cpu::transpose(h_prev + at * g.hidden, n, g.hidden, g.hidden,
+                   stacked.data() + rows.hh_begin() * k + t * n, k);
+  }
+  std::fill_n(stacked.data() + rows.ih_ones() * k, k, T(1));
+  if (rows.gru) {
+    std::fill_n(stacked.data() + rows.hh_ones() * k, k, T(1));
+    cpu::gemm(false, false, rows.hh_begin(), gw, k, T(1), stacked.data(), k, slice_dg, gw, T(0),
+              share, gw);
+    cpu::gemm(false, false, rows.hidden + 1, gw, k, T(1), stacked.data() + rows.hh_begin() * k, k,
+              slice_dh, gw, T(0), share + rows.hh_begin() * gw, gw);
+  } else {
+    cpu::gemm(false, false, rows.total(), gw, k, T(1), stacked.data(), k, slice_dg, gw, T(0), share,
+              gw);
+  }
+}
 
 template <class T>
 std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tensor& grad_out,
                                  const Tensor& grad_h, const Tensor& grad_c) {
   const Geometry& g = s.geo;
   const DType dtype = dtype_of<T>();
-  const int64_t gw = g.gate_width(), rows = g.steps * g.batch, size = g.state_size();
+  const int64_t gw = g.gate_width(), size = g.state_size();
   const bool lstm = g.cell == cpu::RnnCell::lstm, gru = g.cell == cpu::RnnCell::gru;
   // The running state gradients, updated in place from dL/dh_T down to dL/dh_0.
   Tensor dh = contiguous_copy(grad_h, dtype);
   Tensor dc = lstm ? contiguous_copy(grad_c, dtype) : Tensor();
-  Tensor dgates = make_tensor({g.steps, g.batch, gw}, dtype);
-  Tensor dhh = gru ? make_tensor({g.steps, g.batch, gw}, dtype) : dgates;
+  // Gate gradients, laid out by slice as the gates (slice_row).
+  Tensor dgates = make_tensor({g.steps * g.batch, gw}, dtype);
+  Tensor dhh = gru ? make_tensor({g.steps * g.batch, gw}, dtype) : dgates;
   const Tensor dout = contiguous_as(grad_out, dtype);
   const bool* mask = s.mask.defined() ? s.mask.data<bool>() : nullptr;
   const T* w_hh = s.w_hh.data<T>();
+  std::vector<Tensor> grads(7);
+  if (wants[0]) grads[0] = make_tensor({g.steps, g.batch, g.input}, dtype);
+  const bool weights = wants[3] || wants[4] || wants[5] || wants[6];
+  const WeightGradRows rows{g.input, g.hidden, gru};
+  Tensor shares = weights ? make_tensor({s.slices, rows.total(), gw}, dtype) : Tensor();
 
-  for_row_slices(g.batch, [&](int64_t r0, int64_t n) {
-    const int64_t r0h = r0 * g.hidden;
+  for_row_slices(g.batch, s.slices, [&](int64_t i, int64_t r0, int64_t n) {
+    const int64_t r0h = r0 * g.hidden, first = slice_row(r0, n, g.steps, 0);
+    T* slice_dg = dgates.data<T>() + first * gw;
+    T* slice_dh = dhh.data<T>() + first * gw;
     for (int64_t k = g.steps - 1; k >= 0; --k) {
       const int64_t t = g.step_at(k);
       cpu::RnnStepBackward<T> step;
       step.n = n;
       step.h = g.hidden;
-      step.gates = s.gates.data<T>() + t * g.batch * gw + r0 * gw;
+      step.gates = s.gates.data<T>() + (first + t * n) * gw;
       step.h_prev = s.states.data<T>() + g.prev_slot(t) * size + r0h;
       step.dout = dout.data<T>() + t * size + r0h;
       step.dh = dh.data<T>() + r0h;
-      step.dgates = dgates.data<T>() + t * g.batch * gw + r0 * gw;
-      step.dhh = dhh.data<T>() + t * g.batch * gw + r0 * gw;
+      step.dgates = slice_dg + t * n * gw;
+      step.dhh = slice_dh + t * n * gw;
       step.mask = mask ? mask + t * g.batch + r0 : nullptr;
       if (lstm) {
         step.c_prev = s.cells.data<T>() + g.prev_slot(t) * size + r0h;
@@ -351,35 +424,48 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
         cpu::gemm(false, false, n, g.hidden, gw, T(1), step.dhh, gw, w_hh, g.hidden, T(1), step.dh,
                   g.hidden);
     }
+    if (wants[0]) {
+      // dx = dG @ W_ih over the slice's rows in one GEMM, then put back in step order (one block
+      // per step) unless the slice is the whole batch.
+      T* dx = grads[0].data<T>();
+      std::vector<T> slice_dx;
+      if (n < g.batch) slice_dx.resize(g.steps * n * g.input);
+      T* into = n < g.batch ? slice_dx.data() : dx;
+      cpu::gemm(false, false, g.steps * n, g.input, gw, T(1), slice_dg, gw, s.w_ih.data<T>(),
+                g.input, T(0), into, g.input);
+      if (n < g.batch)
+        for (int64_t t = 0; t < g.steps; ++t)
+          std::copy_n(into + t * n * g.input, n * g.input, dx + (t * g.batch + r0) * g.input);
+    }
+    if (weights)
+      weight_grad_share(s, rows, r0, n, slice_dg, slice_dh,
+                        shares.data<T>() + i * rows.total() * gw);
   });
 
-  std::vector<Tensor> grads(7);
-  const T* dg = dgates.data<T>();
-  if (wants[0]) {
-    grads[0] = make_tensor({g.steps, g.batch, g.input}, dtype);
-    cpu::gemm(false, false, rows, g.input, gw, T(1), dg, gw, s.w_ih.data<T>(), g.input, T(0),
-              grads[0].data<T>(), g.input);
-  }
   if (wants[1]) grads[1] = dh;
   if (wants[2]) grads[2] = dc;
-  if (wants[3]) grads[3] = weight_grad(dg, gw, s.x.data<T>(), g.input, rows);
-  if (wants[4]) {
-    // The states the steps read, h_{t-1} in time order, are one block of the state buffer.
-    const T* h_prev = s.states.data<T>() + (g.reverse ? size : 0);
-    grads[4] = weight_grad(dhh.data<T>(), gw, h_prev, g.hidden, rows);
+  if (!weights) return grads;
+  // The slices' shares summed in slice order, then transposed into PyTorch's [G*H, width].
+  T* total = shares.data<T>();
+  const int64_t share_size = rows.total() * gw;
+  for (int64_t i = 1; i < s.slices; ++i) {
+    const T* share = total + i * share_size;
+    for (int64_t j = 0; j < share_size; ++j) total[j] += share[j];
   }
-  if (wants[5]) {
-    grads[5] = make_tensor({gw}, dtype);
-    cpu::sum_rows_into(dg, rows, gw, grads[5].data<T>());
-  }
-  if (wants[6]) {
-    grads[6] = make_tensor({gw}, dtype);
-    if (!gru && wants[5]) {
-      std::copy_n(grads[5].data<T>(), gw, grads[6].data<T>());
-    } else {
-      cpu::sum_rows_into(dhh.data<T>(), rows, gw, grads[6].data<T>());
-    }
-  }
+  auto transposed = [&](int64_t first_row, int64_t width) {
+    Tensor grad = make_tensor({gw, width}, dtype);
+    cpu::transpose(total + first_row * gw, width, gw, gw, grad.data<T>(), width);
+    return grad;
+  };
+  auto row = [&](int64_t r) {
+    Tensor grad = make_tensor({gw}, dtype);
+    std::copy_n(total + r * gw, gw, grad.data<T>());
+    return grad;
+  };
+  if (wants[3]) grads[3] = transposed(0, g.input);
+  if (wants[4]) grads[4] = transposed(rows.hh_begin(), g.hidden);
+  if (wants[5]) grads[5] = row(rows.ih_ones());
+  if (wants[6]) grads[6] = row(gru ? rows.hh_ones() : rows.ih_ones());
   return grads;
 }
 

@@ -353,6 +353,39 @@ TEST(RnnLayer, BatchSlicesMatchOneThread) {
   }
 }
 
+// The gate buffers are laid out by the forward's row slices; a backward run at another thread
+// count (or inside a parallel region) must read them by the same slices.
+TEST(RnnLayer, BackwardAtAnotherThreadCountMatches) {
+  const int threads = get_num_threads();
+  const int64_t steps = 4, batch = 48, input = 5, hidden = 16;
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const int64_t gh = gates_of(mode) * hidden;
+    Generator gen(3);
+    const Inputs values = {
+        randn({steps, batch, input}, DType::f64, &gen), randn({gh, input}, DType::f64, &gen) * 0.3,
+        randn({gh, hidden}, DType::f64, &gen) * 0.2, randn({gh}, DType::f64, &gen) * 0.1};
+    std::vector<std::vector<Tensor>> results;
+    for (const auto& [forward_threads, backward_threads] : {std::pair{2, 2}, {2, 1}, {1, 2}}) {
+      Inputs in;
+      for (const Tensor& v : values) in.push_back(v.detach().requires_grad_());
+      set_num_threads(forward_threads);
+      RnnLayerResult r =
+          rnn_layer(mode, in[0], Tensor(), Tensor(), in[1], in[2], in[3], in[3], Tensor(), false);
+      set_num_threads(backward_threads);
+      Generator weights(5);
+      (r.output * randn(r.output.shape(), DType::f64, &weights)).sum().backward();
+      std::vector<Tensor> out;
+      for (const Tensor& t : in) out.push_back(t.grad());
+      results.push_back(out);
+    }
+    set_num_threads(threads);
+    for (size_t run = 1; run < results.size(); ++run)
+      for (size_t i = 0; i < results[0].size(); ++i)
+        EXPECT_ALL_CLOSE(results[run][i], results[0][i], 1e-12, 1e-12) << run << " " << i;
+  }
+}
+
 TEST(RnnKernels, F32SigmoidAndTanhAreAccurate) {
   // r and z are sigmoids of the inputs, n their tanh: the vectorized f32 functions (and the scalar
   // tail, the width not being a multiple of the pack) against double precision.
@@ -384,20 +417,28 @@ TEST(RnnKernels, F32SigmoidAndTanhAreAccurate) {
 }
 
 // The transpose behind the weight gradients (whole 16x16 f32 tiles in AVX-512 registers, the
-// rest and f64 scalar) is exact at every shape: tiles whole, partial in rows, columns or both.
+// rest and f64 scalar) is exact at every shape: tiles whole, partial in rows, columns or both; and
+// between blocks of larger matrices (row strides wider than the block), as the weight gradients
+// gather a slice's rows of each step.
 TEST(RnnKernels, TransposeIsExact) {
   for (const auto& [rows, cols] :
        {std::pair<int64_t, int64_t>{16, 16}, {1792, 28}, {28, 512}, {128, 512}, {33, 47}, {5, 3}}) {
-    SCOPED_TRACE(::testing::Message() << rows << " x " << cols);
-    std::vector<float> src(static_cast<size_t>(rows * cols)), dst(src.size());
-    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
-    kernels::cpu::transpose(src.data(), rows, cols, dst.data());
-    std::vector<double> src64(src.begin(), src.end()), dst64(src.size());
-    kernels::cpu::transpose(src64.data(), rows, cols, dst64.data());
-    for (int64_t r = 0; r < rows; ++r) {
+    for (const int64_t pad : {0, 5}) {
+      SCOPED_TRACE(::testing::Message() << rows << " x " << cols << " padded by " << pad);
+      const int64_t src_ld = cols + pad, dst_ld = rows + 2 * pad;
+      std::vector<float> src(static_cast<size_t>(rows * src_ld)),
+          dst(static_cast<size_t>(cols * dst_ld), -1.f);
+      for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+      kernels::cpu::transpose(src.data(), rows, cols, src_ld, dst.data(), dst_ld);
+      std::vector<double> src64(src.begin(), src.end()), dst64(dst.size(), -1.0);
+      kernels::cpu::transpose(src64.data(), rows, cols, src_ld, dst64.data(), dst_ld);
       for (int64_t c = 0; c < cols; ++c) {
-        ASSERT_EQ(dst[c * rows + r], src[r * cols + c]) << r << ", " << c;
-        ASSERT_EQ(dst64[c * rows + r], src64[r * cols + c]) << r << ", " << c;
+        for (int64_t r = 0; r < dst_ld; ++r) {
+          // Outside the block the destination is untouched.
+          const float want = r < rows ? src[r * src_ld + c] : -1.f;
+          ASSERT_EQ(dst[c * dst_ld + r], want) << r << ", " << c;
+          ASSERT_EQ(dst64[c * dst_ld + r], want) << r << ", " << c;
+        }
       }
     }
   }

@@ -332,7 +332,7 @@ void rnn_step_backward(RnnCell cell, const RnnStepBackward<T>& step) {
 }
 
 template <class T>
-void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld) {
   // Square tiles, so that a tile's source rows and destination rows stay in L1; reading along the
   // source rows measured faster than writing along the destination's.
   constexpr int64_t kTile = 16;
@@ -345,7 +345,7 @@ void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
 #if defined(__AVX512F__)
       if constexpr (std::is_same_v<T, float>) {
         if (r1 - r0 == kTile && c1 - c0 == kTile) {
-          transpose_tile_16x16(src + r0 * cols + c0, cols, dst + c0 * rows + r0, rows);
+          transpose_tile_16x16(src + r0 * src_ld + c0, src_ld, dst + c0 * dst_ld + r0, dst_ld);
           continue;
         }
       }
@@ -354,13 +354,13 @@ void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
         if (r1 - r0 == kTile && c1 - c0 == kTile) {
           for (int64_t r = r0; r < r1; r += 8)
             for (int64_t c = c0; c < c1; c += 8)
-              transpose_tile_8x8(src + r * cols + c, cols, dst + c * rows + r, rows);
+              transpose_tile_8x8(src + r * src_ld + c, src_ld, dst + c * dst_ld + r, dst_ld);
           continue;
         }
       }
 #endif
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+        for (int64_t c = c0; c < c1; ++c) dst[c * dst_ld + r] = src[r * src_ld + c];
     }
   }
 }
@@ -369,7 +369,7 @@ template void rnn_step_forward<float>(RnnCell, const RnnStepForward<float>&);
 template void rnn_step_forward<double>(RnnCell, const RnnStepForward<double>&);
 template void rnn_step_backward<float>(RnnCell, const RnnStepBackward<float>&);
 template void rnn_step_backward<double>(RnnCell, const RnnStepBackward<double>&);
-template void transpose<float>(const float*, int64_t, int64_t, float*);
-template void transpose<double>(const double*, int64_t, int64_t, double*);
+template void transpose<float>(const float*, int64_t, int64_t, int64_t, float*, int64_t);
+template void transpose<double>(const double*, int64_t, int64_t, int64_t, double*, int64_t);
 
 }  // namespace nabla::kernels::cpu

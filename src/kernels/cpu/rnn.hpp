@@ -64,10 +64,11 @@ void rnn_step_forward(RnnCell cell, const RnnStepForward<T>& step);
 template <class T>
 void rnn_step_backward(RnnCell cell, const RnnStepBackward<T>& step);
 
-// dst [cols, rows] = src [rows, cols]^T, both contiguous. The weight gradients sum over the
+// dst [cols, rows] = src [rows, cols]^T, with row strides src_ld and dst_ld (so a block of a
+// larger matrix can be transposed into a block of another). The weight gradients sum over the
 // T*N rows of the gate gradients; oneDNN's sgemm is markedly slower with its first operand
 // transposed, so they are computed as (X^T) dG from a transposed copy of the small X.
 template <class T>
-void transpose(const T* src, int64_t rows, int64_t cols, T* dst);
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld);
 
 }  // namespace nabla::kernels::cpu
