@@ -196,6 +196,98 @@ TEST(Autocast, ConvolutionPassesInBf16) {
   expect_bf16_result(bf16[3], fp32[3], rounded[3], 2e-3);
 }
 
+// A recurrent layer in bf16 rounds its weights once per pass and each step's state and gate
+// gradients as they come; the cells, the states and every sum stay f32. A two-step tanh RNN
+// against f64 on the operands each product rounds, with the batch in two row slices of 20 (two
+// threads). The backward runs outside the scope, in the forward's precision.
+TEST(Autocast, RecurrentLayerPassesInBf16) {
+  SKIP_WITHOUT_BF16();
+  const int threads = get_num_threads();
+  set_num_threads(2);
+  Generator gen(6);
+  const int64_t batch = 40, input = 24, hidden = 32;
+  const Tensor x = randn({2, batch, input}, DType::f32, &gen);
+  const Tensor w_ih = randn({hidden, input}, DType::f32, &gen) * 0.3;
+  const Tensor w_hh = randn({hidden, hidden}, DType::f32, &gen) * 0.3;
+  const Tensor b = randn({hidden}, DType::f32, &gen) * 0.1;
+  const Tensor up = randn({2, batch, hidden}, DType::f32, &gen);
+  auto run = [&](bool bf16) {
+    Tensor xi = x.clone().requires_grad_(), wi = w_ih.clone().requires_grad_();
+    Tensor wh = w_hh.clone().requires_grad_(), bi = b.clone().requires_grad_();
+    RnnLayerResult r;
+    {
+      const Autocast scope(bf16 ? Precision::bf16 : Precision::fp32);
+      r = rnn_layer(RnnMode::rnn_tanh, xi, Tensor(), Tensor(), wi, wh, bi, Tensor(), Tensor(),
+                    false);
+    }
+    (r.output * up).sum().backward();
+    return std::vector<Tensor>{r.output.detach(), xi.grad(), wi.grad(), wh.grad(), bi.grad()};
+  };
+  const std::vector<Tensor> bf16 = run(true), fp32 = run(false);
+  set_num_threads(threads);
+
+  // The reference, in f64: forward h1 = tanh(x0 Wi^T + b), h2 = tanh(x1 Wi^T + h1 Wh^T + b);
+  // backward dg1 = up1 (1 - h2^2), dg0 = (up0 + dg1 Wh) (1 - h1^2); every product's operands
+  // rounded.
+  const Tensor r_wi = rounded_to_bf16(w_ih), r_wh = rounded_to_bf16(w_hh);
+  const Tensor b64 = b.to(DType::f64), x0 = rounded_to_bf16(x.select(0, 0)),
+               x1 = rounded_to_bf16(x.select(0, 1));
+  const Tensor up0 = up.select(0, 0).to(DType::f64), up1 = up.select(0, 1).to(DType::f64);
+  const Tensor h1 = tanh(matmul(x0, r_wi.transpose(0, 1)) + b64);
+  const Tensor r_h1 = rounded_to_bf16(h1);
+  const Tensor h2 =
+      tanh(matmul(x1, r_wi.transpose(0, 1)) + matmul(r_h1, r_wh.transpose(0, 1)) + b64);
+  const Tensor dg1 = rounded_to_bf16(up1 * (1.0 - h2 * h2));
+  const Tensor dg0 = rounded_to_bf16((up0 + matmul(dg1, r_wh)) * (1.0 - h1 * h1));
+  const Tensor dx = stack({matmul(dg0, r_wi), matmul(dg1, r_wi)}, 0);
+  const Tensor dw_ih = matmul(dg0.transpose(0, 1), x0) + matmul(dg1.transpose(0, 1), x1);
+  const Tensor dw_hh = matmul(dg1.transpose(0, 1), r_h1);
+  const Tensor db = sum(dg0, {0}) + sum(dg1, {0});
+  expect_bf16_result(bf16[0], fp32[0], stack({h1, h2}, 0), 1e-4);
+  expect_bf16_result(bf16[1], fp32[1], dx, 1e-4);
+  expect_bf16_result(bf16[2], fp32[2], dw_ih, 1e-3);
+  expect_bf16_result(bf16[3], fp32[3], dw_hh, 1e-3);
+  expect_bf16_result(bf16[4], fp32[4], db, 1e-3);
+}
+
+// LSTM and GRU (whose recurrent and input sides have gate gradients of their own) in bf16: every
+// result within bf16's precision of fp32's, and not fp32's.
+TEST(Autocast, GatedRecurrentLayersInBf16) {
+  SKIP_WITHOUT_BF16();
+  const int threads = get_num_threads();
+  set_num_threads(2);
+  for (const RnnMode mode : {RnnMode::lstm, RnnMode::gru}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const int64_t gates = mode == RnnMode::lstm ? 4 : 3, hidden = 32;
+    Generator gen(7);
+    const Tensor x = randn({6, 40, 24}, DType::f32, &gen),
+                 h0 = randn({40, hidden}, DType::f32, &gen);
+    const Tensor w_ih = randn({gates * hidden, 24}, DType::f32, &gen) * 0.2;
+    const Tensor w_hh = randn({gates * hidden, hidden}, DType::f32, &gen) * 0.2;
+    const Tensor b = randn({gates * hidden}, DType::f32, &gen) * 0.1;
+    const Tensor up = randn({6, 40, hidden}, DType::f32, &gen);
+    auto run = [&](Precision precision) {
+      std::vector<Tensor> in = {x, h0, w_ih, w_hh, b, b};
+      for (Tensor& t : in) t = t.clone().requires_grad_();
+      const Autocast scope(precision);
+      const RnnLayerResult r =
+          rnn_layer(mode, in[0], in[1], Tensor(), in[2], in[3], in[4], in[5], Tensor(), false);
+      (r.output * up).sum().backward();
+      std::vector<Tensor> out = {r.output.detach()};
+      for (const Tensor& t : in) out.push_back(t.grad());
+      return out;
+    };
+    const std::vector<Tensor> bf16 = run(Precision::bf16), fp32 = run(Precision::fp32);
+    for (size_t i = 0; i < bf16.size(); ++i) {
+      SCOPED_TRACE(i);
+      const double scale = max(abs(fp32[i])).item(), diff = max_abs_diff(bf16[i], fp32[i]);
+      EXPECT_LE(diff, 0.03 * scale);
+      EXPECT_GT(diff, 1e-5 * scale) << "the result does not look computed in bf16";
+    }
+  }
+  set_num_threads(threads);
+}
+
 // A convolution with a fused relu and max pooling in bf16 keeps oneDNN's blocked layouts as in
 // f32 (the pooling reads the blocked f32 output, the input is rounded once for the forward and the
 // weight gradient, the output gradient once for both gradient passes): the same values and

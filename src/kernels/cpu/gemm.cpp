@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/gemm_matmul.hpp"
 #include "kernels/cpu/onednn.hpp"
+#include "kernels/cpu/serial_scope.hpp"
 #include "nabla/autocast.hpp"
 #include "nabla/error.hpp"
 
@@ -55,23 +56,6 @@ bool f32_matmul_pays(bool trans_a, bool trans_b, int64_t M, int64_t K) {
   return trans_b && !trans_a && K >= kMatmulMinK && M >= kMatmulMinRows && !omp_in_parallel() &&
          onednn::has_avx512();
 }
-
-// For its lifetime, where `serial`, the calling thread's OpenMP thread count is one (oneDNN
-// sizes its split from omp_get_max_threads).
-class SerialScope {
- public:
-  explicit SerialScope(bool serial) : threads_(serial ? omp_get_max_threads() : 0) {
-    if (serial) omp_set_num_threads(1);
-  }
-  ~SerialScope() {
-    if (threads_ > 0) omp_set_num_threads(threads_);
-  }
-  SerialScope(const SerialScope&) = delete;
-  SerialScope& operator=(const SerialScope&) = delete;
-
- private:
-  int threads_;
-};
 
 bool in_bf16(int64_t M, int64_t N) {
   return M * N >= kBf16MinHarmonic * (M + N) && !omp_in_parallel() &&
