@@ -34,6 +34,7 @@
 
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
+#include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_matmul.hpp"
@@ -156,21 +157,6 @@ Tensor contiguous_as(const Tensor& t, DType dtype) {
   return t.is_contiguous() && t.dtype() == dtype ? t : contiguous_copy(t, dtype);
 }
 
-// Uninitialized scratch for n values of E (T, or the 16 bits of a bf16 value) from the caching
-// allocator: a std::vector would zero it and, past malloc's mmap threshold, fault its pages in at
-// every call (a bf16 LSTM pass spent a quarter of its time so).
-template <class E>
-class Scratch {
- public:
-  Scratch() = default;
-  explicit Scratch(int64_t n)
-      : storage_(make_tensor({(n * static_cast<int64_t>(sizeof(E)) + 3) / 4}, DType::f32)) {}
-  E* data() const { return storage_.defined() ? static_cast<E*>(storage_.raw_data()) : nullptr; }
-
- private:
-  Tensor storage_;
-};
-
 // What the forward keeps for backward; released with the node.
 struct Saved {
   Geometry geo;
@@ -185,15 +171,8 @@ struct Saved {
   // bf16 (the forward ran inside an Autocast scope for bf16): the weights rounded once per pass,
   // [G*H, I] and [G*H, H] as w_ih and w_hh; see the bf16 paragraph of the file comment.
   bool bf16 = false;
-  Scratch<uint16_t> w_ih16, w_hh16;
+  UninitializedBuffer<uint16_t> w_ih16, w_hh16;
 };
-
-// n contiguous f32 values rounded to bf16 into new scratch.
-Scratch<uint16_t> rounded_to_bf16(const float* src, int64_t n) {
-  Scratch<uint16_t> out(n);
-  cpu::round_to_bf16(src, n, out.data());
-  return out;
-}
 
 template <class T>
 std::vector<T> bias_values(const Tensor& b, int64_t size) {
@@ -303,8 +282,8 @@ RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const T
   if constexpr (std::is_same_v<T, float>) {
     s.bf16 = compute_precision() == Precision::bf16;
     if (s.bf16) {
-      s.w_ih16 = rounded_to_bf16(s.w_ih.data<T>(), gw * g.input);
-      s.w_hh16 = rounded_to_bf16(w_hh, gw * g.hidden);
+      s.w_ih16 = cpu::rounded_to_bf16(s.w_ih.data<T>(), gw * g.input);
+      s.w_hh16 = cpu::rounded_to_bf16(w_hh, gw * g.hidden);
     }
   }
   // Each thread carries its own rows of the batch through every step (row slices), so the
@@ -316,21 +295,22 @@ RnnLayerResult run_forward(Saved& s, const Tensor& h0, const Tensor& c0, const T
     // The input projection of the slice's rows of every step, one GEMM: x's rows gathered into
     // step order first unless the slice is the whole batch.
     const T* slice_x = x;
-    Scratch<T> gathered;
+    UninitializedBuffer<T> gathered;
     if (n < g.batch) {
-      gathered = Scratch<T>(g.steps * n * g.input);
+      gathered = UninitializedBuffer<T>(g.steps * n * g.input);
       for (int64_t t = 0; t < g.steps; ++t)
         std::copy_n(x + (t * g.batch + r0) * g.input, n * g.input,
                     gathered.data() + t * n * g.input);
       slice_x = gathered.data();
     }
-    Scratch<uint16_t> h16;  // bf16: the step's h_{t-1} rounded
+    UninitializedBuffer<uint16_t> h16;  // bf16: the step's h_{t-1} rounded
     if constexpr (std::is_same_v<T, float>) {
       if (s.bf16) {
-        const Scratch<uint16_t> x16 = rounded_to_bf16(slice_x, g.steps * n * g.input);
+        const UninitializedBuffer<uint16_t> x16 =
+            cpu::rounded_to_bf16(slice_x, g.steps * n * g.input);
         cpu::gemm_bf16_rounded(false, true, g.steps * n, gw, g.input, 1.f, x16.data(), g.input,
                                s.w_ih16.data(), g.input, 0.f, slice_gates, gw);
-        h16 = Scratch<uint16_t>(n * g.hidden);
+        h16 = UninitializedBuffer<uint16_t>(n * g.hidden);
       }
     }
     if (!s.bf16)
@@ -419,7 +399,7 @@ void weight_grad_share(const Saved& s, const WeightGradRows& rows, int64_t r0, i
                        const uint16_t* dh16, T* share) {
   const Geometry& g = s.geo;
   const int64_t gw = g.gate_width(), k = g.steps * n;
-  const Scratch<T> stacked(rows.total() * k);
+  const UninitializedBuffer<T> stacked(rows.total() * k);
   // The states the steps read, h_{t-1} in time order, are one block of the state buffer.
   const T* h_prev = s.states.data<T>() + (g.reverse ? g.state_size() : 0);
   for (int64_t t = 0; t < g.steps; ++t) {
@@ -434,7 +414,8 @@ void weight_grad_share(const Saved& s, const WeightGradRows& rows, int64_t r0, i
   auto product = [&](int64_t first, int64_t count, const T* d, const uint16_t* d16) {
     if constexpr (std::is_same_v<T, float>) {
       if (s.bf16) {
-        const Scratch<uint16_t> v16 = rounded_to_bf16(stacked.data() + first * k, count * k);
+        const UninitializedBuffer<uint16_t> v16 =
+            cpu::rounded_to_bf16(stacked.data() + first * k, count * k);
         cpu::gemm_bf16_rounded(false, false, count, gw, k, 1.f, v16.data(), k, d16, gw, 0.f,
                                share + first * gw, gw);
         return;
@@ -479,9 +460,9 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
     T* slice_dh = dhh.data<T>() + first * gw;
     // bf16: the recurrent side's gate gradients rounded as each step makes them (for dL/dh_{t-1}
     // and, with the stacked operand, dW_hh); the input side's (dg16) are the same but for GRU's.
-    Scratch<uint16_t> dh16, gru_dg16;
+    UninitializedBuffer<uint16_t> dh16, gru_dg16;
     const uint16_t* dg16 = nullptr;
-    if (s.bf16) dh16 = Scratch<uint16_t>(g.steps * n * gw);
+    if (s.bf16) dh16 = UninitializedBuffer<uint16_t>(g.steps * n * gw);
     for (int64_t k = g.steps - 1; k >= 0; --k) {
       const int64_t t = g.step_at(k);
       cpu::RnnStepBackward<T> step;
@@ -518,7 +499,7 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
     }
     if constexpr (std::is_same_v<T, float>) {
       if (s.bf16) {
-        if (gru) gru_dg16 = rounded_to_bf16(slice_dg, g.steps * n * gw);
+        if (gru) gru_dg16 = cpu::rounded_to_bf16(slice_dg, g.steps * n * gw);
         dg16 = gru ? gru_dg16.data() : dh16.data();
       }
     }
@@ -526,8 +507,8 @@ std::vector<Tensor> run_backward(const Saved& s, const Wants& wants, const Tenso
       // dx = dG @ W_ih over the slice's rows in one GEMM, then put back in step order (one block
       // per step) unless the slice is the whole batch.
       T* dx = grads[0].data<T>();
-      Scratch<T> slice_dx;
-      if (n < g.batch) slice_dx = Scratch<T>(g.steps * n * g.input);
+      UninitializedBuffer<T> slice_dx;
+      if (n < g.batch) slice_dx = UninitializedBuffer<T>(g.steps * n * g.input);
       T* into = n < g.batch ? slice_dx.data() : dx;
       if constexpr (std::is_same_v<T, float>) {
         if (s.bf16)

@@ -128,8 +128,8 @@ TEST(Autocast, GemmBf16MatchesRoundedOperands) {
 TEST(Autocast, LinearForwardAndGradientsInBf16) {
   SKIP_WITHOUT_BF16();
   Generator gen(1);
-  // 512 rows, 512 -> 512 features: each of the three products has a 512 x 512 output, large
-  // enough for bf16 (M N / (M + N) = 256).
+  // 512 rows, 512 -> 512 features: 2^27 multiply-adds per product, a dense layer large enough
+  // for bf16 (2^23 and up), its operands rounded once for the forward and its backward.
   const Tensor x = randn({512, 512}, DType::f32, &gen), w = randn({512, 512}, DType::f32, &gen);
   const Tensor b = randn({512}, DType::f32, &gen), up = randn({512, 512}, DType::f32, &gen);
   auto run = [&](bool bf16) {
@@ -159,6 +159,13 @@ TEST(Autocast, SmallProductsAndF64StayExact) {
   // 16.8 million multiply-adds, but a 256 x 64 output: M N / (M + N) = 51, below the threshold.
   EXPECT_EQ(max_abs_diff(matmul(a, b), fp32), 0.0);
   EXPECT_EQ(max_abs_diff(matmul(a64, b64), f64), 0.0);
+  // A dense layer below 2^23 multiply-adds (batch 32, 784 -> 128: 3.2 million) stays f32 too.
+  const Tensor x = randn({32, 784}, DType::f32, &gen), w = randn({128, 784}, DType::f32, &gen);
+  const Tensor y = linear(x, w, Tensor());
+  {
+    const Autocast fp32_scope(Precision::fp32);
+    EXPECT_EQ(max_abs_diff(linear(x, w, Tensor()), y), 0.0);
+  }
 }
 
 TEST(Autocast, ConvolutionPassesInBf16) {

@@ -32,4 +32,10 @@ void round_to_bf16(const float* src, int64_t n, uint16_t* dst) {
     round_row_to_bf16(src + i * kChunk, std::min(kChunk, n - i * kChunk), dst + i * kChunk);
 }
 
+UninitializedBuffer<uint16_t> rounded_to_bf16(const float* src, int64_t n) {
+  UninitializedBuffer<uint16_t> out(n);
+  round_to_bf16(src, n, out.data());
+  return out;
+}
+
 }  // namespace nabla::kernels::cpu

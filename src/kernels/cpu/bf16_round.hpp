@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "core/uninitialized_buffer.hpp"
+
 namespace nabla::kernels::cpu {
 
 // One run of n values, on the calling thread.
@@ -15,5 +17,8 @@ void round_row_to_bf16(const float* src, int64_t n, uint16_t* dst);
 
 // n values, on the thread pool when there are many.
 void round_to_bf16(const float* src, int64_t n, uint16_t* dst);
+
+// n values rounded into a new buffer.
+UninitializedBuffer<uint16_t> rounded_to_bf16(const float* src, int64_t n);
 
 }  // namespace nabla::kernels::cpu
