@@ -256,10 +256,12 @@ void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 // Inside an Autocast scope for bf16, a dense layer's products take bf16 operands rounded once per
 // pass, as the recurrent layers' (src/ops/rnn.cpp): the input and weight for the forward, kept
 // for the backward, whose output gradient is rounded once for both of its products. Rounded per
-// product (kernels::cpu::gemm's rule) only outputs of 512 x 512 and more gained; rounded once, the
-// bf16 products gain from about a million multiply-adds (Zen 5 EPYC, 2 threads, us, f32 against
-// bf16 on rounded operands: 256 x 128 x 784, X W^T, 136 -> 86; its weight gradient 128 x 784 x
-// 256 142 -> 120; at batch 32 37 -> 20 and 25 -> 18), so smaller ones stay f32.
+// product (kernels::cpu::gemm's rule) only outputs of 512 x 512 and more gained. The bf16 kernels
+// on rounded operands gain from about a million multiply-adds (Zen 5 EPYC, us, f32 against bf16:
+// 256 x 128 x 784, X W^T, 136 -> 86; its weight gradient 128 x 784 x 256 142 -> 120; at batch 32
+// 37 -> 20 and 25 -> 18), but the training steps of the bench MLP at batch 32 (3.2 million) lost:
+// the rounding pass re-reads the weight that the optimizer has just written, half of it from the
+// other thread (docs/architecture.md, "bf16 mixed precision"). Hence 2^23; smaller ones stay f32.
 constexpr int64_t kBf16LinearMinMacs = int64_t{1} << 23;
 
 // The rounded operands of a linear computed in bf16, kept for its backward.

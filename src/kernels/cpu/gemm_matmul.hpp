@@ -4,8 +4,9 @@
 //     an AVX512-BF16 loop), the products accumulated and C written in f32. Only for CPUs with bf16
 //     (onednn::has_bf16()).
 //   gemm_bf16_rounded: the same product of operands already rounded (by round_to_bf16), for
-//     callers that round an operand once for many products (a recurrent layer's weights, used at
-//     every step; src/ops/rnn.cpp).
+//     callers that round an operand once for several products (a recurrent layer's weights, used
+//     at every step, src/ops/rnn.cpp; a dense layer's input and weight, kept for its backward,
+//     src/ops/matmul.cpp).
 //   gemm_f32_matmul: f32 products with a transposed B (a dense layer's forward, X W^T), which
 //     oneDNN's brgemm matmul runs faster than its sgemm on AVX-512 (gemm.cpp says when).
 #pragma once
