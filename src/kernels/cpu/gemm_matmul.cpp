@@ -5,7 +5,7 @@
 #include <compare>
 #include <cstdint>
 
-#include "core/tensor_impl.hpp"
+#include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/serial_scope.hpp"
@@ -100,12 +100,10 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                int64_t ldc) {
   const Stored a{A, trans_a ? K : M, trans_a ? M : K, lda};
   const Stored b{B, trans_b ? N : K, trans_b ? K : N, ldb};
-  // Both copies in one buffer from the caching allocator (nabla has no bf16 dtype: two bf16
-  // values per f32 element).
-  const int64_t a_values = M * K, b_values = K * N;
-  Tensor buffer = make_tensor({(a_values + b_values + 1) / 2}, DType::f32);
-  auto* a16 = static_cast<uint16_t*>(buffer.raw_data());
-  uint16_t* b16 = a16 + a_values;
+  // Both copies in one buffer.
+  const UninitializedBuffer<uint16_t> buffer(M * K + K * N);
+  uint16_t* a16 = buffer.data();
+  uint16_t* b16 = a16 + M * K;
   round_operand_to_bf16(a, a16);
   round_operand_to_bf16(b, b16);
   // The compact copies' row strides: op(A) is M x K, op(B) K x N, either stored transposed.

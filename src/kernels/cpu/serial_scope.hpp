@@ -1,8 +1,8 @@
 // SerialScope: for its lifetime, where asked, the calling thread's OpenMP thread count is one.
 // oneDNN sizes a primitive's split from omp_get_max_threads() when it is created and runs it with
-// as many threads; small products run faster on one (gemm.cpp), and a primitive created inside a
-// parallel region would otherwise be planned for the whole pool and then run on the one thread
-// that calls it (a bf16 product of an LSTM's row slice ran 3.5x slower so; gemm_matmul.cpp).
+// as many threads; small products run faster on one (gemm.cpp, gemm_matmul.cpp), and a primitive
+// created inside a parallel region, which runs on the calling thread alone, is then planned for
+// that one thread rather than for the whole pool.
 #pragma once
 
 #include <omp.h>
