@@ -94,8 +94,7 @@ void weights_forward(const T* x, const Shape& shape, T scale, const MaskRef& mas
                      const T* drop, T* p, T* out) {
   const int64_t cols = shape.back(), rows = shape_numel(shape) / cols;
   const int64_t block = rows_per_block(cols), blocks = (rows + block - 1) / block;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
+  parallel_for_if(rows * cols >= kParallelThreshold && blocks > 1, blocks, [&](int64_t b) {
     const int64_t begin = b * block, end = std::min(rows, begin + block);
     std::vector<int64_t> empty_rows;
     for (int64_t r = begin; r < end; ++r) {
@@ -110,7 +109,7 @@ void weights_forward(const T* x, const Shape& shape, T scale, const MaskRef& mas
     if (drop) {
       for (int64_t i = begin * cols; i < end * cols; ++i) out[i] = p[i] * drop[i];
     }
-  }
+  });
 }
 
 // From g = d(loss)/d(out): dz = p * (g*drop - sum(g*drop * p)) per row (softmax's backward),
@@ -118,8 +117,7 @@ void weights_forward(const T* x, const Shape& shape, T scale, const MaskRef& mas
 template <class T>
 void weights_backward(const T* g, const T* p, const T* drop, int64_t rows, int64_t cols, T scale,
                       T* grad_scores, T* grad_mask) {
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold && rows > 1)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(rows * cols >= kParallelThreshold && rows > 1, rows, [&](int64_t r) {
     const T* gr = g + r * cols;
     const T* pr = p + r * cols;
     T* gs = grad_scores + r * cols;  // first holds d(loss)/d(probs)
@@ -149,7 +147,7 @@ void weights_backward(const T* g, const T* p, const T* drop, int64_t rows, int64
 #pragma omp simd
       for (int64_t s = 0; s < cols; ++s) gs[s] = scale * (pr[s] * (gs[s] - dot));
     }
-  }
+  });
 }
 
 // 0 (dropped) or 1/(1-p) per element, drawn in row-major order as the dropout op draws, so that a

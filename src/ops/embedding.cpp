@@ -59,10 +59,9 @@ void renorm_rows(Tensor& weight, const Tensor& ids, double max_norm) {
 template <class T>
 void gather_rows(const T* w, int64_t row_stride, const int64_t* ids, int64_t n, int64_t dim,
                  T* out) {
-#pragma omp parallel for schedule(static) if (n * dim >= kParallelThreshold && n > 1)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for_if(n * dim >= kParallelThreshold && n > 1, n, [&](int64_t i) {
     std::memcpy(out + i * dim, w + ids[i] * row_stride, dim * sizeof(T));
-  }
+  });
 }
 
 // grad[ids[i], :] += g[i, :] for every i whose id is not `padding_idx`. Each thread owns a block
@@ -72,8 +71,7 @@ void scatter_add_rows(const T* g, const int64_t* ids, int64_t n, int64_t dim, in
                       T* grad) {
   constexpr int64_t kColumnBlock = 64;
   const int64_t blocks = (dim + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (n * dim >= kParallelThreshold && blocks > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
+  parallel_for_if(n * dim >= kParallelThreshold && blocks > 1, blocks, [&](int64_t b) {
     const int64_t begin = b * kColumnBlock, end = std::min(dim, begin + kColumnBlock);
     for (int64_t i = 0; i < n; ++i) {
       if (ids[i] == padding_idx) continue;
@@ -82,7 +80,7 @@ void scatter_add_rows(const T* g, const int64_t* ids, int64_t n, int64_t dim, in
 #pragma omp simd
       for (int64_t j = begin; j < end; ++j) dst[j] += src[j];
     }
-  }
+  });
 }
 
 // The row-sparse weight gradient: each id's output rows summed (ids equal to padding_idx left

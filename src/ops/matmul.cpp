@@ -8,6 +8,7 @@
 
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
+#include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/gemm.hpp"
@@ -148,8 +149,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
     const int64_t nb = static_cast<int64_t>(batch.size()), work = M * N * K;
     const T* pa = ptr<T>(A);
     const T* pb = ptr<T>(B);
-#pragma omp parallel for schedule(static) if (work < kSmallGemm && count * work >= kSmallGemm)
-    for (int64_t i = 0; i < count; ++i) {
+    parallel_for_if(work < kSmallGemm && count * work >= kSmallGemm, count, [&](int64_t i) {
       int64_t oa = 0, ob = 0, r = i;
       for (int64_t d = nb - 1; d >= 0; --d) {
         const int64_t idx = r % batch[d];
@@ -159,7 +159,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
       }
       kernels::cpu::gemm(A.trans, B.trans, M, N, K, T(1), pa + oa, A.ld, pb + ob, B.ld, T(0),
                          c + i * M * N, N);
-    }
+    });
   });
   return out;
 }

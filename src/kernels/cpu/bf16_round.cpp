@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/loop.hpp"
 #include "kernels/cpu/intrinsics.hpp"
 
 namespace nabla::kernels::cpu {
@@ -27,9 +28,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void round_row_t
 void round_to_bf16(const float* src, int64_t n, uint16_t* dst) {
   constexpr int64_t kChunk = 1 << 14;  // values per task, a multiple of 32
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t i = 0; i < chunks; ++i)
+  parallel_for_if(chunks > 1, chunks, [&](int64_t i) {
     round_row_to_bf16(src + i * kChunk, std::min(kChunk, n - i * kChunk), dst + i * kChunk);
+  });
 }
 
 UninitializedBuffer<uint16_t> rounded_to_bf16(const float* src, int64_t n) {

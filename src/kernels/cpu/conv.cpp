@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/loop.hpp"
 #include "core/tensor_impl.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/conv_pool_direct.hpp"
@@ -272,8 +273,7 @@ void sum_weight_grad_partials(const ConvGeometry& g, const T* partials, int64_t 
                               int64_t rows, T* grad_weight, T* grad_bias) {
   const GroupDims d(g);
   const int64_t block = rows * d.cout, size = block * g.groups;
-#pragma omp parallel for schedule(static) if (chunks * size >= (1 << 16))
-  for (int64_t e = 0; e < size; ++e) {
+  parallel_for_if(chunks * size >= (1 << 16), size, [&](int64_t e) {
     T sum = partials[e];
     for (int64_t chunk = 1; chunk < chunks; ++chunk) sum += partials[chunk * size + e];
     const int64_t group = e / block, r = e % block / d.cout, o = group * d.cout + e % d.cout;
@@ -282,7 +282,7 @@ void sum_weight_grad_partials(const ConvGeometry& g, const T* partials, int64_t 
     } else if (grad_bias != nullptr) {
       grad_bias[o] = sum;
     }
-  }
+  });
 }
 
 // Per chunk and group, partial[k, o] = cols @ grad_y^T summed over the chunk's samples: the
@@ -297,8 +297,7 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const OutputGrad
   const int64_t block = rows * d.cout, size = block * g.groups;
   const int64_t chunks = std::min(g.batch, kWeightGradChunks);
   T* partials = scratch<T, Scratch::weight_partials>(chunks * size);
-#pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+  parallel_for_if(chunks > 1 && g.macs() >= kParallelMacs, chunks, [&](int64_t chunk) {
     T* cols = scratch<T, Scratch::columns>(rows * d.plane);
     std::fill(cols + d.k * d.plane, cols + rows * d.plane, T(1));
     const int64_t begin = chunk * g.batch / chunks, end = (chunk + 1) * g.batch / chunks;
@@ -311,7 +310,7 @@ void backward_weights_im2col(const ConvGeometry& g, const T* x, const OutputGrad
              n == begin ? T(0) : T(1), partials + chunk * size + group * block, d.cout);
       }
     }
-  }
+  });
   sum_weight_grad_partials(g, partials, chunks, rows, grad_weight, grad_bias);
 }
 
@@ -325,8 +324,7 @@ void backward_weights_direct_pool(const ConvGeometry& g, const Pool2dShape& pool
   const int64_t in = g.in_channels * g.in_h * g.in_w,
                 out = pool.planes / g.batch * pool.out_h * pool.out_w;
   float* partials = scratch<float, Scratch::weight_partials>(chunks * size);
-#pragma omp parallel for schedule(static) if (chunks > 1 && g.macs() >= kParallelMacs)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+  parallel_for_if(chunks > 1 && g.macs() >= kParallelMacs, chunks, [&](int64_t chunk) {
     float* partial = partials + chunk * size;
     std::fill(partial, partial + size, 0.0f);
     for (int64_t n = chunk * g.batch / chunks; n < (chunk + 1) * g.batch / chunks; ++n) {
@@ -334,7 +332,7 @@ void backward_weights_direct_pool(const ConvGeometry& g, const Pool2dShape& pool
                                    relu_pooled != nullptr ? relu_pooled + n * out : nullptr,
                                    partial);
     }
-  }
+  });
   sum_weight_grad_partials(g, partials, chunks, rows, grad_weight, grad_bias);
 }
 
@@ -874,11 +872,12 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
       if (relu_out != nullptr) {  // oneDNN reads the whole gradient: mask a copy first
         masked = make_tensor({g.output_numel()}, DType::f32);
         const int64_t n = g.output_numel();
-#pragma omp parallel for schedule(static) if (n >= (1 << 16))
-        for (int64_t chunk = 0; chunk < n; chunk += 4096) {
-          relu_mask(std::min<int64_t>(4096, n - chunk), grad_y + chunk, relu_out + chunk,
-                    masked.data<float>() + chunk);
-        }
+        constexpr int64_t kChunk = 4096;
+        float* out = masked.data<float>();
+        parallel_for_if(n >= (1 << 16), (n + kChunk - 1) / kChunk, [&](int64_t c) {
+          const int64_t at = c * kChunk;
+          relu_mask(std::min(kChunk, n - at), grad_y + at, relu_out + at, out + at);
+        });
         grad_y = masked.data<float>();
       }
       return backward_weights_onednn(g, x, grad_y, grad_weight, grad_bias, path);
@@ -947,12 +946,11 @@ void conv_bias_grad(const T* grad_y, int64_t batch, int64_t channels, int64_t sp
 
 template <class T>
 void add_channel_bias(T* y, const T* bias, int64_t batch, int64_t channels, int64_t spatial) {
-#pragma omp parallel for schedule(static) if (batch * channels * spatial >= (1 << 16))
-  for (int64_t row = 0; row < batch * channels; ++row) {
+  parallel_for_if(batch * channels * spatial >= (1 << 16), batch * channels, [&](int64_t row) {
     const T b = bias[row % channels];
     T* p = y + row * spatial;
     for (int64_t i = 0; i < spatial; ++i) p[i] += b;
-  }
+  });
 }
 
 #define NABLA_INSTANTIATE_CONV(T)                                                                  \

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/loop.hpp"
 #include "kernels/cpu/gemm_matmul.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/serial_scope.hpp"
@@ -103,15 +104,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
       for (int64_t p = 0; p < kc; ++p)
         for (int64_t j = 0; j < nc; ++j)
           panel[p * nc + j] = trans_b ? B[(jc + j) * ldb + pc + p] : B[(pc + p) * ldb + jc + j];
-#pragma omp parallel for schedule(static) if (M * nc * kc >= (1 << 18))
-      for (int64_t i = 0; i < M; ++i) {
+      parallel_for_if(M * nc * kc >= (1 << 18), M, [&](int64_t i) {
         double* c = C + i * ldc + jc;
         for (int64_t p = 0; p < kc; ++p) {
           const double a = alpha * (trans_a ? A[(pc + p) * lda + i] : A[i * lda + pc + p]);
           const double* b = panel.data() + p * nc;
           for (int64_t j = 0; j < nc; ++j) c[j] += a * b[j];
         }
-      }
+      });
     }
   }
 }

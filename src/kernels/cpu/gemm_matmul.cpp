@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstdint>
 
+#include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/onednn.hpp"
@@ -37,9 +38,9 @@ struct Stored {
 
 // A stored operand rounded to bf16 into a compact copy (row stride cols).
 void round_operand_to_bf16(const Stored& x, uint16_t* out) {
-#pragma omp parallel for schedule(static) if (x.rows * x.cols >= (1 << 16))
-  for (int64_t r = 0; r < x.rows; ++r)
+  parallel_for_if(x.rows * x.cols >= (1 << 16), x.rows, [&](int64_t r) {
     round_row_to_bf16(x.data + r * x.ld, x.cols, out + r * x.cols);
+  });
 }
 
 // op(X) [rows, cols] of storage with row stride ld: row-major, or transposed storage (oneDNN's

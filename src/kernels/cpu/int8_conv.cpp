@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/loop.hpp"
 #include "core/tensor_impl.hpp"
 #include "kernels/cpu/intrinsics.hpp"
 #include "kernels/cpu/onednn.hpp"
@@ -152,18 +153,17 @@ void quantize_to_nhwc(const float* x, int64_t n, int64_t c, int64_t hw, float in
                       bool is_unsigned, uint8_t* q) {
   if (c == 1 || hw == 1) {  // the same order on both sides
     const int64_t total = n * c * hw, chunk = 4096, chunks = (total + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (total >= (1 << 16))
-    for (int64_t k = 0; k < chunks; ++k)
+    parallel_for_if(total >= (1 << 16), chunks, [&](int64_t k) {
       quantize_in_order(x, k * chunk, std::min(total, (k + 1) * chunk), inv_scale, is_unsigned, q);
+    });
     return;
   }
   const int64_t position_tiles = (hw + 15) / 16;
-#pragma omp parallel for schedule(static) if (n * c * hw >= (1 << 16))
-  for (int64_t task = 0; task < n * position_tiles; ++task) {
+  parallel_for_if(n * c * hw >= (1 << 16), n * position_tiles, [&](int64_t task) {
     const int64_t image = task / position_tiles, p0 = (task % position_tiles) * 16;
     quantize_position_tile(x + image * c * hw, c, hw, p0, inv_scale, is_unsigned,
                            q + image * hw * c);
-  }
+  });
 }
 
 }  // namespace

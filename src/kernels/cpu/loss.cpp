@@ -89,9 +89,9 @@ void pointwise_loss(const PointwiseLossArgs& args, const T* x, const T* t, const
   const T delta = static_cast<T>(args.delta);
   const int64_t n = args.n;
   with_kind(args.kind, [&]<PointwiseLoss K>() {
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i)
+    parallel_for_if(n >= kParallelThreshold, n, [&](int64_t i) {
       out[i] = loss_value<K>(x[i], t[i], pos_weight ? pos_weight[i] : T(1), delta);
+    });
   });
 }
 
@@ -102,14 +102,13 @@ double pointwise_loss_sum(const PointwiseLossArgs& args, const T* x, const T* t,
   const int64_t n = args.n, chunks = (n + kSumChunk - 1) / kSumChunk;
   std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
   with_kind(args.kind, [&]<PointwiseLoss K>() {
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-    for (int64_t c = 0; c < chunks; ++c) {
+    parallel_for_if(n >= kParallelThreshold, chunks, [&](int64_t c) {
       double s = 0;
       for (int64_t i = c * kSumChunk, e = std::min(n, i + kSumChunk); i < e; ++i)
         s += static_cast<double>(
             loss_value<K>(x[i], t[i], pos_weight ? pos_weight[i] : T(1), delta));
       partial[c] = s;
-    }
+    });
   });
   double total = 0;
   for (double s : partial) total += s;
@@ -123,14 +122,13 @@ void pointwise_loss_backward(const PointwiseLossArgs& args, const T* x, const T*
   const T delta = static_cast<T>(args.delta);
   const int64_t n = args.n;
   with_kind(args.kind, [&]<PointwiseLoss K>() {
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) {
+    parallel_for_if(n >= kParallelThreshold, n, [&](int64_t i) {
       const LossGrads<T> d = loss_grads<K>(x[i], t[i], pos_weight ? pos_weight[i] : T(1), delta);
       const T s = scale * g[i * g_stride];
       if (grad_x) grad_x[i] = d.x * s;
       if (grad_t) grad_t[i] = d.t * s;
       if (grad_pos_weight) grad_pos_weight[i] = d.p * s;
-    }
+    });
   });
 }
 
@@ -161,8 +159,8 @@ void for_outer_blocks(const ClassLossArgs& args, F&& f) {
   const int64_t block = std::max<int64_t>(1, kClassBlock / per_outer);
   const int64_t blocks = (args.outer + block - 1) / block;
   const bool threads = args.outer * per_outer >= kParallelThreshold && blocks > 1;
-#pragma omp parallel for schedule(static) if (threads)
-  for (int64_t b = 0; b < blocks; ++b) f(b * block, std::min(args.outer, (b + 1) * block));
+  parallel_for_if(threads, blocks,
+                  [&](int64_t b) { f(b * block, std::min(args.outer, (b + 1) * block)); });
 }
 
 // The loss of one row whose logits and probabilities are read with stride `inner`. The

@@ -186,8 +186,7 @@ void channel_sums(int64_t n, int64_t c, int64_t s, Strip strip, Row row, double*
       std::clamp<int64_t>(wanted / std::max<int64_t>(chunks.count, 1), 1, std::max<int64_t>(c, 1));
   const int64_t per_block = (c + blocks - 1) / blocks, units = chunks.count * blocks;
   std::vector<double> u(chunks.count * c, 0.0), v(chunks.count * c, 0.0);
-#pragma omp parallel for schedule(static) if (worth_threads(total, units))
-  for (int64_t unit = 0; unit < units; ++unit) {
+  parallel_for_if(worth_threads(total, units), units, [&](int64_t unit) {
     const int64_t k = unit / blocks, begin = (unit % blocks) * per_block;
     const int64_t end = std::min(c, begin + per_block);
     double* pu = u.data() + k * c;
@@ -199,7 +198,7 @@ void channel_sums(int64_t n, int64_t c, int64_t s, Strip strip, Row row, double*
       for (int64_t ch = begin; ch < end; ++ch)
         strip(ch, (first * c + ch) * s, rows, pu[ch], pv[ch]);
     }
-  }
+  });
   for (int64_t ch = 0; ch < c; ++ch) {
     double su = 0, sv = 0;
     for (int64_t k = 0; k < chunks.count; ++k) {
@@ -264,53 +263,49 @@ void channel_grad_sums(const T* x, const T* dy, int64_t n, int64_t c, int64_t s,
 
 template <class T>
 void row_moments(const T* x, int64_t rows, int64_t cols, double* mean, double* var) {
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(worth_threads(rows * cols, rows), rows, [&](int64_t r) {
     const T* xr = x + r * cols;
     const double shift = cols > 0 ? static_cast<double>(xr[0]) : 0.0;
     double s1 = 0, s2 = 0;
     add_shifted_sums(xr, cols, shift, s1, s2);
     moments_from_sums(s1, s2, shift, cols, mean[r], var[r]);
-  }
+  });
 }
 
 template <class T>
 void plane_grad_sums(const T* x, const T* dy, int64_t planes, int64_t s, const double* centre,
                      int64_t planes_per_centre, double* sum_dy, double* sum_dy_xmu) {
-#pragma omp parallel for schedule(static) if (worth_threads(planes * s, planes))
-  for (int64_t i = 0; i < planes; ++i) {
+  parallel_for_if(worth_threads(planes * s, planes), planes, [&](int64_t i) {
     double s1 = 0, s2 = 0;
     add_grad_sums(x + i * s, dy + i * s, s, centre[i / planes_per_centre], s1, s2);
     sum_dy[i] = s1;
     sum_dy_xmu[i] = s2;
-  }
+  });
 }
 
 template <class T>
 void plane_affine(const T* x, int64_t n, int64_t c, int64_t s, const T* centre, const T* scale,
                   const T* shift, int64_t coef_stride, T* y) {
   if (s == 1) {  // [N, C]: vectorize across the channels of a row
-#pragma omp parallel for schedule(static) if (worth_threads(n * c, n))
-    for (int64_t r = 0; r < n; ++r) {
+    parallel_for_if(worth_threads(n * c, n), n, [&](int64_t r) {
       const int64_t at = r * coef_stride;
       const T* xr = x + r * c;
       T* yr = y + r * c;
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j)
         yr[j] = (xr[j] - centre[at + j]) * scale[at + j] + shift[at + j];
-    }
+    });
     return;
   }
   const int64_t planes = n * c;
-#pragma omp parallel for schedule(static) if (worth_threads(planes * s, planes))
-  for (int64_t i = 0; i < planes; ++i) {
+  parallel_for_if(worth_threads(planes * s, planes), planes, [&](int64_t i) {
     const int64_t at = (i / c) * coef_stride + i % c;
     const T m = centre[at], a = scale[at], b = shift[at];
     const T* xp = x + i * s;
     T* yp = y + i * s;
 #pragma omp simd
     for (int64_t j = 0; j < s; ++j) yp[j] = (xp[j] - m) * a + b;
-  }
+  });
 }
 
 template <class T>
@@ -318,8 +313,7 @@ void plane_affine_backward(const T* dy, const T* x, int64_t n, int64_t c, int64_
                            const T* centre, const T* k, const T* p, const T* q, int64_t coef_stride,
                            T* dx) {
   if (s == 1) {
-#pragma omp parallel for schedule(static) if (worth_threads(n * c, n))
-    for (int64_t r = 0; r < n; ++r) {
+    parallel_for_if(worth_threads(n * c, n), n, [&](int64_t r) {
       const int64_t at = r * coef_stride;
       const T* xr = x + r * c;
       const T* gr = dy + r * c;
@@ -327,12 +321,11 @@ void plane_affine_backward(const T* dy, const T* x, int64_t n, int64_t c, int64_
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j)
         out[j] = k[at + j] * gr[j] + p[at + j] * (xr[j] - centre[at + j]) + q[at + j];
-    }
+    });
     return;
   }
   const int64_t planes = n * c;
-#pragma omp parallel for schedule(static) if (worth_threads(planes * s, planes))
-  for (int64_t i = 0; i < planes; ++i) {
+  parallel_for_if(worth_threads(planes * s, planes), planes, [&](int64_t i) {
     const int64_t at = (i / c) * coef_stride + i % c;
     const T m = centre[at], a = k[at], b = p[at], d = q[at];
     const T* xp = x + i * s;
@@ -340,14 +333,13 @@ void plane_affine_backward(const T* dy, const T* x, int64_t n, int64_t c, int64_
     T* out = dx + i * s;
 #pragma omp simd
     for (int64_t j = 0; j < s; ++j) out[j] = a * gp[j] + b * (xp[j] - m) + d;
-  }
+  });
 }
 
 template <class T>
 void layer_norm_forward(const T* x, int64_t rows, int64_t cols, const T* gamma, const T* beta,
                         double eps, T* y, double* mean, double* inv_std) {
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(worth_threads(rows * cols, rows), rows, [&](int64_t r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     const double shift = cols > 0 ? static_cast<double>(xr[0]) : 0.0;
@@ -359,7 +351,7 @@ void layer_norm_forward(const T* x, int64_t rows, int64_t cols, const T* gamma, 
     const T m = static_cast<T>(mean[r]), a = static_cast<T>(inv_std[r]);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) * a * gamma[j] + beta[j];
-  }
+  });
 }
 
 template <class T>
@@ -371,8 +363,7 @@ void layer_norm_backward(const T* x, const T* dy, int64_t rows, int64_t cols, co
   std::vector<double> part_gamma(params ? chunks.count * cols : 0, 0.0);
   std::vector<double> part_beta(params ? chunks.count * cols : 0, 0.0);
   const double n = static_cast<double>(cols);
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, chunks.count))
-  for (int64_t k = 0; k < chunks.count; ++k) {
+  parallel_for_if(worth_threads(rows * cols, chunks.count), chunks.count, [&](int64_t k) {
     for (int64_t r = chunks.begin(k); r < chunks.end(k, rows); ++r) {
       const T* xr = x + r * cols;
       const T* gr = dy + r * cols;
@@ -405,7 +396,7 @@ void layer_norm_backward(const T* x, const T* dy, int64_t rows, int64_t cols, co
         }
       }
     }
-  }
+  });
   if (!params) return;
   for (int64_t j = 0; j < cols; ++j) {
     double sg = 0, sb = 0;

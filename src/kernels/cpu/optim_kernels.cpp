@@ -219,8 +219,7 @@ double abs_pow_sum(int64_t n, const T* x, double p) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const bool is_max = std::isinf(p);
   std::vector<double> partial(std::max<int64_t>(chunks, 1), 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(n >= kParallelThreshold, chunks, [&](int64_t c) {
     const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
     double acc = 0;
     if (is_max) {
@@ -233,7 +232,7 @@ double abs_pow_sum(int64_t n, const T* x, double p) {
       for (int64_t i = b; i < e; ++i) acc += std::pow(std::abs(static_cast<double>(x[i])), p);
     }
     partial[c] = acc;
-  }
+  });
   double total = 0;
   for (double v : partial) total = is_max ? std::max(total, v) : total + v;
   return total;

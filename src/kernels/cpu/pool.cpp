@@ -20,8 +20,7 @@ namespace {
 // computed by one thread alone, so results never depend on the thread count.
 template <class F>
 void for_each_plane(int64_t planes, int64_t work, F&& plane) {
-#pragma omp parallel for schedule(static) if (work >= kParallelThreshold && planes > 1)
-  for (int64_t p = 0; p < planes; ++p) plane(p);
+  parallel_for_if(work >= kParallelThreshold && planes > 1, planes, [&](int64_t p) { plane(p); });
 }
 
 // PyTorch's rule: a larger value takes over, a NaN always takes over (so NaN propagates), and of

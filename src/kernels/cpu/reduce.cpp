@@ -11,8 +11,7 @@ void sum_rows_into(const T* x, int64_t rows, int64_t cols, T* out) {
   // Columns in blocks so that a block of accumulators stays in registers/L1 across rows.
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold && blocks > 1)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  parallel_for_if(rows * cols >= kParallelThreshold && blocks > 1, blocks, [&](int64_t blk) {
     const int64_t b = blk * kBlock, e = std::min(cols, b + kBlock);
     T acc[kBlock];
     for (int64_t k = b; k < e; ++k) acc[k - b] = 0;
@@ -21,13 +20,12 @@ void sum_rows_into(const T* x, int64_t rows, int64_t cols, T* out) {
       for (int64_t k = b; k < e; ++k) acc[k - b] += row[k];
     }
     for (int64_t k = b; k < e; ++k) out[k] = acc[k - b];
-  }
+  });
 }
 
 template <class T>
 void sum_trailing(const T* x, int64_t outer, int64_t len, T* out) {
-#pragma omp parallel for schedule(static) if (outer * len >= kParallelThreshold && outer > 1)
-  for (int64_t k = 0; k < outer; ++k) {
+  parallel_for_if(outer * len >= kParallelThreshold && outer > 1, outer, [&](int64_t k) {
     const T* p = x + k * len;
     // Eight independent partial sums in double: vectorizable and accurate for long f32 rows.
     double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -38,7 +36,7 @@ void sum_trailing(const T* x, int64_t outer, int64_t len, T* out) {
     for (; r < len; ++r) s += static_cast<double>(p[r]);
     for (int j = 0; j < 8; ++j) s += part[j];
     out[k] = static_cast<T>(s);
-  }
+  });
 }
 
 template void sum_rows_into<float>(const float*, int64_t, int64_t, float*);

@@ -31,9 +31,7 @@ void arg_extreme_impl(const T* x, int64_t outer, int64_t len, int64_t inner, T* 
   constexpr int64_t kBlock = 512;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   const int64_t tasks = outer * blocks;
-#pragma omp parallel for schedule(static) if (outer * len * inner >= kParallelThreshold && \
-                                              tasks > 1)
-  for (int64_t task = 0; task < tasks; ++task) {
+  parallel_for_if(outer * len * inner >= kParallelThreshold && tasks > 1, tasks, [&](int64_t task) {
     const int64_t o = task / blocks, b = (task % blocks) * kBlock;
     const int64_t e = std::min(inner, b + kBlock);
     const T* base = x + o * len * inner;
@@ -50,7 +48,7 @@ void arg_extreme_impl(const T* x, int64_t outer, int64_t len, int64_t inner, T* 
       }
       val[0] = best;
       idx[0] = at;
-      continue;
+      return;
     }
     for (int64_t k = b; k < e; ++k) {
       val[k] = base[k];
@@ -65,7 +63,7 @@ void arg_extreme_impl(const T* x, int64_t outer, int64_t len, int64_t inner, T* 
         }
       }
     }
-  }
+  });
 }
 
 template <Extreme kKind, class T>
@@ -74,14 +72,13 @@ T extreme_impl(const T* x, int64_t n) {
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<T> partial(chunks);
-#pragma omp parallel for schedule(static) if (n >= kParallelThreshold && chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for_if(n >= kParallelThreshold && chunks > 1, chunks, [&](int64_t c) {
     const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
     T best = x[b];
     for (int64_t i = b + 1; i < e; ++i)
       if (better<kKind>(x[i], best)) best = x[i];
     partial[c] = best;
-  }
+  });
   T best = partial[0];
   for (int64_t c = 1; c < chunks; ++c)
     if (better<kKind>(partial[c], best)) best = partial[c];

@@ -337,8 +337,7 @@ void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst,
   // source rows measured faster than writing along the destination's.
   constexpr int64_t kTile = 16;
   const int64_t row_tiles = (rows + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelThreshold && row_tiles > 1)
-  for (int64_t rt = 0; rt < row_tiles; ++rt) {
+  parallel_for_if(rows * cols >= kParallelThreshold && row_tiles > 1, row_tiles, [&](int64_t rt) {
     const int64_t r0 = rt * kTile, r1 = std::min(rows, r0 + kTile);
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
       const int64_t c1 = std::min(cols, c0 + kTile);
@@ -362,7 +361,7 @@ void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst,
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = c0; c < c1; ++c) dst[c * dst_ld + r] = src[r * src_ld + c];
     }
-  }
+  });
 }
 
 template void rnn_step_forward<float>(RnnCell, const RnnStepForward<float>&);

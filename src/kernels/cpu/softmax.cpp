@@ -177,15 +177,14 @@ template <bool kLog, class T>
 void normalize_rows(const T* x, int64_t rows, int64_t cols, T* out) {
   if (cols < Pack<T>::kLanes) {
     const int64_t threads = worth_threads(rows * cols, rows) ? omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(static) if (threads > 1)
-    for (int64_t t = 0; t < threads; ++t) {
+    parallel_for_if(threads > 1, threads, [&](int64_t t) {
       const int64_t begin = rows * t / threads, end = rows * (t + 1) / threads;
       normalize_narrow_rows<kLog>(x + begin * cols, end - begin, cols, out + begin * cols);
-    }
+    });
     return;
   }
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
-  for (int64_t r = 0; r < rows; ++r) normalize_row<kLog>(x + r * cols, cols, out + r * cols);
+  parallel_for_if(worth_threads(rows * cols, rows), rows,
+                  [&](int64_t r) { normalize_row<kLog>(x + r * cols, cols, out + r * cols); });
 }
 
 // [outer, dim, inner] with inner > 1: each unit is one outer index and a block of inner columns;
@@ -195,8 +194,7 @@ void normalize_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* ou
   if (inner == 1) return normalize_rows<kLog>(x, outer, dim, out);
   using P = Pack<T>;
   const int64_t blocks = (inner + kBlock - 1) / kBlock, units = outer * blocks;
-#pragma omp parallel for schedule(static) if (worth_threads(outer * dim * inner, units))
-  for (int64_t u = 0; u < units; ++u) {
+  parallel_for_if(worth_threads(outer * dim * inner, units), units, [&](int64_t u) {
     const int64_t o = u / blocks, b = (u % blocks) * kBlock, w = std::min(kBlock, inner - b);
     const T* xs = x + o * dim * inner + b;
     T* os = out + o * dim * inner + b;
@@ -222,7 +220,7 @@ void normalize_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* ou
 #pragma omp simd
       for (int64_t k = 0; k < w; ++k) orow[k] = kLog ? (row[k] - m[k]) - s[k] : orow[k] * s[k];
     }
-  }
+  });
 }
 
 // The two backward formulas share one shape: a sum along the axis, then an elementwise update.
@@ -240,8 +238,7 @@ V backward_value(V y, V g, V s) {
 template <bool kLog, class T>
 void backward_rows(const T* y, const T* g, int64_t rows, int64_t cols, T* grad_x) {
   using P = Pack<T>;
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(worth_threads(rows * cols, rows), rows, [&](int64_t r) {
     const T* yr = y + r * cols;
     const T* gr = g + r * cols;
     T* out = grad_x + r * cols;
@@ -253,7 +250,7 @@ void backward_rows(const T* y, const T* g, int64_t rows, int64_t cols, T* grad_x
       P::store(out + i, backward_value<kLog>(P::load(yr + i, lanes), P::load(gr + i, lanes), sv),
                lanes);
     });
-  }
+  });
 }
 
 template <bool kLog, class T>
@@ -261,8 +258,7 @@ void backward_axis(const T* y, const T* g, int64_t outer, int64_t dim, int64_t i
   if (inner == 1) return backward_rows<kLog>(y, g, outer, dim, grad_x);
   using P = Pack<T>;
   const int64_t blocks = (inner + kBlock - 1) / kBlock, units = outer * blocks;
-#pragma omp parallel for schedule(static) if (worth_threads(outer * dim * inner, units))
-  for (int64_t u = 0; u < units; ++u) {
+  parallel_for_if(worth_threads(outer * dim * inner, units), units, [&](int64_t u) {
     const int64_t o = u / blocks, b = (u % blocks) * kBlock, w = std::min(kBlock, inner - b);
     const int64_t base = o * dim * inner + b;
     T s[kBlock];
@@ -281,7 +277,7 @@ void backward_axis(const T* y, const T* g, int64_t outer, int64_t dim, int64_t i
         P::store(grad_x + at + k, value, lanes);
       });
     }
-  }
+  });
 }
 
 }  // namespace
@@ -296,11 +292,10 @@ void log_softmax_rows(const T* x, int64_t rows, int64_t cols, T* out) {
 }
 template <class T>
 void logsumexp_rows(const T* x, int64_t rows, int64_t cols, T* out) {
-#pragma omp parallel for schedule(static) if (worth_threads(rows * cols, rows))
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for_if(worth_threads(rows * cols, rows), rows, [&](int64_t r) {
     const T m = row_max(x + r * cols, cols);
     out[r] = m + std::log(sum_exp<T>(x + r * cols, cols, m, nullptr));
-  }
+  });
 }
 template <class T>
 void softmax_axis(const T* x, int64_t outer, int64_t dim, int64_t inner, T* out) {
