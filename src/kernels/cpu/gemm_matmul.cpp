@@ -9,6 +9,7 @@
 #include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/onednn.hpp"
+#include "kernels/cpu/rnn.hpp"
 #include "kernels/cpu/serial_scope.hpp"
 
 namespace nabla::kernels::cpu {
@@ -130,9 +131,23 @@ void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                      int64_t ldc) {
-  run_matmul(
-      {DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, omp_get_max_threads()},
-      A, B, C);
+  const int threads = omp_get_max_threads();
+  // The primitive packs its B operand for every product, and with rows at most half the columns
+  // (a dense layer's X W^T at a batch below half its units) packing the smaller A instead pays:
+  // C^T = op(B)^T op(A)^T, computed into a compact buffer and transposed into C (Zen 5 EPYC,
+  // 2 threads, the products alone, us: 32 x 128 x 784 28 -> 24, 16 x 128 x 784 21 -> 14,
+  // 32 x 512 x 1024 168 -> 117, 64 x 512 x 1024 263 -> 193; 64 x 128 x 784 even, 96 x 128 x 784
+  // 68 -> 77).
+  if (2 * M <= N) {
+    const UninitializedBuffer<float> t(N * M);  // C^T, [N, M]
+    if (beta != 0.f) transpose(C, M, N, ldc, t.data(), M);
+    run_matmul({DataType::f32, !trans_b, !trans_a, N, M, K, ldb, lda, M, alpha, beta, threads}, B,
+               A, t.data());
+    transpose(t.data(), N, M, M, C, ldc);
+    return;
+  }
+  run_matmul({DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, threads}, A, B,
+             C);
 }
 
 }  // namespace nabla::kernels::cpu
