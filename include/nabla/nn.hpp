@@ -211,9 +211,9 @@ class Linear : public Module, public Int8Quantizable {
 
  private:
   void build_parameters(int64_t in_features, DType dtype);
-  // x W^T + b, in int8 when quantized and inferring, then with relu when int8_relu (and
-  // *relu_applied set).
-  Tensor affine(const Tensor& x, bool int8_relu, bool* relu_applied);
+  // x W^T + b, in int8 when quantized and inferring; with relu in the same pass when `relu`
+  // (*relu_applied then set).
+  Tensor affine(const Tensor& x, bool relu, bool* relu_applied);
   int64_t out_features_;
   LinearOptions options_;
   Tensor weight_;  // the registered parameters themselves (shared handles)

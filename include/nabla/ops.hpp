@@ -78,6 +78,9 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x @ weight^T + bias (weight: [out, in], PyTorch layout); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// relu(linear(x, weight, bias)) in the product's own pass over the output (what
+// Dense(activation="relu") runs): values and gradients are those of relu applied after.
+Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- shape and indexing (src/ops/view.cpp, src/ops/index.cpp, src/ops/join.cpp) ----
 Tensor reshape(const Tensor& x, const Shape& shape);  // one axis may be -1

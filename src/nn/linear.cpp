@@ -28,7 +28,8 @@ void Linear::build_parameters(int64_t in_features, DType dtype) {
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  // relu runs inside the int8 kernel; other activations after it, as after the f32 product.
+  // relu runs inside the product's pass (linear_relu, or the int8 kernel); other activations
+  // after it.
   const bool relu = options_.activation == "relu";
   bool relu_applied = false;
   const Tensor y = affine(x, relu, &relu_applied);
@@ -41,7 +42,7 @@ Tensor Linear::logits(const Tensor& x) {
   return affine(x, false, &relu_applied);
 }
 
-Tensor Linear::affine(const Tensor& x, bool int8_relu, bool* relu_applied) {
+Tensor Linear::affine(const Tensor& x, bool relu, bool* relu_applied) {
   NABLA_CHECK(x.dim() >= 1, type_name(), ": expected an input with at least 1 axis, got shape ",
               x.shape());
   if (!weight_.defined()) {
@@ -50,15 +51,17 @@ Tensor Linear::affine(const Tensor& x, bool int8_relu, bool* relu_applied) {
     NABLA_CHECK(x.size(-1) == options_.in_features, type_name(), ": expected input with ",
                 options_.in_features, " features (last axis), got shape ", x.shape());
   }
-  if (!int8_runs(*this, is_training(), x, weight_)) return nabla::linear(x, weight_, bias_);
+  *relu_applied = relu;
+  if (!int8_runs(*this, is_training(), x, weight_)) {
+    return relu ? nabla::linear_relu(x, weight_, bias_) : nabla::linear(x, weight_, bias_);
+  }
   // [M, K] rows are the int8 kernel's dense geometry: M 1x1 images of K channels (it runs them on
   // oneDNN's int8 matmul).
   const int64_t k = options_.in_features, m = x.numel() / k;
   Shape out_shape = x.shape();
   out_shape.back() = out_features_;
-  *relu_applied = int8_relu;
   return int8_forward(*int8_state(), {.batch = m, .in_channels = k, .out_channels = out_features_},
-                      x, weight_, bias_, int8_relu, out_shape);
+                      x, weight_, bias_, relu, out_shape);
 }
 
 std::string Linear::extra_repr() const {

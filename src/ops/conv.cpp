@@ -189,12 +189,6 @@ ConvSaved save_for_backward(const ConvGeometry& g, const Tensor& x, const Tensor
   return s;
 }
 
-// relu's gradient for a convolution with a fused relu: grad where the output is positive.
-Tensor relu_grad(const Tensor& grad, const Tensor& relu_out) {
-  return map2(grad, relu_out, "conv relu backward",
-              [](auto g, auto out) { return out > 0 ? g : decltype(g)(0); });
-}
-
 // Gradients of conv(x, weight) + bias -- or of relu(conv(x, weight) + bias), with the saved
 // output relu_out -- for grad_y of the output's shape.
 std::vector<Tensor> conv_backward(const ConvSaved& s, const Tensor& grad_y,

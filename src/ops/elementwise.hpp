@@ -70,4 +70,11 @@ void record_pointwise(const char* node, const Tensor& x, const Tensor& out, cons
   });
 }
 
+// relu's gradient from its output, for the ops that run relu fused into their own output pass
+// (convolutions, linear_relu): grad where the output is positive.
+inline Tensor relu_grad(const Tensor& grad, const Tensor& relu_out) {
+  return map2(grad, relu_out, "relu backward",
+              [](auto g, auto out) { return out > 0 ? g : decltype(g)(0); });
+}
+
 }  // namespace nabla

@@ -15,6 +15,7 @@
 #include "kernels/cpu/gemm_matmul.hpp"
 #include "kernels/cpu/reduce.hpp"
 #include "nabla/autocast.hpp"
+#include "ops/elementwise.hpp"
 #include "ops/shape_util.hpp"
 
 namespace nabla {
@@ -335,9 +336,10 @@ std::vector<Tensor> linear_backward(const Tensor& g, const Tensor& x, const Tens
   return {gx, gw, gb};
 }
 
-}  // namespace
-
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+// linear, and linear_relu with `relu`: relu(x W^T + b) in the product's own pass over the output
+// (oneDNN's matmul primitive adds the bias and applies relu as it writes each block); relu's
+// gradient masks the output gradient before linear's backward, as relu's own backward would.
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool relu) {
   check_linear(x, weight, bias);
   const int64_t out_features = weight.shape()[0], in_features = weight.shape()[1];
   Shape out_shape = x.shape();
@@ -351,13 +353,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     using T = decltype(tag);
     T* y = out.data<T>();
     if (out.numel() == 0) return;
-    T beta = T(0);
-    if (bias.defined()) {  // C starts as the bias in every row, and gemm adds onto it (beta = 1)
-      const Tensor bc = contiguous_data(bias);
-      const T* pb = bc.data<T>();
-      for (int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out_features, y + r * out_features);
-      beta = T(1);
-    }
+    const Tensor bc = contiguous_data(bias);
+    const kernels::cpu::GemmEpilogue<T> epilogue{bias.defined() ? bc.data<T>() : nullptr, relu};
     if constexpr (std::is_same_v<T, float>) {
       if (rounded) {
         const Tensor xc = contiguous_data(x), wc = contiguous_data(weight);
@@ -366,22 +363,35 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
             kernels::cpu::rounded_to_bf16(wc.data<float>(), out_features * in_features);
         kernels::cpu::gemm_bf16_rounded(false, true, rows, out_features, in_features, 1.f,
                                         rounded->x.data(), in_features, rounded->weight.data(),
-                                        in_features, beta, y, out_features);
+                                        in_features, 0.f, y, out_features, epilogue);
         return;
       }
     }
     const Operand X = make_operand(x, 0), W = make_operand(weight, 0);
     // y = X @ W^T: W stored row-major is read transposed, a transposed W view is not.
-    kernels::cpu::gemm(X.trans, !W.trans, rows, out_features, in_features, T(1), ptr<T>(X), X.ld,
-                       ptr<T>(W), W.ld, beta, y, out_features);
+    kernels::cpu::gemm_epilogue(X.trans, !W.trans, rows, out_features, in_features, ptr<T>(X), X.ld,
+                                ptr<T>(W), W.ld, y, out_features, epilogue);
   });
   if (needs_grad({x, weight, bias})) {
-    record("LinearBackward", {x, weight, bias}, {out}, [x, weight, bias, rounded](auto& g) {
-      return rounded ? linear_backward_bf16(g[0], x, weight, bias, *rounded)
-                     : linear_backward(g[0], x, weight, bias);
-    });
+    // The output, detached (no cycle through its own node), masks the gradient of a fused relu.
+    record(relu ? "LinearReluBackward" : "LinearBackward", {x, weight, bias}, {out},
+           [x, weight, bias, rounded, relu_out = relu ? out.detach() : Tensor()](auto& g) {
+             const Tensor gy = relu_out.defined() ? relu_grad(g[0], relu_out) : g[0];
+             return rounded ? linear_backward_bf16(gy, x, weight, bias, *rounded)
+                            : linear_backward(gy, x, weight, bias);
+           });
   }
   return out;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_forward(x, weight, bias, /*relu=*/false);
+}
+
+Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_forward(x, weight, bias, /*relu=*/true);
 }
 
 }  // namespace nabla

@@ -1,6 +1,7 @@
 // matmul (torch.matmul semantics, broadcast batch axes) and linear: values and gradients against
 // PyTorch, gradcheck in f64 for every form including non-contiguous operands, a naive-loop check of
-// the f32 gemm path, the copies avoided, and error messages.
+// the f32 gemm path, linear_relu against relu after linear, the copies avoided, and error
+// messages.
 #include <gtest/gtest.h>
 
 #include "nabla/nabla.hpp"
@@ -110,6 +111,55 @@ TEST(Linear, EqualsMatmulWithTransposedWeightPlusBias) {
   const Tensor x = randn({2, 7, 6}, DType::f32, &gen), w = randn({4, 6}, DType::f32, &gen);
   const Tensor b = randn({4}, DType::f32, &gen);
   EXPECT_ALL_CLOSE(linear(x, w, b), matmul(x, w.t()) + b, 1e-5, 1e-5);
+}
+
+// linear_relu against relu after linear, bit for bit, through each of the f32 product's paths
+// (oneDNN's matmul primitive with the bias and relu in its output pass, the same with C^T
+// computed when the rows are at most half the outputs, sgemm with the bias first and relu after)
+// and in f64; with and without a bias, with and without the input's gradient.
+TEST(Linear, FusedReluMatchesReluAfter) {
+  struct Case {
+    int64_t rows, out, in;
+  };
+  for (const Case& c : {Case{64, 40, 300}, Case{16, 64, 300}, Case{8, 6, 20}}) {
+    for (const DType dtype : {DType::f32, DType::f64}) {
+      for (const bool with_bias : {true, false}) {
+        for (const bool input_grad : {true, false}) {
+          SCOPED_TRACE(::testing::Message()
+                       << c.rows << " x " << c.out << " x " << c.in << " " << dtype
+                       << (with_bias ? " bias" : " no bias") << (input_grad ? " input grad" : ""));
+          Generator gen(13);
+          const Tensor x0 = randn({c.rows, c.in}, dtype, &gen);
+          const Tensor w0 = randn({c.out, c.in}, dtype, &gen);
+          const Tensor b0 = randn({c.out}, dtype, &gen);
+          Tensor outs[2];
+          std::vector<Tensor> grads[2];
+          for (int fused = 0; fused < 2; ++fused) {
+            const Tensor x = x0.detach().requires_grad_(input_grad);
+            const Tensor w = w0.detach().requires_grad_();
+            const Tensor b = with_bias ? b0.detach().requires_grad_() : Tensor();
+            outs[fused] = fused ? linear_relu(x, w, b) : relu(linear(x, w, b));
+            // A gradient that differs per element, so that a wrong mask shows.
+            (outs[fused] * arange(0, outs[fused].numel(), 1, dtype).reshape(outs[fused].shape()))
+                .sum()
+                .backward();
+            for (const Tensor& t : {x, w, b}) grads[fused].push_back(t.defined() ? t.grad() : t);
+          }
+          EXPECT_GT(sum(eq(outs[1], zeros_like(outs[1]))).item(), 0);  // the relu did clip
+          EXPECT_GT(sum(gt(outs[1], zeros_like(outs[1]))).item(), 0);
+          EXPECT_ALL_CLOSE(outs[1], outs[0], 0, 0);
+          // Against the product without an epilogue, the bias added and relu applied as ops.
+          const Tensor product = matmul(x0, w0.t());
+          EXPECT_ALL_CLOSE(outs[1], relu(with_bias ? product + b0 : product), 1e-5, 1e-5);
+          EXPECT_EQ(grads[1][0].defined(), input_grad);
+          for (size_t i = input_grad ? 0 : 1; i < (with_bias ? 3u : 2u); ++i)
+            EXPECT_ALL_CLOSE(grads[1][i], grads[0][i], 0, 0) << "gradient " << i;
+        }
+      }
+    }
+  }
+  EXPECT_GRADCHECK([](const Inputs& in) { return linear_relu(in[0], in[1], in[2]); },
+                   {leaf({4, 3}, 31), leaf({5, 3}, 32), leaf({5}, 33)});
 }
 
 TEST(Matmul, EmptyOperands) {

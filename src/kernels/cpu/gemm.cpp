@@ -87,6 +87,46 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
               ", ldb=", ldb, ", ldc=", ldc, ", trans_a=", trans_a, ", trans_b=", trans_b);
 }
 
+namespace {
+// The epilogue in passes of its own: C starts as the bias (beta = 1), relu goes over it after.
+template <class T>
+void gemm_epilogue_in_passes(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                             const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+                             const GemmEpilogue<T>& epilogue) {
+  T beta = T(0);
+  if (epilogue.bias != nullptr) {
+    for (int64_t r = 0; r < M; ++r) std::copy(epilogue.bias, epilogue.bias + N, C + r * ldc);
+    beta = T(1);
+  }
+  gemm(trans_a, trans_b, M, N, K, T(1), A, lda, B, ldb, beta, C, ldc);
+  if (!epilogue.relu) return;
+  // `v < 0 ? 0 : v` keeps NaN and -0, as relu does.
+  parallel_for_if(M * N >= kParallelThreshold && M > 1, M, [&](int64_t r) {
+    T* row = C + r * ldc;
+    for (int64_t j = 0; j < N; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
+  });
+}
+}  // namespace
+
+template <>
+void gemm_epilogue<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                          const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                          int64_t ldc, const GemmEpilogue<float>& epilogue) {
+  if (M > 0 && N > 0 && K > 0 && !in_bf16(M, N) && f32_matmul_pays(trans_a, trans_b, M, K)) {
+    const SerialScope serial(M * N * K < kSerialMacs);
+    gemm_f32_matmul(trans_a, trans_b, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, epilogue);
+    return;
+  }
+  gemm_epilogue_in_passes(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, epilogue);
+}
+
+template <>
+void gemm_epilogue<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                           const double* A, int64_t lda, const double* B, int64_t ldb, double* C,
+                           int64_t ldc, const GemmEpilogue<double>& epilogue) {
+  gemm_epilogue_in_passes(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, epilogue);
+}
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
           int64_t ldc) {

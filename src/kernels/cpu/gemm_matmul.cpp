@@ -2,8 +2,10 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
+#include <unordered_map>
 
 #include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
@@ -21,14 +23,22 @@ using DataType = memory::data_type;
 
 // A primitive is specific to the operands' type, shapes, transposes, strides, alpha, beta and the
 // thread count it was created for (oneDNN sizes its per-thread work at creation).
+enum class BiasAxis : uint8_t { none, columns };  // columns: one bias value per column of C
+
 struct GemmKey {
   DataType type;  // of A and B: f32 or bf16 (C is f32)
   bool trans_a, trans_b;
   int64_t M, N, K, lda, ldb, ldc;
   float alpha, beta;
   int threads;
+  BiasAxis bias = BiasAxis::none;
+  bool relu = false;  // after the bias and the sum with beta C
   auto operator<=>(const GemmKey&) const = default;
 };
+
+memory::desc bias_desc(const GemmKey& k) {
+  return memory::desc({1, k.N}, DataType::f32, memory::dims{k.N, 1});
+}
 
 // An operand as stored, [rows, cols] with row stride ld: op(X) itself or, transposed, its
 // transpose.
@@ -54,13 +64,15 @@ dnnl::matmul create_gemm(const GemmKey& k) {
   const memory::desc c({k.M, k.N}, DataType::f32, memory::dims{k.ldc, 1});
   dnnl::primitive_attr attr;
   if (k.alpha != 1.f) attr.set_output_scales(0, {k.alpha});
-  if (k.beta != 0.f) {
-    dnnl::post_ops ops;
-    ops.append_sum(k.beta);
-    attr.set_post_ops(ops);
-  }
-  const dnnl::matmul::desc desc(operand_view(k.type, k.M, k.K, k.trans_a, k.lda),
-                                operand_view(k.type, k.K, k.N, k.trans_b, k.ldb), c);
+  dnnl::post_ops ops;
+  if (k.beta != 0.f) ops.append_sum(k.beta);
+  if (k.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  attr.set_post_ops(ops);
+  const memory::desc a = operand_view(k.type, k.M, k.K, k.trans_a, k.lda);
+  const memory::desc b = operand_view(k.type, k.K, k.N, k.trans_b, k.ldb);
+  const dnnl::matmul::desc desc = k.bias == BiasAxis::none
+                                      ? dnnl::matmul::desc(a, b, c)
+                                      : dnnl::matmul::desc(a, b, bias_desc(k), c);
   return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn::engine()));
 }
 
@@ -76,8 +88,10 @@ GemmCache& cache() {
   return *own;
 }
 
-// C = alpha op(A) op(B) + beta C by the cached primitive for `key`; A and B of key.type.
-void run_matmul(const GemmKey& key, const void* A, const void* B, float* C) {
+// C = alpha op(A) op(B) + beta C (+ bias, relu) by the cached primitive for `key`; A and B of
+// key.type.
+void run_matmul(const GemmKey& key, const void* A, const void* B, float* C,
+                const float* bias = nullptr) {
   try {
     const dnnl::matmul matmul = cache().get(key, create_gemm);
     const dnnl::engine& engine = onednn::engine();
@@ -87,8 +101,11 @@ void run_matmul(const GemmKey& key, const void* A, const void* B, float* C) {
     memory b_mem(operand_view(key.type, key.K, key.N, key.trans_b, key.ldb), engine,
                  const_cast<void*>(B));
     memory c_mem(memory::desc({key.M, key.N}, DataType::f32, memory::dims{key.ldc, 1}), engine, C);
-    matmul.execute(stream,
-                   {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}};
+    if (key.bias != BiasAxis::none)
+      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(key), engine, const_cast<float*>(bias)));
+    matmul.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {
     onednn::throw_error(key.type == DataType::bf16 ? "gemm (bf16)" : "gemm (f32 matmul)", e);
@@ -115,7 +132,7 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 
 void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta,
-                       float* C, int64_t ldc) {
+                       float* C, int64_t ldc, const GemmEpilogue<float>& epilogue) {
   // Inside a parallel region (a thread's slice of a recurrent layer) the product is planned and
   // run for the calling thread alone, and so are products under 2^23 multiply-adds, which oneDNN's
   // bf16 kernels ran as fast or faster on one thread than on two (Zen 5 EPYC, us: 128 x 784 x 32
@@ -123,15 +140,17 @@ void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
   // two threads won, 86 against 124).
   constexpr int64_t kSerialMacs = int64_t{1} << 23;
   const SerialScope serial(omp_in_parallel() || M * N * K < kSerialMacs);
-  run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta,
-              omp_get_max_threads()},
-             A, B, C);
+  run_matmul(
+      {DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, omp_get_max_threads(),
+       epilogue.bias ? BiasAxis::columns : BiasAxis::none, epilogue.relu},
+      A, B, C, epilogue.bias);
 }
 
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                     int64_t ldc) {
+                     int64_t ldc, const GemmEpilogue<float>& epilogue) {
   const int threads = omp_get_max_threads();
+  const bool bias = epilogue.bias != nullptr;
   // The primitive packs its B operand for every product, and with rows at most half the columns
   // (a dense layer's X W^T at a batch below half its units) packing the smaller A instead pays:
   // C^T = op(B)^T op(A)^T, computed into a compact buffer and transposed into C (Zen 5 EPYC,
@@ -140,14 +159,24 @@ void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
   // 68 -> 77).
   if (2 * M <= N) {
     const UninitializedBuffer<float> t(N * M);  // C^T, [N, M]
+    float t_beta = beta;
     if (beta != 0.f) transpose(C, M, N, ldc, t.data(), M);
-    run_matmul({DataType::f32, !trans_b, !trans_a, N, M, K, ldb, lda, M, alpha, beta, threads}, B,
-               A, t.data());
+    if (bias) {
+      // A bias per row of C^T: oneDNN's matmul ran a bias of that shape on its reference kernel
+      // (the bench MLP at batch 32: 45 s per epoch), so C^T starts as the bias instead. Epilogues
+      // come with beta = 0 (gemm_epilogue).
+      for (int64_t n = 0; n < N; ++n) std::fill_n(t.data() + n * M, M, epilogue.bias[n]);
+      t_beta = 1.f;
+    }
+    run_matmul({DataType::f32, !trans_b, !trans_a, N, M, K, ldb, lda, M, alpha, t_beta, threads,
+                BiasAxis::none, epilogue.relu},
+               B, A, t.data());
     transpose(t.data(), N, M, M, C, ldc);
     return;
   }
-  run_matmul({DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, threads}, A, B,
-             C);
+  run_matmul({DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, threads,
+              bias ? BiasAxis::columns : BiasAxis::none, epilogue.relu},
+             A, B, C, epilogue.bias);
 }
 
 }  // namespace nabla::kernels::cpu

@@ -9,9 +9,13 @@
 //     src/ops/matmul.cpp).
 //   gemm_f32_matmul: f32 products with a transposed B (a dense layer's forward, X W^T), which
 //     oneDNN's brgemm matmul runs faster than its sgemm on AVX-512 (gemm.cpp says when).
+// The last two also take a dense layer's epilogue (bias and relu), applied by the primitive as it
+// writes C.
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/cpu/gemm.hpp"
 
 namespace nabla::kernels::cpu {
 
@@ -21,10 +25,10 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
 
 void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta,
-                       float* C, int64_t ldc);
+                       float* C, int64_t ldc, const GemmEpilogue<float>& epilogue = {});
 
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                     int64_t ldc);
+                     int64_t ldc, const GemmEpilogue<float>& epilogue = {});
 
 }  // namespace nabla::kernels::cpu
