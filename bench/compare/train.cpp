@@ -127,9 +127,12 @@ Result run_keras(const nabla::data::MnistData& data, const Options& options) {
   return {timer->seconds, report["accuracy"], timer->last_loss};
 }
 
-// The same training written as a PyTorch-style loop.
+// The same training written as a PyTorch-style loop. It flushes denormals as fit does and as the
+// PyTorch side does (torch.set_flush_denormal): without, Adam's moments of weights whose gradient
+// stays 0 decay into the denormals and the update takes twice as long (docs/architecture.md).
 Result run_loop(const nabla::data::MnistData& data, const Options& options) {
   using namespace nabla;
+  FlushDenormalGuard denormals;
   nn::Sequential model(network(options, false));
   model.build(Shape(data.train_images.shape().begin() + 1, data.train_images.shape().end()));
   optim::Adam optimizer(model.parameters(), {.lr = 1e-3});

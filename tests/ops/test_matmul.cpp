@@ -30,6 +30,13 @@ const std::vector<OpTest> kMatmulTests = {
      .fn = [](const OpCase& c) { return linear(c.input("x"), c.input("weight"), c.input("bias")); },
      .grad_inputs = {"x", "weight", "bias"},
      .f32 = {kRtol, kAtol}},
+    {.name = "linear_relu",
+     .fn =
+         [](const OpCase& c) {
+           return linear_relu(c.input("x"), c.input("weight"), c.input("bias"));
+         },
+     .grad_inputs = {"x", "weight", "bias"},
+     .f32 = {kRtol, kAtol}},
 };
 
 // C = op(A) @ op(B) in double, reading the operands through at<float>.

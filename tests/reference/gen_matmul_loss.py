@@ -9,6 +9,7 @@ Cases (each has its inputs, "out", the gradient fed to backward "grad_out", and 
 every differentiable input, named "grad_<input>"):
   matmul/<name>  a, b
   linear/<name>  x, weight, bias (optional)
+  linear_relu/<name>  the same inputs, relu(linear)
   loss/<name>    "op" (the loss), input, target or labels, and "options": reduction, delta,
                  weight, ignore_index, label_smoothing, pos_weight (those the case sets)
 """
@@ -139,5 +140,13 @@ CLASS = {
 }
 for name, (op, shape, lab, options) in CLASS.items():
     cases["loss/" + name] = class_case(op, shape, lab, options)
+
+# Drawn last, so that the cases above keep their values.
+for name, (sx, with_bias) in {"bias": ((6, 8), True), "no_bias_3d": ((2, 3, 8), False)}.items():
+    inputs = {"x": leaf(*sx), "weight": leaf(5, 8)}
+    if with_bias:
+        inputs["bias"] = leaf(5)
+    cases["linear_relu/" + name] = run(
+        lambda x, weight, bias=None: torch.relu(F.linear(x, weight, bias)), inputs)
 
 refdata.write("matmul_loss", cases)
