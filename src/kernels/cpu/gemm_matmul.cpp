@@ -13,6 +13,7 @@
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/rnn.hpp"
 #include "kernels/cpu/serial_scope.hpp"
+#include "nabla/error.hpp"
 
 namespace nabla::kernels::cpu {
 
@@ -23,15 +24,13 @@ using DataType = memory::data_type;
 
 // A primitive is specific to the operands' type, shapes, transposes, strides, alpha, beta and the
 // thread count it was created for (oneDNN sizes its per-thread work at creation).
-enum class BiasAxis : uint8_t { none, columns };  // columns: one bias value per column of C
-
 struct GemmKey {
   DataType type;  // of A and B: f32 or bf16 (C is f32)
   bool trans_a, trans_b;
   int64_t M, N, K, lda, ldb, ldc;
   float alpha, beta;
   int threads;
-  BiasAxis bias = BiasAxis::none;
+  bool bias = false;  // one value per column of C
   bool relu = false;  // after the bias and the sum with beta C
   auto operator<=>(const GemmKey&) const = default;
 };
@@ -70,9 +69,8 @@ dnnl::matmul create_gemm(const GemmKey& k) {
   attr.set_post_ops(ops);
   const memory::desc a = operand_view(k.type, k.M, k.K, k.trans_a, k.lda);
   const memory::desc b = operand_view(k.type, k.K, k.N, k.trans_b, k.ldb);
-  const dnnl::matmul::desc desc = k.bias == BiasAxis::none
-                                      ? dnnl::matmul::desc(a, b, c)
-                                      : dnnl::matmul::desc(a, b, bias_desc(k), c);
+  const dnnl::matmul::desc desc =
+      k.bias ? dnnl::matmul::desc(a, b, bias_desc(k), c) : dnnl::matmul::desc(a, b, c);
   return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn::engine()));
 }
 
@@ -103,7 +101,7 @@ void run_matmul(const GemmKey& key, const void* A, const void* B, float* C,
     memory c_mem(memory::desc({key.M, key.N}, DataType::f32, memory::dims{key.ldc, 1}), engine, C);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}};
-    if (key.bias != BiasAxis::none)
+    if (key.bias)
       args.emplace(DNNL_ARG_BIAS, memory(bias_desc(key), engine, const_cast<float*>(bias)));
     matmul.execute(stream, args);
     stream.wait();
@@ -140,10 +138,9 @@ void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
   // two threads won, 86 against 124).
   constexpr int64_t kSerialMacs = int64_t{1} << 23;
   const SerialScope serial(omp_in_parallel() || M * N * K < kSerialMacs);
-  run_matmul(
-      {DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, omp_get_max_threads(),
-       epilogue.bias ? BiasAxis::columns : BiasAxis::none, epilogue.relu},
-      A, B, C, epilogue.bias);
+  run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta,
+              omp_get_max_threads(), epilogue.bias != nullptr, epilogue.relu},
+             A, B, C, epilogue.bias);
 }
 
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -160,22 +157,23 @@ void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
   if (2 * M <= N) {
     const UninitializedBuffer<float> t(N * M);  // C^T, [N, M]
     float t_beta = beta;
-    if (beta != 0.f) transpose(C, M, N, ldc, t.data(), M);
     if (bias) {
       // A bias per row of C^T: oneDNN's matmul ran a bias of that shape on its reference kernel
-      // (the bench MLP at batch 32: 45 s per epoch), so C^T starts as the bias instead. Epilogues
-      // come with beta = 0 (gemm_epilogue).
+      // (the bench MLP at batch 32: 45 s per epoch), so C^T starts as the bias instead.
+      NABLA_CHECK(beta == 0.f, "gemm: a bias comes with beta = 0, got beta = ", beta);
       for (int64_t n = 0; n < N; ++n) std::fill_n(t.data() + n * M, M, epilogue.bias[n]);
       t_beta = 1.f;
+    } else if (beta != 0.f) {
+      transpose(C, M, N, ldc, t.data(), M);
     }
     run_matmul({DataType::f32, !trans_b, !trans_a, N, M, K, ldb, lda, M, alpha, t_beta, threads,
-                BiasAxis::none, epilogue.relu},
+                false, epilogue.relu},
                B, A, t.data());
     transpose(t.data(), N, M, M, C, ldc);
     return;
   }
-  run_matmul({DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, threads,
-              bias ? BiasAxis::columns : BiasAxis::none, epilogue.relu},
+  run_matmul({DataType::f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, threads, bias,
+              epilogue.relu},
              A, B, C, epilogue.bias);
 }
 
