@@ -11,6 +11,7 @@
 #include "core/tensor_impl.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/conv_pool_direct.hpp"
+#include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/reduce.hpp"
@@ -192,9 +193,7 @@ void forward_im2col(const ConvGeometry& g, const T* x, const T* weight, const T*
     }
     gemm(false, false, d.cout, d.plane, d.k, T(1), weight + group * d.cout * d.k, d.k, cols,
          d.plane, beta, yg, d.plane);
-    if (relu) {  // while the group's output is still in cache; `v < 0 ? 0 : v` keeps NaN
-      for (int64_t i = 0; i < d.cout * d.plane; ++i) yg[i] = yg[i] < T(0) ? T(0) : yg[i];
-    }
+    if (relu) relu_in_place(yg, d.cout * d.plane);  // while the group's output is in cache
     if (out.pool != nullptr) {
       const int64_t pooled_plane = out.pool->out_h * out.pool->out_w;
       for (int64_t o = 0; o < d.cout; ++o) {

@@ -18,6 +18,12 @@ void unary(int64_t n, R* out, const T* a, F f) {
   for (int64_t i = 0; i < n; ++i) out[i] = f(a[i]);
 }
 
+// x = relu(x) for n contiguous values; `v < 0 ? 0 : v` keeps NaN and -0, as the relu op does.
+template <class T>
+void relu_in_place(T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] < T(0) ? T(0) : x[i];
+}
+
 // out = f(a, b) over `shape`; out contiguous, a and b given with broadcast element strides.
 template <class R, class A, class B, class F>
 void binary(const Shape& shape, R* out, const A* a, const Shape& a_strides, const B* b,

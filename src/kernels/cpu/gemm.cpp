@@ -4,9 +4,11 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "core/loop.hpp"
+#include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/gemm_matmul.hpp"
 #include "kernels/cpu/onednn.hpp"
 #include "kernels/cpu/serial_scope.hpp"
@@ -87,12 +89,18 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
               ", ldb=", ldb, ", ldc=", ldc, ", trans_a=", trans_a, ", trans_b=", trans_b);
 }
 
-namespace {
-// The epilogue in passes of its own: C starts as the bias (beta = 1), relu goes over it after.
 template <class T>
-void gemm_epilogue_in_passes(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                             const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
-                             const GemmEpilogue<T>& epilogue) {
+void gemm_epilogue(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A,
+                   int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+                   const GemmEpilogue<T>& epilogue) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (M > 0 && N > 0 && K > 0 && !in_bf16(M, N) && f32_matmul_pays(trans_a, trans_b, M, K)) {
+      const SerialScope serial(M * N * K < kSerialMacs);
+      gemm_f32_matmul(trans_a, trans_b, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, epilogue);
+      return;
+    }
+  }
+  // Elsewhere in passes of its own: C starts as the bias (beta = 1), relu goes over it after.
   T beta = T(0);
   if (epilogue.bias != nullptr) {
     for (int64_t r = 0; r < M; ++r) std::copy(epilogue.bias, epilogue.bias + N, C + r * ldc);
@@ -100,32 +108,16 @@ void gemm_epilogue_in_passes(bool trans_a, bool trans_b, int64_t M, int64_t N, i
   }
   gemm(trans_a, trans_b, M, N, K, T(1), A, lda, B, ldb, beta, C, ldc);
   if (!epilogue.relu) return;
-  // `v < 0 ? 0 : v` keeps NaN and -0, as relu does.
-  parallel_for_if(M * N >= kParallelThreshold && M > 1, M, [&](int64_t r) {
-    T* row = C + r * ldc;
-    for (int64_t j = 0; j < N; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
-  });
-}
-}  // namespace
-
-template <>
-void gemm_epilogue<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                          const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-                          int64_t ldc, const GemmEpilogue<float>& epilogue) {
-  if (M > 0 && N > 0 && K > 0 && !in_bf16(M, N) && f32_matmul_pays(trans_a, trans_b, M, K)) {
-    const SerialScope serial(M * N * K < kSerialMacs);
-    gemm_f32_matmul(trans_a, trans_b, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, epilogue);
-    return;
-  }
-  gemm_epilogue_in_passes(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, epilogue);
+  parallel_for_if(M * N >= kParallelThreshold && M > 1, M,
+                  [&](int64_t r) { relu_in_place(C + r * ldc, N); });
 }
 
-template <>
-void gemm_epilogue<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                           const double* A, int64_t lda, const double* B, int64_t ldb, double* C,
-                           int64_t ldc, const GemmEpilogue<double>& epilogue) {
-  gemm_epilogue_in_passes(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, epilogue);
-}
+template void gemm_epilogue<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t,
+                                   const float*, int64_t, float*, int64_t,
+                                   const GemmEpilogue<float>&);
+template void gemm_epilogue<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                    const double*, int64_t, double*, int64_t,
+                                    const GemmEpilogue<double>&);
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
