@@ -4,6 +4,7 @@
 // products, f64 and code outside the scope stay fp32.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/gemm_matmul.hpp"
 #include "nabla/nabla.hpp"
 #include "support/errors.hpp"
@@ -123,6 +125,58 @@ TEST(Autocast, GemmBf16MatchesRoundedOperands) {
       }
     }
   }
+}
+
+// From 2^23 multiply-adds up, each thread runs a block of C with a primitive of its own: blocks
+// of columns where B is not transposed (N >= M, K >= 64 here), else of rows. Every transpose,
+// padded rows, beta, and the bias-and-relu epilogue whose bias follows the column blocks.
+TEST(Autocast, GemmBf16SplitOverThreadsMatchesRoundedOperands) {
+  SKIP_WITHOUT_BF16();
+  const int threads = get_num_threads();
+  set_num_threads(2);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  const int64_t M = 96, N = 784, K = 128, pad = 5;  // 9.6 million multiply-adds
+  std::vector<float> bias(N);
+  for (float& v : bias) v = dist(rng);
+  for (const bool trans_a : {false, true}) {
+    for (const bool trans_b : {false, true}) {
+      for (const bool epilogue : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "trans_a " << trans_a << " trans_b " << trans_b
+                                          << " bias and relu " << epilogue);
+        const int64_t a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
+        const int64_t b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
+        const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
+        std::vector<float> A(a_rows * lda), B(b_rows * ldb), C(M * ldc);
+        for (float& v : A) v = dist(rng);
+        for (float& v : B) v = dist(rng);
+        for (float& v : C) v = dist(rng);
+        const std::vector<float> C0 = C;
+        std::vector<uint16_t> A16(A.size()), B16(B.size());
+        kernels::cpu::round_to_bf16(A.data(), static_cast<int64_t>(A.size()), A16.data());
+        kernels::cpu::round_to_bf16(B.data(), static_cast<int64_t>(B.size()), B16.data());
+        // (The epilogue comes with alpha 1, as its callers use it.)
+        const float alpha = epilogue ? 1.f : 0.5f, beta = epilogue ? 0.f : 1.f;
+        kernels::cpu::gemm_bf16_rounded(trans_a, trans_b, M, N, K, alpha, A16.data(), lda,
+                                        B16.data(), ldb, beta, C.data(), ldc,
+                                        {epilogue ? bias.data() : nullptr, epilogue});
+        for (int64_t i = 0; i < M; ++i) {
+          for (int64_t j = 0; j < N; ++j) {
+            double sum = 0;
+            for (int64_t k = 0; k < K; ++k) {
+              sum += round_bf16(trans_a ? A[k * lda + i] : A[i * lda + k]) *
+                     round_bf16(trans_b ? B[j * ldb + k] : B[k * ldb + j]);
+            }
+            double expected = alpha * sum + beta * C0[i * ldc + j];
+            if (epilogue) expected = std::max(0.0, expected + bias[j]);
+            ASSERT_NEAR(C[i * ldc + j], expected, 1e-5 * K) << "at (" << i << ", " << j << ")";
+          }
+          for (int64_t j = N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
+        }
+      }
+    }
+  }
+  set_num_threads(threads);
 }
 
 TEST(Autocast, LinearForwardAndGradientsInBf16) {

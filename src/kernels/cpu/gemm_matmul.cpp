@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <compare>
 #include <cstdint>
+#include <exception>
 #include <unordered_map>
+#include <vector>
 
 #include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
@@ -128,19 +130,69 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                     beta, C, ldc);
 }
 
+namespace {
+
+// The start of part i of [0, n) cut into `parts` near-equal parts, at a multiple of `align`.
+int64_t split_point(int64_t n, int64_t parts, int64_t i, int64_t align) {
+  if (i >= parts) return n;
+  return std::min(n, (n * i / parts + align / 2) / align * align);
+}
+
+}  // namespace
+
 void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const uint16_t* A, int64_t lda, const uint16_t* B, int64_t ldb, float beta,
                        float* C, int64_t ldc, const GemmEpilogue<float>& epilogue) {
-  // Inside a parallel region (a thread's slice of a recurrent layer) the product is planned and
-  // run for the calling thread alone, and so are products under 2^23 multiply-adds, which oneDNN's
-  // bf16 kernels ran as fast or faster on one thread than on two (Zen 5 EPYC, us: 128 x 784 x 32
-  // with A transposed 17.8 against 30.6, 16 x 128 x 784 11.9 against 15.1; at 256 x 128 x 784
-  // two threads won, 86 against 124).
+  // Inside a parallel region (a thread's slice of a recurrent layer, or its block of C below) the
+  // product is planned and run for the calling thread alone, and so are products under 2^23
+  // multiply-adds, which oneDNN's bf16 kernels ran as fast or faster on one thread than on two
+  // (Zen 5 EPYC, us: 128 x 784 x 32 with A transposed 17.8 against 30.6, 16 x 128 x 784 11.9
+  // against 15.1).
   constexpr int64_t kSerialMacs = int64_t{1} << 23;
-  const SerialScope serial(omp_in_parallel() || M * N * K < kSerialMacs);
-  run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta,
-              omp_get_max_threads(), epilogue.bias != nullptr, epilogue.relu},
-             A, B, C, epilogue.bias);
+  const bool serial = omp_in_parallel() || M * N * K < kSerialMacs;
+  const int threads = omp_get_max_threads();
+  if (serial || threads == 1) {
+    const SerialScope scope(serial);
+    run_matmul({DataType::bf16, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta,
+                omp_get_max_threads(), epilogue.bias != nullptr, epilogue.relu},
+               A, B, C, epilogue.bias);
+    return;
+  }
+  // Larger products: oneDNN's own split of a bf16 matmul over the threads ran far below twice its
+  // one-thread speed, so each thread runs a block of C with a primitive of its own. Blocks of
+  // columns where B is not transposed, N >= M and K >= 64, else blocks of rows, as measured (Zen 5
+  // EPYC, 2 threads, us, oneDNN's split against blocks of rows / of columns): the bench MLP's
+  // 256 x 128 x 784 (X W^T) 99 / 88 / 106, its weight gradient 128 x 784 x 256 (A transposed)
+  // 129 / 96 / 81, 256 x 784 x 128 103 / 82 / 79; the bench CNN's dense layer 64 x 128 x 1600
+  // 66 / 59 / 71, 128 x 1600 x 64 87 / 60 / 49, 64 x 1600 x 128 81 / 81 / 49; 512 x 1024 x 32 with
+  // A transposed 111 / 87 / 142; 512^3 408 / 390 / 426; in 28 shapes of 64-1024 rows the rule's
+  // choice was within 5% of oneDNN's split or faster (up to 1.9x). (Its f32 matmul splits well:
+  // 256 x 128 x 784 179 / 189 / 222.) Each block's values are those of one primitive on one
+  // thread, the same at every call.
+  const bool by_columns = !trans_b && N >= M && K >= 64;
+  std::vector<std::exception_ptr> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    try {
+      if (by_columns) {
+        const int64_t n0 = split_point(N, parts, t, 16), n1 = split_point(N, parts, t + 1, 16);
+        if (n1 > n0)
+          gemm_bf16_rounded(trans_a, trans_b, M, n1 - n0, K, alpha, A, lda, B + n0, ldb, beta,
+                            C + n0, ldc,
+                            {epilogue.bias ? epilogue.bias + n0 : nullptr, epilogue.relu});
+      } else {
+        const int64_t m0 = split_point(M, parts, t, 1), m1 = split_point(M, parts, t + 1, 1);
+        if (m1 > m0)
+          gemm_bf16_rounded(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda,
+                            lda, B, ldb, beta, C + m0 * ldc, ldc, epilogue);
+      }
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
