@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <exception>
+#include <vector>
 
 #include "nabla/tensor.hpp"
 
@@ -31,6 +33,26 @@ void parallel_for_if(bool parallel, int64_t n, Body&& body) {
   }
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+// body(t, count) on each of the `count` threads of one parallel region of up to `threads`
+// threads, for work split by hand (a recurrent layer's row slices, a bf16 product's blocks). An
+// exception must not leave a parallel region: each thread's is kept and the first thread's first
+// one rethrown on the calling thread after the region.
+template <class Body>
+void on_each_thread(int64_t threads, Body&& body) {
+  std::vector<std::exception_ptr> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t count = omp_get_num_threads(), t = omp_get_thread_num();
+    try {
+      body(t, count);
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 template <size_t N>

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <array>
-#include <exception>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -34,6 +33,7 @@
 
 #include "autograd/node.hpp"
 #include "core/dispatch.hpp"
+#include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
 #include "kernels/cpu/bf16_round.hpp"
 #include "kernels/cpu/gemm.hpp"
@@ -223,20 +223,9 @@ void for_row_slices(int64_t batch, int64_t slices, const F& body) {
     if (r1 > r0) body(i, r0, r1 - r0);
   };
   if (slices == 1) return run(0);
-  std::vector<std::exception_ptr> errors(slices);
-#pragma omp parallel num_threads(slices)
-  {
-    const int64_t count = omp_get_num_threads();
-    for (int64_t i = omp_get_thread_num(); i < slices; i += count) {
-      try {
-        run(i);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  }
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
+  on_each_thread(slices, [&](int64_t t, int64_t count) {
+    for (int64_t i = t; i < slices; i += count) run(i);
+  });
 }
 
 // The gate buffers (pre-activations and their gradients, [T*N, G*H] in all) are laid out by slice:

@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <compare>
 #include <cstdint>
-#include <exception>
 #include <unordered_map>
-#include <vector>
 
 #include "core/loop.hpp"
 #include "core/uninitialized_buffer.hpp"
@@ -170,29 +168,19 @@ void gemm_bf16_rounded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
   // 256 x 128 x 784 179 / 189 / 222.) Each block's values are those of one primitive on one
   // thread, the same at every call.
   const bool by_columns = !trans_b && N >= M && K >= 64;
-  std::vector<std::exception_ptr> errors(threads);
-#pragma omp parallel num_threads(threads)
-  {
-    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
-    try {
-      if (by_columns) {
-        const int64_t n0 = split_point(N, parts, t, 16), n1 = split_point(N, parts, t + 1, 16);
-        if (n1 > n0)
-          gemm_bf16_rounded(trans_a, trans_b, M, n1 - n0, K, alpha, A, lda, B + n0, ldb, beta,
-                            C + n0, ldc,
-                            {epilogue.bias ? epilogue.bias + n0 : nullptr, epilogue.relu});
-      } else {
-        const int64_t m0 = split_point(M, parts, t, 1), m1 = split_point(M, parts, t + 1, 1);
-        if (m1 > m0)
-          gemm_bf16_rounded(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda,
-                            lda, B, ldb, beta, C + m0 * ldc, ldc, epilogue);
-      }
-    } catch (...) {
-      errors[t] = std::current_exception();
+  on_each_thread(threads, [&](int64_t t, int64_t parts) {
+    if (by_columns) {
+      const int64_t n0 = split_point(N, parts, t, 16), n1 = split_point(N, parts, t + 1, 16);
+      if (n1 > n0)
+        gemm_bf16_rounded(trans_a, trans_b, M, n1 - n0, K, alpha, A, lda, B + n0, ldb, beta, C + n0,
+                          ldc, {epilogue.bias ? epilogue.bias + n0 : nullptr, epilogue.relu});
+    } else {
+      const int64_t m0 = split_point(M, parts, t, 1), m1 = split_point(M, parts, t + 1, 1);
+      if (m1 > m0)
+        gemm_bf16_rounded(trans_a, trans_b, m1 - m0, N, K, alpha, trans_a ? A + m0 : A + m0 * lda,
+                          lda, B, ldb, beta, C + m0 * ldc, ldc, epilogue);
     }
-  }
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
+  });
 }
 
 void gemm_f32_matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
