@@ -135,12 +135,14 @@ Tensor gather_rows(const Tensor& source, const std::vector<int64_t>& indices) {
   const size_t row_bytes = shape_numel(row_shape) * dtype_size(src.dtype());
   const auto* from = static_cast<const char*>(src.raw_data());
   auto* to = static_cast<char*>(out.raw_data());
-  // Large batches are copied on the thread pool, each thread a contiguous part of the batch
+  // Batches from 64 KB are copied on the thread pool, each thread a contiguous part of the batch
   // (256 shuffled Fashion-MNIST rows: 57-61 us on one thread, 35-38 on two; the bench MLP at
-  // batch 256 on two threads 0.140-0.146 against 0.153-0.161 s per epoch). From the library's own
-  // background threads (the loader's prefetch thread, pipeline workers) this runs on one thread:
-  // they set their OpenMP thread count to 1.
-  constexpr size_t kParallelBytes = size_t{256} << 10;
+  // batch 256 on two threads 0.140-0.146 against 0.153-0.161 s per epoch). At batch 32 (100 KB)
+  // the copy is still a tenth of the MLP's step, which was 2-4% faster with it split (two
+  // threads, 24 epochs alternating in four runs; batch 64's CNN and LSTM even). From the
+  // library's own background threads (the loader's prefetch thread, pipeline workers) this runs
+  // on one thread: they set their OpenMP thread count to 1.
+  constexpr size_t kParallelBytes = size_t{64} << 10;
   if (n * row_bytes < kParallelBytes || omp_in_parallel()) {
     copy_rows(from, row_bytes, indices.data(), 0, n, to);
     return out;

@@ -65,7 +65,7 @@ TEST(TensorDataset, GetAndBatch) {
             "gather_rows: index 7 out of range for 5 rows");
 }
 
-// Batches of 256 KiB and more are copied on the thread pool (data::gather_rows): shuffled rows,
+// Batches of 64 KiB and more are copied on the thread pool (data::gather_rows): shuffled rows,
 // runs of consecutive ones and a repeated row, on 1, 2 and 3 threads, are the rows asked for.
 TEST(TensorDataset, LargeBatchGatherIsTheRowsOnAnyThreadCount) {
   const int threads = get_num_threads();
